@@ -1,0 +1,440 @@
+/**
+ * The environment an arch's page-table code runs in: page frames with the
+ * `struct page` fields page tables use (`mapping`, `index`), the storage of
+ * page-table pages as raw words, per-cpu `page_state`, kmap slots, the current
+ * cpu, the boot stage, and the MMU cache.
+ *
+ * {@link PageTableEnv} is the reference implementation used by the conformance
+ * suite and by the VM model; an arch only sees the {@link PgtableEnv} interface.
+ */
+import { ArchLimitError, KernelBugError, OutOfMemoryError } from '../errors.js'
+import { KmapAtomic } from './highmem.js'
+import type { MmuCache } from './mmu.js'
+import { PageState } from './percpu.js'
+import type { Arch } from './types.js'
+
+/**
+ * Which kernel's rules are in force where kernels differ.
+ *
+ * - `'2.6.5-aa'` (default): Andrea's objrmap + anon_vma tree. User pte pages are
+ *   counted in `pte_alloc_map` only; ppc/ppc64 pte pages are tagged by the arch's
+ *   `pte_alloc_one*` as 2.6.7 does (how that tree tagged them is not verified,
+ *   kernel-facts/arch.md §7).
+ * - `'2.6.7'`: mainline after rmap 12 (`29024c89…`): the same accounting.
+ * - `'2.6.4'`: mainline with pte_chains (also 2.6.5 and 2.6.6 mainline): the
+ *   generic `pgtable_add_rmap` tags and counts every pte page, kernel ones too,
+ *   except on ppc/ppc64 before `mem_init_done`; kmap slot KM_PTE2 exists.
+ */
+export type KernelProfile = '2.6.5-aa' | '2.6.7' | '2.6.4'
+
+/** Every profile, default first. */
+export const KERNEL_PROFILES: readonly KernelProfile[] = ['2.6.5-aa', '2.6.7', '2.6.4']
+
+/** The rules a profile switches, as data. */
+export interface ProfileRules {
+  /** `pgtable_add_rmap`/`pgtable_remove_rmap` run from mm/memory.c (pte_chain kernels). */
+  readonly pgtableRmap: boolean
+  /** `pte_alloc_kernel` counts kernel pte pages in nr_page_table_pages. */
+  readonly countsKernelPteTables: boolean
+  /** ppc/ppc64 `pte_alloc_one*` set page->mapping and page->index themselves. */
+  readonly archTagsPtePages: boolean
+  /** The kmap slot KM_PTE2 of the pte_chain code exists. */
+  readonly kmPte2: boolean
+}
+
+/** The rules of a profile. */
+export function profileRules(profile: KernelProfile): ProfileRules {
+  switch (profile) {
+    case '2.6.4':
+      return { pgtableRmap: true, countsKernelPteTables: true, archTagsPtePages: false, kmPte2: true }
+    case '2.6.5-aa':
+    case '2.6.7':
+      return { pgtableRmap: false, countsKernelPteTables: false, archTagsPtePages: true, kmPte2: false }
+    default:
+      throw new RangeError(`unknown kernel profile ${String(profile)}; valid: ${KERNEL_PROFILES.join(', ')}`)
+  }
+}
+
+/**
+ * Boot stages that matter to page tables: before the per-cpu areas exist
+ * (`setup_arch`, where ppc's `MMU_init` maps RAM), after `setup_per_cpu_areas`,
+ * and after `mem_init` sets `mem_init_done`.
+ */
+export const BOOT = { setupArch: 0, perCpuReady: 1, memInitDone: 2 } as const
+/** A boot stage. */
+export type BootStage = (typeof BOOT)[keyof typeof BOOT]
+
+/** Page-allocation flags that matter here. */
+export interface Gfp {
+  /** `__GFP_HIGHMEM`: the page may come from highmem. */
+  readonly highmem: boolean
+}
+
+/** The mm of the kernel's own page tables (init_mm); user mms are 1, 2, ... */
+export const INIT_MM = 0
+/** page->mapping value for "none" (NULL). */
+export const NO_MAPPING = -1
+
+/**
+ * Page-table pages stored as raw words. Every page-table page (pgd, pmd or pte
+ * page) gets PAGE_SIZE/4 words of a growable Uint32Array, found through a pfn →
+ * slot table. The words are in the arch's encoding, little end first for
+ * 64-bit entries (lo, hi).
+ */
+export class PageTableStore {
+  /** Words per page-table page. */
+  readonly wordsPerPage: number
+  /** The words of every page-table page; reallocated when it grows. */
+  words: Uint32Array
+  private readonly slotOf: Int32Array
+  private readonly freeSlots: number[] = []
+  private nextSlot = 0
+
+  constructor(totalPages: number, pageSize = 4096) {
+    this.wordsPerPage = pageSize >>> 2
+    this.slotOf = new Int32Array(totalPages).fill(-1)
+    this.words = new Uint32Array(this.wordsPerPage * 16)
+  }
+
+  /** Make `pfn` a page-table page, zero-filled (`clear_page`). */
+  attach(pfn: number): void {
+    if (this.slotOf[pfn] !== -1) {
+      throw new KernelBugError('page-table page attached twice', 'pgtable store', `pfn ${pfn}`)
+    }
+    let slot = this.freeSlots.pop()
+    if (slot === undefined) {
+      slot = this.nextSlot++
+      const need = (slot + 1) * this.wordsPerPage
+      if (need > this.words.length) {
+        const grown = new Uint32Array(Math.max(need, this.words.length * 2))
+        grown.set(this.words)
+        this.words = grown
+      }
+    }
+    this.slotOf[pfn] = slot
+    this.words.fill(0, slot * this.wordsPerPage, (slot + 1) * this.wordsPerPage)
+  }
+
+  /** `pfn` is no longer a page-table page. */
+  detach(pfn: number): void {
+    const slot = this.slotOf[pfn]!
+    if (slot < 0)
+      throw new KernelBugError('freeing a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
+    this.slotOf[pfn] = -1
+    this.freeSlots.push(slot)
+  }
+
+  /** True when `pfn` holds a page table. */
+  has(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.slotOf.length && this.slotOf[pfn]! >= 0
+  }
+
+  /** Word offset of the first word of page-table page `pfn`. */
+  base(pfn: number): number {
+    const slot = this.slotOf[pfn]
+    if (slot === undefined || slot < 0) {
+      throw new KernelBugError('access to a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
+    }
+    return slot * this.wordsPerPage
+  }
+
+  /** Number of page-table pages held. */
+  get size(): number {
+    return this.nextSlot - this.freeSlots.length
+  }
+}
+
+/** What an arch's page-table code may use. */
+export interface PgtableEnv {
+  /** The layout. */
+  readonly arch: Arch
+  /** The kernel whose rules apply. */
+  readonly profile: KernelProfile
+  /** The rules of that kernel. */
+  readonly rules: ProfileRules
+  /** Number of cpus. */
+  readonly cpus: number
+  /** The cpu the current code runs on (`smp_processor_id()`). */
+  cpu: number
+  /** Boot stage; see {@link BOOT}. */
+  readonly bootStage: BootStage
+  /** `mem_init_done` (ppc, ppc64): true once mem_init has run. */
+  readonly memInitDone: boolean
+  /** Per-cpu page_state. */
+  readonly pageState: PageState
+  /** kmap_atomic slots. */
+  readonly kmap: KmapAtomic
+  /** Page-table pages as raw words. */
+  readonly tables: PageTableStore
+  /** The MMU cache of this machine. */
+  readonly mmu: MmuCache
+  /** Allocate a page frame (buddy allocator); throws {@link OutOfMemoryError}. */
+  allocPage(gfp: Gfp): number
+  /** Free a page frame. */
+  freePage(pfn: number): void
+  /** A page from boot memory (bootmem), for page tables built before mem_init. */
+  bootmemAlloc(): number
+  /** True when `pfn` is in highmem. */
+  isHighmem(pfn: number): boolean
+  /** page->mapping of a page-table page: the owning mm, or {@link NO_MAPPING}. */
+  pageMapping(pfn: number): number
+  /** page->index of a page-table page: the base address it maps. */
+  pageIndex(pfn: number): bigint
+  /** Set page->mapping and page->index (index as a bigint address). */
+  setPageMapping(pfn: number, mm: number, index: bigint): void
+  /** The pgd page of `mm` (init_mm is {@link INIT_MM}). */
+  mmPgd(mm: number): number
+  /** True while `mm` exists. */
+  hasMm(mm: number): boolean
+  /** mm->context: the MMU context id (ppc VSID base, i386 unused). */
+  mmContext(mm: number): number
+}
+
+/** Options of {@link PageTableEnv}. */
+export interface PageTableEnvOptions {
+  /** The layout. */
+  arch: Arch
+  /** Kernel profile (default `'2.6.5-aa'`). */
+  profile?: KernelProfile
+  /** Number of cpus (default 2). */
+  cpus?: number
+  /** Low-memory page frames (default 4096 = 16 MB). */
+  lowmemPages?: number
+  /** Highmem page frames (default 0; only i386 layouts have highmem). */
+  highmemPages?: number
+  /** Boot stage to start in (default {@link BOOT.memInitDone}). */
+  bootStage?: BootStage
+  /** Check kmap pairing for lowmem pages too (default true; see highmem.ts). */
+  strictKmap?: boolean
+}
+
+const MAX_MODEL_PAGES = 1 << 24
+
+/**
+ * A small, deterministic machine for page-table code: lowmem and highmem
+ * frames with a lowest-pfn-first allocator per zone, bootmem carved from the top
+ * of lowmem, and an mm table. The VM model builds on it.
+ */
+export class PageTableEnv implements PgtableEnv {
+  readonly arch: Arch
+  readonly profile: KernelProfile
+  readonly rules: ProfileRules
+  readonly cpus: number
+  cpu = 0
+  readonly pageState: PageState
+  readonly kmap: KmapAtomic
+  readonly tables: PageTableStore
+  readonly mmu: MmuCache
+  /** Total page frames. */
+  readonly totalPages: number
+  /** First highmem pfn (== totalPages when there is no highmem). */
+  readonly highmemStart: number
+  private stage: BootStage
+  private readonly inUse: Uint8Array
+  private readonly mapping: Int32Array
+  private readonly indexLo: Uint32Array
+  private readonly indexHi: Uint32Array
+  private readonly lowFree: number[]
+  private readonly highFree: number[]
+  private bootmemNext: number
+  private readonly pgds = new Map<number, number>()
+  private readonly contexts = new Map<number, number>()
+  private nextMm = 1
+
+  constructor(opts: PageTableEnvOptions) {
+    const { arch } = opts
+    this.arch = arch
+    this.profile = opts.profile ?? '2.6.5-aa'
+    this.rules = profileRules(this.profile)
+    this.cpus = opts.cpus ?? 2
+    const low = opts.lowmemPages ?? 4096
+    const high = opts.highmemPages ?? 0
+    for (const [k, v] of [
+      ['lowmemPages', low],
+      ['highmemPages', high],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > MAX_MODEL_PAGES) {
+        throw new ArchLimitError(arch.name, 'PageTableEnv', k, `an integer in 0..${MAX_MODEL_PAGES}`, v)
+      }
+    }
+    if (low < 64) throw new ArchLimitError(arch.name, 'PageTableEnv', 'lowmemPages', 'at least 64 pages', low)
+    if (high > 0 && !arch.pgtable.highpte && arch.name !== 'i386' && arch.name !== 'i386-pae') {
+      throw new ArchLimitError(arch.name, 'PageTableEnv', 'highmemPages', 'no highmem on this layout', high)
+    }
+    this.stage = opts.bootStage ?? BOOT.memInitDone
+    this.totalPages = low + high
+    this.highmemStart = low
+    this.pageState = new PageState(this.cpus, arch.geometry.BITS_PER_LONG, this.stage >= BOOT.perCpuReady)
+    this.kmap = new KmapAtomic(this.cpus, { strict: opts.strictKmap ?? true, ptechains: this.rules.kmPte2 })
+    this.tables = new PageTableStore(this.totalPages, Number(arch.geometry.PAGE_SIZE))
+    this.inUse = new Uint8Array(this.totalPages)
+    this.mapping = new Int32Array(this.totalPages).fill(NO_MAPPING)
+    this.indexLo = new Uint32Array(this.totalPages)
+    this.indexHi = new Uint32Array(this.totalPages)
+    // Free lists as stacks popped from the end: lowest pfn first. The top 32
+    // lowmem frames are bootmem, handed out top-down before mem_init.
+    this.bootmemNext = low - 1
+    this.lowFree = []
+    for (let p = low - 33; p >= 0; p--) this.lowFree.push(p)
+    this.highFree = []
+    for (let p = this.totalPages - 1; p >= low; p--) this.highFree.push(p)
+    // swapper_pg_dir; on a layout whose pgd_alloc preallocates pmds, init_mm has
+    // a pmd under every pgd entry, built at boot.
+    this.pgds.set(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
+    this.contexts.set(INIT_MM, 0)
+    this.mmu = arch.mmu.create(this)
+  }
+
+  get bootStage(): BootStage {
+    return this.stage
+  }
+
+  get memInitDone(): boolean {
+    return this.stage >= BOOT.memInitDone
+  }
+
+  /** Move boot forward (never back): per-cpu areas, then mem_init. */
+  advanceBoot(stage: BootStage): void {
+    if (stage < this.stage) throw new RangeError('boot stages only move forward')
+    this.stage = stage
+    if (stage >= BOOT.perCpuReady) this.pageState.ready = true
+  }
+
+  allocPage(gfp: Gfp): number {
+    let pfn = gfp.highmem ? this.highFree.pop() : undefined
+    if (pfn === undefined) pfn = this.lowFree.pop()
+    if (pfn === undefined) throw new OutOfMemoryError(`${this.arch.name}: out of page frames`)
+    this.inUse[pfn] = 1
+    return pfn
+  }
+
+  freePage(pfn: number): void {
+    if (this.inUse[pfn] !== 1)
+      throw new KernelBugError('freeing a free page', 'mm/page_alloc.c free_pages_check', `pfn ${pfn}`)
+    if (this.mapping[pfn] !== NO_MAPPING) {
+      throw new KernelBugError(
+        'freeing a page with page->mapping set',
+        'mm/page_alloc.c free_pages_check',
+        `pfn ${pfn}`,
+      )
+    }
+    this.inUse[pfn] = 0
+    this.indexLo[pfn] = 0
+    this.indexHi[pfn] = 0
+    if (pfn >= this.highmemStart) this.highFree.push(pfn)
+    else if (pfn < this.bootmemFloor) this.lowFree.push(pfn)
+  }
+
+  private get bootmemFloor(): number {
+    return this.highmemStart - 32
+  }
+
+  bootmemAlloc(): number {
+    if (this.memInitDone) {
+      throw new KernelBugError('bootmem allocation after mem_init', 'mm/bootmem.c __alloc_bootmem')
+    }
+    if (this.bootmemNext < this.bootmemFloor) throw new OutOfMemoryError(`${this.arch.name}: out of bootmem`)
+    const pfn = this.bootmemNext--
+    this.inUse[pfn] = 1
+    return pfn
+  }
+
+  isHighmem(pfn: number): boolean {
+    return pfn >= this.highmemStart
+  }
+
+  /** True when `pfn` is allocated. */
+  isInUse(pfn: number): boolean {
+    return this.inUse[pfn] === 1
+  }
+
+  /** Frames currently allocated (including bootmem and pgd pages). */
+  get usedPages(): number {
+    let n = 0
+    for (let i = 0; i < this.totalPages; i++) n += this.inUse[i]!
+    return n
+  }
+
+  pageMapping(pfn: number): number {
+    return this.mapping[pfn]!
+  }
+
+  pageIndex(pfn: number): bigint {
+    return BigInt(this.indexLo[pfn]!) | (BigInt(this.indexHi[pfn]!) << 32n)
+  }
+
+  setPageMapping(pfn: number, mm: number, index: bigint): void {
+    this.mapping[pfn] = mm
+    this.indexLo[pfn] = Number(index & 0xffffffffn)
+    this.indexHi[pfn] = Number((index >> 32n) & 0xffffffffn)
+  }
+
+  mmPgd(mm: number): number {
+    const pgd = this.pgds.get(mm)
+    if (pgd === undefined) throw new RangeError(`no mm ${mm}`)
+    return pgd
+  }
+
+  hasMm(mm: number): boolean {
+    return this.pgds.has(mm)
+  }
+
+  mmContext(mm: number): number {
+    const ctx = this.contexts.get(mm)
+    if (ctx === undefined) throw new RangeError(`no mm ${mm}`)
+    return ctx
+  }
+
+  /** Create an mm with an empty pgd (`mm_alloc` + `pgd_alloc`); returns its id. */
+  mmCreate(): number {
+    const mm = this.nextMm++
+    this.pgds.set(mm, this.pgdAlloc(this.arch.pgtable.pgdPreallocPmds))
+    // Contexts are handed out in creation order, as ppc's mmu_context allocator does.
+    this.contexts.set(mm, mm)
+    return mm
+  }
+
+  /** Drop an mm whose page tables were already freed (`pgd_free`). */
+  mmDestroy(mm: number): void {
+    if (mm === INIT_MM) throw new RangeError('init_mm cannot be destroyed')
+    const pgd = this.mmPgd(mm)
+    const { fast } = this.arch
+    const step = this.arch.geometry.PGD_ENTRY_BITS >>> 5
+    const base = this.tables.base(pgd)
+    for (let i = 0; i < this.arch.pgtable.pgdPreallocPmds; i++) {
+      const w = this.tables.words
+      const pmd = fast.pgdPfn(w[base + i * step]!, step === 2 ? w[base + i * step + 1]! : 0)
+      this.tables.detach(pmd)
+      this.freePage(pmd)
+    }
+    this.tables.detach(pgd)
+    this.freePage(pgd)
+    this.pgds.delete(mm)
+    this.contexts.delete(mm)
+  }
+
+  /** Every live mm, init_mm first. */
+  mms(): number[] {
+    return [...this.pgds.keys()]
+  }
+
+  /** `pgd_alloc`: a pgd page, with `pmds` pmd pages already hooked under its first entries. */
+  private pgdAlloc(pmds: number): number {
+    const pgd = this.allocTablePage()
+    const { fast } = this.arch
+    const step = this.arch.geometry.PGD_ENTRY_BITS >>> 5
+    for (let i = 0; i < pmds; i++) {
+      const pmd = this.allocTablePage()
+      const at = this.tables.base(pgd) + i * step
+      if (step === 2) this.tables.words[at + 1] = fast.pgdEntryHi(pmd)
+      this.tables.words[at] = fast.pgdEntryLo(pmd)
+    }
+    return pgd
+  }
+
+  private allocTablePage(): number {
+    const pfn = this.allocPage({ highmem: false })
+    this.tables.attach(pfn)
+    return pfn
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Typed errors. Every failure a user can see names what went wrong in kernel
+ * terms: the limit a value broke, or the BUG_ON that would have fired.
+ */
+
+/** Base class of every error rmaplab throws on purpose. */
+export class RmapError extends Error {
+  override name = 'RmapError'
+}
+
+/**
+ * A value the kernel could not represent in this layout: a pfn past what a pte
+ * holds, a swap type of 32 or more, a swap offset past the encoding, a pgoff of
+ * PTE_FILE_MAX_BITS bits or more, a user address at or above TASK_SIZE, or a
+ * negative or fractional number where the kernel takes an unsigned integer.
+ *
+ * The kernel macros themselves would truncate silently; the strict surface
+ * refuses instead, and `arch.macros` keeps the truncating C behaviour for
+ * whoever wants to see it.
+ */
+export class ArchLimitError extends RmapError {
+  override name = 'ArchLimitError'
+  constructor(
+    /** Layout name, e.g. `'i386-pae'`. */
+    readonly arch: string,
+    /** The function that refused, in its rmaplab name (`mkPte`, `swpEntryToPte`...). */
+    readonly fn: string,
+    /** Which argument broke the limit (`pfn`, `type`, `offset`, `pgoff`, `address`...). */
+    readonly argument: string,
+    /** The limit in words, naming the kernel constant where there is one. */
+    readonly limit: string,
+    /** The value that was refused. */
+    readonly value: unknown,
+  ) {
+    super(`${arch}: ${fn}(${argument} = ${formatValue(value)}) is out of range: ${limit}`)
+  }
+}
+
+/**
+ * A kernel invariant was violated: the BUG_ON (or BUG) the 2004 kernel has at this
+ * place would have fired. `invariant` names it the way the kernel source states it.
+ */
+export class KernelBugError extends RmapError {
+  override name = 'KernelBugError'
+  constructor(
+    /** The violated condition, e.g. `'kmap_atomic: KM_PTE0 slot already in use'`. */
+    readonly invariant: string,
+    /** Where the kernel checks it, e.g. `'arch/i386/mm/highmem.c kmap_atomic'`. */
+    readonly where: string,
+    detail?: string,
+  ) {
+    super(`kernel BUG at ${where}: ${invariant}${detail ? ` (${detail})` : ''}`)
+  }
+}
+
+/** A page-frame allocation failed: no free frame in the zones the gfp mask allows. */
+export class OutOfMemoryError extends RmapError {
+  override name = 'OutOfMemoryError'
+  readonly errno = 'ENOMEM'
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `0x${v.toString(16)}`
+  return String(v)
+}

@@ -1,0 +1,17 @@
+/**
+ * @rmaplab/rmap: the Linux 2.6 (spring 2004) VM model and the arch contract
+ * its page-table layouts implement.
+ *
+ * @packageDocumentation
+ */
+
+export * from './arch/define.js'
+export * from './arch/env.js'
+export * from './arch/highmem.js'
+export * from './arch/mmu.js'
+export * from './arch/percpu.js'
+export * from './arch/tlb.js'
+export * from './arch/types.js'
+export * from './errors.js'
+export * from './pgtable.js'
+export * from './uapi.js'

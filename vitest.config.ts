@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config'
+
+// One project per workspace package, from a glob, so a new arch/foo can never be
+// silently untested. Each package's vitest.config.ts extends vitest.shared.ts.
+export default defineConfig({
+  test: {
+    projects: ['packages/*', 'arch/*', 'tools/*'],
+  },
+})
