@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config'
 // silently untested. Each package's vitest.config.ts extends vitest.shared.ts.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'arch/*', 'tools/*'],
+    projects: ['packages/*', 'arch/*', 'tools/*/vitest.config.ts', 'examples/*'],
   },
 })

@@ -204,6 +204,7 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number): PtePt
   let ptePfn = pmdPtePage(env, at)
   if (ptePfn < 0) {
     const { pfn } = arch.pgtable.pteAllocOne(env, mm, BigInt(address))
+    runRacer(env, mm, BigInt(address))
     // Re-check under page_table_lock: another thread may have populated the pmd
     // while the lock was dropped. The loser is freed uncounted.
     if (pmdPtePage(env, at) >= 0) {
@@ -217,6 +218,20 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number): PtePt
   }
   mapPte(env, ptePfn, KM.KM_PTE0)
   return ptePtr(env, ptePfn, fast.pteIndex(address))
+}
+
+/** Let the racing "other thread" run while page_table_lock is dropped; it must restore the cpu. */
+function runRacer(env: PgtableEnv, mm: number, address: bigint): void {
+  const hook = env.onPageTableLockDropped
+  if (!hook) return
+  const cpu = env.cpu
+  env.onPageTableLockDropped = undefined // the other thread allocates without racing again
+  try {
+    hook(mm, address)
+  } finally {
+    env.onPageTableLockDropped = hook
+    env.cpu = cpu
+  }
 }
 
 /** Indices of a kernel (or any) address, through the bigint macros. */
@@ -258,9 +273,14 @@ export function pteAllocKernel(env: PgtableEnv, mm: number, address: bigint): Pt
     if (env.isHighmem(pfn)) {
       throw new KernelBugError('kernel pte page in highmem', 'pte_alloc_one_kernel', `pfn ${pfn}`)
     }
-    if (env.rules.countsKernelPteTables) pgtableAddRmap(env, pfn, mm, address)
-    pmdPopulate(env, at, pfn)
-    ptePfn = pfn
+    runRacer(env, mm, address)
+    if (pmdPtePage(env, at) >= 0) {
+      arch.pgtable.pteFreeKernel(env, pfn)
+    } else {
+      if (env.rules.countsKernelPteTables) pgtableAddRmap(env, pfn, mm, address)
+      pmdPopulate(env, at, pfn)
+    }
+    ptePfn = pmdPtePage(env, at)
   }
   return ptePtr(env, ptePfn, pteI)
 }

@@ -188,6 +188,12 @@ export interface PgtableEnv {
   hasMm(mm: number): boolean
   /** mm->context: the MMU context id (ppc VSID base, i386 unused). */
   mmContext(mm: number): number
+  /**
+   * Called where the kernel runs with `page_table_lock` dropped to allocate a
+   * page table (`pte_alloc_map`, `pte_alloc_kernel`), so a test can play the other
+   * thread that populates the pmd meanwhile. The hook must leave `cpu` as it found it.
+   */
+  onPageTableLockDropped?: ((mm: number, address: bigint) => void) | undefined
 }
 
 /** Options of {@link PageTableEnv}. */
@@ -225,6 +231,7 @@ export class PageTableEnv implements PgtableEnv {
   readonly kmap: KmapAtomic
   readonly tables: PageTableStore
   readonly mmu: MmuCache
+  onPageTableLockDropped: ((mm: number, address: bigint) => void) | undefined = undefined
   /** Total page frames. */
   readonly totalPages: number
   /** First highmem pfn (== totalPages when there is no highmem). */
