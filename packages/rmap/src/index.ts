@@ -7,6 +7,7 @@
 
 export * from './arch/define.js'
 export * from './arch/env.js'
+export * from './arch/hashmmu.js'
 export * from './arch/highmem.js'
 export * from './arch/mmu.js'
 export * from './arch/percpu.js'

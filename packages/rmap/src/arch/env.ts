@@ -180,6 +180,12 @@ export interface PgtableEnv {
   pageMapping(pfn: number): number
   /** page->index of a page-table page: the base address it maps. */
   pageIndex(pfn: number): bigint
+  /**
+   * page->index as a number, for the MMU hot paths that must not allocate a
+   * bigint (ppc64 `hpte_update`, ppc `flush_hash_one_pte`). Exact below 2^53,
+   * i.e. for every user address; a kernel-region index (ppc64 0xC…) is rounded.
+   */
+  pageIndexNumber(pfn: number): number
   /** Set page->mapping and page->index (index as a bigint address). */
   setPageMapping(pfn: number, mm: number, index: bigint): void
   /** The pgd page of `mm` (init_mm is {@link INIT_MM}). */
@@ -368,6 +374,10 @@ export class PageTableEnv implements PgtableEnv {
 
   pageIndex(pfn: number): bigint {
     return BigInt(this.indexLo[pfn]!) | (BigInt(this.indexHi[pfn]!) << 32n)
+  }
+
+  pageIndexNumber(pfn: number): number {
+    return this.indexHi[pfn]! * 2 ** 32 + this.indexLo[pfn]!
   }
 
   setPageMapping(pfn: number, mm: number, index: bigint): void {

@@ -1,0 +1,4 @@
+import { describeArchConformance } from '@rmaplab/conformance'
+import { ppc } from '../src/index.js'
+
+describeArchConformance(ppc)

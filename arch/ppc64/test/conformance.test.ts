@@ -1,0 +1,4 @@
+import { describeArchConformance } from '@rmaplab/conformance'
+import { ppc64 } from '../src/index.js'
+
+describeArchConformance(ppc64)

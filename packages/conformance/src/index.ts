@@ -1,0 +1,22 @@
+/**
+ * @rmaplab/conformance: the cross-arch conformance suite of rmaplab. One call,
+ * `describeArchConformance(arch)`, registers vitest tests that check an
+ * {@link Arch} against the kernel facts (geometry, pte encodings, limits),
+ * page-table page handling and per-cpu accounting, and MMU-cache coherence.
+ *
+ * @packageDocumentation
+ */
+export { FIXTURES } from './fixtures/index.js'
+export {
+  type CheckOutcome,
+  checkIdOf,
+  conformanceManifest,
+  DEFAULT_NUM_RUNS,
+  fixtureFor,
+  META_EXPECTATIONS_ID,
+  runConformance,
+  selectedProfiles,
+  testName,
+} from './manifest.js'
+export { describeArchConformance, expectationSuffix, SUITE_PREFIX, suiteLabelOf } from './suite.js'
+export type * from './types.js'

@@ -1,0 +1,334 @@
+/**
+ * Every check of the suite must be able to fail. Each mutant below is a shipped
+ * arch with one part broken the way a real port could get it wrong; the suite
+ * must report exactly that as failures of the named checks, while the
+ * unbroken arches pass everything that applies to them.
+ */
+
+import { i386, i386Pae } from '@rmaplab/arch-i386'
+import { ppc } from '@rmaplab/arch-ppc'
+import { ppc64 } from '@rmaplab/arch-ppc64'
+import { runConformance } from '@rmaplab/conformance'
+import {
+  type Arch,
+  type ArchPgtable,
+  KM,
+  type MmuCache,
+  NO_MAPPING,
+  type PgtableEnv,
+  type PteAllocation,
+} from '@rmaplab/rmap'
+import { describe, expect, it } from 'vitest'
+
+/** `base` with some properties replaced (the shipped arches are frozen, so derive instead of edit). */
+function derive<T extends object>(base: T, over: Record<string, unknown>): T {
+  return Object.create(
+    base,
+    Object.fromEntries(Object.entries(over).map(([k, value]) => [k, { value, enumerable: true }])),
+  ) as T
+}
+
+/** `arch` with pgtable functions replaced. */
+const withPgtable = (arch: Arch, over: Partial<ArchPgtable>): Arch =>
+  derive(arch, { pgtable: derive(arch.pgtable, over) })
+
+/** `arch` whose MMU cache has some methods replaced; `orig` is the real cache. */
+function withMmu(arch: Arch, over: (orig: MmuCache) => Partial<MmuCache>): Arch {
+  return derive(arch, {
+    mmu: derive(arch.mmu, {
+      create: (env: PgtableEnv) => {
+        const orig = arch.mmu.create(env)
+        return derive(orig, over(orig))
+      },
+    }),
+  })
+}
+
+interface Mutant {
+  readonly what: string
+  readonly arch: Arch
+  /** Checks that must fail (more may). */
+  readonly fails: readonly string[]
+}
+
+const allocUser = (env: PgtableEnv, highmem: boolean): PteAllocation => {
+  const pfn = env.allocPage({ highmem })
+  env.tables.attach(pfn)
+  return { pfn, bootmem: false }
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    what: 'mk_pte also sets _PAGE_GLOBAL',
+    arch: derive(i386, { mkPte: (pfn: bigint, prot: bigint) => i386.mkPte(pfn, prot) | 0x100n }),
+    fails: ['enc.mkpte.vectors', 'prop.pfn.roundtrip', 'fast.mkpte'],
+  },
+  {
+    what: 'strict mk_pte accepts pfns past MAX_PTE_PFN',
+    arch: derive(i386, { mkPte: (pfn: bigint, prot: bigint) => i386.macros.mkPte(pfn, prot) }),
+    fails: ['enc.mkpte.truncation', 'lim.pfn', 'lim.args'],
+  },
+  {
+    what: 'SWP_OFFSET_MAX one short of the 24-bit field',
+    arch: derive(i386, { geometry: derive(i386.geometry, { SWP_OFFSET_MAX: 0xfffffen }) }),
+    fails: ['geo.facts', 'geo.derived', 'lim.swp-offset'],
+  },
+  {
+    what: 'the generic swp_entry_t keeps 6 bits of type',
+    arch: derive(i386, {
+      macros: derive(i386.macros, {
+        swap: derive(i386.macros.swap, {
+          genericVal: (t: number, o: bigint) =>
+            BigInt.asUintN(32, (BigInt(t) << 26n) | (o & ((1n << 26n) - 1n))),
+        }),
+      }),
+    }),
+    fails: ['enc.swp.vectors', 'enc.swp.truncation', 'prop.swp.roundtrip'],
+  },
+  {
+    what: 'swap type 32 is accepted (masked to 5 bits)',
+    arch: derive(i386, {
+      swpEntryToPte: (t: number, o: bigint) => i386.swpEntryToPte(typeof t === 'number' ? t & 31 : t, o),
+    }),
+    fails: ['lim.swp-type'],
+  },
+  {
+    what: 'pte_none ignores _PAGE_PCD',
+    arch: derive(i386, { pteNone: (pte: bigint) => (pte & ~0x10n) === 0n }),
+    fails: ['enc.pte-none'],
+  },
+  {
+    what: 'PAGE_NONE without _PAGE_ACCESSED, and a writable shared map as PAGE_COPY',
+    arch: derive(i386, {
+      prot: derive(i386.prot, { PAGE_NONE: 0x80n }),
+      protectionMap: { private: i386.protectionMap.private, shared: i386.protectionMap.private },
+    }),
+    fails: ['enc.prot', 'enc.protmap'],
+  },
+  {
+    what: 'the fast pgd index is off by one above 2 GB',
+    arch: derive(i386, {
+      fast: derive(i386.fast, { pgdIndex: (a: number) => i386.fast.pgdIndex(a) + (a >= 2 ** 31 ? 1 : 0) }),
+    }),
+    fails: ['fast.index', 'fast.vectors'],
+  },
+  {
+    what: 'the fast swap offset reads 23 bits',
+    arch: derive(i386Pae, {
+      fast: derive(i386Pae.fast, { swpOffset: (lo: number) => (lo >>> 8) & 0x7fffff }),
+    }),
+    fails: ['fast.swp'],
+  },
+  {
+    what: 'pmd_populate without _PAGE_USER',
+    arch: derive(i386, {
+      fast: derive(i386.fast, { pmdEntryLo: (pfn: number) => ((pfn << 12) | 0x63) >>> 0 }),
+    }),
+    fails: ['enc.entries'],
+  },
+  {
+    what: 'capabilities claim HIGHPTE the pgtable does not have',
+    arch: derive(i386, { capabilities: { ...i386.capabilities, highpte: true } }),
+    fails: ['geo.contract', 'pt.highpte'],
+  },
+  {
+    what: 'pte_free forgets to free the frame',
+    arch: withPgtable(i386, { pteFree: (env, pfn) => env.tables.detach(pfn) }),
+    fails: ['pt.count.user[2.6.5-aa]', 'pt.count.user[2.6.4]', 'pt.recheck[2.6.7]'],
+  },
+  {
+    what: 'i386 tags pte pages it never untags',
+    arch: withPgtable(i386, {
+      pteAllocOne: (env, mm, address) => {
+        const a = allocUser(env, false)
+        env.setPageMapping(a.pfn, mm, address - (address % 0x400000n))
+        return a
+      },
+    }),
+    fails: ['pt.count.user[2.6.5-aa]', 'pt.count.user[2.6.7]', 'pt.recheck[2.6.5-aa]'],
+  },
+  {
+    what: 'kernel pte pages from highmem',
+    arch: withPgtable(i386Pae, { pteAllocOneKernel: (env) => allocUser(env, true) }),
+    fails: ['pt.kernel.lowmem', 'pt.count.kernel[2.6.5-aa]'],
+  },
+  {
+    what: 'HIGHPTE user pte pages from lowmem',
+    arch: withPgtable(i386Pae, { pteAllocOne: (env) => allocUser(env, false) }),
+    fails: ['pt.highpte'],
+  },
+  {
+    what: 'ppc tags a pte page one page too high',
+    arch: withPgtable(ppc, {
+      pteAllocOne: (env, mm, address) => {
+        const a = ppc.pgtable.pteAllocOne(env, mm, address)
+        if (env.pageMapping(a.pfn) !== NO_MAPPING)
+          env.setPageMapping(a.pfn, mm, env.pageIndex(a.pfn) + 0x1000n)
+        return a
+      },
+    }),
+    fails: ['pt.ptep-to-mm[2.6.5-aa]', 'pt.ptep-to-mm[2.6.7]'],
+  },
+  {
+    what: 'ppc tags early kernel pte pages (no mem_init_done check)',
+    arch: withPgtable(ppc, {
+      pteAllocOneKernel: (env, mm, address) => {
+        const a = ppc.pgtable.pteAllocOneKernel(env, mm, address)
+        env.setPageMapping(a.pfn, mm, address - (address % 0x400000n))
+        return a
+      },
+    }),
+    fails: ['pt.early-boot[2.6.4]'],
+  },
+  {
+    what: 'PAGE_OFFSET at 0xb0000000',
+    arch: derive(i386Pae, { geometry: derive(i386Pae.geometry, { PAGE_OFFSET: 0xb0000000n }) }),
+    fails: ['geo.constants'],
+  },
+  {
+    what: 'ppc without the BROKEN_PPC_PTE_ALLOC_ONE early-boot rule',
+    arch: derive(ppc, { pgtable: derive(ppc.pgtable, { brokenPteAllocOneEarly: false }) }),
+    fails: ['geo.capabilities'],
+  },
+  {
+    what: 'pte_dirty reads the accessed bit',
+    arch: derive(i386, { pteDirty: (pte: bigint) => (pte & 0x20n) !== 0n }),
+    fails: ['enc.pte.predicates', 'fast.predicates'],
+  },
+  {
+    what: '__swp_offset shifts by 9',
+    arch: derive(i386, {
+      macros: derive(i386.macros, { swap: derive(i386.macros.swap, { archOffset: (e: bigint) => e >> 9n }) }),
+    }),
+    fails: ['enc.swp.back', 'prop.swp.roundtrip'],
+  },
+  {
+    what: 'pgoff_to_pte forgets _PAGE_FILE',
+    arch: derive(i386, { pgoffToPte: (p: bigint) => i386.pgoffToPte(p) & ~0x40n }),
+    fails: ['enc.pgoff.vectors', 'prop.exclusive', 'lim.bug', 'fast.pgoff'],
+  },
+  {
+    what: 'strict pgoff_to_pte accepts 2^PTE_FILE_MAX_BITS',
+    arch: derive(i386, { pgoffToPte: (p: bigint) => i386.macros.pgoffToPte(p) }),
+    fails: ['enc.pgoff.truncation', 'lim.pgoff'],
+  },
+  {
+    what: 'pte_to_pgoff keeps 4 low bits',
+    arch: derive(i386, {
+      pteToPgoff: (pte: bigint) => ((pte >> 1n) & 0xfn) + ((pte >> 8n) << 5n),
+    }),
+    fails: ['enc.pgoff.vectors', 'prop.pgoff.roundtrip'],
+  },
+  {
+    what: 'pte_index masks with 511 on the 2-level layout',
+    arch: derive(i386, { pteIndex: (a: bigint) => i386.pteIndex(a) & 511 }),
+    fails: [
+      'enc.index.vectors',
+      'enc.ptep.formula',
+      'prop.index.recompose',
+      'prop.index.edges',
+      'fast.index',
+    ],
+  },
+  {
+    what: 'strict pte_to_swp_entry does not BUG on a file pte',
+    arch: derive(i386, { pteToSwpEntry: (pte: bigint) => i386.macros.pteToSwpEntry(pte) }),
+    fails: ['lim.bug', 'lim.args'],
+  },
+  {
+    what: 'the fast file test reads the dirty bit of pte_high',
+    arch: derive(i386Pae, {
+      fast: derive(i386Pae.fast, { file: (lo: number, hi: number) => ((lo | hi) & 0x40) !== 0 }),
+    }),
+    fails: ['fast.predicates'],
+  },
+  {
+    what: 'pte_alloc_one leaves a KM_PTE1 kmap behind (2-level, no HIGHPTE)',
+    arch: withPgtable(i386, {
+      pteAllocOne: (env, mm, address) => {
+        const a = i386.pgtable.pteAllocOne(env, mm, address)
+        env.kmap.map(env.cpu, KM.KM_PTE1, a.pfn, false)
+        return a
+      },
+    }),
+    fails: ['pt.kmap.none'],
+  },
+  {
+    what: 'pte_alloc_one leaves a KM_PTE1 kmap behind (PAE HIGHPTE)',
+    arch: withPgtable(i386Pae, {
+      pteAllocOne: (env, mm, address) => {
+        const a = i386Pae.pgtable.pteAllocOne(env, mm, address)
+        env.kmap.map(env.cpu, KM.KM_PTE1, a.pfn, env.isHighmem(a.pfn))
+        return a
+      },
+    }),
+    fails: ['pt.kmap.nesting', 'pt.highpte'],
+  },
+  {
+    what: 'i386 ptep_get_and_clear and set_pte flush the whole TLB themselves',
+    arch: withMmu(i386, (orig) => ({
+      ptepGetAndClear: (ptr: number) => {
+        const lo = orig.ptepGetAndClear(ptr)
+        orig.flushTlbMm(1)
+        return lo
+      },
+      setPte: (ptr: number, lo: number, hi: number) => {
+        orig.setPte(ptr, lo, hi)
+        orig.flushTlbMm(1)
+      },
+    })),
+    fails: ['mmu.stale.clear', 'mmu.stale.remap'],
+  },
+  {
+    what: 'flush_tlb_page does nothing',
+    arch: withMmu(i386, () => ({ flushTlbPage: () => {} })),
+    fails: ['mmu.flush.clear.page', 'mmu.flush.wrprotect.page', 'mmu.flush.remap.page', 'mmu.cross-cpu'],
+  },
+  {
+    what: 'ptep_set_wrprotect does nothing',
+    arch: withMmu(i386, () => ({ ptepSetWrprotect: () => {} })),
+    fails: ['mmu.stale.wrprotect', 'mmu.flush.wrprotect.page', 'mmu.cross-cpu'],
+  },
+  {
+    what: 'a user write goes through a read-only pte',
+    arch: withMmu(i386, (orig) => ({
+      access: (mm: number, a: number, ptr: number, _write: boolean) => orig.access(mm, a, ptr, false),
+    })),
+    fails: ['mmu.access', 'mmu.flush.wrprotect.mm'],
+  },
+  {
+    what: 'ptep_test_and_clear_young never reports young',
+    arch: withMmu(i386Pae, (orig) => ({
+      ptepTestAndClearYoung: (ptr: number) => {
+        orig.ptepTestAndClearYoung(ptr)
+        return false
+      },
+    })),
+    fails: ['mmu.young-dirty'],
+  },
+  {
+    what: 'ppc64 flush_tlb_pending loses the batch',
+    arch: withMmu(ppc64, () => ({ flushTlbPending: () => {}, flushTlbPage: () => {} })),
+    fails: ['mmu.flush.clear.page', 'mmu.cross-cpu', 'mmu.hash.hashpte'],
+  },
+  {
+    what: 'ppc hash_page does not set _PAGE_HASHPTE',
+    arch: derive(ppc, { bits: { ...ppc.bits, _PAGE_HASHPTE: 0x800n } }),
+    fails: ['enc.bits', 'mmu.hash.hashpte'],
+  },
+]
+
+describe('the shipped arches pass every check that applies', () => {
+  it.each([i386, i386Pae, ppc, ppc64].map((a) => [a.name, a] as const))('%s', (_name, arch) => {
+    const failed = runConformance(arch, { numRuns: 30 }).filter((o) => o.status === 'fail')
+    expect(failed).toEqual([])
+  })
+})
+
+describe('the suite catches broken arches', () => {
+  it.each(MUTANTS.map((m) => [m.what, m] as const))('%s', (_what, m) => {
+    const outcomes = runConformance(m.arch, { numRuns: 50 })
+    const failed = outcomes.filter((o) => o.status === 'fail').map((o) => o.id)
+    for (const id of m.fails) expect(failed, `${id} must fail`).toContain(id)
+  })
+})
