@@ -19,8 +19,8 @@ import {
   type PgtableEnv,
   type PteAllocation,
   type PteCodec,
-  type SwapMacros,
   trunc,
+  withGenericSwap,
 } from '@rmaplab/rmap'
 
 /** `_PAGE_*` bit numbers of include/asm-i386/pgtable.h. */
@@ -123,31 +123,18 @@ const highOf = (pte: bigint): bigint => u32(pte >> 32n)
 
 /**
  * The swap macros of 2.6.4–2.6.7 i386 pgtable.h, shared by both layouts: the
- * entry is pte_low, type in bits 1–5, offset in bits 8–31; the generic
- * swp_entry_t keeps the type in the top 5 bits of a 32-bit unsigned long.
+ * entry is pte_low, type in bits 1–5, offset in bits 8–31.
  */
-const swap: SwapMacros = {
-  archEntry: (type, offset) => u32((BigInt(type) << 1n) | (offset << 8n)),
-  archType: (e) => Number((e >> 1n) & 0x1fn),
-  archOffset: (e) => u32(e) >> 8n,
-  archEntryToPte: (e) => u32(e),
-  pteToArchEntry: (pte) => lowOf(pte),
-  genericVal: (type, offset) => u32((BigInt(type) << 27n) | (offset & ((1n << 27n) - 1n))),
-}
-
-/** swp_entry_to_pte(swp_entry(type, offset)) through the generic packing, as the kernel does. */
-function swpEntryToPte(type: number, offset: bigint): bigint {
-  const val = swap.genericVal(type, offset)
-  const t = Number(val >> 27n)
-  const o = val & ((1n << 27n) - 1n)
-  return swap.archEntryToPte(swap.archEntry(t, o))
-}
-
-function pteToSwpEntry(pte: bigint): { type: number; offset: bigint } {
-  const e = swap.pteToArchEntry(pte)
-  const val = swap.genericVal(swap.archType(e), swap.archOffset(e))
-  return { type: Number(val >> 27n), offset: val & ((1n << 27n) - 1n) }
-}
+const { swap, swpEntryToPte, pteToSwpEntry } = withGenericSwap(
+  {
+    archEntry: (type, offset) => u32((BigInt(type) << 1n) | (offset << 8n)),
+    archType: (e) => Number((e >> 1n) & 0x1fn),
+    archOffset: (e) => u32(e) >> 8n,
+    archEntryToPte: (e) => u32(e),
+    pteToArchEntry: (pte) => lowOf(pte),
+  },
+  32,
+)
 
 // Low-word masks for the fast form.
 const P = Number(_PAGE_PRESENT)

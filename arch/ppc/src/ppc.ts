@@ -24,8 +24,8 @@ import {
   type PgtableEnv,
   type PteAllocation,
   type PteCodec,
-  type SwapMacros,
   trunc,
+  withGenericSwap,
 } from '@rmaplab/rmap'
 import { PpcHashTable } from './hashtable.js'
 
@@ -152,34 +152,22 @@ const protectionMap = {
 }
 
 const u32 = (x: bigint): bigint => trunc(x, 32)
-const OFFSET_BITS = 27n // BITS_PER_LONG - MAX_SWAPFILES_SHIFT
-const OFFSET_MASK = (1n << OFFSET_BITS) - 1n
 
 /**
  * The swap macros: __swp_entry puts the type in bits 0–4 and the offset above
  * it; __swp_entry_to_pte shifts the entry left by 3 so that PRESENT, HASHPTE
  * and FILE (bits 0–2) stay clear. Type lands in pte bits 3–7, offset in 8–31.
  */
-const swap: SwapMacros = {
-  archEntry: (type, offset) => u32(BigInt(type) | (offset << 5n)),
-  archType: (e) => Number(e & 0x1fn),
-  archOffset: (e) => u32(e) >> 5n,
-  archEntryToPte: (e) => u32(e << 3n),
-  pteToArchEntry: (pte) => u32(pte) >> 3n,
-  genericVal: (type, offset) => u32((BigInt(type) << OFFSET_BITS) | (offset & OFFSET_MASK)),
-}
-
-/** swp_entry_to_pte(swp_entry(type, offset)) through the generic packing, as the kernel does. */
-function swpEntryToPte(type: number, offset: bigint): bigint {
-  const val = swap.genericVal(type, offset)
-  return swap.archEntryToPte(swap.archEntry(Number(val >> OFFSET_BITS), val & OFFSET_MASK))
-}
-
-function pteToSwpEntry(pte: bigint): { type: number; offset: bigint } {
-  const e = swap.pteToArchEntry(pte)
-  const val = swap.genericVal(swap.archType(e), swap.archOffset(e))
-  return { type: Number(val >> OFFSET_BITS), offset: val & OFFSET_MASK }
-}
+const { swap, swpEntryToPte, pteToSwpEntry } = withGenericSwap(
+  {
+    archEntry: (type, offset) => u32(BigInt(type) | (offset << 5n)),
+    archType: (e) => Number(e & 0x1fn),
+    archOffset: (e) => u32(e) >> 5n,
+    archEntryToPte: (e) => u32(e << 3n),
+    pteToArchEntry: (pte) => u32(pte) >> 3n,
+  },
+  32,
+)
 
 const macros = {
   mkPte: (pfn: bigint, p: bigint) => u32((pfn << 12n) | p),

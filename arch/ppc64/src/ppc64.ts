@@ -24,8 +24,8 @@ import {
   type PgtableEnv,
   type PteAllocation,
   type PteCodec,
-  type SwapMacros,
   trunc,
+  withGenericSwap,
 } from '@rmaplab/rmap'
 import { Ppc64HashTable } from './hash.js'
 
@@ -159,8 +159,6 @@ const protectionMap = {
 }
 
 const u64 = (x: bigint): bigint => trunc(x, 64)
-const OFFSET_BITS = 59n // BITS_PER_LONG - MAX_SWAPFILES_SHIFT
-const OFFSET_MASK = (1n << OFFSET_BITS) - 1n
 
 /**
  * The swap macros: __swp_entry is type << 1 | offset << 8 (with a 6-bit
@@ -168,26 +166,16 @@ const OFFSET_MASK = (1n << OFFSET_BITS) - 1n
  * is shifted into the pfn field (<< PTE_SHIFT). Type lands in pte bits 17–21,
  * offset in bits 24–63 (40 bits).
  */
-const swap: SwapMacros = {
-  archEntry: (type, offset) => u64((BigInt(type) << 1n) | (offset << 8n)),
-  archType: (e) => Number((e >> 1n) & 0x3fn),
-  archOffset: (e) => u64(e) >> 8n,
-  archEntryToPte: (e) => u64(e << 16n),
-  pteToArchEntry: (pte) => u64(pte) >> 16n,
-  genericVal: (type, offset) => u64((BigInt(type) << OFFSET_BITS) | (offset & OFFSET_MASK)),
-}
-
-/** swp_entry_to_pte(swp_entry(type, offset)) through the generic packing, as the kernel does. */
-function swpEntryToPte(type: number, offset: bigint): bigint {
-  const val = swap.genericVal(type, offset)
-  return swap.archEntryToPte(swap.archEntry(Number(val >> OFFSET_BITS), val & OFFSET_MASK))
-}
-
-function pteToSwpEntry(pte: bigint): { type: number; offset: bigint } {
-  const e = swap.pteToArchEntry(pte)
-  const val = swap.genericVal(swap.archType(e), swap.archOffset(e))
-  return { type: Number(val >> OFFSET_BITS), offset: val & OFFSET_MASK }
-}
+const { swap, swpEntryToPte, pteToSwpEntry } = withGenericSwap(
+  {
+    archEntry: (type, offset) => u64((BigInt(type) << 1n) | (offset << 8n)),
+    archType: (e) => Number((e >> 1n) & 0x3fn),
+    archOffset: (e) => u64(e) >> 8n,
+    archEntryToPte: (e) => u64(e << 16n),
+    pteToArchEntry: (pte) => u64(pte) >> 16n,
+  },
+  64,
+)
 
 const macros = {
   mkPte: (pfn: bigint, p: bigint) => u64((pfn << 16n) | p),

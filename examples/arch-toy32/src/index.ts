@@ -26,8 +26,8 @@ import {
   PerCpuTlb,
   type PgtableEnv,
   type PteCodec,
-  type SwapMacros,
   trunc,
+  withGenericSwap,
 } from '@rmaplab/rmap'
 
 const _PAGE_PRESENT = 0x001n // V
@@ -53,15 +53,17 @@ const PAGE_COPY_X = PAGE_READONLY_X
 
 const u32 = (x: bigint): bigint => trunc(x, 32)
 
-/** Swap entries: the arch entry is the pte itself; the generic entry keeps the type in the top 5 bits. */
-const swap: SwapMacros = {
-  archEntry: (type, offset) => u32((BigInt(type & 0x1f) << 1n) | (offset << PFN_SHIFT)),
-  archType: (e) => Number((e >> 1n) & 0x1fn),
-  archOffset: (e) => u32(e) >> PFN_SHIFT,
-  archEntryToPte: (e) => u32(e),
-  pteToArchEntry: (pte) => u32(pte),
-  genericVal: (type, offset) => u32((BigInt(type) << 27n) | (offset & ((1n << 27n) - 1n))),
-}
+/** Swap entries: the arch entry is the pte itself; the core adds the generic swp_entry_t. */
+const { swap, swpEntryToPte, pteToSwpEntry } = withGenericSwap(
+  {
+    archEntry: (type, offset) => u32((BigInt(type & 0x1f) << 1n) | (offset << PFN_SHIFT)),
+    archType: (e) => Number((e >> 1n) & 0x1fn),
+    archOffset: (e) => u32(e) >> PFN_SHIFT,
+    archEntryToPte: (e) => u32(e),
+    pteToArchEntry: (pte) => u32(pte),
+  },
+  32,
+)
 
 const macros = {
   mkPte: (pfn: bigint, prot: bigint) => u32((pfn << PFN_SHIFT) | prot),
@@ -72,11 +74,8 @@ const macros = {
   pteYoung: (pte: bigint) => (pte & _PAGE_ACCESSED) !== 0n,
   pteDirty: (pte: bigint) => (pte & _PAGE_DIRTY) !== 0n,
   pteWrite: (pte: bigint) => (pte & _PAGE_RW) !== 0n,
-  swpEntryToPte: (type: number, offset: bigint) => swap.archEntryToPte(swap.archEntry(type, offset)),
-  pteToSwpEntry: (pte: bigint) => {
-    const e = swap.pteToArchEntry(pte)
-    return { type: swap.archType(e), offset: swap.archOffset(e) }
-  },
+  swpEntryToPte,
+  pteToSwpEntry,
   pgoffToPte: (off: bigint) => u32((off << PFN_SHIFT) | _PAGE_FILE),
   pteToPgoff: (pte: bigint) => u32(pte) >> PFN_SHIFT,
   pgdIndex: (a: bigint) => Number((u32(a) >> 22n) & 1023n),

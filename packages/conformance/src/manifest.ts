@@ -59,7 +59,8 @@ export function runnableChecks(arch: Arch, options: ConformanceOptions = {}): Ru
   const profiles = selectedProfiles(arch, options)
   const numRuns = options.numRuns ?? DEFAULT_NUM_RUNS
   const expectations = options.expectations ?? {}
-  const base = { arch, fixture, facts, numRuns, profiles }
+  const fcParams = options.seed === undefined ? { numRuns } : { numRuns, seed: options.seed }
+  const base = { arch, fixture, facts, numRuns, fcParams, profiles }
   const out: RunnableCheck[] = []
 
   const add = (def: CheckDef, id: string, ctx: Ctx, missing: string | undefined) => {

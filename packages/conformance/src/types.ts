@@ -163,6 +163,11 @@ export interface ConformanceOptions {
   readonly expectations?: Readonly<Record<string, Expectation>>
   /** Runs per property test (fast-check `numRuns`); default 100. */
   readonly numRuns?: number
+  /**
+   * fast-check seed for every property test, to replay a failure exactly (the
+   * failing seed is printed in the error). Default: a fresh seed per run.
+   */
+  readonly seed?: number
   /** Kernel profiles to run the page-table checks under; default every profile the arch supports. */
   readonly profiles?: readonly KernelProfile[]
   /** Title of the top-level describe block; default the arch's name. */

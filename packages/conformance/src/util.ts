@@ -1,5 +1,7 @@
 /** Small helpers shared by the check modules. */
+
 import type { Arch } from '@rmaplab/rmap'
+import fc from 'fast-check'
 import { expect } from 'vitest'
 
 /** A hex string of the vector files as a bigint. */
@@ -61,4 +63,21 @@ export function expectBug(fn: () => unknown, invariant?: string): void {
   const err = thrown(fn)
   expect(err, 'must throw KernelBugError').toMatchObject({ name: 'KernelBugError' })
   if (invariant !== undefined) expect((err as { invariant: string }).invariant).toContain(invariant)
+}
+
+/**
+ * A bigint in [min, max]: half the time fast-check's default (which favours
+ * small values and the bounds), half the time uniform, so that every bit of a
+ * wide field (the high word of a 64-bit pte, the top of a 40-bit swap offset)
+ * is exercised and a bug there cannot hide behind the bias.
+ */
+export function wideBig(range: { min: bigint; max: bigint }): fc.Arbitrary<bigint> {
+  const a = fc.bigInt(range)
+  return fc.oneof(a, fc.noBias(a))
+}
+
+/** {@link wideBig} for numbers. */
+export function wideInt(range: { min: number; max: number }): fc.Arbitrary<number> {
+  const a = fc.integer(range)
+  return fc.oneof(a, fc.noBias(a))
 }

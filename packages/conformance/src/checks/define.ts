@@ -11,6 +11,8 @@ export interface Ctx {
   readonly fixture: ArchFixture | undefined
   readonly facts: ArchFacts | undefined
   readonly numRuns: number
+  /** fast-check parameters of every property: `numRuns`, and `seed` when one was given. */
+  readonly fcParams: { readonly numRuns: number; readonly seed?: number }
   /** The profile of a per-profile check; the first selected profile otherwise. */
   readonly profile: KernelProfile
   /** Every profile selected for this run. */

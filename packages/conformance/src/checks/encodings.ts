@@ -8,7 +8,20 @@ import { type Arch, MAX_SWAPFILES, MAX_SWAPFILES_SHIFT } from '@rmaplab/rmap'
 import fc from 'fast-check'
 import { expect } from 'vitest'
 import type { EntryFormat } from '../types.js'
-import { expectBug, expectLimit, h, hex, hi32, join, lo32, MAX_SAFE, minBig, ulong } from '../util.js'
+import {
+  expectBug,
+  expectLimit,
+  h,
+  hex,
+  hi32,
+  join,
+  lo32,
+  MAX_SAFE,
+  minBig,
+  ulong,
+  wideBig,
+  wideInt,
+} from '../util.js'
 import { all, type CheckDef, type Ctx, generic, needFacts, needFixture, sec } from './define.js'
 
 const L = 'geometry and encodings' as const
@@ -534,7 +547,7 @@ export const encodingChecks: CheckDef[] = [
       const fast = arch.fast
       const maxPfn = Number(minBig(arch.geometry.MAX_PTE_PFN, (1n << 24n) - 1n))
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: maxPfn }), (pfn) => {
+        fc.property(wideInt({ min: 0, max: maxPfn }), (pfn) => {
           const lo = fast.pmdEntryLo(pfn)
           const hi = fast.pmdEntryHi(pfn)
           checkEntry('pmd entry', f.pmdEntry, lo, hi, pfn)
@@ -546,7 +559,7 @@ export const encodingChecks: CheckDef[] = [
             expect(fast.pgdPfn(glo, ghi)).toBe(pfn)
           }
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -562,7 +575,7 @@ export const encodingChecks: CheckDef[] = [
       const shift = BigInt(arch.geometry.PTE_PFN_SHIFT)
       fc.assert(
         fc.property(
-          fc.bigInt({ min: 0n, max: arch.geometry.MAX_PTE_PFN }),
+          wideBig({ min: 0n, max: arch.geometry.MAX_PTE_PFN }),
           fc.constantFrom(...userProts(arch)),
           (pfn, prot) => {
             const pte = arch.mkPte(pfn, prot)
@@ -573,7 +586,7 @@ export const encodingChecks: CheckDef[] = [
             expect(arch.macros.mkPte(pfn, prot)).toBe(pte)
           },
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -589,7 +602,7 @@ export const encodingChecks: CheckDef[] = [
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: MAX_SWAPFILES - 1 }),
-          fc.bigInt({ min: 0n, max: arch.geometry.SWP_OFFSET_MAX }),
+          wideBig({ min: 0n, max: arch.geometry.SWP_OFFSET_MAX }),
           (type, offset) => {
             const pte = arch.swpEntryToPte(type, offset)
             expect(arch.pteToSwpEntry(pte)).toEqual({ type, offset })
@@ -601,7 +614,7 @@ export const encodingChecks: CheckDef[] = [
             expect(val & ((1n << typeShift) - 1n)).toBe(offset)
           },
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -614,14 +627,14 @@ export const encodingChecks: CheckDef[] = [
       const { arch } = ctx
       fc.assert(
         fc.property(
-          fc.bigInt({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_FILE_MAX_BITS)) - 1n }),
+          wideBig({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_FILE_MAX_BITS)) - 1n }),
           (pgoff) => {
             const pte = arch.pgoffToPte(pgoff)
             expect(arch.pteToPgoff(pte)).toBe(pgoff)
             expect(arch.macros.pgoffToPte(pgoff)).toBe(pte)
           },
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -635,7 +648,7 @@ export const encodingChecks: CheckDef[] = [
       const { arch } = ctx
       const g = arch.geometry
       fc.assert(
-        fc.property(fc.bigInt({ min: 0n, max: g.TASK_SIZE - 1n }), (a) => {
+        fc.property(wideBig({ min: 0n, max: g.TASK_SIZE - 1n }), (a) => {
           const pgd = arch.pgdIndex(a)
           const pmd = arch.pmdIndex(a)
           const pte = arch.pteIndex(a)
@@ -649,7 +662,7 @@ export const encodingChecks: CheckDef[] = [
             (a & (g.PAGE_SIZE - 1n))
           expect(back).toBe(a)
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -675,14 +688,14 @@ export const encodingChecks: CheckDef[] = [
       expect(idx(pgdSpan - 1n)).toEqual([0, lastPmd, g.PTRS_PER_PTE - 1])
       expect(idx(pgdSpan)).toEqual([1, 0, 0])
       fc.assert(
-        fc.property(fc.bigInt({ min: 1n, max: g.TASK_SIZE / g.PAGE_SIZE - 1n }), (page) => {
+        fc.property(wideBig({ min: 1n, max: g.TASK_SIZE / g.PAGE_SIZE - 1n }), (page) => {
           const a = page * g.PAGE_SIZE
           const [, , before] = idx(a - 1n)
           const [, , at] = idx(a)
           expect(at).toBe((before! + 1) % g.PTRS_PER_PTE)
           expect(idx(a)).toEqual(idx(a + g.PAGE_SIZE - 1n))
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -696,13 +709,10 @@ export const encodingChecks: CheckDef[] = [
       const g = arch.geometry
       const kind = fc.oneof(
         fc
-          .tuple(fc.bigInt({ min: 0n, max: g.MAX_PTE_PFN }), fc.constantFrom(...userProts(arch)))
+          .tuple(wideBig({ min: 0n, max: g.MAX_PTE_PFN }), fc.constantFrom(...userProts(arch)))
           .map(([pfn, prot]) => ({ kind: 'present' as const, pte: arch.mkPte(pfn, prot), zero: false })),
         fc
-          .tuple(
-            fc.integer({ min: 0, max: MAX_SWAPFILES - 1 }),
-            fc.bigInt({ min: 0n, max: g.SWP_OFFSET_MAX }),
-          )
+          .tuple(fc.integer({ min: 0, max: MAX_SWAPFILES - 1 }), wideBig({ min: 0n, max: g.SWP_OFFSET_MAX }))
           .map(([t, o]) => ({
             kind: 'swap' as const,
             pte: arch.swpEntryToPte(t, o),
@@ -724,7 +734,7 @@ export const encodingChecks: CheckDef[] = [
             expect({ present, file, none }).toEqual({ present: false, file: k === 'file', none: zero })
           }
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -741,14 +751,14 @@ export const encodingChecks: CheckDef[] = [
       expect(arch.ptePfn(arch.mkPte(max, prot))).toBe(max)
       expect(arch.macros.ptePfn(arch.macros.mkPte(max + 1n, prot))).not.toBe(max + 1n)
       fc.assert(
-        fc.property(fc.bigInt({ min: max + 1n, max: max * 4n + 4n }), (pfn) =>
+        fc.property(wideBig({ min: max + 1n, max: max * 4n + 4n }), (pfn) =>
           expectLimit(arch, () => arch.mkPte(pfn, prot), {
             fn: 'mkPte',
             argument: 'pfn',
             mentions: hex(max),
           }),
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
       const field = 1n << BigInt(arch.geometry.PTE_PFN_SHIFT)
       expectLimit(arch, () => arch.mkPte(0n, field), { fn: 'mkPte', argument: 'prot' })
@@ -773,14 +783,14 @@ export const encodingChecks: CheckDef[] = [
       const fixtureLimit = ctx.fixture?.constants['SWAP_MAXPAGES_LIMIT']
       if (fixtureLimit !== undefined) expect(hex(survived - 1n)).toBe(hex(h(fixtureLimit)))
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 31 }), fc.bigInt({ min: max + 1n, max: allOnes }), (t, o) =>
+        fc.property(fc.integer({ min: 0, max: 31 }), wideBig({ min: max + 1n, max: allOnes }), (t, o) =>
           expectLimit(arch, () => arch.swpEntryToPte(t, o), {
             fn: 'swpEntryToPte',
             argument: 'offset',
             mentions: hex(max),
           }),
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -807,7 +817,7 @@ export const encodingChecks: CheckDef[] = [
             mentions: 'MAX_SWAPFILES',
           }),
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -823,14 +833,14 @@ export const encodingChecks: CheckDef[] = [
       expect(arch.pteToPgoff(arch.pgoffToPte(limit - 1n))).toBe(limit - 1n)
       expect(arch.macros.pteToPgoff(arch.macros.pgoffToPte(limit))).not.toBe(limit)
       fc.assert(
-        fc.property(fc.bigInt({ min: limit, max: limit * 16n }), (p) =>
+        fc.property(wideBig({ min: limit, max: limit * 16n }), (p) =>
           expectLimit(arch, () => arch.pgoffToPte(p), {
             fn: 'pgoffToPte',
             argument: 'pgoff',
             mentions: 'PTE_FILE_MAX_BITS',
           }),
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -848,7 +858,7 @@ export const encodingChecks: CheckDef[] = [
       const notBig = fc.oneof(
         fc.integer(),
         fc.double({ noInteger: true }),
-        fc.bigInt({ min: -(1n << 70n), max: -1n }),
+        wideBig({ min: -(1n << 70n), max: -1n }),
         fc.constantFrom<unknown>('0x1000', null, undefined, {}, Number.NaN),
       )
       const pteFns = [
@@ -877,7 +887,7 @@ export const encodingChecks: CheckDef[] = [
           expectLimit(arch, () => arch.pgoffToPte(v as bigint), { fn: 'pgoffToPte', argument: 'pgoff' })
           expectLimit(arch, () => arch.pteToSwpEntry(v as bigint), { fn: 'pteToSwpEntry', argument: 'pte' })
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
       for (const fn of pteFns) expectLimit(arch, call(fn, pteLimit), { fn, argument: 'pte' })
       for (const fn of addrFns) expectLimit(arch, call(fn, addrLimit), { fn, argument: 'addr' })
@@ -892,10 +902,10 @@ export const encodingChecks: CheckDef[] = [
     run(ctx) {
       const { arch } = ctx
       fc.assert(
-        fc.property(fc.bigInt({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_FILE_MAX_BITS)) - 1n }), (p) =>
+        fc.property(wideBig({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_FILE_MAX_BITS)) - 1n }), (p) =>
           expectBug(() => arch.pteToSwpEntry(arch.pgoffToPte(p)), 'pte_to_swp_entry'),
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -910,7 +920,7 @@ export const encodingChecks: CheckDef[] = [
       const f = arch.fast
       fc.assert(
         fc.property(
-          fc.bigInt({ min: 0n, max: minBig(arch.geometry.MAX_PTE_PFN, MAX_SAFE) }),
+          wideBig({ min: 0n, max: minBig(arch.geometry.MAX_PTE_PFN, MAX_SAFE) }),
           fc.constantFrom(...userProts(arch)),
           (pfn, prot) => {
             const pte = arch.mkPte(pfn, prot)
@@ -921,7 +931,7 @@ export const encodingChecks: CheckDef[] = [
             expect(f.present(lo, hi)).toBe(true)
           },
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -934,10 +944,10 @@ export const encodingChecks: CheckDef[] = [
     run(ctx) {
       const { arch } = ctx
       const f = arch.fast
-      const anyPte = fc.oneof(
-        fc.bigInt({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_BITS)) - 1n }),
-        fc.bigInt({ min: 0n, max: 0xffffn }),
-      )
+      const full = fc.bigInt({ min: 0n, max: (1n << BigInt(arch.geometry.PTE_BITS)) - 1n })
+      // fast-check favours small values; the unbiased branch keeps both words of a
+      // 64-bit pte busy, so a predicate that reads the wrong word is caught.
+      const anyPte = fc.oneof(full, fc.noBias(full), wideBig({ min: 0n, max: 0xffffn }))
       fc.assert(
         fc.property(anyPte, (pte) => {
           const lo = lo32(pte)
@@ -960,7 +970,7 @@ export const encodingChecks: CheckDef[] = [
             write: arch.pteWrite(pte),
           })
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -975,7 +985,7 @@ export const encodingChecks: CheckDef[] = [
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: MAX_SWAPFILES - 1 }),
-          fc.bigInt({ min: 0n, max: minBig(arch.geometry.SWP_OFFSET_MAX, MAX_SAFE) }),
+          wideBig({ min: 0n, max: minBig(arch.geometry.SWP_OFFSET_MAX, MAX_SAFE) }),
           (type, offset) => {
             const pte = arch.swpEntryToPte(type, offset)
             const lo = f.swpLo(type, Number(offset))
@@ -987,7 +997,7 @@ export const encodingChecks: CheckDef[] = [
             })
           },
         ),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -1001,7 +1011,7 @@ export const encodingChecks: CheckDef[] = [
       const f = arch.fast
       const max = minBig((1n << BigInt(arch.geometry.PTE_FILE_MAX_BITS)) - 1n, MAX_SAFE)
       fc.assert(
-        fc.property(fc.bigInt({ min: 0n, max }), (pgoff) => {
+        fc.property(wideBig({ min: 0n, max }), (pgoff) => {
           const pte = arch.pgoffToPte(pgoff)
           const lo = f.pgoffLo(Number(pgoff))
           const hi = f.pgoffHi(Number(pgoff))
@@ -1009,7 +1019,7 @@ export const encodingChecks: CheckDef[] = [
           expect(f.pgoff(lo, hi)).toBe(Number(pgoff))
           expect(f.file(lo, hi)).toBe(true)
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },
@@ -1022,7 +1032,7 @@ export const encodingChecks: CheckDef[] = [
       const { arch } = ctx
       const f = arch.fast
       fc.assert(
-        fc.property(fc.bigInt({ min: 0n, max: arch.geometry.TASK_SIZE - 1n }), (a) => {
+        fc.property(wideBig({ min: 0n, max: arch.geometry.TASK_SIZE - 1n }), (a) => {
           const n = Number(a)
           expect([f.pgdIndex(n), f.pmdIndex(n), f.pteIndex(n)]).toEqual([
             arch.pgdIndex(a),
@@ -1030,7 +1040,7 @@ export const encodingChecks: CheckDef[] = [
             arch.pteIndex(a),
           ])
         }),
-        { numRuns: ctx.numRuns },
+        ctx.fcParams,
       )
     },
   },

@@ -29,7 +29,7 @@ import {
 } from '@rmaplab/rmap'
 import fc from 'fast-check'
 import { expect } from 'vitest'
-import { expectBug, hex } from '../util.js'
+import { expectBug, hex, wideBig } from '../util.js'
 import { type CheckDef, generic, needCap, needFixture, sec } from './define.js'
 
 const L = 'page-table pages' as const
@@ -377,7 +377,7 @@ export const pgtableChecks: CheckDef[] = [
         expect(ptepToAddress(env, ptr)).toBe(address - (address % g.PAGE_SIZE))
       }
       fc.assert(
-        fc.property(fc.bigInt({ min: 0n, max: g.TASK_SIZE - 1n }), (a) => {
+        fc.property(wideBig({ min: 0n, max: g.TASK_SIZE - 1n }), (a) => {
           const e = smallEnv(arch, profile)
           const m = e.mmCreate()
           const p = pteAllocMap(e, m, Number(a))
