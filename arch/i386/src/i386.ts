@@ -206,6 +206,8 @@ const common = {
   BITS_PER_LONG: 32 as const,
   TASK_SIZE: 0xc0000000n,
   PAGE_OFFSET: 0xc0000000n,
+  // PAGE_ALIGN(TASK_SIZE / 3), include/asm-i386/processor.h.
+  TASK_UNMAPPED_BASE: 0x40000000n,
   PTE_PFN_SHIFT: 12,
   // The swap offset field is pte bits 8–31; sys_swapon allows one less.
   SWP_OFFSET_MAX: 0xffffffn,

@@ -312,6 +312,8 @@ export const ppc: Arch = defineArch({
     PGD_ENTRY_BITS: 32,
     TASK_SIZE: 0x80000000n,
     PAGE_OFFSET: KERNELBASE,
+    // TASK_SIZE / 8 * 3, include/asm-ppc/processor.h.
+    TASK_UNMAPPED_BASE: 0x30000000n,
     USER_PTRS_PER_PGD: 512,
     PTE_FILE_MAX_BITS: 29,
     PTE_PFN_SHIFT: 12,

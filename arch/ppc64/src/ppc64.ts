@@ -324,6 +324,8 @@ export const ppc64: Arch = defineArch({
     PGD_ENTRY_BITS: 32,
     TASK_SIZE: TASK_SIZE_USER64,
     PAGE_OFFSET: KERNELBASE,
+    // PAGE_ALIGN(STACK_TOP_USER64 / 4) for 64-bit tasks, include/asm-ppc64/processor.h.
+    TASK_UNMAPPED_BASE: 0x8000000000n,
     USER_PTRS_PER_PGD: 1024,
     // BITS_PER_LONG - PTE_SHIFT.
     PTE_FILE_MAX_BITS: 48,

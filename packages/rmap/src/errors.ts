@@ -64,3 +64,76 @@ function formatValue(v: unknown): string {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `0x${v.toString(16)}`
   return String(v)
 }
+
+/** The errno values rmaplab's syscalls return, as the 2.6 kernel names them. */
+export type Errno =
+  | 'EPERM'
+  | 'ENOENT'
+  | 'ESRCH'
+  | 'EBADF'
+  | 'EAGAIN'
+  | 'ENOMEM'
+  | 'EACCES'
+  | 'EFAULT'
+  | 'EBUSY'
+  | 'EEXIST'
+  | 'ENODEV'
+  | 'EINVAL'
+  | 'EFBIG'
+  | 'ENOSPC'
+  | 'ENOSYS'
+
+/** A syscall failed: the kernel would have returned `-errno`. Nothing was changed. */
+export class SyscallError extends RmapError {
+  override name = 'SyscallError'
+  constructor(
+    /** The syscall, e.g. `'mmap'`. */
+    readonly syscall: string,
+    /** The error code, e.g. `'EINVAL'`. */
+    readonly errno: Errno,
+    /** Why, in kernel terms. */
+    readonly reason: string,
+  ) {
+    super(`${syscall}: ${errno}: ${reason}`)
+  }
+}
+
+/** A bad memory access: the kernel sent the signal and, under the default action, the process died. */
+export class SignalError extends RmapError {
+  override name = 'SignalError'
+  constructor(
+    /** `'SIGSEGV'` (no vma, or the vma forbids the access) or `'SIGBUS'` (past the end of a file). */
+    readonly signal: 'SIGSEGV' | 'SIGBUS',
+    /** The faulting address. */
+    readonly address: number,
+    /** The process that died. */
+    readonly pid: number,
+    /** Why, in kernel terms. */
+    readonly reason: string,
+  ) {
+    super(`pid ${pid}: ${signal} at 0x${address.toString(16)}: ${reason}`)
+  }
+}
+
+/** A call on a process that has exited. */
+export class ProcessExitedError extends RmapError {
+  override name = 'ProcessExitedError'
+}
+
+/** A part of the 2004 VM that rmaplab does not model yet; named so that nothing fails silently. */
+export class NotModelledError extends RmapError {
+  override name = 'NotModelledError'
+}
+
+/** `m.check()` found machine state that breaks a kernel invariant. */
+export class InvariantError extends RmapError {
+  override name = 'InvariantError'
+  constructor(
+    /** Every violation found, each naming the invariant. */
+    readonly violations: readonly string[],
+  ) {
+    super(
+      `${violations.length} invariant violation(s): ${violations.slice(0, 5).join('; ')}${violations.length > 5 ? '; ...' : ''}`,
+    )
+  }
+}

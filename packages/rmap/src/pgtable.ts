@@ -406,3 +406,32 @@ export function ptepToAddress(env: PgtableEnv, ptr: PtePtr): bigint {
   const idx = ptr - pfn * env.arch.geometry.PTRS_PER_PTE
   return env.pageIndex(pfn) + BigInt(idx) * env.arch.geometry.PAGE_SIZE
 }
+
+/**
+ * The pte pages under the user part of `mm`'s page tables (pgd entries below
+ * USER_PTRS_PER_PGD), found by walking the pgd and pmd pages, not the address space.
+ */
+export function userPtePages(env: PgtableEnv, mm: number): number[] {
+  const { arch, tables } = env
+  const g = arch.geometry
+  const out: number[] = []
+  const pgdBase = tables.base(env.mmPgd(mm))
+  const pw = pgdWords(arch)
+  const mw = pmdWords(arch)
+  for (let i = 0; i < g.USER_PTRS_PER_PGD; i++) {
+    const at = pgdBase + i * pw
+    if (g.levels === 2) {
+      const pte = pmdPtePage(env, at)
+      if (pte >= 0) out.push(pte)
+      continue
+    }
+    const { lo, hi } = readEntry(env, at, pw)
+    if (lo === 0 && hi === 0) continue
+    const pmdBase = tables.base(arch.fast.pgdPfn(lo, hi))
+    for (let j = 0; j < g.PTRS_PER_PMD; j++) {
+      const pte = pmdPtePage(env, pmdBase + j * mw)
+      if (pte >= 0) out.push(pte)
+    }
+  }
+  return out
+}

@@ -8,6 +8,7 @@
  * suite and by the VM model; an arch only sees the {@link PgtableEnv} interface.
  */
 import { ArchLimitError, KernelBugError, OutOfMemoryError } from '../errors.js'
+import { NO_MAPPING, PageFrames, PG } from '../mm/page.js'
 import { KmapAtomic } from './highmem.js'
 import type { MmuCache } from './mmu.js'
 import { PageState } from './percpu.js'
@@ -70,10 +71,19 @@ export interface Gfp {
   readonly highmem: boolean
 }
 
+/** A memory zone: a range of pfns with its own free list. */
+export interface Zone {
+  /** `'DMA'`, `'Normal'` or `'HighMem'`, as /proc/zoneinfo names them. */
+  readonly name: 'DMA' | 'Normal' | 'HighMem'
+  /** First pfn. */
+  readonly start: number
+  /** One past the last pfn. */
+  readonly end: number
+}
+
 /** The mm of the kernel's own page tables (init_mm); user mms are 1, 2, ... */
 export const INIT_MM = 0
-/** page->mapping value for "none" (NULL). */
-export const NO_MAPPING = -1
+export { NO_MAPPING }
 
 /**
  * Page-table pages stored as raw words. Every page-table page (pgd, pmd or pte
@@ -214,6 +224,8 @@ export interface PageTableEnvOptions {
   lowmemPages?: number
   /** Highmem page frames (default 0; only i386 layouts have highmem). */
   highmemPages?: number
+  /** Low frames that form ZONE_DMA (i386: the first 16 MB); default 0. */
+  dmaPages?: number
   /** Boot stage to start in (default {@link BOOT.memInitDone}). */
   bootStage?: BootStage
   /** Check kmap pairing for lowmem pages too (default true; see highmem.ts). */
@@ -221,6 +233,8 @@ export interface PageTableEnvOptions {
 }
 
 const MAX_MODEL_PAGES = 1 << 24
+/** Frames kept at the top of lowmem for boot-time allocations (bootmem). */
+const BOOTMEM_PAGES = 32
 
 /**
  * A small, deterministic machine for page-table code: lowmem and highmem
@@ -242,13 +256,16 @@ export class PageTableEnv implements PgtableEnv {
   readonly totalPages: number
   /** First highmem pfn (== totalPages when there is no highmem). */
   readonly highmemStart: number
+  /** The struct page of every frame. */
+  readonly frames: PageFrames
+  /** The zones, lowest first (empty ones left out). */
+  readonly zones: readonly Zone[]
+  /** Frames set aside for bootmem (the top of lowmem), never given to the page allocator. */
+  readonly bootmemPages = BOOTMEM_PAGES
   private stage: BootStage
-  private readonly inUse: Uint8Array
-  private readonly mapping: Int32Array
-  private readonly indexLo: Uint32Array
-  private readonly indexHi: Uint32Array
-  private readonly lowFree: number[]
-  private readonly highFree: number[]
+  /** Free pfns per zone (index into `zones`), as stacks popped from the end: lowest pfn first. */
+  private readonly free: number[][]
+  private readonly zoneOf: Uint8Array
   private bootmemNext: number
   private readonly pgds = new Map<number, number>()
   private readonly contexts = new Map<number, number>()
@@ -271,6 +288,16 @@ export class PageTableEnv implements PgtableEnv {
       }
     }
     if (low < 64) throw new ArchLimitError(arch.name, 'PageTableEnv', 'lowmemPages', 'at least 64 pages', low)
+    const dma = opts.dmaPages ?? 0
+    if (!Number.isInteger(dma) || dma < 0 || dma > low - BOOTMEM_PAGES - 1) {
+      throw new ArchLimitError(
+        arch.name,
+        'PageTableEnv',
+        'dmaPages',
+        `an integer in 0..${low - BOOTMEM_PAGES - 1}`,
+        dma,
+      )
+    }
     if (high > 0 && !arch.pgtable.highpte && arch.name !== 'i386' && arch.name !== 'i386-pae') {
       throw new ArchLimitError(arch.name, 'PageTableEnv', 'highmemPages', 'no highmem on this layout', high)
     }
@@ -280,17 +307,26 @@ export class PageTableEnv implements PgtableEnv {
     this.pageState = new PageState(this.cpus, arch.geometry.BITS_PER_LONG, this.stage >= BOOT.perCpuReady)
     this.kmap = new KmapAtomic(this.cpus, { strict: opts.strictKmap ?? true, ptechains: this.rules.kmPte2 })
     this.tables = new PageTableStore(this.totalPages, Number(arch.geometry.PAGE_SIZE))
-    this.inUse = new Uint8Array(this.totalPages)
-    this.mapping = new Int32Array(this.totalPages).fill(NO_MAPPING)
-    this.indexLo = new Uint32Array(this.totalPages)
-    this.indexHi = new Uint32Array(this.totalPages)
-    // Free lists as stacks popped from the end: lowest pfn first. The top 32
-    // lowmem frames are bootmem, handed out top-down before mem_init.
+    this.frames = new PageFrames(this.totalPages)
+    const zones: Zone[] = []
+    if (dma > 0) zones.push({ name: 'DMA', start: 0, end: dma })
+    zones.push({ name: 'Normal', start: dma, end: low })
+    if (high > 0) zones.push({ name: 'HighMem', start: low, end: this.totalPages })
+    this.zones = zones
+    this.zoneOf = new Uint8Array(this.totalPages)
+    // The top BOOTMEM_PAGES lowmem frames are bootmem, handed out top-down
+    // before mem_init and never returned to the page allocator.
     this.bootmemNext = low - 1
-    this.lowFree = []
-    for (let p = low - 33; p >= 0; p--) this.lowFree.push(p)
-    this.highFree = []
-    for (let p = this.totalPages - 1; p >= low; p--) this.highFree.push(p)
+    this.free = zones.map((z, i) => {
+      const stack: number[] = []
+      const top = z.end === low ? low - BOOTMEM_PAGES : z.end
+      for (let p = z.end - 1; p >= z.start; p--) {
+        this.zoneOf[p] = i
+        if (p < top) stack.push(p)
+      }
+      return stack
+    })
+    for (let p = low; p < this.totalPages; p++) this.frames.set(p, PG.highmem)
     // swapper_pg_dir; on a layout whose pgd_alloc preallocates pmds, init_mm has
     // a pmd under every pgd entry, built at boot.
     this.pgds.set(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
@@ -313,33 +349,71 @@ export class PageTableEnv implements PgtableEnv {
     if (stage >= BOOT.perCpuReady) this.pageState.ready = true
   }
 
+  /**
+   * `alloc_page(gfp)`: the lowest free pfn of the first zone of the zonelist
+   * with one (GFP_HIGHUSER: HighMem, Normal, DMA; GFP_KERNEL: Normal, DMA). The
+   * page comes back with count 1.
+   */
   allocPage(gfp: Gfp): number {
-    let pfn = gfp.highmem ? this.highFree.pop() : undefined
-    if (pfn === undefined) pfn = this.lowFree.pop()
-    if (pfn === undefined) throw new OutOfMemoryError(`${this.arch.name}: out of page frames`)
-    this.inUse[pfn] = 1
+    const pfn = this.tryAllocPage(gfp)
+    if (pfn < 0) throw new OutOfMemoryError(`${this.arch.name}: out of page frames`)
     return pfn
   }
 
+  /** As {@link allocPage}, but -1 instead of throwing when every zone is empty. */
+  tryAllocPage(gfp: Gfp): number {
+    for (let i = this.zones.length - 1; i >= 0; i--) {
+      if (!gfp.highmem && this.zones[i]!.name === 'HighMem') continue
+      const pfn = this.free[i]!.pop()
+      if (pfn !== undefined) {
+        this.frames.count[pfn] = 1
+        return pfn
+      }
+    }
+    return -1
+  }
+
+  /** Free frames per zone, in zone order. */
+  freePagesPerZone(): number[] {
+    return this.free.map((f) => f.length)
+  }
+
+  /** The zone a pfn belongs to. */
+  zoneOfPfn(pfn: number): Zone {
+    return this.zones[this.zoneOf[pfn]!]!
+  }
+
+  /**
+   * `__free_page`: drop a reference; at zero the frame goes back to its zone.
+   * The checks are free_pages_check's: a freed page is unmapped and has no
+   * mapping.
+   */
   freePage(pfn: number): void {
-    if (this.inUse[pfn] !== 1)
-      throw new KernelBugError('freeing a free page', 'mm/page_alloc.c free_pages_check', `pfn ${pfn}`)
-    if (this.mapping[pfn] !== NO_MAPPING) {
+    const f = this.frames
+    if (f.count[pfn]! <= 0) {
       throw new KernelBugError(
-        'freeing a page with page->mapping set',
-        'mm/page_alloc.c free_pages_check',
+        'put_page_testzero: page count already 0',
+        'include/linux/mm.h put_page_testzero',
         `pfn ${pfn}`,
       )
     }
-    this.inUse[pfn] = 0
-    this.indexLo[pfn] = 0
-    this.indexHi[pfn] = 0
-    if (pfn >= this.highmemStart) this.highFree.push(pfn)
-    else if (pfn < this.bootmemFloor) this.lowFree.push(pfn)
+    if (--f.count[pfn]! > 0) return
+    if (f.mapping[pfn] !== NO_MAPPING || f.mapcount[pfn] !== 0) {
+      f.count[pfn] = 1
+      throw new KernelBugError(
+        'freeing a page that is still mapped or has page->mapping set',
+        'mm/page_alloc.c free_pages_check',
+        `pfn ${pfn}, mapcount ${f.mapcount[pfn]}, mapping ${f.mapping[pfn]}`,
+      )
+    }
+    const highmem = f.test(pfn, PG.highmem)
+    f.reset(pfn)
+    if (highmem) f.set(pfn, PG.highmem)
+    if (pfn < this.bootmemFloor || pfn >= this.highmemStart) this.free[this.zoneOf[pfn]!]!.push(pfn)
   }
 
   private get bootmemFloor(): number {
-    return this.highmemStart - 32
+    return this.highmemStart - BOOTMEM_PAGES
   }
 
   bootmemAlloc(): number {
@@ -348,7 +422,8 @@ export class PageTableEnv implements PgtableEnv {
     }
     if (this.bootmemNext < this.bootmemFloor) throw new OutOfMemoryError(`${this.arch.name}: out of bootmem`)
     const pfn = this.bootmemNext--
-    this.inUse[pfn] = 1
+    this.frames.count[pfn] = 1
+    this.frames.set(pfn, PG.reserved)
     return pfn
   }
 
@@ -358,32 +433,39 @@ export class PageTableEnv implements PgtableEnv {
 
   /** True when `pfn` is allocated. */
   isInUse(pfn: number): boolean {
-    return this.inUse[pfn] === 1
+    return this.frames.count[pfn]! > 0
   }
 
   /** Frames currently allocated (including bootmem and pgd pages). */
   get usedPages(): number {
-    let n = 0
-    for (let i = 0; i < this.totalPages; i++) n += this.inUse[i]!
-    return n
+    return (
+      this.totalPages -
+      this.bootmemPages -
+      this.freePagesPerZone().reduce((a, b) => a + b, 0) +
+      this.bootmemUsed
+    )
+  }
+
+  /** Bootmem frames handed out so far. */
+  get bootmemUsed(): number {
+    return this.highmemStart - 1 - this.bootmemNext
   }
 
   pageMapping(pfn: number): number {
-    return this.mapping[pfn]!
+    return this.frames.mapping[pfn]!
   }
 
   pageIndex(pfn: number): bigint {
-    return BigInt(this.indexLo[pfn]!) | (BigInt(this.indexHi[pfn]!) << 32n)
+    return this.frames.indexBig(pfn)
   }
 
   pageIndexNumber(pfn: number): number {
-    return this.indexHi[pfn]! * 2 ** 32 + this.indexLo[pfn]!
+    return this.frames.index[pfn]!
   }
 
   setPageMapping(pfn: number, mm: number, index: bigint): void {
-    this.mapping[pfn] = mm
-    this.indexLo[pfn] = Number(index & 0xffffffffn)
-    this.indexHi[pfn] = Number((index >> 32n) & 0xffffffffn)
+    this.frames.mapping[pfn] = mm
+    this.frames.setIndexBig(pfn, index)
   }
 
   mmPgd(mm: number): number {

@@ -59,6 +59,12 @@ export interface ArchGeometry {
   readonly TASK_SIZE: bigint
   /** Start of the kernel's linear map of low memory. */
   readonly PAGE_OFFSET: bigint
+  /**
+   * Where `get_unmapped_area` starts looking for room (include/asm-ARCH/processor.h):
+   * i386 TASK_SIZE/3, ppc TASK_SIZE/8*3, ppc64 STACK_TOP_USER64/4. Optional:
+   * the VM uses PAGE_ALIGN(TASK_SIZE/3) when an arch leaves it out.
+   */
+  readonly TASK_UNMAPPED_BASE?: bigint
   /** pgd entries that map user space (TASK_SIZE / PGDIR_SIZE). */
   readonly USER_PTRS_PER_PGD: number
   /** Bits of file page offset a nonlinear (file) pte holds. */

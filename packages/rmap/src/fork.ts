@@ -1,0 +1,36 @@
+/**
+ * kernel/fork.c `dup_mmap`, as 2.6.7 has it and the -aa tree calls it
+ * (kernel-facts/rmap.md §2.2 "fork"): every vma is copied with its anon_vma
+ * pointer, VM_LOCKED cleared, and the copy linked on the same anon_vma list,
+ * so one anon_vma lists every fork-copy of a vma. Then `copy_page_range` copies
+ * the ptes, and the parent's TLB is flushed because its COW ptes were just
+ * write-protected.
+ */
+import type { Machine } from './machine.js'
+import { copyPageRange } from './memory.js'
+import { Mm, VM, Vma } from './mm/vma.js'
+import { vmaLink } from './mmap.js'
+
+/** `copy_mm` → `dup_mmap`: a new mm for the child, on cpu `cpu`. */
+export function dupMmap(m: Machine, parent: Mm, cpu: number): Mm {
+  const child = new Mm(m.env.mmCreate(), cpu)
+  for (const vma of parent.vmas) {
+    if (vma.flags & VM.DONTCOPY) continue
+    const tmp = new Vma(
+      child,
+      vma.start,
+      vma.end,
+      vma.flags & ~VM.LOCKED,
+      vma.pageProt,
+      vma.pgoff,
+      vma.file,
+      vma.anonVma,
+    )
+    if (tmp.file) (tmp.flags & VM.SHARED ? tmp.file.iMmapShared : tmp.file.iMmap).push(tmp)
+    vmaLink(m, tmp)
+    m.counters.fork.vmasCopied++
+    copyPageRange(m, tmp, vma)
+  }
+  m.env.mmu.flushTlbMm(parent.id)
+  return child
+}

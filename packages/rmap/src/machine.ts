@@ -1,0 +1,636 @@
+/**
+ * The machine: physical memory and zones, per-cpu counters, the page tables of
+ * every process on one arch layout, processes with their mms, and the reverse
+ * mapping — the 2004 VM as one object.
+ *
+ * ```ts
+ * const m = new Machine({ arch: i386Pae, ram: '256M', cpus: 2 })
+ * const p = m.spawn()
+ * const a = p.mmap(0, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+ * p.write(a, 0x01); const c = p.fork(); p.write(a, 0xff); c.read(a) // → 0x01
+ * m.meminfo().PageTables; m.check()
+ * ```
+ */
+import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
+import { PS } from './arch/percpu.js'
+import type { Arch, PteCodec } from './arch/types.js'
+import { runCheck } from './check.js'
+import { ArchLimitError, ProcessExitedError, type SignalError } from './errors.js'
+import { execMm } from './exec.js'
+import { exitMmap } from './exit.js'
+import type { AddressSpace } from './filemap.js'
+import { dupMmap } from './fork.js'
+import { type FaultKind, handleMmFault, segv } from './memory.js'
+import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
+import { type AnonVma, Mm, VM } from './mm/vma.js'
+import { doMmap, doMprotect, doMunmap } from './mmap.js'
+import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
+import { objrmap } from './rmap/objrmap.js'
+import { RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName } from './rmap/strategy.js'
+
+/** Options of {@link Machine}. */
+export interface MachineOptions {
+  /** The page-table layout. */
+  arch: Arch
+  /** Physical memory: bytes, or a size such as `'256M'`, `'1G'`, `'512K'`. Default `'64M'`. */
+  ram?: number | string
+  /** Swap space (reported in meminfo; swapping arrives with the reclaim work). Default 0. */
+  swap?: number | string
+  /** Number of cpus (1..32). Default 2. */
+  cpus?: number
+  /** Reverse-mapping strategy. Default `'objrmap'`. */
+  rmap?: RmapStrategyName
+  /** Kernel profile for the rules that differ between kernels. Default `'2.6.5-aa'`. */
+  profile?: KernelProfile
+  /** Seed of the deterministic choices (which cpu a process runs on). Default 1. */
+  seed?: number
+}
+
+/** /proc/meminfo, in kB, with the kernel's field names. */
+export interface Meminfo {
+  MemTotal: number
+  MemFree: number
+  Cached: number
+  SwapCached: number
+  Active: number
+  Inactive: number
+  HighTotal: number
+  HighFree: number
+  LowTotal: number
+  LowFree: number
+  SwapTotal: number
+  SwapFree: number
+  Dirty: number
+  Writeback: number
+  Mapped: number
+  Slab: number
+  PageTables: number
+}
+
+/** One line of /proc/PID/maps. */
+export interface MapsEntry {
+  start: number
+  end: number
+  /** `rwxp` / `rw-s` style. */
+  perms: string
+  /** File offset in bytes: vm_pgoff << PAGE_SHIFT (for anonymous vmas, their linear origin). */
+  pgoff: number
+  /** The file's path, or `''` for anonymous memory. */
+  file: string
+}
+
+/** What /proc/PID/pagemap (and the pte itself) says about one virtual page. */
+export interface PagemapEntry {
+  present: boolean
+  pfn?: number
+  young?: boolean
+  dirty?: boolean
+  write?: boolean
+  swapped: boolean
+  swapType?: number
+  swapOffset?: number
+  /** A nonlinear file pte: the file page offset it holds. */
+  file?: number
+}
+
+/** One page frame as `m.page(pfn)` reports it. */
+export interface PageInfo {
+  pfn: number
+  count: number
+  mapcount: number
+  flags: PageFlag[]
+  mapping: { kind: 'none' | 'anon_vma' | 'address_space' | 'mm'; id: number }
+  index: number
+  private: number
+  zone: string
+  /** The page's content word. */
+  content: number
+}
+
+function newCounters() {
+  return {
+    faults: { anonymousZero: 0, anonymous: 0, wpCopy: 0, wpReuse: 0, minor: 0 } satisfies Record<
+      FaultKind,
+      number
+    >,
+    cow: { copies: 0, reuses: 0 },
+    fork: { forks: 0, vmasCopied: 0, ptesCopied: 0 },
+    rmap: {
+      pageAddRmap: 0,
+      pageRemoveRmap: 0,
+      pageReferencedCalls: 0,
+      pageReferencedFound: 0,
+      tryToUnmapCalls: 0,
+      vmasVisited: 0,
+      ptesProbed: 0,
+      trylockFailures: 0,
+      swapSuccess: 0,
+      swapAgain: 0,
+      swapFail: 0,
+    },
+    objects: { anonVmas: 0, vmas: 0 },
+  }
+}
+
+/** The counters `m.stats()` reports. */
+export type VmCounters = ReturnType<typeof newCounters>
+
+/** `m.stats()`: per-operation costs and the memory the rmap design costs. */
+export interface VmStats extends VmCounters {
+  /** Bytes the reverse mapping costs, by structure, at the arch's sizes (kernel-facts/rmap.md §1, §4). */
+  rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
+
+/** Parse `'64M'`-style sizes (K, M, G; binary units) or a byte count. */
+export function parseSize(v: number | string, what: string): number {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`${what}: ${v} is not a whole, non-negative number of bytes`)
+    return v
+  }
+  const match = /^\s*(\d+)\s*([KMG]?)B?\s*$/i.exec(v)
+  if (!match) throw new RangeError(`${what}: '${v}' is not a size such as '64M', '1G' or '512K'`)
+  return Number(match[1]) * UNITS[match[2]!.toUpperCase()]!
+}
+
+/** Zone sizes per layout: i386 DMA 16 MB, Normal up to 896 MB, HighMem above; ppc and ppc64 all low memory. */
+function zonePages(arch: Arch, pages: number): { dma: number; low: number; high: number } {
+  if (arch.name === 'i386' || arch.name === 'i386-pae') {
+    const low = Math.min(pages, (896 * 1024 * 1024) / 4096)
+    return { dma: Math.min(4096, Math.floor(low / 2)), low, high: pages - low }
+  }
+  return { dma: 0, low: pages, high: 0 }
+}
+
+/** Largest RAM per layout the model accepts. */
+function maxRam(arch: Arch): number {
+  if (arch.name === 'i386') return 4 * 1024 ** 3
+  if (arch.name === 'ppc') return 768 * 1024 ** 2 // CONFIG_LOWMEM_SIZE: ppc without CONFIG_HIGHMEM
+  return 16 * 1024 ** 3
+}
+
+/** A process: a pid, an mm, and the syscalls of the kernel with their arguments. */
+export class Process {
+  /** The process id. */
+  readonly pid: number
+  /** Its address space. */
+  mm: Mm
+  /** False once it exited or was killed. */
+  alive = true
+  /** The signal that killed it, if one did. */
+  killedBy: 'SIGSEGV' | 'SIGBUS' | undefined
+  private readonly m: Machine
+
+  constructor(m: Machine, pid: number, mm: Mm) {
+    this.m = m
+    this.pid = pid
+    this.mm = mm
+  }
+
+  /** The cpu it runs on. */
+  get cpu(): number {
+    return this.mm.cpu
+  }
+
+  private enter<T>(fn: () => T): T {
+    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
+    const prev = this.m.env.cpu
+    this.m.env.cpu = this.mm.cpu
+    try {
+      return fn()
+    } finally {
+      this.m.env.cpu = prev
+    }
+  }
+
+  /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
+  mmap(addr: number, length: number, prot: number, flags: number, fd?: number, offset = 0): number {
+    return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset))
+  }
+
+  /** `munmap(addr, length)`. */
+  munmap(addr: number, length: number): void {
+    this.enter(() => doMunmap(this.m, this.mm, addr, length))
+  }
+
+  /** `mprotect(addr, length, prot)`. */
+  mprotect(addr: number, length: number, prot: number): void {
+    this.enter(() => doMprotect(this.m, this.mm, addr, length, prot))
+  }
+
+  /** Read the content word of the page at `addr`, faulting it in as the cpu would. */
+  read(addr: number): number {
+    return this.enter(() => this.m.frames.content[this.access(addr, false)]!)
+  }
+
+  /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. */
+  write(addr: number, value: number): void {
+    if (!Number.isInteger(value)) throw new RangeError(`write: value ${value} is not an integer`)
+    this.enter(() => {
+      this.m.frames.content[this.access(addr, true)] = value >>> 0
+    })
+  }
+
+  /** The user access itself: the pfn it reaches, after any faults. Kills the process on a bad access. */
+  private access(addr: number, write: boolean): number {
+    const m = this.m
+    if (!Number.isInteger(addr) || addr < 0)
+      throw new RangeError(`address ${addr} is not a non-negative integer`)
+    const page = addr - (addr % 4096)
+    const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
+    let reason = ''
+    if (!vma) reason = addr < m.taskSize ? 'no vma maps the address' : 'address at or above TASK_SIZE'
+    else if (write && !(vma.flags & VM.WRITE)) reason = 'write to a vma without VM_WRITE'
+    else if (!write && !(vma.flags & (VM.READ | VM.EXEC))) reason = 'read from a vma without VM_READ'
+    if (!vma || reason) throw this.kill(segv(this.pid, addr, reason))
+    for (let tries = 0; tries < 3; tries++) {
+      const ptr = lookupPte(m.env, this.mm.id, page)
+      if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write)) {
+        const w = m.env.tables.words
+        const at = pteWordOffset(m.env, ptr)
+        return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
+      }
+      const kind = handleMmFault(m, vma, page, write, this.pid)
+      m.counters.faults[kind]++
+    }
+    throw new Error(`pid ${this.pid}: access to 0x${addr.toString(16)} still faults after handling`)
+  }
+
+  private kill(e: SignalError): SignalError {
+    this.killedBy = e.signal
+    this.m.reap(this)
+    return e
+  }
+
+  /** `fork()`: a child with a copy-on-write copy of this address space. */
+  fork(): Process {
+    return this.enter(() => this.m.forkProcess(this))
+  }
+
+  /** `exec()`: replace the image with a fresh one whose stack holds `args` (one word per argument page). */
+  exec(args: readonly number[] = [0]): void {
+    this.enter(() => {
+      const old = this.mm
+      this.mm = execMm(this.m, args, old.cpu)
+      this.m.releaseMm(old)
+    })
+  }
+
+  /** `exit()`: release the address space. */
+  exit(): void {
+    this.enter(() => this.m.reap(this))
+  }
+
+  /** /proc/PID/maps. */
+  maps(): MapsEntry[] {
+    return this.mm.vmas.map((v) => ({
+      start: v.start,
+      end: v.end,
+      perms: `${v.flags & VM.READ ? 'r' : '-'}${v.flags & VM.WRITE ? 'w' : '-'}${v.flags & VM.EXEC ? 'x' : '-'}${v.flags & VM.MAYSHARE ? 's' : 'p'}`,
+      pgoff: v.pgoff * 4096,
+      file: v.file?.path ?? '',
+    }))
+  }
+
+  /** What the pte of `addr` holds. */
+  pagemap(addr: number): PagemapEntry {
+    const m = this.m
+    if (!Number.isInteger(addr) || addr < 0 || addr >= m.taskSize) {
+      throw new ArchLimitError(
+        m.arch.name,
+        'pagemap',
+        'address',
+        `below TASK_SIZE (0x${m.taskSize.toString(16)})`,
+        addr,
+      )
+    }
+    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
+    const ptr = lookupPte(m.env, this.mm.id, addr - (addr % 4096))
+    if (ptr === NO_PTE) return { present: false, swapped: false }
+    const w = m.env.tables.words
+    const at = pteWordOffset(m.env, ptr)
+    const lo = w[at]!
+    const hi = m.fast.words === 2 ? w[at + 1]! : 0
+    const f = m.fast
+    if (f.present(lo, hi)) {
+      return {
+        present: true,
+        pfn: f.pfn(lo, hi),
+        young: (lo & f.YOUNG) !== 0,
+        dirty: (lo & f.DIRTY) !== 0,
+        write: (lo & f.WRITE) !== 0,
+        swapped: false,
+      }
+    }
+    if (f.none(lo, hi)) return { present: false, swapped: false }
+    if (f.file(lo, hi)) return { present: false, swapped: false, file: f.pgoff(lo, hi) }
+    return { present: false, swapped: true, swapType: f.swpType(lo, hi), swapOffset: f.swpOffset(lo, hi) }
+  }
+}
+
+/** The machine. */
+export class Machine {
+  /** The layout. */
+  readonly arch: Arch
+  /** Its fast codec (hot paths). */
+  readonly fast: PteCodec
+  /** Frames, page tables, per-cpu state, kmap slots and the MMU cache. */
+  readonly env: PageTableEnv
+  /** struct page of every frame. */
+  readonly frames: PageFrames
+  /** ZERO_PAGE: reserved, reads 0, never counted in rss or tracked by rmap. */
+  readonly zeroPage: number
+  /** The reverse-mapping strategy. */
+  readonly rmap: RmapStrategy
+  /** Objects page->mapping can name: anon_vmas and address_spaces. */
+  readonly objects = new Map<number, AnonVma | AddressSpace>()
+  /** Counters behind `m.stats()`. */
+  readonly counters: VmCounters = newCounters()
+  /** TASK_SIZE as a number. */
+  readonly taskSize: number
+  /** TASK_UNMAPPED_BASE as a number. */
+  readonly taskUnmappedBase: number
+  /** Low word of _PAGE_CHG_MASK (what pte_modify keeps). */
+  readonly pteChgMaskLo: number
+  /** Scratch: the high word of the last pte read on a hot path. */
+  hi = 0
+  /** Swap size in bytes (reported; swapping arrives with the reclaim work). */
+  readonly swapBytes: number
+  private readonly procs = new Map<number, Process>()
+  private nextPid = 1
+  private nextObject = 1
+  private rng: number
+  /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
+  readonly heldPageTableLocks = new Set<number>()
+  private readonly lruHead: Int32Array
+  private readonly lruCount: Int32Array
+
+  constructor(opts: MachineOptions) {
+    const { arch } = opts
+    if (!arch || typeof arch.mkPte !== 'function')
+      throw new TypeError('Machine: options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)')
+    const rmap = opts.rmap ?? 'objrmap'
+    if (!RMAP_STRATEGIES.includes(rmap)) {
+      throw new RangeError(
+        `Machine: unknown rmap strategy '${String(rmap)}'; valid: ${RMAP_STRATEGIES.join(', ')}`,
+      )
+    }
+    const profile = opts.profile ?? '2.6.5-aa'
+    if (!KERNEL_PROFILES.includes(profile)) {
+      throw new RangeError(
+        `Machine: unknown profile '${String(profile)}'; valid: ${KERNEL_PROFILES.join(', ')}`,
+      )
+    }
+    const cpus = opts.cpus ?? 2
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 32)
+      throw new RangeError(`Machine: cpus must be a whole number in 1..32, got ${cpus}`)
+    const ram = parseSize(opts.ram ?? '64M', 'ram')
+    const limit = maxRam(arch)
+    if (ram < 4 * 1024 ** 2 || ram > limit) {
+      throw new RangeError(
+        `Machine: ram must be between 4M and ${limit / 1024 ** 2}M on ${arch.name}, got ${ram} bytes`,
+      )
+    }
+    if (ram % 4096 !== 0) throw new RangeError(`Machine: ram ${ram} is not a whole number of 4 KB pages`)
+    this.swapBytes = parseSize(opts.swap ?? 0, 'swap')
+    const seed = opts.seed ?? 1
+    if (!Number.isInteger(seed)) throw new RangeError(`Machine: seed must be an integer, got ${seed}`)
+    this.rng = seed >>> 0 || 1
+    this.arch = arch
+    this.fast = arch.fast
+    this.rmap = objrmap
+    const z = zonePages(arch, ram / 4096)
+    this.env = new PageTableEnv({
+      arch,
+      profile,
+      cpus,
+      lowmemPages: z.low,
+      highmemPages: z.high,
+      dmaPages: z.dma,
+    })
+    this.frames = this.env.frames
+    this.zeroPage = this.env.allocPage({ highmem: false })
+    this.frames.set(this.zeroPage, PG.reserved)
+    this.taskSize = Number(arch.geometry.TASK_SIZE)
+    const base = arch.geometry.TASK_UNMAPPED_BASE ?? arch.geometry.TASK_SIZE / 3n
+    this.taskUnmappedBase = Math.ceil(Number(base) / 4096) * 4096
+    // pte_modify keeps _PAGE_CHG_MASK (pfn, accessed, dirty); an arch without
+    // one keeps the pfn field and those two bits.
+    const chg =
+      arch.bits['_PAGE_CHG_MASK'] ??
+      -(1n << BigInt(arch.geometry.PTE_PFN_SHIFT)) | BigInt(arch.fast.YOUNG | arch.fast.DIRTY)
+    this.pteChgMaskLo = Number(BigInt.asUintN(32, chg))
+    this.lruHead = new Int32Array(this.env.zones.length * 2).fill(-1)
+    this.lruCount = new Int32Array(this.env.zones.length * 2)
+  }
+
+  /** A new object id for an anon_vma or address_space. */
+  newObjectId(): number {
+    return this.nextObject++
+  }
+
+  /** The next cpu, from the seeded generator (xorshift32). */
+  private pickCpu(): number {
+    let x = this.rng
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    this.rng = x >>> 0
+    return this.rng % this.env.cpus
+  }
+
+  /** A process with its own, empty mm. */
+  spawn(): Process {
+    const p = new Process(this, this.nextPid++, new Mm(this.env.mmCreate(), this.pickCpu()))
+    this.procs.set(p.pid, p)
+    return p
+  }
+
+  /** Live processes, by pid. */
+  processes(): Process[] {
+    return [...this.procs.values()]
+  }
+
+  /** @internal fork: dup_mmap into a child on a cpu of its own. */
+  forkProcess(parent: Process): Process {
+    const child = new Process(this, this.nextPid++, dupMmap(this, parent.mm, this.pickCpu()))
+    this.counters.fork.forks++
+    this.procs.set(child.pid, child)
+    return child
+  }
+
+  /** @internal A process is gone: release its mm. */
+  reap(p: Process): void {
+    if (!p.alive) return
+    p.alive = false
+    this.procs.delete(p.pid)
+    this.releaseMm(p.mm)
+  }
+
+  /** @internal mmput: the last user of an mm tears it down (on the mm's cpu). */
+  releaseMm(mm: Mm): void {
+    if (--mm.users > 0) return
+    const prev = this.env.cpu
+    this.env.cpu = mm.cpu
+    try {
+      exitMmap(this, mm)
+    } finally {
+      this.env.cpu = prev
+    }
+  }
+
+  /** @internal True while an experiment holds `mm`'s page_table_lock (rmap trylocks then fail). */
+  pageTableLockHeld(mm: Mm): boolean {
+    return this.heldPageTableLocks.size > 0 && this.heldPageTableLocks.has(mm.id)
+  }
+
+  /** @internal alloc_page(GFP_HIGHUSER) for user memory. */
+  allocUserPage(): number {
+    return this.env.allocPage({ highmem: true })
+  }
+
+  /** @internal get_page. Reserved pages are not reference-counted here (the kernel's count of them only drifts). */
+  getPage(pfn: number): void {
+    if (!this.frames.test(pfn, PG.reserved)) this.frames.count[pfn]!++
+  }
+
+  /** @internal put_page: at zero the page leaves the LRU and is freed. */
+  putPage(pfn: number): void {
+    const f = this.frames
+    if (f.test(pfn, PG.reserved)) return
+    if (f.count[pfn] === 1 && f.test(pfn, PG.lru)) this.lruDel(pfn)
+    this.env.freePage(pfn)
+  }
+
+  /** @internal exclusive_swap_page: no swap yet, so never. */
+  exclusiveSwapPage(_pfn: number): boolean {
+    return false
+  }
+
+  private lruList(pfn: number, active: boolean): number {
+    return this.env.zones.indexOf(this.env.zoneOfPfn(pfn)) * 2 + (active ? 1 : 0)
+  }
+
+  /** @internal lru_cache_add_active: at once (no per-cpu pagevecs in the model). */
+  lruAddActive(pfn: number): void {
+    const f = this.frames
+    const list = this.lruList(pfn, true)
+    const head = this.lruHead[list]!
+    f.lruPrev[pfn] = -1
+    f.lruNext[pfn] = head
+    if (head >= 0) f.lruPrev[head] = pfn
+    this.lruHead[list] = pfn
+    this.lruCount[list]!++
+    f.set(pfn, PG.lru)
+    f.set(pfn, PG.active)
+  }
+
+  /** @internal del_page_from_lru. */
+  lruDel(pfn: number): void {
+    const f = this.frames
+    const list = this.lruList(pfn, f.test(pfn, PG.active))
+    const prev = f.lruPrev[pfn]!
+    const next = f.lruNext[pfn]!
+    if (prev >= 0) f.lruNext[prev] = next
+    else this.lruHead[list] = next
+    if (next >= 0) f.lruPrev[next] = prev
+    f.lruPrev[pfn] = -1
+    f.lruNext[pfn] = -1
+    this.lruCount[list]!--
+    f.clear(pfn, PG.lru)
+    f.clear(pfn, PG.active)
+  }
+
+  /** Pages on the active and inactive lists of every zone. */
+  lruPages(): { active: number; inactive: number } {
+    let active = 0
+    let inactive = 0
+    for (let i = 0; i < this.lruCount.length; i++) {
+      if (i % 2) active += this.lruCount[i]!
+      else inactive += this.lruCount[i]!
+    }
+    return { active, inactive }
+  }
+
+  /** /proc/meminfo, kB. */
+  meminfo(): Meminfo {
+    const kb = 4
+    const env = this.env
+    const free = env.freePagesPerZone()
+    const memFree = free.reduce((a, b) => a + b, 0)
+    const hi = env.zones.findIndex((z) => z.name === 'HighMem')
+    const highTotal = hi >= 0 ? env.zones[hi]!.end - env.zones[hi]!.start : 0
+    const highFree = hi >= 0 ? free[hi]! : 0
+    const memTotal = env.totalPages - env.bootmemPages - 1
+    const lru = this.lruPages()
+    const ps = env.pageState
+    return {
+      MemTotal: memTotal * kb,
+      MemFree: memFree * kb,
+      Cached: 0,
+      SwapCached: 0,
+      Active: lru.active * kb,
+      Inactive: lru.inactive * kb,
+      HighTotal: highTotal * kb,
+      HighFree: highFree * kb,
+      LowTotal: (memTotal - highTotal) * kb,
+      LowFree: (memFree - highFree) * kb,
+      SwapTotal: Math.floor(this.swapBytes / 1024),
+      SwapFree: Math.floor(this.swapBytes / 1024),
+      Dirty: ps.count(PS.nr_dirty) * kb,
+      Writeback: ps.count(PS.nr_writeback) * kb,
+      Mapped: ps.count(PS.nr_mapped) * kb,
+      Slab: 0,
+      PageTables: ps.count(PS.nr_page_table_pages) * kb,
+    }
+  }
+
+  /** One page frame's struct page. */
+  page(pfn: number): PageInfo {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.frames.n) {
+      throw new RangeError(`page: pfn ${pfn} is outside 0..${this.frames.n - 1}`)
+    }
+    const f = this.frames
+    const id = f.mapping[pfn]!
+    const obj = this.objects.get(id)
+    const kind =
+      id === NO_MAPPING
+        ? 'none'
+        : this.env.tables.has(pfn)
+          ? 'mm'
+          : obj && 'vmas' in obj
+            ? 'anon_vma'
+            : 'address_space'
+    return {
+      pfn,
+      count: f.count[pfn]!,
+      mapcount: f.mapcount[pfn]!,
+      flags: f.flagNames(pfn),
+      mapping: { kind, id },
+      index: f.index[pfn]!,
+      private: f.private[pfn]!,
+      zone: this.env.zoneOfPfn(pfn).name,
+      content: f.content[pfn]!,
+    }
+  }
+
+  /** Per-operation costs and rmap memory. */
+  stats(): VmStats {
+    const c = structuredClone(this.counters)
+    const ptr = this.arch.geometry.BITS_PER_LONG / 8
+    // anon_vma: a spinlock (4 bytes) and a list_head, padded to pointer alignment;
+    // each vma gains a list_head and a pointer; each struct page an unsigned long mapcount.
+    const anonVmaSize = Math.ceil((4 + 2 * ptr) / ptr) * ptr
+    const anonVma = c.objects.anonVmas * anonVmaSize
+    const vmaFields = c.objects.vmas * 3 * ptr
+    const mapcount = this.frames.n * ptr
+    return { ...c, rmapBytes: { anonVma, vmaFields, mapcount, total: anonVma + vmaFields + mapcount } }
+  }
+
+  /** The whole-machine consistency check; throws an InvariantError naming every violation. */
+  check(): void {
+    runCheck(this)
+  }
+}

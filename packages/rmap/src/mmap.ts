@@ -1,0 +1,373 @@
+/**
+ * mm/mmap.c and mm/mprotect.c: creating, splitting, merging and removing vmas,
+ * with the errno of every failure the kernel reports.
+ *
+ * Anonymous vmas get `vm_pgoff = addr >> PAGE_SHIFT` ([AA] mmap.c), so a page's
+ * linear index is its original virtual page number; split pieces keep the
+ * arithmetic by adding the offset to the upper piece's pgoff. Merging follows
+ * 2.6.7 (the -aa tree had it disabled): two vmas merge only when their flags
+ * and file agree, their pgoffs are contiguous and at most one of them has an
+ * anon_vma, or both the same one.
+ */
+import { KernelBugError, SyscallError } from './errors.js'
+import type { Machine } from './machine.js'
+import { anonVmaLink, anonVmaUnlink, changeProtection, zapPageRange } from './memory.js'
+import { type Mm, VM, Vma } from './mm/vma.js'
+import { clearPageTables } from './pgtable.js'
+import {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from './uapi.js'
+
+/** DEFAULT_MAX_MAP_COUNT: sysctl vm.max_map_count. */
+export const MAX_MAP_COUNT = 65536
+const PAGE = 4096
+/** MAP_TYPE: the mask of MAP_SHARED/MAP_PRIVATE. */
+const MAP_TYPE = 0x0f
+/** PROT_SEM is accepted by mprotect and ignored. */
+const PROT_SEM = 0x8
+
+/** vm_flags from prot (calc_vm_prot_bits) and the MAY bits a private anonymous mapping gets. */
+export function protToVmFlags(prot: number): number {
+  return (
+    (prot & PROT_READ ? VM.READ : 0) | (prot & PROT_WRITE ? VM.WRITE : 0) | (prot & PROT_EXEC ? VM.EXEC : 0)
+  )
+}
+
+/** vm_page_prot: protection_map[vm_flags & 0xf], low word. */
+export function vmPageProt(m: Machine, flags: number): number {
+  const map = flags & VM.SHARED ? m.arch.protectionMap.shared : m.arch.protectionMap.private
+  return Number(map[flags & (VM.READ | VM.WRITE | VM.EXEC)]! & 0xffffffffn)
+}
+
+function pageAlign(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE
+}
+
+/** Insert a vma into its mm's sorted list (`__vma_link`), with its anon_vma link. BUGs on overlap. */
+export function vmaLink(m: Machine, vma: Vma): void {
+  const mm = vma.mm
+  const i = mm.findIndex(vma.start)
+  const next = mm.vmas[i]
+  const prev = mm.vmas[i - 1]
+  if ((next && next.start < vma.end) || (prev && prev.end > vma.start)) {
+    throw new KernelBugError(
+      '__insert_vm_struct: vmas do not overlap',
+      'mm/mmap.c __vma_link',
+      `0x${vma.start.toString(16)}`,
+    )
+  }
+  mm.vmas.splice(i, 0, vma)
+  anonVmaLink(vma)
+  mm.totalVm += vma.pages
+  if (vma.flags & VM.LOCKED) mm.lockedVm += vma.pages
+  m.counters.objects.vmas++
+}
+
+/** Remove a vma from its mm (`unmap_vma`): list, anon_vma, accounting. Its ptes are gone already. */
+export function vmaUnlink(m: Machine, vma: Vma): void {
+  const mm = vma.mm
+  const i = mm.vmas.indexOf(vma)
+  if (i < 0) throw new KernelBugError('unlinking a vma that is not in its mm', 'mm/mmap.c unmap_vma')
+  mm.vmas.splice(i, 1)
+  anonVmaUnlink(m, vma)
+  mm.totalVm -= vma.pages
+  if (vma.flags & VM.LOCKED) mm.lockedVm -= vma.pages
+  m.counters.objects.vmas--
+}
+
+/** Can `a` (below) and `b` (above, adjacent) become one vma? */
+function canMerge(a: Vma, b: Vma): boolean {
+  return (
+    a.end === b.start &&
+    a.flags === b.flags &&
+    a.file === b.file &&
+    a.pgoff + a.pages === b.pgoff &&
+    (!a.anonVma || !b.anonVma || a.anonVma === b.anonVma)
+  )
+}
+
+/**
+ * Merge `vma` with its neighbours where `canMerge` allows (vma_merge, 2.6.7
+ * rules). The survivor inherits an anon_vma from the one that dies
+ * (anon_vma_merge). Returns the surviving vma.
+ */
+export function vmaMergeAround(m: Machine, vma: Vma): Vma {
+  const mm = vma.mm
+  let cur = vma
+  const i = mm.vmas.indexOf(cur)
+  const prev = mm.vmas[i - 1]
+  if (prev && canMerge(prev, cur)) {
+    absorb(m, prev, cur)
+    cur = prev
+  }
+  const j = mm.vmas.indexOf(cur)
+  const next = mm.vmas[j + 1]
+  if (next && canMerge(cur, next)) absorb(m, cur, next)
+  return cur
+}
+
+/** `anon_vma_merge` + vma removal: `keep` grows over `dying`, which is adjacent. */
+function absorb(m: Machine, keep: Vma, dying: Vma): void {
+  if (keep.anonVma && dying.anonVma && keep.anonVma !== dying.anonVma) {
+    throw new KernelBugError(
+      'anon_vma_merge: two anon_vmas being merged are the same object',
+      'mm/objrmap.c anon_vma_merge',
+    )
+  }
+  const pages = dying.pages
+  const lowerDies = dying.start < keep.start
+  vmaUnlink(m, dying)
+  if (!keep.anonVma && dying.anonVma) {
+    keep.anonVma = dying.anonVma
+    anonVmaLink(keep)
+  }
+  if (lowerDies) {
+    keep.start = dying.start
+    keep.pgoff = dying.pgoff
+  } else {
+    keep.end += pages * PAGE
+  }
+  keep.mm.totalVm += pages
+  if (keep.flags & VM.LOCKED) keep.mm.lockedVm += pages
+}
+
+/**
+ * `split_vma(mm, vma, addr, new_below)`: cut `vma` at `addr`. The new piece
+ * (below or above) is a copy on the same anon_vma list; the upper piece's
+ * pgoff moves by the offset. ENOMEM at the map-count limit.
+ */
+export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): Vma {
+  const mm = vma.mm
+  if (mm.mapCount >= MAX_MAP_COUNT) {
+    throw new SyscallError(
+      syscall,
+      'ENOMEM',
+      `split_vma: map_count would exceed vm.max_map_count (${MAX_MAP_COUNT})`,
+    )
+  }
+  const delta = (addr - vma.start) / PAGE
+  // The new vma is the upper piece; the original keeps the lower one.
+  const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pageProt, vma.pgoff + delta, vma.file, vma.anonVma)
+  mm.totalVm -= (vma.end - addr) / PAGE
+  if (vma.flags & VM.LOCKED) mm.lockedVm -= (vma.end - addr) / PAGE
+  vma.end = addr
+  if (vma.file) (vma.flags & VM.SHARED ? vma.file.iMmapShared : vma.file.iMmap).push(upper)
+  vmaLink(m, upper)
+  return upper
+}
+
+/** `get_unmapped_area` for a non-fixed request: first gap from TASK_UNMAPPED_BASE (or the hint) upwards. */
+function getUnmappedArea(m: Machine, mm: Mm, hint: number, len: number): number {
+  const taskSize = m.taskSize
+  if (len > taskSize)
+    throw new SyscallError('mmap', 'ENOMEM', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
+  if (hint) {
+    const a = pageAlign(hint)
+    const v = mm.findVma(a)
+    if (taskSize - len >= a && (!v || a + len <= v.start)) return a
+  }
+  let addr = m.taskUnmappedBase
+  for (let i = mm.findIndex(addr); ; i++) {
+    if (taskSize - len < addr)
+      throw new SyscallError('mmap', 'ENOMEM', 'no free range of that length below TASK_SIZE')
+    const v = mm.vmas[i]
+    if (!v || addr + len <= v.start) return addr
+    addr = Math.max(addr, v.end)
+  }
+}
+
+/** Check an (addr, len) pair the way sys_munmap/sys_mprotect do; returns the page-aligned length. */
+function checkRange(m: Machine, syscall: string, addr: number, len: number): number {
+  if (!Number.isInteger(addr) || addr < 0 || addr % PAGE !== 0) {
+    throw new SyscallError(syscall, 'EINVAL', `address ${addr} is not a page-aligned non-negative integer`)
+  }
+  if (!Number.isInteger(len) || len < 0)
+    throw new SyscallError(syscall, 'EINVAL', `length ${len} is not a non-negative integer`)
+  const aligned = pageAlign(len)
+  if (addr > m.taskSize || aligned > m.taskSize - addr) {
+    throw new SyscallError(
+      syscall,
+      'EINVAL',
+      `range 0x${addr.toString(16)}+0x${aligned.toString(16)} goes past TASK_SIZE`,
+    )
+  }
+  return aligned
+}
+
+/** `do_mmap_pgoff` for the mappings rmaplab models so far (private anonymous). */
+export function doMmap(
+  m: Machine,
+  mm: Mm,
+  addr: number,
+  length: number,
+  prot: number,
+  flags: number,
+  fd: number | undefined,
+  offset: number,
+): number {
+  const S = 'mmap'
+  for (const [name, v] of [
+    ['addr', addr],
+    ['length', length],
+    ['prot', prot],
+    ['flags', flags],
+    ['offset', offset],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new SyscallError(S, 'EINVAL', `${name} ${v} is not a non-negative integer`)
+  }
+  if (offset % PAGE !== 0)
+    throw new SyscallError(S, 'EINVAL', `offset 0x${offset.toString(16)} is not page aligned`)
+  const type = flags & MAP_TYPE
+  if (type !== MAP_SHARED && type !== MAP_PRIVATE) {
+    throw new SyscallError(S, 'EINVAL', 'flags must include exactly one of MAP_SHARED and MAP_PRIVATE')
+  }
+  if (!(flags & MAP_ANONYMOUS)) {
+    throw new SyscallError(
+      S,
+      'EBADF',
+      `fd ${fd ?? -1} is not an open file (files arrive with the filemap work)`,
+    )
+  }
+  if (length === 0) throw new SyscallError(S, 'EINVAL', 'length is 0')
+  const len = pageAlign(length)
+  if (len > m.taskSize) throw new SyscallError(S, 'EINVAL', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
+  if (mm.mapCount > MAX_MAP_COUNT)
+    throw new SyscallError(S, 'ENOMEM', `map_count exceeds vm.max_map_count (${MAX_MAP_COUNT})`)
+  if (type === MAP_SHARED) {
+    throw new SyscallError(
+      S,
+      'ENODEV',
+      'shared anonymous memory (shmem_zero_setup) arrives with tmpfs (issue #4)',
+    )
+  }
+  let start: number
+  if (flags & MAP_FIXED) {
+    if (addr % PAGE !== 0)
+      throw new SyscallError(S, 'EINVAL', `MAP_FIXED address 0x${addr.toString(16)} is not page aligned`)
+    if (addr > m.taskSize - len) throw new SyscallError(S, 'EINVAL', 'MAP_FIXED range goes past TASK_SIZE')
+    start = addr
+    doMunmap(m, mm, start, len, S)
+  } else {
+    start = getUnmappedArea(m, mm, addr, len)
+  }
+  const vmFlags = protToVmFlags(prot) | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
+  const vma = new Vma(mm, start, start + len, vmFlags, vmPageProt(m, vmFlags), start / PAGE, null, null)
+  vmaLink(m, vma)
+  vmaMergeAround(m, vma)
+  return start
+}
+
+/**
+ * `do_munmap(mm, start, len)`: split the vmas at the edges, zap their ptes,
+ * free the page tables no vma needs any more, and drop the vmas.
+ */
+export function doMunmap(m: Machine, mm: Mm, start: number, length: number, syscall = 'munmap'): void {
+  const len = checkRange(m, syscall, start, length)
+  if (len === 0) throw new SyscallError(syscall, 'EINVAL', 'length is 0')
+  const end = start + len
+  let first = mm.findVma(start)
+  if (!first || first.start >= end) return
+  if (first.start < start) {
+    if (mm.mapCount >= MAX_MAP_COUNT) {
+      throw new SyscallError(syscall, 'ENOMEM', `splitting would exceed vm.max_map_count (${MAX_MAP_COUNT})`)
+    }
+    first = splitVma(m, first, start, syscall)
+  }
+  const last = mm.findVma(end)
+  if (last && last.start < end) splitVma(m, last, end, syscall)
+  const i = mm.findIndex(start)
+  const doomed: Vma[] = []
+  for (let j = i; j < mm.vmas.length && mm.vmas[j]!.start < end; j++) doomed.push(mm.vmas[j]!)
+  for (const v of doomed) zapPageRange(m, v, v.start, v.end)
+  const prev = mm.vmas[i - 1] ?? null
+  for (const v of doomed) {
+    vmaUnlink(m, v)
+    unlinkFileVma(v)
+  }
+  freePgtables(m, mm, prev, start, end)
+}
+
+/** Take a file vma off its address_space list. */
+export function unlinkFileVma(v: Vma): void {
+  if (!v.file) return
+  const list = v.flags & VM.SHARED ? v.file.iMmapShared : v.file.iMmap
+  const k = list.indexOf(v)
+  if (k >= 0) list.splice(k, 1)
+}
+
+/**
+ * `free_pgtables(tlb, prev, start, end)`: free the page tables of whole pgd
+ * entries in [start, end) that no remaining vma reaches. 2.6 frees page tables
+ * only at pgd granularity (1 GB on PAE, 2 GB on ppc64, 4 MB on 2-level), so
+ * pte pages under a partly used pgd entry stay until exit.
+ */
+function freePgtables(m: Machine, mm: Mm, prev: Vma | null, start: number, end: number): void {
+  const g = m.arch.geometry
+  const pgdir = 2 ** g.PGDIR_SHIFT
+  let first = Math.floor(start / pgdir) * pgdir
+  let last = Math.ceil(end / pgdir) * pgdir
+  if (prev && prev.end > first) first = Math.ceil(prev.end / pgdir) * pgdir
+  const next = prev ? mm.vmas[mm.vmas.indexOf(prev) + 1] : mm.vmas[0]
+  if (next && next.start < last) last = Math.floor(next.start / pgdir) * pgdir
+  if (last <= first) return
+  const from = m.fast.pgdIndex(first)
+  const to = last >= m.taskSize ? g.USER_PTRS_PER_PGD : m.fast.pgdIndex(last)
+  if (to > from) clearPageTables(m.env, mm.id, from, to - from)
+}
+
+/**
+ * `sys_mprotect(start, len, prot)`. As in the kernel, the vmas before a hole
+ * keep their new protection when the walk then fails with ENOMEM.
+ */
+export function doMprotect(m: Machine, mm: Mm, start: number, length: number, prot: number): void {
+  const S = 'mprotect'
+  const len = checkRange(m, S, start, length)
+  if (!Number.isInteger(prot) || prot < 0 || prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) {
+    throw new SyscallError(
+      S,
+      'EINVAL',
+      `prot 0x${prot.toString(16)} has bits other than PROT_READ|PROT_WRITE|PROT_EXEC|PROT_SEM`,
+    )
+  }
+  if (len === 0) return
+  const end = start + len
+  let vma = mm.findVma(start)
+  if (!vma || vma.start > start) throw new SyscallError(S, 'ENOMEM', `0x${start.toString(16)} is not mapped`)
+  let nstart = start
+  for (;;) {
+    const newFlags = protToVmFlags(prot) | (vma.flags & ~(VM.READ | VM.WRITE | VM.EXEC))
+    // A permission the vma may not have (VM_MAYx clear) is EACCES.
+    if (newFlags & ~(newFlags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
+      throw new SyscallError(S, 'EACCES', 'the mapping may not be given that protection (VM_MAY* clear)')
+    }
+    const tmp = Math.min(vma.end, end)
+    vma = mprotectFixup(m, vma, nstart, tmp, newFlags)
+    nstart = tmp
+    if (nstart >= end) return
+    const next = mm.vmas[mm.vmas.indexOf(vma) + 1]
+    if (!next || next.start !== nstart)
+      throw new SyscallError(S, 'ENOMEM', `0x${nstart.toString(16)} is not mapped`)
+    vma = next
+  }
+}
+
+/** `mprotect_fixup`: split off [start, end) of vma, give it the new flags, rewrite its ptes, merge. */
+function mprotectFixup(m: Machine, vma: Vma, start: number, end: number, newFlags: number): Vma {
+  if (newFlags === vma.flags) return vma
+  let v = vma
+  if (v.start < start) v = splitVma(m, v, start, 'mprotect')
+  if (v.end > end) splitVma(m, v, end, 'mprotect')
+  if ((v.flags & VM.LOCKED) !== (newFlags & VM.LOCKED))
+    v.mm.lockedVm += newFlags & VM.LOCKED ? v.pages : -v.pages
+  v.flags = newFlags
+  v.pageProt = vmPageProt(m, newFlags)
+  changeProtection(m, v, v.start, v.end, v.pageProt)
+  return vmaMergeAround(m, v)
+}

@@ -1,0 +1,299 @@
+/**
+ * Strategy B: the -aa objrmap + anon_vma reverse mapping (kernel-facts/rmap.md
+ * §2.2), as fixed in the "Re: 2.6.5-rc1-aa1" thread.
+ *
+ * A page carries no list of ptes. A file page is found through its
+ * address_space's `i_mmap` (private) and `i_mmap_shared` vmas; an anonymous page
+ * through the anon_vma list of the vma that first mapped it. In both cases the
+ * pte's address in a vma is computed: vm_start + (page->index - vm_pgoff) *
+ * PAGE_SIZE, which is why the anonymous vm_pgoff must survive mremap.
+ *
+ * PG_anon is set and cleared only under page_map_lock, on the mapcount 0→1 and
+ * 1→0 transitions, from the `anon` argument the caller passes: the fix for the
+ * race Andrea found after hours of swap stress (rmap.md §3, "The PG_anon race").
+ */
+
+import { PS } from '../arch/percpu.js'
+import { KernelBugError, NotModelledError } from '../errors.js'
+import type { Machine } from '../machine.js'
+import { PG } from '../mm/page.js'
+import { VM, type Vma } from '../mm/vma.js'
+import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../pgtable.js'
+import type { RmapStrategy, SwapResult } from './strategy.js'
+
+const WHERE = 'mm/objrmap.c'
+
+function bug(invariant: string, fn: string, detail?: string): never {
+  throw new KernelBugError(invariant, `${WHERE} ${fn}`, detail)
+}
+
+/** `page_map_lock`: the PG_maplock bit spinlock. The model runs one thread, so finding it held is a bug. */
+export function pageMapLock(m: Machine, pfn: number): void {
+  if (m.frames.testAndSet(pfn, PG.maplock))
+    bug('page_map_lock: PG_maplock already held (self-deadlock)', 'page_map_lock', `pfn ${pfn}`)
+}
+
+/** `page_map_unlock`. */
+export function pageMapUnlock(m: Machine, pfn: number): void {
+  if (!m.frames.test(pfn, PG.maplock))
+    bug('page_map_unlock: PG_maplock not held', 'page_map_unlock', `pfn ${pfn}`)
+  m.frames.clear(pfn, PG.maplock)
+}
+
+/** True for a pfn the rmap ignores: invalid or PageReserved (ZERO_PAGE among them). */
+function untracked(m: Machine, pfn: number): boolean {
+  return pfn < 0 || pfn >= m.frames.n || m.frames.test(pfn, PG.reserved)
+}
+
+/**
+ * The user address of linear index `index` in `vma`, or -1 when it falls outside
+ * the vma (`find_pte`'s range check).
+ */
+function vmaAddress(vma: Vma, index: number): number {
+  const address = vma.addressOf(index)
+  return address >= vma.start && address < vma.end ? address : -1
+}
+
+/**
+ * `find_pte` + the check that the pte maps `pfn`: the pte location mapped with
+ * KM_PTE0 (caller unmaps), or NO_PTE. Counts the probe.
+ */
+function findPte(m: Machine, vma: Vma, pfn: number, address: number): number {
+  m.counters.rmap.ptesProbed++
+  const ptr = pteOffsetMap(m.env, vma.mm.id, address)
+  if (ptr === NO_PTE) return NO_PTE
+  const w = m.env.tables.words
+  const at = pteWordOffset(m.env, ptr)
+  const lo = w[at]!
+  const hi = m.fast.words === 2 ? w[at + 1]! : 0
+  if (!m.fast.present(lo, hi) || m.fast.pfn(lo, hi) !== pfn) {
+    pteUnmap(m.env, ptr)
+    return NO_PTE
+  }
+  return ptr
+}
+
+/** The vmas objrmap walks for a mapped page: the anon_vma list, or i_mmap then i_mmap_shared. */
+function rmapVmas(m: Machine, pfn: number): readonly Vma[] {
+  const obj = m.objects.get(m.frames.mapping[pfn]!)
+  if (!obj) bug('a mapped page has a mapping', 'rmap walk', `pfn ${pfn}`)
+  if (m.frames.test(pfn, PG.anon)) {
+    if (!('vmas' in obj)) bug('PageAnon page whose mapping is not an anon_vma', 'rmap walk', `pfn ${pfn}`)
+    if (obj.vmas.length === 0)
+      bug('anon_vma list of a mapped anon page is empty', 'page_referenced_anon', `pfn ${pfn}`)
+    return obj.vmas
+  }
+  if (!('iMmap' in obj)) bug('file page whose mapping is not an address_space', 'rmap walk', `pfn ${pfn}`)
+  return obj.iMmap.length === 0
+    ? obj.iMmapShared
+    : obj.iMmapShared.length === 0
+      ? obj.iMmap
+      : [...obj.iMmap, ...obj.iMmapShared]
+}
+
+/** The objrmap + anon_vma strategy. */
+export const objrmap: RmapStrategy = {
+  name: 'objrmap',
+
+  pageAddRmap(m, pfn, vma, address, anon) {
+    const f = m.frames
+    if (untracked(m, pfn)) return
+    if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
+    m.counters.rmap.pageAddRmap++
+    pageMapLock(m, pfn)
+    if (anon && !f.test(pfn, PG.anon)) f.set(pfn, PG.anon)
+    if (!anon && f.test(pfn, PG.anon))
+      bug('a PageAnon page added as a file mapping', 'page_add_rmap', `pfn ${pfn}`)
+    if (++f.mapcount[pfn]! === 1) m.env.pageState.inc(m.env.cpu, PS.nr_mapped)
+    if (f.test(pfn, PG.anon)) {
+      // anon_vma_page_link
+      const index = vma.linearIndex(address)
+      if (!vma.anonVma) bug('anon_vma_page_link: the vma has an anon_vma', 'anon_vma_page_link', `pfn ${pfn}`)
+      if (f.mapcount[pfn] === 1) {
+        if (f.mapping[pfn] !== -1)
+          bug('first anon mapping of a page that already has a mapping', 'anon_vma_page_link')
+        f.index[pfn] = index
+        f.mapping[pfn] = vma.anonVma.id
+      } else if (f.mapping[pfn] !== vma.anonVma.id || f.index[pfn] !== index) {
+        bug(
+          'a later anon mapping agrees with page->mapping and page->index',
+          'anon_vma_page_link',
+          `pfn ${pfn}: page (${f.mapping[pfn]}, ${f.index[pfn]}) vs vma (${vma.anonVma.id}, ${index})`,
+        )
+      }
+    } else {
+      if (f.test(pfn, PG.swapcache)) bug('file page_add_rmap of a swapcache page', 'page_add_rmap')
+      if (f.mapping[pfn] === -1) bug('file page_add_rmap of a page without mapping', 'page_add_rmap')
+    }
+    pageMapUnlock(m, pfn)
+  },
+
+  pageRemoveRmap(m, pfn) {
+    const f = m.frames
+    if (untracked(m, pfn)) return
+    m.counters.rmap.pageRemoveRmap++
+    pageMapLock(m, pfn)
+    if (f.mapcount[pfn]! > 0) {
+      if (--f.mapcount[pfn]! === 0) m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      if (f.test(pfn, PG.anon)) {
+        if (f.mapping[pfn] === -1)
+          bug('anon_vma_page_unlink: the page still has its mapping', 'anon_vma_page_unlink')
+        if (f.mapcount[pfn] === 0) {
+          f.mapping[pfn] = -1
+          f.clear(pfn, PG.anon)
+        }
+      } else if (f.mapping[pfn] === -1 || f.test(pfn, PG.swapcache)) {
+        bug('an unmapped file page has a mapping and is not swapcache', 'page_remove_rmap', `pfn ${pfn}`)
+      }
+    }
+    pageMapUnlock(m, pfn)
+  },
+
+  pageReferenced(m, pfn) {
+    const f = m.frames
+    const c = m.counters.rmap
+    c.pageReferencedCalls++
+    let referenced = 0
+    if (f.test(pfn, PG.referenced)) {
+      f.clear(pfn, PG.referenced)
+      referenced++
+    }
+    if (f.mapcount[pfn] === 0) return referenced
+    if (f.mapping[pfn] === -1) bug('a mapped page has a mapping', 'page_referenced', `pfn ${pfn}`)
+    const anon = f.test(pfn, PG.anon)
+    const obj = m.objects.get(f.mapping[pfn]!)
+    if (!anon) {
+      if (f.test(pfn, PG.swapcache)) bug('page_referenced_inode of a swapcache page', 'page_referenced_inode')
+      // down_trylock(i_shared_sem): a failure counts as "not referenced" [TRYLOCK].
+      if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
+        c.trylockFailures++
+        return referenced
+      }
+    }
+    for (const vma of rmapVmas(m, pfn)) {
+      c.vmasVisited++
+      // page_referenced_one: spin_trylock(page_table_lock), or count 0.
+      if (m.pageTableLockHeld(vma.mm)) {
+        c.trylockFailures++
+        continue
+      }
+      const address = vmaAddress(vma, f.index[pfn]!)
+      if (address < 0) continue
+      const ptr = findPte(m, vma, pfn, address)
+      if (ptr === NO_PTE) continue
+      if (m.env.mmu.ptepTestAndClearYoung(ptr)) referenced++
+      pteUnmap(m.env, ptr)
+      // -aa does not stop when mapcount is exhausted (2.6.7 does).
+    }
+    c.pageReferencedFound += referenced
+    return referenced
+  },
+
+  tryToUnmap(m, pfn) {
+    const f = m.frames
+    const c = m.counters.rmap
+    c.tryToUnmapCalls++
+    if (f.test(pfn, PG.reserved)) bug('try_to_unmap of a reserved page', 'try_to_unmap')
+    if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
+    if (f.mapping[pfn] === -1) bug('try_to_unmap of a page without mapping', 'try_to_unmap')
+    const anon = f.test(pfn, PG.anon)
+    const obj = m.objects.get(f.mapping[pfn]!)
+    let ret: SwapResult = 'SWAP_AGAIN'
+    if (anon) {
+      // An anon page must be in the swap cache first: there is nowhere else to put it.
+      if (!f.test(pfn, PG.swapcache)) return countResult(m, 'SWAP_AGAIN')
+    } else {
+      if (f.test(pfn, PG.swapcache)) bug('try_to_unmap_inode of a swapcache page', 'try_to_unmap_inode')
+      if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
+        c.trylockFailures++
+        return countResult(m, 'SWAP_AGAIN')
+      }
+    }
+    for (const vma of rmapVmas(m, pfn)) {
+      c.vmasVisited++
+      ret = tryToUnmapOne(m, vma, pfn)
+      if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
+    }
+    if (f.mapcount[pfn] === 0) {
+      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      ret = 'SWAP_SUCCESS'
+    }
+    return countResult(m, ret)
+  },
+}
+
+function countResult(m: Machine, r: SwapResult): SwapResult {
+  const c = m.counters.rmap
+  if (r === 'SWAP_SUCCESS') c.swapSuccess++
+  else if (r === 'SWAP_AGAIN') c.swapAgain++
+  else c.swapFail++
+  return r
+}
+
+/** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
+function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
+  const f = m.frames
+  if (m.pageTableLockHeld(vma.mm)) {
+    m.counters.rmap.trylockFailures++
+    return 'SWAP_AGAIN'
+  }
+  const address = vmaAddress(vma, f.index[pfn]!)
+  if (address < 0) return 'SWAP_AGAIN'
+  const ptr = findPte(m, vma, pfn, address)
+  if (ptr === NO_PTE) return 'SWAP_AGAIN'
+  try {
+    if (vma.flags & VM.RESERVED) bug('try_to_unmap_one on a VM_RESERVED vma', 'try_to_unmap_one')
+    if (vma.flags & VM.LOCKED) return 'SWAP_FAIL'
+    const mmu = m.env.mmu
+    const lo = mmu.ptepGetAndClear(ptr)
+    mmu.flushTlbPage(vma.mm.id, address)
+    if (f.test(pfn, PG.swapcache)) {
+      throw new NotModelledError(
+        'try_to_unmap_one of a swap-cache page: swap arrives with the reclaim work (issue #4)',
+      )
+    }
+    if (lo & m.fast.DIRTY) f.set(pfn, PG.dirty)
+    if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
+    vma.mm.rss--
+    if (--f.mapcount[pfn]! === 0 && f.test(pfn, PG.anon)) {
+      f.mapping[pfn] = -1
+      f.clear(pfn, PG.anon)
+    }
+    m.putPage(pfn)
+    return 'SWAP_AGAIN'
+  } finally {
+    pteUnmap(m.env, ptr)
+  }
+}
+
+/**
+ * Count, without side effects, the ptes the rmap walk of `pfn` reaches: used by
+ * `m.check()` to compare with page->mapcount. Returns -1 when the page's
+ * mapping is not a walkable object.
+ */
+export function countRmapPtes(m: Machine, pfn: number): number {
+  const f = m.frames
+  const obj = m.objects.get(f.mapping[pfn]!)
+  if (!obj) return -1
+  const vmas = f.test(pfn, PG.anon)
+    ? 'vmas' in obj
+      ? obj.vmas
+      : null
+    : 'iMmap' in obj
+      ? [...obj.iMmap, ...obj.iMmapShared]
+      : null
+  if (!vmas) return -1
+  let n = 0
+  for (const vma of vmas) {
+    const address = vmaAddress(vma, f.index[pfn]!)
+    if (address < 0) continue
+    const ptr = lookupPte(m.env, vma.mm.id, address)
+    if (ptr === NO_PTE) continue
+    const w = m.env.tables.words
+    const at = pteWordOffset(m.env, ptr)
+    const lo = w[at]!
+    const hi = m.fast.words === 2 ? w[at + 1]! : 0
+    if (m.fast.present(lo, hi) && m.fast.pfn(lo, hi) === pfn) n++
+  }
+  return n
+}
