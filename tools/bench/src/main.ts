@@ -3,8 +3,8 @@
  *
  * Measures the fast (number) form of the pte encodings and index math that the
  * VM's fault, fork and rmap-walk paths use, next to the bigint kernel-macro
- * surface for scale, and a pte_alloc_map + set_pte + pte_unmap walk on a
- * PageTableEnv. Speed targets live here, never in unit tests.
+ * surface for scale, a pte_alloc_map + set_pte + pte_unmap walk on a
+ * PageTableEnv, and the VM's fault, fork and rmap-walk paths on a Machine. Speed targets live here, never in unit tests.
  *
  * Each layout runs in its own node process: the hot paths call the arch's
  * functions through one call site, and sharing a process would make those call
@@ -18,7 +18,20 @@ import { writeFileSync } from 'node:fs'
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
-import { type Arch, PageTableEnv, pteAllocMap, pteUnmap } from '@rmaplab/rmap'
+import {
+  type Arch,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  Machine,
+  PAGE_SIZE,
+  PageTableEnv,
+  PROT_READ,
+  PROT_WRITE,
+  pageMapLock,
+  pageMapUnlock,
+  pteAllocMap,
+  pteUnmap,
+} from '@rmaplab/rmap'
 import { Bench } from 'tinybench'
 
 const ALL: Arch[] = [i386, i386Pae, ppc, ppc64]
@@ -144,6 +157,62 @@ for (const arch of archs) {
       'ns/op': +nsPerOp.toFixed(2),
     })
   }
+  rows.push(...(await vmTasks(arch)))
+}
+
+/**
+ * The VM's hot paths on a Machine: anonymous write faults (with the munmap that
+ * zaps them), fork of a populated address space (copy_page_range + exit), and
+ * the objrmap walk of page_referenced over an anon_vma shared by many vmas.
+ * Each task reports per page (or per vma visited for the walk).
+ */
+async function vmTasks(arch: Arch): Promise<Row[]> {
+  const PAGES = 1024
+  const CHILDREN = 64
+  const m = new Machine({ arch, ram: '256M', cpus: 2 })
+  const p = m.spawn()
+  const rw = PROT_READ | PROT_WRITE
+  const anon = MAP_PRIVATE | MAP_ANONYMOUS
+  // A populated region for fork, and a page shared by CHILDREN forks for the walk.
+  const big = p.mmap(0, PAGES * PAGE_SIZE, rw, anon)
+  for (let i = 0; i < PAGES; i++) p.write(big + i * PAGE_SIZE, i)
+  const shared = p.mmap(0, PAGE_SIZE, rw, anon)
+  p.write(shared, 1)
+  const kids = Array.from({ length: CHILDREN }, () => p.fork())
+  for (const k of kids) k.read(shared)
+  const pfn = p.pagemap(shared).pfn!
+  const ops = new Map<string, number>()
+  const bench = new Bench({ time, warmup: true })
+  const add = (name: string, n: number, fn: () => void) => {
+    ops.set(name, n)
+    bench.add(name, fn)
+  }
+  add('vm: anon write fault + zap (per page)', PAGES, () => {
+    const a = p.mmap(0, PAGES * PAGE_SIZE, rw, anon)
+    for (let i = 0; i < PAGES; i++) p.write(a + i * PAGE_SIZE, i)
+    p.munmap(a, PAGES * PAGE_SIZE)
+  })
+  add('vm: fork + exit of 1024 pages (per page)', PAGES, () => {
+    p.fork().exit()
+  })
+  add(`vm: page_referenced over ${CHILDREN + 1} vmas (per vma)`, CHILDREN + 1, () => {
+    pageMapLock(m, pfn)
+    sink ^= m.rmap.pageReferenced(m, pfn)
+    pageMapUnlock(m, pfn)
+  })
+  await bench.run()
+  m.check()
+  return bench.tasks.map((t) => {
+    const r = t.result
+    if (r?.state !== 'completed') throw new Error(`${arch.name} ${t.name}: ${r ? r.state : 'no result'}`)
+    const nsPerOp = (r.latency.mean * 1e6) / ops.get(t.name)!
+    return {
+      arch: arch.name,
+      task: t.name,
+      'Mops/s': +(1000 / nsPerOp).toFixed(2),
+      'ns/op': +nsPerOp.toFixed(1),
+    }
+  })
 }
 
 // Child: hand the rows to the parent on the last line of stdout.

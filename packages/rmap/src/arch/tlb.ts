@@ -27,18 +27,18 @@ const VPN_SPAN = 2 ** 30
 export class PerCpuTlb implements MmuCache {
   lastHi = 0
   private readonly maps: Map<number, number>[]
-  private readonly shift: number
+  private readonly pageSize: number
 
   constructor(
     private readonly env: PgtableEnv,
     private readonly bits: TlbBits,
   ) {
     this.maps = Array.from({ length: env.cpus }, () => new Map<number, number>())
-    this.shift = env.arch.geometry.PAGE_SHIFT
+    this.pageSize = 2 ** env.arch.geometry.PAGE_SHIFT
   }
 
   private key(mm: number, address: number): number {
-    return mm * VPN_SPAN + Math.floor(address / 2 ** this.shift)
+    return mm * VPN_SPAN + Math.floor(address / this.pageSize)
   }
 
   access(mm: number, address: number, ptr: PtePtr, write: boolean): boolean {
@@ -105,7 +105,14 @@ export class PerCpuTlb implements MmuCache {
   }
 
   flushTlbRange(mm: number, start: number, end: number): void {
-    const size = 2 ** this.shift
+    const size = this.pageSize
+    if ((end - start) / size > 64) {
+      // A long range: one pass over the cached entries instead of one lookup per page.
+      const lo = this.key(mm, start)
+      const hi = this.key(mm, end - 1)
+      for (const m of this.maps) for (const k of m.keys()) if (k >= lo && k <= hi) m.delete(k)
+      return
+    }
     for (let a = start - (start % size); a < end; a += size) this.flushTlbPage(mm, a)
   }
 
@@ -124,7 +131,7 @@ export class PerCpuTlb implements MmuCache {
 
   stale(): StaleEntry[] {
     const out: StaleEntry[] = []
-    const page = 2 ** this.shift
+    const page = this.pageSize
     this.maps.forEach((m, cpu) => {
       for (const [k, v] of m) {
         const mm = Math.floor(k / VPN_SPAN)
