@@ -2,7 +2,8 @@
  * @rmaplab/conformance: the cross-arch conformance suite of rmaplab. One call,
  * `describeArchConformance(arch)`, registers vitest tests that check an
  * {@link Arch} against the kernel facts (geometry, pte encodings, limits),
- * page-table page handling and per-cpu accounting, and MMU-cache coherence.
+ * page-table page handling and per-cpu accounting, MMU-cache coherence, and
+ * the whole VM running the acceptance scenarios on the arch.
  *
  * @packageDocumentation
  */

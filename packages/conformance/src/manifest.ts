@@ -9,11 +9,12 @@ import type { CheckDef, Ctx } from './checks/define.js'
 import { encodingChecks } from './checks/encodings.js'
 import { mmuChecks } from './checks/mmu.js'
 import { pgtableChecks } from './checks/pgtable.js'
+import { vmChecks } from './checks/vm.js'
 import { FIXTURES } from './fixtures/index.js'
 import type { ArchFixture, ConformanceCheck, ConformanceOptions, Expectation, Layer } from './types.js'
 
 /** Every check definition, in registration order. */
-const CHECKS: readonly CheckDef[] = [...encodingChecks, ...pgtableChecks, ...mmuChecks]
+const CHECKS: readonly CheckDef[] = [...encodingChecks, ...pgtableChecks, ...mmuChecks, ...vmChecks]
 
 /** The id of the check that the expectations name real checks. */
 export const META_EXPECTATIONS_ID = 'meta.expectations'

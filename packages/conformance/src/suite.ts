@@ -15,7 +15,13 @@ export function suiteLabelOf(suiteName: string): string | undefined {
   return suiteName.startsWith(SUITE_PREFIX) ? suiteName.slice(SUITE_PREFIX.length) : undefined
 }
 
-const LAYERS: readonly Layer[] = ['geometry and encodings', 'page-table pages', 'MMU cache', 'meta']
+const LAYERS: readonly Layer[] = [
+  'geometry and encodings',
+  'page-table pages',
+  'MMU cache',
+  'whole VM',
+  'meta',
+]
 
 /** Text appended to the name of a test with a recorded known gap. */
 export function expectationSuffix(mode: 'fail' | 'skip', reason: string): string {

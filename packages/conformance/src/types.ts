@@ -168,14 +168,21 @@ export interface ConformanceOptions {
    * failing seed is printed in the error). Default: a fresh seed per run.
    */
   readonly seed?: number
-  /** Kernel profiles to run the page-table checks under; default every profile the arch supports. */
+  /**
+   * Kernel profiles to run the page-table checks (and the profile-dependent VM
+   * checks) under; default every profile the arch supports. The other VM checks
+   * run under the first of them.
+   */
   readonly profiles?: readonly KernelProfile[]
   /** Title of the top-level describe block; default the arch's name. */
   readonly label?: string
 }
 
-/** The layers of the suite. */
-export type Layer = 'geometry and encodings' | 'page-table pages' | 'MMU cache' | 'meta'
+/**
+ * The layers of the suite: (a) geometry and encodings; (b) page-table pages and
+ * the MMU cache; (c) the whole VM (the acceptance scenarios); and the meta check.
+ */
+export type Layer = 'geometry and encodings' | 'page-table pages' | 'MMU cache' | 'whole VM' | 'meta'
 
 /** One entry of the capability manifest: a check and whether it applies to the arch. */
 export interface ConformanceCheck {

@@ -147,6 +147,37 @@ describe('capability manifest', () => {
     })
   })
 
+  it('registers the whole-VM layer: vm.* ids citing their scenario, vm.h2 per profile, gated on a TASK_SIZE the VM can address', () => {
+    const toy = (TASK_SIZE: bigint) => ({ ...stub('toy'), geometry: { TASK_SIZE } }) as unknown as Arch
+    const m = byId(toy(0x80000000n))
+    const vm = conformanceManifest(toy(0x80000000n)).filter((c) => c.id.startsWith('vm.'))
+    expect(vm.every((c) => c.layer === 'whole VM' && c.applicable)).toBe(true)
+    for (const id of [
+      'vm.a1',
+      'vm.a3',
+      'vm.b1',
+      'vm.d1',
+      'vm.d4',
+      'vm.fork-tree',
+      'vm.exec',
+      'vm.errno.mmap',
+    ])
+      expect(m.has(id), id).toBe(true)
+    expect(m.get('vm.a1')?.cite).toBe('scenarios.md A1; rmap.md §2.2 do_wp_page, fork')
+    expect(vm.filter((c) => c.id.startsWith('vm.h2')).map((c) => c.id)).toEqual([
+      'vm.h2[2.6.5-aa]',
+      'vm.h2[2.6.7]',
+      'vm.h2[2.6.4]',
+    ])
+    expect(byId(toy(0x80000000n), { profiles: ['2.6.7'] }).get('vm.h2[2.6.4]')?.applicable).toBe(false)
+    expect(byId(toy(1n << 53n)).get('vm.a1')?.applicable, 'user space up to 2^53 is addressable').toBe(true)
+    expect(byId(toy(1n << 64n)).get('vm.a1')).toMatchObject({
+      applicable: false,
+      reason: 'TASK_SIZE above 2^53: the VM takes user addresses as numbers',
+    })
+    expect(byId(stub('toy')).get('vm.exec')?.reason).toBe('the arch has no geometry.TASK_SIZE')
+  })
+
   it('parses the suite label of the top-level describe block', () => {
     expect(suiteLabelOf(`${SUITE_PREFIX}i386-pae`)).toBe('i386-pae')
     expect(suiteLabelOf('something else')).toBeUndefined()

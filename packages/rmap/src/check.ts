@@ -8,15 +8,31 @@
  * - page count covers the mappings (count == mapcount for anonymous pages);
  * - nr_mapped and nr_page_table_pages equal what they count;
  * - rss per mm equals its present ptes of non-reserved pages;
+ * - total_vm and locked_vm per mm equal the pages of its vmas and of its VM_LOCKED vmas;
  * - vmas are sorted, do not overlap, and sit on their anon_vma lists;
+ * - files: a page-cache page has mapping = its address_space, index = its
+ *   offset, count = mapcount + 1 (the cache's reference), is on the LRU and lies
+ *   below i_size rounded up to a page (nothing cached past EOF after a
+ *   truncate); a mapped file page is mapped only by vmas of its file, at its
+ *   linear address unless the vma is VM_NONLINEAR, and a file pte lives only in
+ *   a VM_NONLINEAR vma; every file vma of a live mm is on exactly one list of
+ *   its file (i_mmap_shared if VM_SHARED, else i_mmap) and nothing else is;
+ *   Cached and nr_dirty count the cached and the dirty cached pages;
+ * - a page on the LRU is mapped, in a page cache or in the swap cache (no leak);
+ * - the rmap walk finds every pte of a mapped page except those a nonlinear vma
+ *   holds away from the page's linear address (objrmap cannot see them: see
+ *   fremap.ts);
  * - page frames are conserved (free + in use = total);
  * - no kmap slot is left held, and the TLB or hash table holds no stale entry.
  */
 
+import { INIT_MM } from './arch/env.js'
 import { PS } from './arch/percpu.js'
 import { InvariantError } from './errors.js'
+import { AddressSpace } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
+import { VM, type Vma } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset, userPtePages } from './pgtable.js'
 import { countRmapPtes } from './rmap/objrmap.js'
 
@@ -26,6 +42,9 @@ export function runCheck(m: Machine): void {
   const fr = m.frames
   const f = m.fast
   const ptes = new Int32Array(fr.n)
+  // ptes of file pages that a VM_NONLINEAR vma holds away from the page's linear address.
+  const nonlinear = new Int32Array(fr.n)
+  const liveVmas = new Set<Vma>()
   let ptePages = 0
   for (const p of m.processes()) {
     const mm = p.mm
@@ -37,6 +56,7 @@ export function runCheck(m: Machine): void {
       prevEnd = vma.end
       if (vma.anonVma && !vma.anonVma.vmas.includes(vma))
         v.push(`a vma with an anon_vma is on its list (pid ${p.pid}, 0x${vma.start.toString(16)})`)
+      liveVmas.add(vma)
       for (let a = vma.start; a < vma.end; a += 4096) {
         const ptr = lookupPte(m.env, mm.id, a)
         if (ptr === NO_PTE) continue
@@ -44,7 +64,11 @@ export function runCheck(m: Machine): void {
         const at = pteWordOffset(m.env, ptr)
         const lo = w[at]!
         const hi = f.words === 2 ? w[at + 1]! : 0
-        if (!f.present(lo, hi)) continue
+        if (!f.present(lo, hi)) {
+          if (!f.none(lo, hi) && f.file(lo, hi) && !(vma.flags & VM.NONLINEAR))
+            v.push(`a file pte lives only in a VM_NONLINEAR vma (pid ${p.pid}, 0x${a.toString(16)})`)
+          continue
+        }
         const pfn = f.pfn(lo, hi)
         if (pfn >= fr.n) {
           v.push(`a present pte maps a valid pfn (pid ${p.pid}, 0x${a.toString(16)} → ${pfn})`)
@@ -59,10 +83,34 @@ export function runCheck(m: Machine): void {
               `anon page ${pfn} (mapping ${fr.mapping[pfn]}, index ${fr.index[pfn]}) agrees with the vma mapping it at 0x${a.toString(16)} (anon_vma ${vma.anonVma?.id}, index ${vma.linearIndex(a)})`,
             )
           }
+          if (vma.flags & VM.SHARED)
+            v.push(`a VM_SHARED vma maps no anonymous page (pid ${p.pid}, 0x${a.toString(16)} → ${pfn})`)
+        } else if (!vma.file || fr.mapping[pfn] !== vma.file.id) {
+          v.push(
+            `file page ${pfn} (mapping ${fr.mapping[pfn]}) is mapped only by vmas of its file (pid ${p.pid}, 0x${a.toString(16)}, vma file ${vma.file?.id ?? 'none'})`,
+          )
+        } else if (fr.index[pfn] !== vma.linearIndex(a)) {
+          if (vma.flags & VM.NONLINEAR) nonlinear[pfn]!++
+          else {
+            v.push(
+              `file page ${pfn} (index ${fr.index[pfn]}) sits at its linear address in a linear vma (pid ${p.pid}, 0x${a.toString(16)} is index ${vma.linearIndex(a)})`,
+            )
+          }
         }
       }
     }
     if (rss !== mm.rss) v.push(`rss of pid ${p.pid} (${mm.rss}) equals its present ptes (${rss})`)
+    // total_vm and locked_vm: pages of all vmas, and of the VM_LOCKED ones.
+    let total = 0
+    let locked = 0
+    for (const vma of mm.vmas) {
+      total += vma.pages
+      if (vma.flags & VM.LOCKED) locked += vma.pages
+    }
+    if (total !== mm.totalVm)
+      v.push(`total_vm of pid ${p.pid} (${mm.totalVm}) equals the pages of its vmas (${total})`)
+    if (locked !== mm.lockedVm)
+      v.push(`locked_vm of pid ${p.pid} (${mm.lockedVm}) equals the pages of its VM_LOCKED vmas (${locked})`)
     void prevEnd
   }
   let mapped = 0
@@ -73,21 +121,97 @@ export function runCheck(m: Machine): void {
     if (mc > 0) {
       mapped++
       const found = countRmapPtes(m, pfn)
-      if (found !== mc) v.push(`the rmap walk of page ${pfn} finds its mapcount (${mc}) ptes, found ${found}`)
+      const reachable = mc - nonlinear[pfn]!
+      if (found !== reachable) {
+        v.push(
+          `the rmap walk of page ${pfn} finds its mapcount (${mc}) ptes, less the ${nonlinear[pfn]} nonlinear ones, found ${found}`,
+        )
+      }
       if (fr.test(pfn, PG.anon) && fr.count[pfn] !== mc + (fr.test(pfn, PG.swapcache) ? 1 : 0)) {
         v.push(`count of anon page ${pfn} (${fr.count[pfn]}) equals its mappings (${mc}) plus the swap cache`)
       }
     } else if (fr.test(pfn, PG.anon)) {
       v.push(`PG_anon is set only on mapped pages (page ${pfn})`)
     }
+    if (fr.count[pfn] === 0) continue
+    let cache: AddressSpace | null = null
+    if (fr.mapping[pfn] !== -1 && !fr.test(pfn, PG.anon)) {
+      const obj = m.objects.get(fr.mapping[pfn]!)
+      if (obj instanceof AddressSpace) {
+        cache = obj
+        if (obj.pages.get(fr.index[pfn]!) !== pfn)
+          v.push(`page ${pfn} with mapping ${obj.path} is in its page cache at index ${fr.index[pfn]}`)
+      }
+    }
+    if (fr.test(pfn, PG.lru) && mc === 0 && !cache && !fr.test(pfn, PG.swapcache))
+      v.push(
+        `a page on the LRU is mapped, in a page cache or in the swap cache (page ${pfn} is none: leaked)`,
+      )
   }
+  let cached = 0
+  let dirtyCached = 0
+  const listed = new Set<Vma>()
+  for (const as of m.fs.files()) {
+    for (const [index, pfn] of as.pages) {
+      cached++
+      if (fr.mapping[pfn] !== as.id || fr.index[pfn] !== index || fr.test(pfn, PG.anon)) {
+        v.push(
+          `page-cache page ${pfn} of ${as.path} has mapping = its address_space and index = ${index} (mapping ${fr.mapping[pfn]}, index ${fr.index[pfn]})`,
+        )
+      }
+      if (fr.count[pfn] !== fr.mapcount[pfn]! + 1) {
+        v.push(
+          `count of page-cache page ${pfn} (${fr.count[pfn]}) equals its mappings (${fr.mapcount[pfn]}) plus the cache's reference`,
+        )
+      }
+      if (!fr.test(pfn, PG.lru)) v.push(`page-cache page ${pfn} of ${as.path} is on the LRU`)
+      if (index >= as.sizePages)
+        v.push(
+          `no page is cached past EOF: ${as.path} (i_size ${as.size}) caches index ${index} (page ${pfn})`,
+        )
+      if (fr.test(pfn, PG.dirty)) dirtyCached++
+    }
+    for (const [list, shared] of [
+      [as.iMmap, false],
+      [as.iMmapShared, true],
+    ] as const) {
+      for (const vma of list) {
+        const where = `${as.path} ${shared ? 'i_mmap_shared' : 'i_mmap'}: vma 0x${vma.start.toString(16)}`
+        if (listed.has(vma)) v.push(`a file vma is on one list of its file, once (${where})`)
+        listed.add(vma)
+        if (vma.file !== as) v.push(`a vma on a file's list maps that file (${where})`)
+        if (((vma.flags & VM.SHARED) !== 0) !== shared)
+          v.push(`a file vma is on i_mmap_shared if VM_SHARED, else on i_mmap (${where})`)
+        if (!liveVmas.has(vma)) v.push(`a vma on a file's list belongs to a live mm (${where})`)
+      }
+    }
+  }
+  for (const vma of liveVmas) {
+    if (vma.file && !listed.has(vma))
+      v.push(`a file vma is on its file's list (${vma.file.path}, vma 0x${vma.start.toString(16)})`)
+  }
+  if (m.fs.nrPages !== cached)
+    v.push(`Cached (${m.fs.nrPages} pages) counts the page-cache pages (${cached})`)
+  if (m.env.pageState.count(PS.nr_dirty) !== dirtyCached)
+    v.push(
+      `nr_dirty (${m.env.pageState.count(PS.nr_dirty)}) counts the dirty page-cache pages (${dirtyCached})`,
+    )
+  for (const pfn of m.fs.tails.keys())
+    if (fr.count[pfn] === 0) v.push(`an EOF tail word belongs to a page in use (page ${pfn} is free)`)
   const ps = m.env.pageState
   if (ps.count(PS.nr_mapped) !== mapped)
     v.push(`nr_mapped (${ps.count(PS.nr_mapped)}) equals the mapped pages (${mapped})`)
   for (const p of m.processes()) ptePages += userPtePages(m.env, p.mm.id).length
-  if (m.env.rules.countsKernelPteTables === false && ps.count(PS.nr_page_table_pages) !== ptePages) {
+  // The 2.6.4 profile also counts kernel pte pages (pgtable_add_rmap tags and
+  // counts them, except those built before mem_init_done).
+  if (m.env.rules.countsKernelPteTables) {
+    const g = m.arch.geometry
+    for (const pfn of userPtePages(m.env, INIT_MM, g.PTRS_PER_PGD))
+      if (fr.mapping[pfn] === INIT_MM) ptePages++
+  }
+  if (ps.count(PS.nr_page_table_pages) !== ptePages) {
     v.push(
-      `nr_page_table_pages (${ps.count(PS.nr_page_table_pages)}) equals the user pte pages (${ptePages})`,
+      `nr_page_table_pages (${ps.count(PS.nr_page_table_pages)}) equals the counted pte pages (${ptePages})`,
     )
   }
   const env = m.env

@@ -8,8 +8,32 @@
  * written reads a value derived from (file id, page index), and writeback
  * stores the word in the file's blocks, so a value written through a shared
  * mapping reads back after the page was dropped.
+ *
+ * The page-cache functions below are mm/filemap.c's, as the fault path and
+ * truncate use them: `find_get_page`, `read_cache_page` (add_to_page_cache_lru
+ * + readpage), `filemap_nopage`, `filemap_getpage`, `mark_page_accessed`,
+ * `set_page_dirty`, `writepage` and `remove_from_page_cache`. A page-cache
+ * page holds one reference for the cache itself (so, with every pte holding
+ * one more, its count is mapcount + 1), carries mapping = the address_space
+ * and index = its page offset, and is on the LRU.
+ *
+ * The EOF tail. The last page of a file whose size is not a multiple of
+ * PAGE_SIZE holds bytes past i_size: the kernel zero-fills them on read-in,
+ * a store there through a mapping changes the page but never reaches the file
+ * (writeback writes i_size bytes), and truncate zeroes them again
+ * (truncate_partial_page). One content word cannot say both "file data here"
+ * and "zeros there", so such a page gets a second word, its tail, kept in
+ * `m.fs.tails` by pfn for the frames that have a non-zero one: an access at a
+ * file offset at or past i_size reads or writes the tail, everything else the
+ * content word. The split is taken at the time of the access.
  */
+import { PS } from './arch/percpu.js'
+import { KernelBugError } from './errors.js'
+import type { Machine } from './machine.js'
+import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
+
+const PAGE = 4096
 
 /** An inode's address_space. */
 export class AddressSpace {
@@ -31,11 +55,22 @@ export class AddressSpace {
   readonly pages = new Map<number, number>()
   /** The file's blocks: the last word written back per page index. */
   readonly blocks = new Map<number, number>()
+  /**
+   * Pages below this index that were never written back read their initial
+   * word; at or above it they are holes and read 0. Set from the size at
+   * creation; truncate lowers it, so that a file grown again reads zeros past
+   * the old end (its blocks were freed).
+   */
+  initialPages: number
+  /** The initial word of every page, or null for the per-(file, index) value of {@link initialWord}. */
+  readonly fill: number | null
 
-  constructor(id: number, path: string, size: number) {
+  constructor(id: number, path: string, size: number, fill: number | null = null) {
     this.id = id
     this.path = path
     this.size = size
+    this.initialPages = Math.ceil(size / PAGE)
+    this.fill = fill === null ? null : fill >>> 0
   }
 
   /** The word a page reads before anything was written to it: derived from (file, index). */
@@ -43,8 +78,192 @@ export class AddressSpace {
     return (Math.imul(this.id, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0
   }
 
-  /** The word on disk for page `index`. */
+  /** The word on disk for page `index`: written back, initial, or 0 for a hole. */
   diskWord(index: number): number {
-    return this.blocks.get(index) ?? this.initialWord(index)
+    const b = this.blocks.get(index)
+    if (b !== undefined) return b
+    if (index >= this.initialPages) return 0
+    return this.fill ?? this.initialWord(index)
   }
+
+  /** Pages of i_size, rounded up: a fault at or past this page offset is SIGBUS. */
+  get sizePages(): number {
+    return Math.ceil(this.size / PAGE)
+  }
+}
+
+/** `NOPAGE_SIGBUS`: what `filemap_nopage` answers for a page offset at or past i_size. */
+export const NOPAGE_SIGBUS = -1
+
+/** The address_space whose page-cache page `pfn` is, or null (anonymous, swap cache, free, ...). */
+export function pageCacheOf(m: Machine, pfn: number): AddressSpace | null {
+  const id = m.frames.mapping[pfn]!
+  if (id === NO_MAPPING || m.frames.test(pfn, PG.anon)) return null
+  const obj = m.objects.get(id)
+  return obj instanceof AddressSpace ? obj : null
+}
+
+/** `find_get_page(mapping, index)`: the cached page with a reference taken for the caller, or -1. */
+export function findGetPage(m: Machine, as: AddressSpace, index: number): number {
+  const pfn = as.pages.get(index)
+  if (pfn === undefined) return -1
+  m.getPage(pfn)
+  return pfn
+}
+
+/**
+ * `read_cache_page` for a page not in the cache: `page_cache_alloc` (the
+ * mapping's gfp mask is GFP_HIGHUSER for a regular file), `add_to_page_cache_lru`
+ * (the allocation's reference becomes the cache's own; the page joins the
+ * inactive list) and `->readpage` (the word on disk; the EOF tail reads zero).
+ * Returns the page with a second reference, the caller's.
+ */
+export function readCachePage(m: Machine, as: AddressSpace, index: number): number {
+  const fr = m.frames
+  const pfn = m.allocUserPage()
+  fr.mapping[pfn] = as.id
+  fr.index[pfn] = index
+  as.pages.set(index, pfn)
+  m.fs.nrPages++
+  m.lruAddInactive(pfn)
+  fr.content[pfn] = as.diskWord(index)
+  m.fs.tails.delete(pfn)
+  fr.set(pfn, PG.uptodate)
+  m.counters.filemap.pagesRead++
+  m.getPage(pfn)
+  return pfn
+}
+
+/**
+ * `filemap_getpage(file, pgoff, nonblock)` (for `->populate`): the cached page,
+ * or read it in; with `nonblock` (MAP_NONBLOCK) a page that is not cached is
+ * not read and -1 comes back. The page carries a reference for the caller.
+ */
+export function filemapGetPage(m: Machine, as: AddressSpace, pgoff: number, nonblock: boolean): number {
+  const pfn = findGetPage(m, as, pgoff)
+  if (pfn >= 0 || nonblock) return pfn
+  return readCachePage(m, as, pgoff)
+}
+
+/**
+ * `filemap_nopage(vma, address)`: the page cache page for the linear page
+ * offset of `address`, read in if needed, with a reference for the caller and
+ * marked accessed. A page offset at or past i_size rounded up to a page is
+ * {@link NOPAGE_SIGBUS} (the faulting mm is the current one).
+ */
+export function filemapNopage(m: Machine, vma: Vma, address: number): number {
+  const as = vma.file
+  if (!as) throw new KernelBugError('filemap_nopage of a vma without a file', 'mm/filemap.c filemap_nopage')
+  const pgoff = vma.linearIndex(address)
+  if (pgoff >= as.sizePages) return NOPAGE_SIGBUS
+  let pfn = findGetPage(m, as, pgoff)
+  if (pfn < 0) pfn = readCachePage(m, as, pgoff)
+  markPageAccessed(m, pfn)
+  return pfn
+}
+
+/**
+ * `mark_page_accessed`: an inactive page seen referenced a second time is
+ * activated (activate_page); otherwise PG_referenced is set.
+ */
+export function markPageAccessed(m: Machine, pfn: number): void {
+  const fr = m.frames
+  if (!fr.test(pfn, PG.active) && fr.test(pfn, PG.referenced) && fr.test(pfn, PG.lru)) {
+    m.lruDel(pfn)
+    m.lruAddActive(pfn)
+    fr.clear(pfn, PG.referenced)
+  } else if (!fr.test(pfn, PG.referenced)) {
+    fr.set(pfn, PG.referenced)
+  }
+}
+
+/**
+ * `set_page_dirty`: set PG_dirty; a page-cache page newly dirtied is counted
+ * in nr_dirty (meminfo Dirty). An anonymous page gets the bit only, as
+ * page_mapping() is NULL for it in the -aa tree.
+ */
+export function setPageDirty(m: Machine, pfn: number): void {
+  if (m.frames.testAndSet(pfn, PG.dirty)) return
+  if (pageCacheOf(m, pfn)) m.env.pageState.inc(m.env.cpu, PS.nr_dirty)
+}
+
+/** `test_clear_page_dirty`: clear PG_dirty (and the nr_dirty count of a cache page); true if it was set. */
+export function clearPageDirty(m: Machine, pfn: number): boolean {
+  const fr = m.frames
+  if (!fr.test(pfn, PG.dirty)) return false
+  fr.clear(pfn, PG.dirty)
+  if (pageCacheOf(m, pfn)) m.env.pageState.dec(m.env.cpu, PS.nr_dirty)
+  return true
+}
+
+/**
+ * `->writepage` of the disk filesystem for a dirty page-cache page: store its
+ * word in the file's block and clean it. A page wholly past i_size is cleaned
+ * without writing (block_write_full_page discards it); the EOF tail never
+ * reaches the file. Returns whether the page was dirty. Dirty ptes are not
+ * looked at: the caller unmapped the page first (reclaim) or the ptes'
+ * dirty bits were moved to PG_dirty when they were zapped.
+ */
+export function writePage(m: Machine, pfn: number): boolean {
+  const as = pageCacheOf(m, pfn)
+  if (!as)
+    throw new KernelBugError('writepage of a page that is not in a page cache', 'mm/filemap.c writepage')
+  if (!clearPageDirty(m, pfn)) return false
+  const index = m.frames.index[pfn]!
+  if (index < as.sizePages) as.blocks.set(index, m.frames.content[pfn]!)
+  m.counters.filemap.writeback++
+  return true
+}
+
+/**
+ * `remove_from_page_cache` + `page_cache_release` of the cache's reference.
+ * The page must be unmapped. A dirty page may not leave the cache, since its
+ * word would be lost; truncate cleans the pages it discards first.
+ */
+export function removeFromPageCache(m: Machine, pfn: number): void {
+  const fr = m.frames
+  const as = pageCacheOf(m, pfn)
+  if (!as) {
+    throw new KernelBugError(
+      'remove_from_page_cache of a page that is not in a page cache',
+      'mm/filemap.c remove_from_page_cache',
+      `pfn ${pfn}`,
+    )
+  }
+  if (fr.mapcount[pfn]! > 0) {
+    throw new KernelBugError(
+      'a page leaving the page cache is not mapped (page_remove_rmap would find no mapping)',
+      'mm/objrmap.c page_remove_rmap',
+      `pfn ${pfn}, mapcount ${fr.mapcount[pfn]}`,
+    )
+  }
+  if (fr.test(pfn, PG.dirty)) {
+    throw new KernelBugError(
+      'a dirty page leaves the page cache only after writeback (its content would be lost)',
+      'design.md "content is never lost"',
+      `pfn ${pfn}`,
+    )
+  }
+  as.pages.delete(fr.index[pfn]!)
+  fr.mapping[pfn] = NO_MAPPING
+  fr.clear(pfn, PG.uptodate)
+  m.fs.nrPages--
+  m.fs.tails.delete(pfn)
+  m.putPage(pfn)
+}
+
+/**
+ * Is a user access at `address` (reaching frame `pfn` through `vma`) at a file
+ * offset at or past i_size, i.e. in the EOF tail? The page's file index is its
+ * page->index for a page-cache page of the vma's file, and the linear index
+ * for an anonymous (COWed) page of a private file mapping.
+ */
+export function accessPastEof(m: Machine, vma: Vma, address: number, pfn: number): boolean {
+  const as = vma.file
+  if (!as) return false
+  const fr = m.frames
+  const offset = address % PAGE
+  const index =
+    fr.mapping[pfn] === as.id && !fr.test(pfn, PG.anon) ? fr.index[pfn]! : vma.linearIndex(address - offset)
+  return index * PAGE + offset >= as.size
 }

@@ -16,10 +16,26 @@ export * from './arch/tlb.js'
 export * from './arch/types.js'
 export * from './errors.js'
 export * from './filemap.js'
+export { installFilePte, installPage, MAP_NONBLOCK } from './fremap.js'
+export type { CreateOptions, OpenFile } from './fs.js'
+export {
+  FdTable,
+  FileSystem,
+  FMODE_READ,
+  FMODE_WRITE,
+  O_ACCMODE,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+} from './fs.js'
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
 export * from './pgtable.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 export * from './rmap/strategy.js'
+export { invalidateMmapRange, S_MAXBYTES, truncateInodePages, vmtruncate } from './truncate.js'
 export * from './uapi.js'

@@ -15,18 +15,28 @@ import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
 import { runCheck } from './check.js'
-import { ArchLimitError, ProcessExitedError, type SignalError } from './errors.js'
+import { ArchLimitError, KernelBugError, ProcessExitedError, SignalError } from './errors.js'
 import { execMm } from './exec.js'
 import { exitMmap } from './exit.js'
-import type { AddressSpace } from './filemap.js'
+import { type AddressSpace, accessPastEof } from './filemap.js'
 import { dupMmap } from './fork.js'
+import { sysRemapFilePages } from './fremap.js'
+import { FdTable, FileSystem, sysClose, sysFtruncate, sysOpen } from './fs.js'
+import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
+import { doMlock, doMlockall } from './mlock.js'
 import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
 import { type AnonVma, Mm, VM } from './mm/vma.js'
-import { doMmap, doMprotect, doMunmap } from './mmap.js'
+import { doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
+import { doMremap } from './mremap.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
-import { objrmap } from './rmap/objrmap.js'
-import { RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName } from './rmap/strategy.js'
+import { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
+import {
+  RMAP_STRATEGIES,
+  type RmapStrategy,
+  type RmapStrategyName,
+  type SwapResult,
+} from './rmap/strategy.js'
 
 /** Options of {@link Machine}. */
 export interface MachineOptions {
@@ -44,6 +54,8 @@ export interface MachineOptions {
   profile?: KernelProfile
   /** Seed of the deterministic choices (which cpu a process runs on). Default 1. */
   seed?: number
+  /** sysctl vm.max_map_count: vmas per mm (mmap, split_vma and mremap check it). Default 65536. */
+  maxMapCount?: number
 }
 
 /** /proc/meminfo, in kB, with the kernel's field names. */
@@ -109,10 +121,26 @@ export interface PageInfo {
 
 function newCounters() {
   return {
-    faults: { anonymousZero: 0, anonymous: 0, wpCopy: 0, wpReuse: 0, minor: 0 } satisfies Record<
-      FaultKind,
-      number
-    >,
+    faults: {
+      anonymousZero: 0,
+      anonymous: 0,
+      wpCopy: 0,
+      wpReuse: 0,
+      minor: 0,
+      file: 0,
+      fileCow: 0,
+      nonlinear: 0,
+    } satisfies Record<FaultKind, number>,
+    /** Page cache and file work: pages read in and written back, truncation, do_no_page retries, SIGBUS, fremap. */
+    filemap: {
+      pagesRead: 0,
+      writeback: 0,
+      truncated: 0,
+      nopageRetries: 0,
+      sigbus: 0,
+      installPage: 0,
+      installFilePte: 0,
+    },
     cow: { copies: 0, reuses: 0 },
     fork: { forks: 0, vmasCopied: 0, ptesCopied: 0 },
     rmap: {
@@ -129,6 +157,8 @@ function newCounters() {
       swapFail: 0,
     },
     objects: { anonVmas: 0, vmas: 0 },
+    /** The walk of the last `m.pageReferenced(pfn)` / `m.tryToUnmap(pfn)` call alone. */
+    lastWalk: { vmasVisited: 0, ptesProbed: 0 },
   }
 }
 
@@ -181,6 +211,8 @@ export class Process {
   alive = true
   /** The signal that killed it, if one did. */
   killedBy: 'SIGSEGV' | 'SIGBUS' | undefined
+  /** Its file descriptor table (inherited by fork, kept across exec, closed at exit). */
+  readonly files = new FdTable()
   private readonly m: Machine
 
   constructor(m: Machine, pid: number, mm: Mm) {
@@ -207,7 +239,27 @@ export class Process {
 
   /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
   mmap(addr: number, length: number, prot: number, flags: number, fd?: number, offset = 0): number {
-    return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset))
+    return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
+  }
+
+  /** `open(path, flags)`: O_RDONLY/O_WRONLY/O_RDWR with O_CREAT, O_EXCL, O_TRUNC; the lowest free fd (see fs.ts). */
+  open(path: string, flags: number): number {
+    return this.enter(() => sysOpen(this.m, this.files, path, flags))
+  }
+
+  /** `close(fd)`. Mappings of the file stay. */
+  close(fd: number): void {
+    this.enter(() => sysClose(this.files, fd))
+  }
+
+  /** `ftruncate(fd, length)`: a shrink unmaps and drops the pages past the new end (truncate.ts). */
+  ftruncate(fd: number, length: number): void {
+    this.enter(() => sysFtruncate(this.m, this.files, fd, length))
+  }
+
+  /** `remap_file_pages(start, size, prot, pgoff, flags)`: a nonlinear window on a shared file mapping (fremap.ts). */
+  remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): void {
+    this.enter(() => sysRemapFilePages(this.m, this.mm, start, size, prot, pgoff, flags))
   }
 
   /** `munmap(addr, length)`. */
@@ -220,17 +272,69 @@ export class Process {
     this.enter(() => doMprotect(this.m, this.mm, addr, length, prot))
   }
 
-  /** Read the content word of the page at `addr`, faulting it in as the cpu would. */
-  read(addr: number): number {
-    return this.enter(() => this.m.frames.content[this.access(addr, false)]!)
+  /**
+   * `mremap(oldAddr, oldLen, newLen, flags, newAddr)`: shrink, grow in place, or
+   * (MREMAP_MAYMOVE) move the mapping; MREMAP_FIXED moves it to `newAddr`.
+   * Returns the mapping's address. Anonymous pages move without any rmap
+   * change (see mremap.ts).
+   */
+  mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {
+    return this.enter(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
   }
 
-  /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. */
+  /** `mlock(addr, length)`: VM_LOCKED on the range, its pages faulted in (see mlock.ts). */
+  mlock(addr: number, length: number): void {
+    this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, true))
+  }
+
+  /** `munlock(addr, length)`. */
+  munlock(addr: number, length: number): void {
+    this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, false))
+  }
+
+  /** `mlockall(flags)`: MCL_CURRENT (the arch's value: 1 on i386, 0x2000 on ppc/ppc64); MCL_FUTURE is not modelled. */
+  mlockall(flags: number): void {
+    this.enter(() => doMlockall(this.m, this.mm, this.pid, flags, 'mlockall'))
+  }
+
+  /** `munlockall()`. */
+  munlockall(): void {
+    this.enter(() => doMlockall(this.m, this.mm, this.pid, 0, 'munlockall'))
+  }
+
+  /** `madvise(addr, length, advice)`: MADV_NORMAL/RANDOM/SEQUENTIAL/WILLNEED/DONTNEED (see madvise.ts). */
+  madvise(addr: number, length: number, advice: number): void {
+    this.enter(() => doMadvise(this.m, this.mm, addr, length, advice))
+  }
+
+  /**
+   * Read the content word of the page at `addr`, faulting it in as the cpu
+   * would. In a file mapping, an address at a file offset at or past i_size
+   * (the rest of the last page) reads the page's EOF tail: 0 unless written.
+   */
+  read(addr: number): number {
+    return this.enter(() => {
+      const pfn = this.access(addr, false)
+      if (this.pastEof(addr, pfn)) return this.m.fs.tails.get(pfn) ?? 0
+      return this.m.frames.content[pfn]!
+    })
+  }
+
+  /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. Past EOF it goes to the EOF tail. */
   write(addr: number, value: number): void {
     if (!Number.isInteger(value)) throw new RangeError(`write: value ${value} is not an integer`)
     this.enter(() => {
-      this.m.frames.content[this.access(addr, true)] = value >>> 0
+      const pfn = this.access(addr, true)
+      if (this.pastEof(addr, pfn)) this.m.fs.tails.set(pfn, value >>> 0)
+      else this.m.frames.content[pfn] = value >>> 0
     })
+  }
+
+  /** Does the access at `addr`, which reached `pfn`, fall past the end of a mapped file? */
+  private pastEof(addr: number, pfn: number): boolean {
+    if (this.m.fs.count === 0) return false
+    const vma = this.mm.vmaAt(addr)
+    return vma !== null && vma.file !== null && accessPastEof(this.m, vma, addr, pfn)
   }
 
   /** The user access itself: the pfn it reaches, after any faults. Kills the process on a bad access. */
@@ -252,7 +356,14 @@ export class Process {
         const at = pteWordOffset(m.env, ptr)
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
-      const kind = handleMmFault(m, vma, page, write, this.pid)
+      let kind: FaultKind
+      try {
+        kind = handleMmFault(m, vma, page, write, this.pid)
+      } catch (e) {
+        // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
+        if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))
+        throw e
+      }
       m.counters.faults[kind]++
     }
     throw new Error(`pid ${this.pid}: access to 0x${addr.toString(16)} still faults after handling`)
@@ -346,6 +457,8 @@ export class Machine {
   readonly rmap: RmapStrategy
   /** Objects page->mapping can name: anon_vmas and address_spaces. */
   readonly objects = new Map<number, AnonVma | AddressSpace>()
+  /** The default disk filesystem: files, their page caches, and the EOF tails (fs.ts). */
+  readonly fs: FileSystem = new FileSystem(this)
   /** Counters behind `m.stats()`. */
   readonly counters: VmCounters = newCounters()
   /** TASK_SIZE as a number. */
@@ -358,6 +471,8 @@ export class Machine {
   hi = 0
   /** Swap size in bytes (reported; swapping arrives with the reclaim work). */
   readonly swapBytes: number
+  /** sysctl vm.max_map_count. */
+  readonly maxMapCount: number
   private readonly procs = new Map<number, Process>()
   private nextPid = 1
   private nextObject = 1
@@ -397,6 +512,13 @@ export class Machine {
     this.swapBytes = parseSize(opts.swap ?? 0, 'swap')
     const seed = opts.seed ?? 1
     if (!Number.isInteger(seed)) throw new RangeError(`Machine: seed must be an integer, got ${seed}`)
+    const maxMapCount = opts.maxMapCount ?? MAX_MAP_COUNT
+    if (!Number.isInteger(maxMapCount) || maxMapCount < 1 || maxMapCount > 0x7fffffff) {
+      throw new RangeError(
+        `Machine: maxMapCount (sysctl vm.max_map_count, an int) must be a whole number in 1..2147483647, got ${maxMapCount}`,
+      )
+    }
+    this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
     this.arch = arch
     this.fast = arch.fast
@@ -456,6 +578,7 @@ export class Machine {
   /** @internal fork: dup_mmap into a child on a cpu of its own. */
   forkProcess(parent: Process): Process {
     const child = new Process(this, this.nextPid++, dupMmap(this, parent.mm, this.pickCpu()))
+    child.files.copyFrom(parent.files)
     this.counters.fork.forks++
     this.procs.set(child.pid, child)
     return child
@@ -466,6 +589,7 @@ export class Machine {
     if (!p.alive) return
     p.alive = false
     this.procs.delete(p.pid)
+    p.files.closeAll()
     this.releaseMm(p.mm)
   }
 
@@ -501,6 +625,7 @@ export class Machine {
     const f = this.frames
     if (f.test(pfn, PG.reserved)) return
     if (f.count[pfn] === 1 && f.test(pfn, PG.lru)) this.lruDel(pfn)
+    if (f.count[pfn] === 1 && this.fs.tails.size !== 0) this.fs.tails.delete(pfn)
     this.env.freePage(pfn)
   }
 
@@ -525,6 +650,19 @@ export class Machine {
     this.lruCount[list]!++
     f.set(pfn, PG.lru)
     f.set(pfn, PG.active)
+  }
+
+  /** @internal lru_cache_add: onto the inactive list (a page-cache page read in), at once. */
+  lruAddInactive(pfn: number): void {
+    const f = this.frames
+    const list = this.lruList(pfn, false)
+    const head = this.lruHead[list]!
+    f.lruPrev[pfn] = -1
+    f.lruNext[pfn] = head
+    if (head >= 0) f.lruPrev[head] = pfn
+    this.lruHead[list] = pfn
+    this.lruCount[list]!++
+    f.set(pfn, PG.lru)
   }
 
   /** @internal del_page_from_lru. */
@@ -569,7 +707,7 @@ export class Machine {
     return {
       MemTotal: memTotal * kb,
       MemFree: memFree * kb,
-      Cached: 0,
+      Cached: this.fs.nrPages * kb,
       SwapCached: 0,
       Active: lru.active * kb,
       Inactive: lru.inactive * kb,
@@ -613,6 +751,100 @@ export class Machine {
       private: f.private[pfn]!,
       zone: this.env.zoneOfPfn(pfn).name,
       content: f.content[pfn]!,
+    }
+  }
+
+  /** Refuse a pfn that names no page frame. */
+  private checkPfn(fn: string, pfn: number): void {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.frames.n) {
+      throw new RangeError(
+        `${fn}: pfn ${pfn} is not a page frame; valid pfns are 0..${this.frames.n - 1} (max_mapnr ${this.frames.n})`,
+      )
+    }
+  }
+
+  /** Record the rmap walk cost since the counters read `v0`, `p0` as `lastWalk`. */
+  private recordWalk(v0: number, p0: number): void {
+    const c = this.counters
+    c.lastWalk.vmasVisited = c.rmap.vmasVisited - v0
+    c.lastWalk.ptesProbed = c.rmap.ptesProbed - p0
+  }
+
+  /**
+   * `page_referenced(page)` on one frame, as reclaim calls it: under
+   * page_map_lock (taken and dropped here). Returns how many references it
+   * found — PG_referenced (test-and-cleared) plus every young pte, each of
+   * which it clears — so a second call with no access in between returns 0.
+   * The walk visits every vma on the page's anon_vma list (or its file's
+   * i_mmap lists); its cost is in `m.stats().lastWalk`. A free, reserved or
+   * unmapped page has no ptes to find: the answer is its PG_referenced bit.
+   * Throws RangeError for a pfn outside 0..max_mapnr-1.
+   */
+  pageReferenced(pfn: number): number {
+    this.checkPfn('pageReferenced', pfn)
+    const c = this.counters.rmap
+    const v0 = c.vmasVisited
+    const p0 = c.ptesProbed
+    pageMapLock(this, pfn)
+    try {
+      return this.rmap.pageReferenced(this, pfn)
+    } finally {
+      pageMapUnlock(this, pfn)
+      this.recordWalk(v0, p0)
+    }
+  }
+
+  /**
+   * `try_to_unmap(page)` on one frame with the locking shrink_list does around
+   * it: the page's reference taken (as isolate_lru_page holds one), the page
+   * lock trylocked — a page already locked is left alone and the answer is
+   * SWAP_AGAIN — then page_map_lock; all of it released before returning.
+   *
+   * - An anonymous page not in the swap cache is SWAP_AGAIN at once (the -aa
+   *   tree unmaps anonymous pages only once add_to_swap gave them a slot), so
+   *   its walk visits nothing.
+   * - A page mapped in a VM_LOCKED vma is SWAP_FAIL.
+   * - An unmapped page (mapcount 0) with a mapping is SWAP_SUCCESS without a
+   *   walk: shrink_list calls try_to_unmap only for mapped pages.
+   * - A reserved page (the ZERO_PAGE among them) and a page with no mapping
+   *   (a free page, a page-table page, an anonymous page no pte maps) throw the
+   *   KernelBugError of try_to_unmap's BUG_ONs; nothing is left locked.
+   *
+   * Throws RangeError for a pfn outside 0..max_mapnr-1.
+   */
+  tryToUnmap(pfn: number): SwapResult {
+    this.checkPfn('tryToUnmap', pfn)
+    const f = this.frames
+    const c = this.counters.rmap
+    this.recordWalk(c.vmasVisited, c.ptesProbed)
+    if (f.test(pfn, PG.reserved))
+      throw new KernelBugError('try_to_unmap of a reserved page', 'mm/objrmap.c try_to_unmap', `pfn ${pfn}`)
+    if (f.count[pfn] === 0 || f.mapping[pfn] === NO_MAPPING || this.env.tables.has(pfn)) {
+      const what =
+        f.count[pfn] === 0 ? 'free page' : this.env.tables.has(pfn) ? 'page-table page' : 'no mapping'
+      throw new KernelBugError(
+        'try_to_unmap of a page without mapping',
+        'mm/objrmap.c try_to_unmap',
+        `pfn ${pfn}: ${what}`,
+      )
+    }
+    if (f.mapcount[pfn] === 0) return 'SWAP_SUCCESS'
+    // TestSetPageLocked: someone else holds the page lock.
+    if (f.testAndSet(pfn, PG.locked)) return 'SWAP_AGAIN'
+    const v0 = c.vmasVisited
+    const p0 = c.ptesProbed
+    this.getPage(pfn)
+    try {
+      pageMapLock(this, pfn)
+      try {
+        return this.rmap.tryToUnmap(this, pfn)
+      } finally {
+        pageMapUnlock(this, pfn)
+      }
+    } finally {
+      f.clear(pfn, PG.locked)
+      this.putPage(pfn)
+      this.recordWalk(v0, p0)
     }
   }
 

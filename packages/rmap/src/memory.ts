@@ -7,6 +7,8 @@
  * through the arch's fast codec: no bigint, no object per pte.
  */
 import { KernelBugError, NotModelledError, SignalError } from './errors.js'
+import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
+import { filemapPopulate } from './fremap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { AnonVma, VM, type Vma } from './mm/vma.js'
@@ -21,8 +23,20 @@ import {
   pteWordOffset,
 } from './pgtable.js'
 
-/** How a fault was resolved (counted in m.stats().faults). */
-export type FaultKind = 'anonymousZero' | 'anonymous' | 'wpCopy' | 'wpReuse' | 'minor'
+/**
+ * How a fault was resolved (counted in m.stats().faults): `file` is do_no_page
+ * mapping a page-cache page, `fileCow` its early COW into an anonymous page,
+ * `nonlinear` do_file_page re-populating a file pte.
+ */
+export type FaultKind =
+  | 'anonymousZero'
+  | 'anonymous'
+  | 'wpCopy'
+  | 'wpReuse'
+  | 'minor'
+  | 'file'
+  | 'fileCow'
+  | 'nonlinear'
 
 /** `anon_vma_prepare(vma)`: give the vma an anon_vma (a fresh one, as -aa does) and link it. */
 export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
@@ -75,12 +89,10 @@ export function handleMmFault(m: Machine, vma: Vma, address: number, write: bool
     const f = m.fast
     if (!f.present(lo, hi)) {
       if (f.none(lo, hi)) {
-        if (vma.file)
-          throw new NotModelledError('do_no_page: file mappings arrive with the filemap work (issue #3)')
+        if (vma.file) return doNoPage(m, vma, address, ptr, write, pid)
         return doAnonymousPage(m, vma, address, ptr, write)
       }
-      if (f.file(lo, hi))
-        throw new NotModelledError('do_file_page: nonlinear vmas arrive with remap_file_pages')
+      if (f.file(lo, hi)) return doFilePage(m, vma, address, ptr, lo, hi, write, pid)
       throw new NotModelledError('do_swap_page: swap arrives with the reclaim work (issue #4)')
     }
     if (write && (lo & f.WRITE) === 0) return doWpPage(m, vma, address, ptr, lo, hi)
@@ -161,6 +173,7 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   const pfn = m.allocUserPage()
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
+  copyEofTail(m, old, pfn)
   if (reserved) mm.rss++
   m.rmap.pageRemoveRmap(m, old)
   // break_cow: a dirty, young, writable pte for the copy.
@@ -174,6 +187,178 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   m.putPage(old)
   m.counters.cow.copies++
   return 'wpCopy'
+}
+
+/** The EOF tail word of `from` goes with its content to the copy `to` (filemap.ts, "The EOF tail"). */
+function copyEofTail(m: Machine, from: number, to: number): void {
+  const tails = m.fs.tails
+  if (tails.size === 0) return
+  const t = tails.get(from)
+  if (t === undefined) tails.delete(to)
+  else tails.set(to, t)
+}
+
+/** Run the one-shot `m.fs.nopageRacer` as another cpu would, in do_no_page's unlocked window. */
+function runNopageRacer(m: Machine, vma: Vma, address: number): void {
+  const racer = m.fs.nopageRacer
+  if (!racer) return
+  m.fs.nopageRacer = undefined
+  const cpu = m.env.cpu
+  try {
+    racer(vma, address)
+  } finally {
+    m.env.cpu = cpu
+  }
+}
+
+function nopageBug(invariant: string, pfn: number): never {
+  throw new KernelBugError(invariant, 'mm/memory.c do_no_page', `pfn ${pfn}`)
+}
+
+/**
+ * `do_no_page` for a file vma (its `->nopage` is filemap_nopage): entered and
+ * left with the pte at `ptr` mapped, as handle_mm_fault expects, but, like the
+ * kernel, without it (and page_table_lock) across `->nopage`.
+ *
+ * - truncate_count is sampled before `->nopage` and compared again under the
+ *   lock: a truncate that ran in between (invalidate_mmap_range bumps it)
+ *   makes the fault drop its page and call `->nopage` again, which then sees
+ *   the new i_size. Without the retry a page truncate just dropped from the
+ *   cache would be mapped.
+ * - A page offset at or past i_size is NOPAGE_SIGBUS: the process gets SIGBUS.
+ *   The -aa tree runs the BUG_ONs below on the returned page before it tests
+ *   for NOPAGE_SIGBUS/NOPAGE_OOM (NULL and -1 as struct page pointers), which
+ *   would oops on them; the model tests the sentinels first, as the mainline
+ *   2.6 do_no_page does.
+ * - A write fault on a private vma breaks COW early: anon_vma_prepare, copy
+ *   into a new page, release the cache page (never mapped here), and map the
+ *   copy with `page_add_rmap(..., anon = 1)`.
+ * - Otherwise the page-cache page is mapped with `page_add_rmap(..., anon = 0)`,
+ *   its reference passing to the pte. A write fault on a shared vma maps it
+ *   dirty and writable (maybe_mkwrite); a read fault maps it with
+ *   vm_page_prot, which for a VM_SHARED|VM_WRITE vma is PAGE_SHARED, already
+ *   writable, so the first write to it needs no further fault.
+ */
+function doNoPage(
+  m: Machine,
+  vma: Vma,
+  address: number,
+  ptr: number,
+  write: boolean,
+  pid: number,
+): FaultKind {
+  const as = vma.file!
+  const mm = vma.mm
+  const fr = m.frames
+  const f = m.fast
+  pteUnmap(m.env, ptr)
+  let mapped = false
+  try {
+    let sequence = as.truncateCount
+    for (;;) {
+      let page = filemapNopage(m, vma, address)
+      if (page === NOPAGE_SIGBUS) {
+        m.counters.filemap.sigbus++
+        throw new SignalError(
+          'SIGBUS',
+          address,
+          pid,
+          `page offset ${vma.linearIndex(address)} of ${as.path} is at or past i_size (${as.size} bytes)`,
+        )
+      }
+      // BUG_ONs of do_no_page (kernel-facts/rmap.md §3.13).
+      if (page < 0 || page >= fr.n) nopageBug('->nopage returns a valid pfn', page)
+      if (fr.test(page, PG.swapcache)) nopageBug('->nopage never returns a swapcache page', page)
+      if (fr.test(page, PG.anon)) nopageBug('->nopage never returns an anonymous page', page)
+      if (!(vma.flags & VM.RESERVED) && (fr.mapping[page] === -1 || fr.test(page, PG.reserved)))
+        nopageBug('outside VM_RESERVED vmas ->nopage returns a page with a mapping, not PageReserved', page)
+      let anon = false
+      if (write && !(vma.flags & VM.SHARED)) {
+        // Early COW break.
+        anonVmaPrepare(m, vma)
+        const copy = m.allocUserPage()
+        fr.content[copy] = fr.content[page]!
+        copyEofTail(m, page, copy)
+        m.putPage(page)
+        m.lruAddActive(copy)
+        page = copy
+        anon = true
+      }
+      runNopageRacer(m, vma, address)
+      if (sequence !== as.truncateCount) {
+        // invalidate_mmap_range ran meanwhile: drop the page, ask ->nopage again.
+        sequence = as.truncateCount
+        m.putPage(page)
+        m.counters.filemap.nopageRetries++
+        continue
+      }
+      const again = pteOffsetMap(m.env, mm.id, address)
+      mapped = true
+      if (again !== ptr) nopageBug('the pte page stays while the fault runs unlocked', page)
+      const lo = readPte(m, ptr)
+      if (!f.none(lo, m.hi)) {
+        // Another thread mapped the pte meanwhile: back out.
+        m.putPage(page)
+        return 'minor'
+      }
+      if (!fr.test(page, PG.reserved)) mm.rss++
+      let entry = f.mkPteLo(page, vma.pageProt)
+      if (write) entry |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
+      m.env.mmu.setPte(ptr, entry >>> 0, f.mkPteHi(page, vma.pageProt))
+      if (!(vma.flags & VM.RESERVED)) m.rmap.pageAddRmap(m, page, vma, address, anon)
+      return anon ? 'fileCow' : 'file'
+    }
+  } finally {
+    if (!mapped) pteOffsetMap(m.env, mm.id, address)
+  }
+}
+
+/**
+ * `do_file_page`: a fault on a file pte (remap_file_pages put it there) is
+ * re-populated through `->populate` with the pgoff the pte holds, mapping
+ * that file page at this address. A write to a private vma (never the case
+ * for a file pte made by remap_file_pages, which needs VM_SHARED) clears the
+ * pte and goes through do_no_page. A pgoff at or past i_size is SIGBUS.
+ * Entered and left with `ptr` mapped.
+ */
+function doFilePage(
+  m: Machine,
+  vma: Vma,
+  address: number,
+  ptr: number,
+  lo: number,
+  hi: number,
+  write: boolean,
+  pid: number,
+): FaultKind {
+  const as = vma.file
+  if (!as) {
+    throw new KernelBugError(
+      'do_file_page: the vma has a nopage method',
+      'mm/memory.c do_file_page',
+      `0x${address.toString(16)}`,
+    )
+  }
+  if (write && !(vma.flags & VM.SHARED)) {
+    m.env.mmu.ptepGetAndClear(ptr)
+    return doNoPage(m, vma, address, ptr, write, pid)
+  }
+  const pgoff = m.fast.pgoff(lo, hi)
+  pteUnmap(m.env, ptr)
+  try {
+    if (filemapPopulate(m, vma, address, 4096, vma.pageProt, pgoff, false)) {
+      m.counters.filemap.sigbus++
+      throw new SignalError(
+        'SIGBUS',
+        address,
+        pid,
+        `file pte for page offset ${pgoff} of ${as.path}, at or past i_size (${as.size} bytes)`,
+      )
+    }
+  } finally {
+    pteOffsetMap(m.env, vma.mm.id, address)
+  }
+  return 'nonlinear'
 }
 
 /** The span [address, end) clipped to the pte page that maps `address`. */
@@ -210,7 +395,10 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
         const old = mmu.ptepGetAndClear(ptr)
         const pfn = f.pfn(old, mmu.lastHi)
         if (pfn < fr.n && !fr.test(pfn, PG.reserved)) {
-          if (old & f.DIRTY) fr.set(pfn, PG.dirty)
+          if (old & f.DIRTY) setPageDirty(m, pfn)
+          // A young pte of a page-cache page counts as an access (page_mapping
+          // is NULL for anonymous pages in the -aa tree, so only file pages).
+          if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
           m.rmap.pageRemoveRmap(m, pfn)
           freed.push(pfn)
           mm.rss--

@@ -10,6 +10,8 @@
  * anon_vma, or both the same one.
  */
 import { KernelBugError, SyscallError } from './errors.js'
+import type { FdTable } from './fs.js'
+import { FMODE_READ, FMODE_WRITE } from './fs.js'
 import type { Machine } from './machine.js'
 import { anonVmaLink, anonVmaUnlink, changeProtection, zapPageRange } from './memory.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
@@ -24,7 +26,7 @@ import {
   PROT_WRITE,
 } from './uapi.js'
 
-/** DEFAULT_MAX_MAP_COUNT: sysctl vm.max_map_count. */
+/** DEFAULT_MAX_MAP_COUNT: the default of sysctl vm.max_map_count (the Machine option `maxMapCount`). */
 export const MAX_MAP_COUNT = 65536
 const PAGE = 4096
 /** MAP_TYPE: the mask of MAP_SHARED/MAP_PRIVATE. */
@@ -123,6 +125,7 @@ function absorb(m: Machine, keep: Vma, dying: Vma): void {
   const pages = dying.pages
   const lowerDies = dying.start < keep.start
   vmaUnlink(m, dying)
+  unlinkFileVma(dying)
   if (!keep.anonVma && dying.anonVma) {
     keep.anonVma = dying.anonVma
     anonVmaLink(keep)
@@ -144,11 +147,11 @@ function absorb(m: Machine, keep: Vma, dying: Vma): void {
  */
 export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): Vma {
   const mm = vma.mm
-  if (mm.mapCount >= MAX_MAP_COUNT) {
+  if (mm.mapCount >= m.maxMapCount) {
     throw new SyscallError(
       syscall,
       'ENOMEM',
-      `split_vma: map_count would exceed vm.max_map_count (${MAX_MAP_COUNT})`,
+      `split_vma: map_count would exceed vm.max_map_count (${m.maxMapCount})`,
     )
   }
   const delta = (addr - vma.start) / PAGE
@@ -163,10 +166,10 @@ export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): V
 }
 
 /** `get_unmapped_area` for a non-fixed request: first gap from TASK_UNMAPPED_BASE (or the hint) upwards. */
-function getUnmappedArea(m: Machine, mm: Mm, hint: number, len: number): number {
+export function getUnmappedArea(m: Machine, mm: Mm, hint: number, len: number, syscall = 'mmap'): number {
   const taskSize = m.taskSize
   if (len > taskSize)
-    throw new SyscallError('mmap', 'ENOMEM', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
+    throw new SyscallError(syscall, 'ENOMEM', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
   if (hint) {
     const a = pageAlign(hint)
     const v = mm.findVma(a)
@@ -175,7 +178,7 @@ function getUnmappedArea(m: Machine, mm: Mm, hint: number, len: number): number 
   let addr = m.taskUnmappedBase
   for (let i = mm.findIndex(addr); ; i++) {
     if (taskSize - len < addr)
-      throw new SyscallError('mmap', 'ENOMEM', 'no free range of that length below TASK_SIZE')
+      throw new SyscallError(syscall, 'ENOMEM', 'no free range of that length below TASK_SIZE')
     const v = mm.vmas[i]
     if (!v || addr + len <= v.start) return addr
     addr = Math.max(addr, v.end)
@@ -200,7 +203,12 @@ function checkRange(m: Machine, syscall: string, addr: number, len: number): num
   return aligned
 }
 
-/** `do_mmap_pgoff` for the mappings rmaplab models so far (private anonymous). */
+/**
+ * `sys_mmap2` → `do_mmap_pgoff`: private anonymous mappings, and MAP_SHARED or
+ * MAP_PRIVATE mappings of an open file of `files` (vm_pgoff = offset >>
+ * PAGE_SHIFT; the vma joins its file's i_mmap_shared list if VM_SHARED, its
+ * i_mmap list otherwise). Shared anonymous memory (tmpfs) is not modelled yet.
+ */
 export function doMmap(
   m: Machine,
   mm: Mm,
@@ -210,6 +218,7 @@ export function doMmap(
   flags: number,
   fd: number | undefined,
   offset: number,
+  files?: FdTable,
 ): number {
   const S = 'mmap'
   for (const [name, v] of [
@@ -224,41 +233,69 @@ export function doMmap(
   }
   if (offset % PAGE !== 0)
     throw new SyscallError(S, 'EINVAL', `offset 0x${offset.toString(16)} is not page aligned`)
+  // fget(fd) for a file mapping: EBADF unless fd is open.
+  const file = flags & MAP_ANONYMOUS ? null : fd === undefined ? undefined : files?.get(fd)
+  if (file === undefined) throw new SyscallError(S, 'EBADF', `fd ${fd ?? -1} is not an open file`)
+  // 2.6.5 do_mmap_pgoff maps nothing for a zero length and returns the hint
+  // (EINVAL for it came with 2.6.12).
+  if (length === 0) return addr
   const type = flags & MAP_TYPE
   if (type !== MAP_SHARED && type !== MAP_PRIVATE) {
     throw new SyscallError(S, 'EINVAL', 'flags must include exactly one of MAP_SHARED and MAP_PRIVATE')
   }
-  if (!(flags & MAP_ANONYMOUS)) {
-    throw new SyscallError(
-      S,
-      'EBADF',
-      `fd ${fd ?? -1} is not an open file (files arrive with the filemap work)`,
-    )
-  }
-  if (length === 0) throw new SyscallError(S, 'EINVAL', 'length is 0')
   const len = pageAlign(length)
   if (len > m.taskSize) throw new SyscallError(S, 'EINVAL', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
-  if (mm.mapCount > MAX_MAP_COUNT)
-    throw new SyscallError(S, 'ENOMEM', `map_count exceeds vm.max_map_count (${MAX_MAP_COUNT})`)
-  if (type === MAP_SHARED) {
+  const pgoff = offset / PAGE
+  // Offset overflow: pgoff + pages wraps an unsigned long (reachable on 32-bit layouts only).
+  if (file && pgoff + len / PAGE >= 2 ** m.arch.geometry.BITS_PER_LONG) {
+    throw new SyscallError(S, 'EINVAL', `pgoff ${pgoff} + ${len / PAGE} pages overflows an unsigned long`)
+  }
+  if (mm.mapCount > m.maxMapCount)
+    throw new SyscallError(S, 'ENOMEM', `map_count exceeds vm.max_map_count (${m.maxMapCount})`)
+  if (type === MAP_SHARED && !file) {
     throw new SyscallError(
       S,
       'ENODEV',
       'shared anonymous memory (shmem_zero_setup) arrives with tmpfs (issue #4)',
     )
   }
+  let vmFlags = protToVmFlags(prot) | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
+  if (file) {
+    // do_mmap_pgoff's file checks. A MAP_SHARED mapping of a file not open for
+    // writing is VM_MAYSHARE only: neither VM_SHARED (so it is a private,
+    // i_mmap vma with private protections) nor VM_MAYWRITE (so mprotect
+    // cannot make it writable: EACCES).
+    if (type === MAP_SHARED) {
+      if (prot & PROT_WRITE && !(file.mode & FMODE_WRITE))
+        throw new SyscallError(S, 'EACCES', `MAP_SHARED with PROT_WRITE of fd ${fd}, not open for writing`)
+      vmFlags |= VM.SHARED | VM.MAYSHARE
+      if (!(file.mode & FMODE_WRITE)) vmFlags &= ~(VM.MAYWRITE | VM.SHARED)
+    }
+    if (!(file.mode & FMODE_READ)) throw new SyscallError(S, 'EACCES', `fd ${fd} is not open for reading`)
+  }
   let start: number
   if (flags & MAP_FIXED) {
+    // get_unmapped_area: the range test (ENOMEM) comes before the alignment test (EINVAL).
+    if (addr > m.taskSize - len) throw new SyscallError(S, 'ENOMEM', 'MAP_FIXED range goes past TASK_SIZE')
     if (addr % PAGE !== 0)
       throw new SyscallError(S, 'EINVAL', `MAP_FIXED address 0x${addr.toString(16)} is not page aligned`)
-    if (addr > m.taskSize - len) throw new SyscallError(S, 'EINVAL', 'MAP_FIXED range goes past TASK_SIZE')
     start = addr
     doMunmap(m, mm, start, len, S)
   } else {
     start = getUnmappedArea(m, mm, addr, len)
   }
-  const vmFlags = protToVmFlags(prot) | VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC
-  const vma = new Vma(mm, start, start + len, vmFlags, vmPageProt(m, vmFlags), start / PAGE, null, null)
+  const as = file ? file.inode : null
+  const vma = new Vma(
+    mm,
+    start,
+    start + len,
+    vmFlags,
+    vmPageProt(m, vmFlags),
+    as ? pgoff : start / PAGE,
+    as,
+    null,
+  )
+  linkFileVma(vma)
   vmaLink(m, vma)
   vmaMergeAround(m, vma)
   return start
@@ -274,12 +311,15 @@ export function doMunmap(m: Machine, mm: Mm, start: number, length: number, sysc
   const end = start + len
   let first = mm.findVma(start)
   if (!first || first.start >= end) return
-  if (first.start < start) {
-    if (mm.mapCount >= MAX_MAP_COUNT) {
-      throw new SyscallError(syscall, 'ENOMEM', `splitting would exceed vm.max_map_count (${MAX_MAP_COUNT})`)
-    }
-    first = splitVma(m, first, start, syscall)
+  // The kernel splits the first vma and only then finds that the last one
+  // cannot be split (ENOMEM with the first split left in place); the model
+  // counts both splits first, so that a refused munmap changes nothing.
+  const last0 = mm.findVma(end)
+  const splits = (first.start < start ? 1 : 0) + (last0 && last0.start < end && last0.end > end ? 1 : 0)
+  if (splits > 0 && mm.mapCount + splits - 1 >= m.maxMapCount) {
+    throw new SyscallError(syscall, 'ENOMEM', `splitting would exceed vm.max_map_count (${m.maxMapCount})`)
   }
+  if (first.start < start) first = splitVma(m, first, start, syscall)
   const last = mm.findVma(end)
   if (last && last.start < end) splitVma(m, last, end, syscall)
   const i = mm.findIndex(start)
@@ -292,6 +332,11 @@ export function doMunmap(m: Machine, mm: Mm, start: number, length: number, sysc
     unlinkFileVma(v)
   }
   freePgtables(m, mm, prev, start, end)
+}
+
+/** `__vma_link_file`: put a file vma on its address_space's i_mmap_shared (VM_SHARED) or i_mmap list. */
+export function linkFileVma(v: Vma): void {
+  if (v.file) (v.flags & VM.SHARED ? v.file.iMmapShared : v.file.iMmap).push(v)
 }
 
 /** Take a file vma off its address_space list. */
@@ -328,7 +373,14 @@ function freePgtables(m: Machine, mm: Mm, prev: Vma | null, start: number, end: 
  */
 export function doMprotect(m: Machine, mm: Mm, start: number, length: number, prot: number): void {
   const S = 'mprotect'
-  const len = checkRange(m, S, start, length)
+  // sys_mprotect has no TASK_SIZE test: a range above it finds no vma (ENOMEM).
+  if (!Number.isInteger(start) || start < 0 || start % PAGE !== 0) {
+    throw new SyscallError(S, 'EINVAL', `address ${start} is not a page-aligned non-negative integer`)
+  }
+  if (!Number.isInteger(length) || length < 0) {
+    throw new SyscallError(S, 'EINVAL', `length ${length} is not a non-negative integer`)
+  }
+  const len = pageAlign(length)
   if (!Number.isInteger(prot) || prot < 0 || prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) {
     throw new SyscallError(
       S,

@@ -409,16 +409,18 @@ export function ptepToAddress(env: PgtableEnv, ptr: PtePtr): bigint {
 
 /**
  * The pte pages under the user part of `mm`'s page tables (pgd entries below
- * USER_PTRS_PER_PGD), found by walking the pgd and pmd pages, not the address space.
+ * USER_PTRS_PER_PGD, or the first `pgdEntries`), found by walking the pgd and
+ * pmd pages, not the address space.
  */
-export function userPtePages(env: PgtableEnv, mm: number): number[] {
+export function userPtePages(env: PgtableEnv, mm: number, pgdEntries?: number): number[] {
   const { arch, tables } = env
   const g = arch.geometry
   const out: number[] = []
+  const entries = pgdEntries ?? g.USER_PTRS_PER_PGD
   const pgdBase = tables.base(env.mmPgd(mm))
   const pw = pgdWords(arch)
   const mw = pmdWords(arch)
-  for (let i = 0; i < g.USER_PTRS_PER_PGD; i++) {
+  for (let i = 0; i < entries; i++) {
     const at = pgdBase + i * pw
     if (g.levels === 2) {
       const pte = pmdPtePage(env, at)

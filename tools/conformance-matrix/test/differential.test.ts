@@ -6,13 +6,22 @@
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
+import { runConformance } from '@rmaplab/conformance'
 import {
   type Arch,
   clearPageTables,
   INIT_MM,
   KERNEL_PROFILES,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAX_SWAPFILES,
+  Machine,
+  PAGE_SIZE,
   PageTableEnv,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
   PS,
   pteAllocKernel,
   pteAllocMap,
@@ -103,5 +112,155 @@ describe('differential: every layout agrees', () => {
   it('[arch.md §1.4] PTRS_PER_PTE·sizeof(pte_t) = PAGE_SIZE, so the 2.6.5 and 2.6.6 ptep_to_address agree', () => {
     for (const a of ARCHES)
       expect(BigInt((a.geometry.PTRS_PER_PTE * a.geometry.PTE_BITS) / 8)).toBe(a.geometry.PAGE_SIZE)
+  })
+})
+
+/**
+ * One VM workload (fork, COW, zero page, mprotect split and merge, munmap,
+ * exec, exit) and everything it shows that must not depend on the layout:
+ * contents, vmas relative to the first mapping (the stack relative to
+ * TASK_SIZE), which pages share a frame (pfns renumbered by first sight, the
+ * zero page as Z), mapcounts, pte write bits, Mapped/Active, and the counters of
+ * m.stats(). Page-table costs (PageTables, MemFree) are left out: they follow
+ * the geometry.
+ */
+function vmWorkload(arch: Arch) {
+  const m = new Machine({ arch, ram: '64M', cpus: 2, seed: 2004 })
+  const RW = PROT_READ | PROT_WRITE
+  const ANON = MAP_PRIVATE | MAP_ANONYMOUS
+  const steps: unknown[] = []
+  const P = m.spawn()
+  const a = P.mmap(0, 16 * PAGE_SIZE, RW, ANON)
+  const b = P.mmap(0, 4 * PAGE_SIZE, PROT_READ, ANON)
+  const rel = (x: number) => (x >= a && x - a < 2 ** 30 ? x - a : `TASK_SIZE${x - m.taskSize}`)
+  const procs: Process[] = [P]
+  const observe = (what: string) => {
+    const ids = new Map<number, string>()
+    const frame = (pfn: number) => {
+      if (pfn === m.zeroPage) return 'Z'
+      if (!ids.has(pfn)) ids.set(pfn, `f${ids.size}`)
+      return ids.get(pfn)
+    }
+    const live = procs.filter((q) => q.alive)
+    const view = live.map((q) => {
+      const vmas = q
+        .maps()
+        .map((v) => ({ start: rel(v.start), end: rel(v.end), perms: v.perms, pgoff: rel(v.pgoff) }))
+      const pages: unknown[] = []
+      for (const v of q.maps()) {
+        for (let x = v.start; x < v.end; x += PAGE_SIZE) {
+          const e = q.pagemap(x)
+          if (!e.present) {
+            pages.push({ at: rel(x), present: false })
+            continue
+          }
+          const pfn = e.pfn ?? -1
+          pages.push({
+            at: rel(x),
+            frame: frame(pfn),
+            write: e.write,
+            dirty: e.dirty,
+            mapcount: m.page(pfn).mapcount,
+            content: m.page(pfn).content,
+          })
+        }
+      }
+      return { vmas, pages }
+    })
+    const info = m.meminfo()
+    const { rmapBytes: _bytes, ...counters } = m.stats()
+    m.check()
+    steps.push({ what, view, Mapped: info.Mapped, Active: info.Active, counters })
+  }
+  for (let k = 0; k < 16; k++) P.write(a + k * PAGE_SIZE, 0x1000 + k)
+  for (let k = 0; k < 4; k++) P.read(b + k * PAGE_SIZE)
+  observe('P wrote a, read b')
+  const C = P.fork()
+  procs.push(C)
+  C.write(a + 3 * PAGE_SIZE, 0xc3)
+  C.write(a + 5 * PAGE_SIZE, 0xc5)
+  P.write(a + 7 * PAGE_SIZE, 0xa7)
+  observe('fork, COW both ways')
+  P.mprotect(a + 8 * PAGE_SIZE, 4 * PAGE_SIZE, PROT_READ)
+  P.munmap(a + 12 * PAGE_SIZE, 2 * PAGE_SIZE)
+  C.mprotect(b, 4 * PAGE_SIZE, RW)
+  C.write(b + PAGE_SIZE, 0xb1)
+  observe('mprotect split, munmap, zero-page COW')
+  const G = C.fork()
+  procs.push(G)
+  G.write(a, 0x9)
+  for (let k = 0; k < 16; k++) G.read(a + k * PAGE_SIZE)
+  C.mprotect(a, 16 * PAGE_SIZE, PROT_NONE)
+  C.mprotect(a, 16 * PAGE_SIZE, RW)
+  observe('grandchild, PROT_NONE and back (merge)')
+  P.exec([7, 8])
+  C.exit()
+  observe('P execs, C exits')
+  G.exit()
+  P.exit()
+  observe('all exit')
+  const { rmapBytes, objects } = m.stats()
+  return { steps, rmapBytes, objects }
+}
+
+describe('differential: the whole VM agrees on every layout', () => {
+  it('[scenarios.md A, B, D, H; design.md Public API] one workload gives the same contents, vmas, sharing, mapcounts and counters on all four', () => {
+    const runs = ARCHES.map((arch) => ({ arch: arch.name, ...vmWorkload(arch) }))
+    const [first, ...rest] = runs
+    expect(first!.steps).toHaveLength(6)
+    for (const r of rest) expect(r.steps, `${r.arch} vs ${first!.arch}`).toEqual(first!.steps)
+  })
+
+  it('[rmap.md §1.4, §4 anon_vma] rmap memory differs by pointer size only: 12-byte anon_vmas and 3 words per vma on 32-bit, twice that on ppc64', () => {
+    const runs = Object.fromEntries(
+      ARCHES.map((arch) => [
+        arch.name,
+        (() => {
+          const m = new Machine({ arch, ram: '64M', cpus: 2 })
+          const p = m.spawn()
+          const a = p.mmap(0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+          p.write(a, 1)
+          p.mmap(0, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS)
+          const c = p.fork()
+          c.write(a + PAGE_SIZE, 2)
+          const { rmapBytes, objects } = m.stats()
+          return { rmapBytes, objects, frames: m.frames.n }
+        })(),
+      ]),
+    )
+    const i = runs['i386']!
+    expect(
+      i.objects,
+      'two vmas in each of two mms, one anon_vma (the read-only vma never faulted anonymously)',
+    ).toEqual({ anonVmas: 1, vmas: 4 })
+    expect(i.rmapBytes).toEqual({
+      anonVma: 12,
+      vmaFields: 4 * 12,
+      mapcount: i.frames * 4,
+      total: 12 + 48 + i.frames * 4,
+    })
+    for (const name of ['i386-pae', 'ppc']) expect(runs[name], name).toEqual(i)
+    const w = runs['ppc64']!
+    expect({ objects: w.objects, frames: w.frames }).toEqual({ objects: i.objects, frames: i.frames })
+    expect(w.rmapBytes, 'ppc64: every structure is pointers and longs, twice the size').toEqual({
+      anonVma: 2 * i.rmapBytes.anonVma,
+      vmaFields: 2 * i.rmapBytes.vmaFields,
+      mapcount: 2 * i.rmapBytes.mapcount,
+      total: 2 * i.rmapBytes.total,
+    })
+  })
+
+  it('[conformance layer (c)] every vm.* check has the same outcome on all four layouts', () => {
+    const outcomes = ARCHES.map((arch) => ({
+      arch: arch.name,
+      vm: Object.fromEntries(
+        runConformance(arch, { numRuns: 5 })
+          .filter((o) => o.id.startsWith('vm.'))
+          .map((o) => [o.id, o.status]),
+      ),
+    }))
+    const [first, ...rest] = outcomes
+    expect(Object.keys(first!.vm).length).toBeGreaterThanOrEqual(13)
+    for (const o of rest) expect(o.vm, `${o.arch} vs ${first!.arch}`).toEqual(first!.vm)
   })
 })

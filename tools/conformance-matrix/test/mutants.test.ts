@@ -2,7 +2,10 @@
  * Every check of the suite must be able to fail. Each mutant below is a shipped
  * arch with one part broken the way a real port could get it wrong; the suite
  * must report exactly that as failures of the named checks, while the
- * unbroken arches pass everything that applies to them.
+ * unbroken arches pass everything that applies to them. The whole-VM checks
+ * are caught both through broken arches (a flush or write-protect that does
+ * nothing, a leaking pte_free) and through a broken VM: `Process` syscalls
+ * patched for one run to get an argument rule wrong.
  */
 
 import { i386, i386Pae } from '@rmaplab/arch-i386'
@@ -13,10 +16,13 @@ import {
   type Arch,
   type ArchPgtable,
   KM,
+  MAP_PRIVATE,
   type MmuCache,
   NO_MAPPING,
   type PgtableEnv,
+  Process,
   type PteAllocation,
+  SyscallError,
 } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
 
@@ -110,7 +116,7 @@ const MUTANTS: Mutant[] = [
     arch: derive(i386, {
       fast: derive(i386.fast, { pgdIndex: (a: number) => i386.fast.pgdIndex(a) + (a >= 2 ** 31 ? 1 : 0) }),
     }),
-    fails: ['fast.index', 'fast.vectors'],
+    fails: ['fast.index', 'fast.vectors', 'vm.exec'],
   },
   {
     what: 'the fast swap offset reads 23 bits',
@@ -134,7 +140,17 @@ const MUTANTS: Mutant[] = [
   {
     what: 'pte_free forgets to free the frame',
     arch: withPgtable(i386, { pteFree: (env, pfn) => env.tables.detach(pfn) }),
-    fails: ['pt.count.user[2.6.5-aa]', 'pt.count.user[2.6.4]', 'pt.recheck[2.6.7]'],
+    fails: [
+      'pt.count.user[2.6.5-aa]',
+      'pt.count.user[2.6.4]',
+      'pt.recheck[2.6.7]',
+      'vm.d1',
+      'vm.h2[2.6.5-aa]',
+      'vm.h2[2.6.7]',
+      'vm.h2[2.6.4]',
+      'vm.fork-tree',
+      'vm.exec',
+    ],
   },
   {
     what: 'i386 tags pte pages it never untags',
@@ -282,19 +298,36 @@ const MUTANTS: Mutant[] = [
   {
     what: 'flush_tlb_page does nothing',
     arch: withMmu(i386, () => ({ flushTlbPage: () => {} })),
-    fails: ['mmu.flush.clear.page', 'mmu.flush.wrprotect.page', 'mmu.flush.remap.page', 'mmu.cross-cpu'],
+    fails: [
+      'mmu.flush.clear.page',
+      'mmu.flush.wrprotect.page',
+      'mmu.flush.remap.page',
+      'mmu.cross-cpu',
+      'vm.d1',
+      'vm.d4',
+    ],
+  },
+  {
+    what: 'flush_tlb_range does nothing (munmap and mprotect leave stale entries)',
+    arch: withMmu(i386, () => ({ flushTlbRange: () => {} })),
+    fails: ['vm.d1', 'vm.d4'],
+  },
+  {
+    what: 'flush_tlb_mm does nothing (fork and exit leave stale entries)',
+    arch: withMmu(i386Pae, () => ({ flushTlbMm: () => {} })),
+    fails: ['vm.a1', 'vm.a3', 'vm.h2[2.6.5-aa]', 'vm.fork-tree', 'vm.exec'],
   },
   {
     what: 'ptep_set_wrprotect does nothing',
     arch: withMmu(i386, () => ({ ptepSetWrprotect: () => {} })),
-    fails: ['mmu.stale.wrprotect', 'mmu.flush.wrprotect.page', 'mmu.cross-cpu'],
+    fails: ['mmu.stale.wrprotect', 'mmu.flush.wrprotect.page', 'mmu.cross-cpu', 'vm.a1', 'vm.a3', 'vm.exec'],
   },
   {
     what: 'a user write goes through a read-only pte',
     arch: withMmu(i386, (orig) => ({
       access: (mm: number, a: number, ptr: number, _write: boolean) => orig.access(mm, a, ptr, false),
     })),
-    fails: ['mmu.access', 'mmu.flush.wrprotect.mm'],
+    fails: ['mmu.access', 'mmu.flush.wrprotect.mm', 'vm.a1', 'vm.a3', 'vm.b1', 'vm.d4', 'vm.fork-tree'],
   },
   {
     what: 'ptep_test_and_clear_young never reports young',
@@ -309,7 +342,15 @@ const MUTANTS: Mutant[] = [
   {
     what: 'ppc64 flush_tlb_pending loses the batch',
     arch: withMmu(ppc64, () => ({ flushTlbPending: () => {}, flushTlbPage: () => {} })),
-    fails: ['mmu.flush.clear.page', 'mmu.cross-cpu', 'mmu.hash.hashpte'],
+    fails: [
+      'mmu.flush.clear.page',
+      'mmu.cross-cpu',
+      'mmu.hash.hashpte',
+      'vm.a1',
+      'vm.b1',
+      'vm.d1',
+      'vm.fork-tree',
+    ],
   },
   {
     what: 'ppc hash_page does not set _PAGE_HASHPTE',
@@ -331,5 +372,131 @@ describe('the suite catches broken arches', () => {
     const outcomes = runConformance(m.arch, { numRuns: 50, seed: 20040319 })
     const failed = outcomes.filter((o) => o.status === 'fail').map((o) => o.id)
     for (const id of m.fails) expect(failed, `${id} must fail`).toContain(id)
+  })
+})
+
+/** A Process syscall, replaced for one run. */
+type Syscall = (this: Process, ...args: never[]) => unknown
+type Syscalls = Record<'mmap' | 'munmap' | 'mprotect' | 'exec', Syscall>
+
+interface VmMutant {
+  readonly what: string
+  readonly patch: Partial<{ [K in keyof Syscalls]: (orig: Syscalls[K]) => Syscalls[K] }>
+  readonly fails: readonly string[]
+}
+
+const PAGE = 4096
+const segTop = (p: Process) => (p as unknown as { m: { taskSize: number } }).m.taskSize
+
+/**
+ * A VM that gets one argument rule wrong. The last three reproduce rules the
+ * VM has today against 2.6.5-aa (reported to the lead), so the checks for them
+ * keep proving they can fail once the VM follows the 2004 kernel.
+ */
+const VM_MUTANTS: VmMutant[] = [
+  {
+    what: 'munmap rounds an unaligned address down',
+    patch: {
+      munmap: (orig) =>
+        function (this: Process, ...[addr, len]: [number, number]) {
+          return orig.call(this, ...([addr - (addr % PAGE), len] as never[]))
+        },
+    },
+    fails: ['vm.errno.munmap'],
+  },
+  {
+    what: 'mmap takes a missing map type for MAP_PRIVATE',
+    patch: {
+      mmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          const flags = args[3]!
+          return orig.call(
+            this,
+            ...([
+              args[0],
+              args[1],
+              args[2],
+              flags & 3 ? flags : flags | MAP_PRIVATE,
+              args[4],
+              args[5],
+            ] as never[]),
+          )
+        },
+    },
+    fails: ['vm.errno.mmap'],
+  },
+  {
+    what: 'mprotect drops unknown prot bits',
+    patch: {
+      mprotect: (orig) =>
+        function (this: Process, ...[addr, len, prot]: [number, number, number]) {
+          return orig.call(this, ...([addr, len, prot & 7] as never[]))
+        },
+    },
+    fails: ['vm.errno.mprotect'],
+  },
+  {
+    what: 'exec loses the first argument word',
+    patch: {
+      exec: (orig) =>
+        function (this: Process, ...[args]: [number[]?]) {
+          return orig.call(this, ...([args?.slice(1)] as never[]))
+        },
+    },
+    fails: ['vm.exec'],
+  },
+  {
+    what: 'mmap of length 0 is EINVAL (the 2.6.12 rule)',
+    patch: {
+      mmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          if (args[1] === 0) throw new SyscallError('mmap', 'EINVAL', 'length is 0')
+          return orig.call(this, ...(args as never[]))
+        },
+    },
+    fails: ['vm.edge.mmap-len0'],
+  },
+  {
+    what: 'MAP_FIXED past TASK_SIZE is EINVAL',
+    patch: {
+      mmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          const [addr = 0, len = 0, , flags = 0] = args
+          if (flags & 0x10 && addr > segTop(this) - len)
+            throw new SyscallError('mmap', 'EINVAL', 'past TASK_SIZE')
+          return orig.call(this, ...(args as never[]))
+        },
+    },
+    fails: ['vm.edge.mmap-fixed-range'],
+  },
+  {
+    what: 'mprotect above TASK_SIZE is EINVAL',
+    patch: {
+      mprotect: (orig) =>
+        function (this: Process, ...args: number[]) {
+          const [addr = 0, len = 0] = args
+          if (addr + len > segTop(this)) throw new SyscallError('mprotect', 'EINVAL', 'past TASK_SIZE')
+          return orig.call(this, ...(args as never[]))
+        },
+    },
+    fails: ['vm.edge.mprotect-range'],
+  },
+]
+
+describe('the suite catches a broken VM', () => {
+  it.each(VM_MUTANTS.map((m) => [m.what, m] as const))('%s', (_what, m) => {
+    const proto = Process.prototype as unknown as Syscalls
+    const saved = { ...Object.fromEntries(Object.keys(m.patch).map((k) => [k, proto[k as keyof Syscalls]])) }
+    for (const [k, make] of Object.entries(m.patch)) {
+      proto[k as keyof Syscalls] = (make as (o: Syscall) => Syscall)(saved[k] as Syscall)
+    }
+    try {
+      const failed = runConformance(i386, { numRuns: 5, seed: 20040319 })
+        .filter((o) => o.status === 'fail')
+        .map((o) => o.id)
+      for (const id of m.fails) expect(failed, `${id} must fail`).toContain(id)
+    } finally {
+      Object.assign(proto, saved)
+    }
   })
 })

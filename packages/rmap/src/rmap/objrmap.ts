@@ -11,10 +11,18 @@
  * PG_anon is set and cleared only under page_map_lock, on the mapcount 0→1 and
  * 1→0 transitions, from the `anon` argument the caller passes: the fix for the
  * race Andrea found after hours of swap stress (rmap.md §3, "The PG_anon race").
+ *
+ * Nonlinear vmas (remap_file_pages): the walk looks only at the linear address
+ * of page->index in each vma, so a pte a VM_NONLINEAR vma holds elsewhere is
+ * never found. As in the -aa tree, page_referenced does not see its young bit
+ * and try_to_unmap leaves it mapped (SWAP_AGAIN while mapcount stays above 0):
+ * such pages are in effect locked (see fremap.ts). The "nonlinear pte becomes
+ * a file pte" branch of try_to_unmap_one cannot fire for the same reason.
  */
 
 import { PS } from '../arch/percpu.js'
 import { KernelBugError, NotModelledError } from '../errors.js'
+import { setPageDirty } from '../filemap.js'
 import type { Machine } from '../machine.js'
 import { PG } from '../mm/page.js'
 import { VM, type Vma } from '../mm/vma.js'
@@ -252,7 +260,7 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
         'try_to_unmap_one of a swap-cache page: swap arrives with the reclaim work (issue #4)',
       )
     }
-    if (lo & m.fast.DIRTY) f.set(pfn, PG.dirty)
+    if (lo & m.fast.DIRTY) setPageDirty(m, pfn)
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
     vma.mm.rss--
     if (--f.mapcount[pfn]! === 0 && f.test(pfn, PG.anon)) {

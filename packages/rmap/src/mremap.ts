@@ -1,0 +1,281 @@
+/**
+ * mm/mremap.c of the -aa tree (`do_mremap`, `move_vma`, `move_page_tables`),
+ * with the 2.6.7 `copy_vma` rules where -aa left merging disabled.
+ *
+ * Why an anonymous mremap costs the reverse mapping nothing (kernel-facts/
+ * rmap.md §2.2, "Why anonymous vm_pgoff makes mremap free"): an anonymous
+ * page's page->index is its *linear* index, the virtual page number of the
+ * mapping it was first faulted in, and the rmap finds it in a vma at
+ * vm_start + (index - vm_pgoff) pages. `move_vma` gives the new vma the old
+ * linear origin — vm_pgoff = old vm_pgoff + (old address - vm_start) / PAGE —
+ * and the same anon_vma, and `move_page_tables` moves each pte word to the
+ * new address (ptep_get_and_clear + TLB flush at the old address, set_pte at
+ * the new one). No page is touched: mapping, index, mapcount, count and rss all
+ * stay. The walk computes the new address from the new vma's pgoff, and a page
+ * still shared with a fork relative (who maps it at the old address) is found
+ * through the same anon_vma in both. The price: the moved vma's pgoff no longer
+ * follows its address, so it cannot merge with neighbours whose pgoff does.
+ *
+ * The rules of 2.6.5 `do_mremap`, in its order:
+ *
+ * 1. EINVAL: flags other than MREMAP_MAYMOVE|MREMAP_FIXED; an unaligned old
+ *    address; a new length of 0 (after page rounding; an old length of 0 is the
+ *    DOS-emu "duplicate" case and is allowed).
+ * 2. MREMAP_FIXED: EINVAL for an unaligned new address, for FIXED without
+ *    MAYMOVE, for a target past TASK_SIZE, and when the old and new ranges
+ *    overlap. Then the target is unmapped — before the old range is even
+ *    looked at, so a later EFAULT leaves the target unmapped, as in the kernel.
+ * 3. Shrinking (new length <= old) unmaps the tail and returns the same
+ *    address (unless FIXED asks for a move); the old range is not checked.
+ * 4. EFAULT when the old range is not inside one vma; EFAULT when a
+ *    VM_DONTEXPAND vma would grow.
+ * 5. Growing in place when the old range ends the vma, no move is asked for,
+ *    and the gap up to the next vma (or TASK_SIZE) is big enough.
+ * 6. Otherwise ENOMEM without MREMAP_MAYMOVE, or `move_vma` to the FIXED
+ *    address or to a free range from `get_unmapped_area`.
+ *
+ * What the model adds or leaves out, and why:
+ *
+ * - `move_vma` refuses with ENOMEM up front when map_count >= max_map_count - 3
+ *   (the new vma plus a split of the old one into three). That check is later
+ *   mainline's; the -aa tree ignored a failing do_munmap of the old range and
+ *   left it mapped with its ptes gone. Up front, a refused move changes nothing.
+ * - The new vma follows 2.6.7's `copy_vma`: an anonymous vma that never had an
+ *   anon_vma (no page ever faulted) is re-based to the new address, and the
+ *   new vma merges with its neighbours where `canMerge` allows — flags, file
+ *   and anon_vma compatible and pgoffs contiguous — which a moved anonymous vma
+ *   with pages can only do with a neighbour that carries the same linear
+ *   origin. The -aa tree had that merging disabled (VMA_MERGING_FIXUP off).
+ * - RLIMIT_MEMLOCK (EAGAIN for a locked vma) and RLIMIT_AS (ENOMEM) are not
+ *   modelled (both RLIM_INFINITY by default in 2.6.5), nor VM_ACCOUNT.
+ * - No hugetlb vmas exist in the model (EINVAL in the kernel).
+ * - The -aa order is kept: the page tables are moved first, the new vma is
+ *   linked after; if a destination page table cannot be allocated, the ptes
+ *   already moved go back and the call fails with ENOMEM.
+ */
+import { OutOfMemoryError, SyscallError } from './errors.js'
+import type { Machine } from './machine.js'
+import { makePagesPresent } from './mlock.js'
+import { type Mm, VM, Vma } from './mm/vma.js'
+import { doMunmap, getUnmappedArea, linkFileVma, vmaLink, vmaMergeAround } from './mmap.js'
+import {
+  lookupPte,
+  NO_PTE,
+  pteAllocMap,
+  pteOffsetMapNested,
+  pteUnmap,
+  pteUnmapNested,
+  pteWordOffset,
+} from './pgtable.js'
+import { MREMAP_FIXED, MREMAP_MAYMOVE } from './uapi.js'
+
+const PAGE = 4096
+const S = 'mremap'
+
+/**
+ * `get_one_pte_map_nested(mm, addr)`: the source pte mapped with KM_PTE1, or
+ * NO_PTE (nothing mapped) when there is no pte page or the pte is none.
+ */
+function getOnePteMapNested(m: Machine, mm: number, addr: number): number {
+  const ptr = pteOffsetMapNested(m.env, mm, addr)
+  if (ptr === NO_PTE) return NO_PTE
+  const w = m.env.tables.words
+  const at = pteWordOffset(m.env, ptr)
+  if (m.fast.none(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)) {
+    pteUnmapNested(m.env, ptr)
+    return NO_PTE
+  }
+  return ptr
+}
+
+/**
+ * `move_one_page(vma, old_addr, new_addr)` with `copy_one_pte`: move one pte
+ * word, whatever it holds (present, swap or file pte), from `oldAddr` to
+ * `newAddr` of `mm`. The source is mapped nested (KM_PTE1); when the
+ * destination needs a new page table the source is unmapped first (the
+ * allocation may sleep and drop page_table_lock), the destination allocated
+ * and mapped with KM_PTE0 (pte_alloc_map), and the source looked up again.
+ * `ptep_clear_flush` clears the source and flushes its TLB entry (on ppc the
+ * hash entry, found through the source pte's _PAGE_HASHPTE); `set_pte` stores
+ * the word at the destination (the arch drops hash bits that belonged to the
+ * source). The page itself is not touched: no rmap call, no count change.
+ * Throws OutOfMemoryError (with nothing mapped or moved) when the destination
+ * page table cannot be allocated.
+ */
+function moveOnePage(m: Machine, mm: number, oldAddr: number, newAddr: number): void {
+  const env = m.env
+  let src = getOnePteMapNested(m, mm, oldAddr)
+  if (src === NO_PTE) return
+  // page_table_present(mm, new_addr)
+  if (lookupPte(env, mm, newAddr) === NO_PTE) {
+    pteUnmapNested(env, src)
+    src = NO_PTE
+  }
+  const dst = pteAllocMap(env, mm, newAddr)
+  if (src === NO_PTE) src = getOnePteMapNested(m, mm, oldAddr)
+  if (src !== NO_PTE) {
+    const mmu = env.mmu
+    const lo = mmu.ptepGetAndClear(src)
+    const hi = mmu.lastHi
+    mmu.flushTlbPage(mm, oldAddr)
+    mmu.setPte(dst, lo, hi)
+    pteUnmapNested(env, src)
+  }
+  pteUnmap(env, dst)
+}
+
+/**
+ * `move_page_tables(vma, new_addr, old_addr, len)`: move every pte of
+ * [oldAddr, oldAddr + len) to the same offset from `newAddr`, last page first.
+ * When a destination page table cannot be allocated, the ptes already moved
+ * are moved back (their old page tables still exist) and the move fails with
+ * ENOMEM.
+ */
+export function movePageTables(m: Machine, mm: Mm, newAddr: number, oldAddr: number, len: number): void {
+  let offset = len
+  try {
+    while (offset > 0) {
+      offset -= PAGE
+      moveOnePage(m, mm.id, oldAddr + offset, newAddr + offset)
+    }
+  } catch (e) {
+    if (!(e instanceof OutOfMemoryError)) throw e
+    for (offset += PAGE; offset < len; offset += PAGE)
+      moveOnePage(m, mm.id, newAddr + offset, oldAddr + offset)
+    throw new SyscallError(S, 'ENOMEM', 'move_page_tables: no memory for a destination page table')
+  }
+}
+
+/**
+ * `move_vma(vma, addr, old_len, new_len, new_addr)`: move [addr, addr +
+ * oldLen) of `vma` to a new vma [newAddr, newAddr + newLen) that keeps the
+ * linear origin (see the module comment), then unmap the old range. A locked
+ * vma that grows has the new part faulted in. Returns the new address.
+ */
+export function moveVma(
+  m: Machine,
+  mm: Mm,
+  pid: number,
+  vma: Vma,
+  addr: number,
+  oldLen: number,
+  newLen: number,
+  newAddr: number,
+): number {
+  // Later mainline's guard against failing in do_munmap below, which may split
+  // one vma into three (the -aa tree ignored that failure).
+  if (mm.mapCount >= m.maxMapCount - 3) {
+    throw new SyscallError(
+      S,
+      'ENOMEM',
+      `move_vma: map_count ${mm.mapCount} leaves no room below vm.max_map_count (${m.maxMapCount}) for the new vma and a split`,
+    )
+  }
+  const locked = (vma.flags & VM.LOCKED) !== 0
+  let pgoff = vma.pgoff + (addr - vma.start) / PAGE
+  // 2.6.7 copy_vma: an anonymous vma that never faulted has no page to find, so
+  // it may take the new address as its origin, and so merge more often.
+  if (!vma.file && !vma.anonVma) pgoff = newAddr / PAGE
+  movePageTables(m, mm, newAddr, addr, oldLen)
+  const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
+  // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
+  linkFileVma(moved)
+  vmaLink(m, moved)
+  vmaMergeAround(m, moved)
+  // The old vma object may have merged away: everything from here goes by address.
+  if (oldLen > 0) doMunmap(m, mm, addr, oldLen, S)
+  if (locked && newLen > oldLen) makePagesPresent(m, mm, pid, newAddr + oldLen, newAddr + newLen)
+  return newAddr
+}
+
+function checkInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0)
+    throw new SyscallError(S, 'EINVAL', `${name} ${v} is not a non-negative integer`)
+}
+
+/** `do_mremap(addr, old_len, new_len, flags, new_addr)`: the address of the (possibly moved) mapping. */
+export function doMremap(
+  m: Machine,
+  mm: Mm,
+  pid: number,
+  addr: number,
+  oldLen: number,
+  newLen: number,
+  flags: number,
+  newAddr: number,
+): number {
+  checkInt('old address', addr)
+  checkInt('old length', oldLen)
+  checkInt('new length', newLen)
+  checkInt('flags', flags)
+  if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE))
+    throw new SyscallError(
+      S,
+      'EINVAL',
+      `flags 0x${flags.toString(16)} has bits other than MREMAP_MAYMOVE|MREMAP_FIXED`,
+    )
+  if (addr % PAGE !== 0)
+    throw new SyscallError(S, 'EINVAL', `old address 0x${addr.toString(16)} is not page aligned`)
+  oldLen = Math.ceil(oldLen / PAGE) * PAGE
+  newLen = Math.ceil(newLen / PAGE) * PAGE
+  // A zero old length is allowed (DOS-emu's "duplicate shm area"); a zero new one is not.
+  if (newLen === 0) throw new SyscallError(S, 'EINVAL', 'new length is 0')
+  const taskSize = m.taskSize
+  if (flags & MREMAP_FIXED) {
+    checkInt('new address', newAddr)
+    if (newAddr % PAGE !== 0)
+      throw new SyscallError(
+        S,
+        'EINVAL',
+        `MREMAP_FIXED address 0x${newAddr.toString(16)} is not page aligned`,
+      )
+    if (!(flags & MREMAP_MAYMOVE)) throw new SyscallError(S, 'EINVAL', 'MREMAP_FIXED without MREMAP_MAYMOVE')
+    if (newLen > taskSize || newAddr > taskSize - newLen)
+      throw new SyscallError(S, 'EINVAL', 'MREMAP_FIXED range goes past TASK_SIZE')
+    if ((newAddr <= addr && newAddr + newLen > addr) || (addr <= newAddr && addr + oldLen > newAddr))
+      throw new SyscallError(S, 'EINVAL', 'the old and new ranges overlap')
+    doMunmap(m, mm, newAddr, newLen, S)
+  }
+  // Shrinking always works: unmap the tail.
+  if (oldLen >= newLen) {
+    if (oldLen !== newLen) doMunmap(m, mm, addr + newLen, oldLen - newLen, S)
+    if (!(flags & MREMAP_FIXED) || newAddr === addr) return addr
+    oldLen = newLen
+  }
+  // Grow, or move.
+  const vma = mm.findVma(addr)
+  if (!vma || vma.start > addr) throw new SyscallError(S, 'EFAULT', `0x${addr.toString(16)} is not mapped`)
+  if (oldLen > vma.end - addr)
+    throw new SyscallError(S, 'EFAULT', 'the old range crosses the end of its vma (one vma only)')
+  if (vma.flags & VM.DONTEXPAND && newLen > oldLen)
+    throw new SyscallError(S, 'EFAULT', 'a VM_DONTEXPAND mapping cannot grow')
+  // The old range ends the vma and no move is asked for: grow in place if the gap allows.
+  if (
+    oldLen === vma.end - addr &&
+    !(flags & MREMAP_FIXED && addr !== newAddr) &&
+    (oldLen !== newLen || !(flags & MREMAP_MAYMOVE))
+  ) {
+    const next = mm.vmas[mm.vmas.indexOf(vma) + 1]
+    const maxAddr = next ? next.start : taskSize
+    if (maxAddr - addr >= newLen) {
+      const pages = (newLen - oldLen) / PAGE
+      vma.end = addr + newLen
+      mm.totalVm += pages
+      if (vma.flags & VM.LOCKED) {
+        mm.lockedVm += pages
+        makePagesPresent(m, mm, pid, addr + oldLen, addr + newLen)
+      }
+      return addr
+    }
+  }
+  if (!(flags & MREMAP_MAYMOVE)) {
+    throw new SyscallError(
+      S,
+      'ENOMEM',
+      'cannot grow in place (the next mapping is in the way) and MREMAP_MAYMOVE was not given',
+    )
+  }
+  let target = newAddr
+  if (!(flags & MREMAP_FIXED)) target = getUnmappedArea(m, mm, 0, newLen, S)
+  return moveVma(m, mm, pid, vma, addr, oldLen, newLen, target)
+}

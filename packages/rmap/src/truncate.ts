@@ -1,0 +1,155 @@
+/**
+ * Truncating a mapped file: `vmtruncate` (mm/memory.c of the -aa tree),
+ * `invalidate_mmap_range` and `truncate_inode_pages` (mm/truncate.c), and the
+ * disk filesystem's `->truncate`, which frees the blocks past the new end.
+ *
+ * Shrinking runs, in the kernel's order: set i_size; `invalidate_mmap_range`
+ * from the first page wholly past the new size, which takes i_shared_sem,
+ * bumps `truncate_count` (a racing `do_no_page` sees the change and retries
+ * `->nopage`, which now answers SIGBUS) and zaps that part of every vma on
+ * `i_mmap` and `i_mmap_shared`, COWed anonymous pages of private vmas
+ * included; then `truncate_inode_pages` drops the page-cache pages past the
+ * end (their content is discarded, not written back) and zeroes the EOF tail
+ * of a partial last page; then the blocks past the end are freed, so a file
+ * grown again reads zeros there. Growing only sets i_size (EFBIG past
+ * s_maxbytes).
+ *
+ * Nonlinear vmas: the -aa tree zaps them like linear ones, by address, which
+ * misses the ptes remap_file_pages put elsewhere and would leave pages past
+ * the new end mapped while truncate_inode_pages drops them (a later
+ * page_remove_rmap then BUGs on the NULL mapping). The 2.6.7-era
+ * `unmap_mapping_range` walks nonlinear vmas whole and zaps a pte only when
+ * the file page it maps (page->index, or the pgoff of a file pte) lies in the
+ * hole. rmaplab follows that (design.md, "Which kernel").
+ */
+import { KernelBugError, SyscallError } from './errors.js'
+import type { AddressSpace } from './filemap.js'
+import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
+import type { Machine } from './machine.js'
+import { zapPageRange } from './memory.js'
+import { VM, type Vma } from './mm/vma.js'
+import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
+
+const PAGE = 4096
+
+/**
+ * s_maxbytes of the disk filesystem: ext2 with 4 KB blocks, whose i_blocks
+ * counts 512-byte sectors in 32 bits, so a file ends one block short of 2 TB
+ * (the 2.6-era `ext2_max_size`; later kernels also subtract the indirect
+ * blocks). Within MAX_LFS_FILESIZE on every layout.
+ */
+export const S_MAXBYTES = 2 ** 41 - PAGE
+
+/**
+ * `vmtruncate(inode, offset)`: change i_size, unmapping and dropping the pages
+ * a shrink cuts off. `syscall` names the caller for the EFBIG error.
+ */
+export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall: string): void {
+  if (as.size < offset) {
+    // do_expand: the rlimit is infinite in the model; s_maxbytes is not.
+    if (offset > S_MAXBYTES) {
+      throw new SyscallError(syscall, 'EFBIG', `length ${offset} exceeds s_maxbytes (${S_MAXBYTES})`)
+    }
+    as.size = offset
+    return
+  }
+  as.size = offset
+  invalidateMmapRange(m, as, offset + PAGE - 1, 0)
+  truncateInodePages(m, as, offset)
+  ext2Truncate(as)
+}
+
+/**
+ * `invalidate_mmap_range(mapping, holebegin, holelen)`: zap the ptes of every
+ * vma that maps file pages [holebegin / PAGE, + ceil(holelen / PAGE)) (to the
+ * end for holelen 0), under i_shared_sem, after bumping truncate_count.
+ */
+export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: number, holelen: number): void {
+  const hba = Math.floor(holebegin / PAGE)
+  const hlen = Math.ceil(holelen / PAGE)
+  const hea = hlen === 0 ? Number.POSITIVE_INFINITY : hba + hlen - 1
+  if (as.sharedSemHeld) {
+    throw new KernelBugError(
+      'down(i_shared_sem) while it is held: the single-threaded model would deadlock',
+      'mm/memory.c invalidate_mmap_range',
+      as.path,
+    )
+  }
+  as.sharedSemHeld = true
+  try {
+    as.truncateCount++
+    for (const list of [as.iMmap, as.iMmapShared]) {
+      for (const vma of [...list]) {
+        if (vma.flags & VM.NONLINEAR) {
+          zapNonlinearHole(m, vma, hba, hea)
+          continue
+        }
+        const vba = vma.pgoff
+        const vea = vba + vma.pages - 1
+        if (hea < vba || vea < hba) continue
+        const zba = Math.max(hba, vba)
+        const zea = Math.min(hea, vea)
+        zapPageRange(m, vma, vma.start + (zba - vba) * PAGE, vma.start + (zea - vba + 1) * PAGE)
+      }
+    }
+  } finally {
+    as.sharedSemHeld = false
+  }
+}
+
+/**
+ * The 2.6.7-era treatment of a nonlinear vma in the hole (zap_details with
+ * nonlinear_vma): every pte of the vma is looked at, and one is zapped when
+ * the page it maps, or the pgoff its file pte holds, falls in [hba, hea].
+ */
+function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void {
+  const f = m.fast
+  const w = m.env.tables.words
+  for (let a = vma.start; a < vma.end; a += PAGE) {
+    const ptr = lookupPte(m.env, vma.mm.id, a)
+    if (ptr === NO_PTE) continue
+    const at = pteWordOffset(m.env, ptr)
+    const lo = w[at]!
+    const hi = f.words === 2 ? w[at + 1]! : 0
+    let index: number
+    if (f.present(lo, hi)) {
+      const pfn = f.pfn(lo, hi)
+      if (pfn >= m.frames.n || pageCacheOf(m, pfn) !== vma.file) continue
+      index = m.frames.index[pfn]!
+    } else if (f.file(lo, hi)) {
+      index = f.pgoff(lo, hi)
+    } else {
+      continue
+    }
+    if (index >= hba && index <= hea) zapPageRange(m, vma, a, a + PAGE)
+  }
+}
+
+/**
+ * `truncate_inode_pages(mapping, lstart)`: drop every cached page wholly past
+ * `lstart` (truncate_complete_page: the content is discarded, so the page is
+ * cleaned, not written), and zero the EOF tail of the partial page
+ * (truncate_partial_page). The pages were unmapped by invalidate_mmap_range.
+ */
+export function truncateInodePages(m: Machine, as: AddressSpace, lstart: number): void {
+  const start = Math.ceil(lstart / PAGE)
+  let n = 0
+  for (const [index, pfn] of [...as.pages]) {
+    if (index < start) continue
+    clearPageDirty(m, pfn)
+    removeFromPageCache(m, pfn)
+    n++
+  }
+  if (lstart % PAGE !== 0) {
+    const partial = as.pages.get(start - 1)
+    if (partial !== undefined) m.fs.tails.delete(partial)
+  }
+  m.counters.filemap.truncated += n
+}
+
+/** ext2's `->truncate`: free the blocks wholly past i_size; they read as holes (zeros) from now on. */
+function ext2Truncate(as: AddressSpace): void {
+  const end = as.sizePages
+  for (const index of [...as.blocks.keys()]) if (index >= end) as.blocks.delete(index)
+  if (as.initialPages > end) as.initialPages = end
+}

@@ -1,0 +1,75 @@
+// Helpers shared by the vm-mremap, vm-mlock and vm-madvise tests.
+import { i386, i386Pae } from '@rmaplab/arch-i386'
+import { ppc } from '@rmaplab/arch-ppc'
+import { ppc64 } from '@rmaplab/arch-ppc64'
+import {
+  type Errno,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  type Machine,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SignalError,
+  SyscallError,
+} from '@rmaplab/rmap'
+import { expect } from 'vitest'
+
+/** The four layouts every VM test runs on. */
+export const ARCHES = [i386, i386Pae, ppc, ppc64]
+
+/** Bytes in `n` pages. */
+export const pages = (n: number): number => n * PAGE_SIZE
+
+/** A private anonymous read-write mapping of `n` pages (at `at` with MAP_FIXED when given). */
+export function anon(p: Process, n: number, at?: number, prot = PROT_READ | PROT_WRITE): number {
+  const fixed = at === undefined ? 0 : MAP_FIXED
+  return p.mmap(at ?? 0, pages(n), prot, MAP_PRIVATE | MAP_ANONYMOUS | fixed)
+}
+
+/** The errno `fn` fails with (it must fail with a SyscallError). */
+export function errnoOf(fn: () => unknown): Errno {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof SyscallError) return e.errno
+    throw e
+  }
+  throw new Error('expected the call to fail with an errno, but it succeeded')
+}
+
+/** What the tests compare before and after a failing call: maps, meminfo, per-mm counters. */
+export function snapshot(m: Machine, p: Process) {
+  return {
+    maps: p.maps(),
+    meminfo: m.meminfo(),
+    rss: p.mm.rss,
+    totalVm: p.mm.totalVm,
+    lockedVm: p.mm.lockedVm,
+    flags: p.mm.vmas.map((v) => v.flags),
+  }
+}
+
+/** The pfn `addr` maps in `p` (the pte must be present). */
+export function pfnAt(p: Process, addr: number): number {
+  const e = p.pagemap(addr)
+  expect(e.present).toBe(true)
+  return e.pfn!
+}
+
+/** Fork a child of `p` and touch `addr` from it: it must die of SIGSEGV (LTP munmap01 style). */
+export function expectSegvInChild(p: Process, addr: number): void {
+  const c = p.fork()
+  let err: unknown
+  try {
+    c.read(addr)
+  } catch (e) {
+    err = e
+  }
+  expect(err).toBeInstanceOf(SignalError)
+  expect((err as SignalError).signal).toBe('SIGSEGV')
+  expect((err as SignalError).address).toBe(addr)
+  expect(c.alive).toBe(false)
+}
