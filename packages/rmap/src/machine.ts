@@ -227,14 +227,20 @@ export class Process {
   }
 
   private enter<T>(fn: () => T): T {
-    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
-    const prev = this.m.env.cpu
-    this.m.env.cpu = this.mm.cpu
+    const prev = this.switchIn()
     try {
       return fn()
     } finally {
       this.m.env.cpu = prev
     }
+  }
+
+  /** Run on this process's cpu: returns the cpu to switch back to. */
+  private switchIn(): number {
+    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
+    const prev = this.m.env.cpu
+    this.m.env.cpu = this.mm.cpu
+    return prev
   }
 
   /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
@@ -313,21 +319,28 @@ export class Process {
    * (the rest of the last page) reads the page's EOF tail: 0 unless written.
    */
   read(addr: number): number {
-    return this.enter(() => {
+    // The hot path: no closure, as enter() would allocate one per access.
+    const prev = this.switchIn()
+    try {
       const pfn = this.access(addr, false)
       if (this.pastEof(addr, pfn)) return this.m.fs.tails.get(pfn) ?? 0
       return this.m.frames.content[pfn]!
-    })
+    } finally {
+      this.m.env.cpu = prev
+    }
   }
 
   /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. Past EOF it goes to the EOF tail. */
   write(addr: number, value: number): void {
     if (!Number.isInteger(value)) throw new RangeError(`write: value ${value} is not an integer`)
-    this.enter(() => {
+    const prev = this.switchIn()
+    try {
       const pfn = this.access(addr, true)
       if (this.pastEof(addr, pfn)) this.m.fs.tails.set(pfn, value >>> 0)
       else this.m.frames.content[pfn] = value >>> 0
-    })
+    } finally {
+      this.m.env.cpu = prev
+    }
   }
 
   /** Does the access at `addr`, which reached `pfn`, fall past the end of a mapped file? */
@@ -747,10 +760,12 @@ export class Machine {
       mapcount: f.mapcount[pfn]!,
       flags: f.flagNames(pfn),
       mapping: { kind, id },
-      index: f.index[pfn]!,
-      private: f.private[pfn]!,
+      // A page-table page's index is the base address it maps; its content word
+      // is its slot in the page-table store, not user data.
+      index: this.env.tables.has(pfn) ? this.env.pageIndexNumber(pfn) : f.index[pfn]!,
+      private: f.getPrivate(pfn),
       zone: this.env.zoneOfPfn(pfn).name,
-      content: f.content[pfn]!,
+      content: this.env.tables.has(pfn) ? 0 : f.content[pfn]!,
     }
   }
 

@@ -8,7 +8,7 @@
  * suite and by the VM model; an arch only sees the {@link PgtableEnv} interface.
  */
 import { ArchLimitError, KernelBugError, OutOfMemoryError } from '../errors.js'
-import { NO_MAPPING, PageFrames, PG } from '../mm/page.js'
+import { NO_MAPPING, PageFrames, PG, PG_PAGETABLE } from '../mm/page.js'
 import { KmapAtomic } from './highmem.js'
 import type { MmuCache } from './mmu.js'
 import { PageState } from './percpu.js'
@@ -96,19 +96,26 @@ export class PageTableStore {
   readonly wordsPerPage: number
   /** The words of every page-table page; reallocated when it grows. */
   words: Uint32Array
-  private readonly slotOf: Int32Array
+  /**
+   * The frames: a page-table page is marked PG_PAGETABLE and its content word
+   * holds its slot here (a page table has no user content), so finding a
+   * table's words costs no per-frame array of its own.
+   */
+  readonly frames: PageFrames
   private readonly freeSlots: number[] = []
   private nextSlot = 0
 
-  constructor(totalPages: number, pageSize = 4096) {
+  /** A store over `frames` (or over a fresh set of `frames` frames). */
+  constructor(frames: PageFrames | number, pageSize = 4096) {
     this.wordsPerPage = pageSize >>> 2
-    this.slotOf = new Int32Array(totalPages).fill(-1)
+    this.frames = typeof frames === 'number' ? new PageFrames(frames) : frames
     this.words = new Uint32Array(this.wordsPerPage * 16)
   }
 
   /** Make `pfn` a page-table page, zero-filled (`clear_page`). */
   attach(pfn: number): void {
-    if (this.slotOf[pfn] !== -1) {
+    const f = this.frames
+    if (f.test(pfn, PG_PAGETABLE)) {
       throw new KernelBugError('page-table page attached twice', 'pgtable store', `pfn ${pfn}`)
     }
     let slot = this.freeSlots.pop()
@@ -121,31 +128,33 @@ export class PageTableStore {
         this.words = grown
       }
     }
-    this.slotOf[pfn] = slot
+    f.set(pfn, PG_PAGETABLE)
+    f.content[pfn] = slot
     this.words.fill(0, slot * this.wordsPerPage, (slot + 1) * this.wordsPerPage)
   }
 
   /** `pfn` is no longer a page-table page. */
   detach(pfn: number): void {
-    const slot = this.slotOf[pfn]!
-    if (slot < 0)
+    const f = this.frames
+    if (!f.test(pfn, PG_PAGETABLE)) {
       throw new KernelBugError('freeing a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
-    this.slotOf[pfn] = -1
-    this.freeSlots.push(slot)
+    }
+    f.clear(pfn, PG_PAGETABLE)
+    this.freeSlots.push(f.content[pfn]!)
+    f.content[pfn] = 0
   }
 
   /** True when `pfn` holds a page table. */
   has(pfn: number): boolean {
-    return pfn >= 0 && pfn < this.slotOf.length && this.slotOf[pfn]! >= 0
+    return pfn >= 0 && pfn < this.frames.n && this.frames.test(pfn, PG_PAGETABLE)
   }
 
   /** Word offset of the first word of page-table page `pfn`. */
   base(pfn: number): number {
-    const slot = this.slotOf[pfn]
-    if (slot === undefined || slot < 0) {
+    if (!this.has(pfn)) {
       throw new KernelBugError('access to a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
     }
-    return slot * this.wordsPerPage
+    return this.frames.content[pfn]! * this.wordsPerPage
   }
 
   /** Number of page-table pages held. */
@@ -263,9 +272,12 @@ export class PageTableEnv implements PgtableEnv {
   /** Frames set aside for bootmem (the top of lowmem), never given to the page allocator. */
   readonly bootmemPages = BOOTMEM_PAGES
   private stage: BootStage
-  /** Free pfns per zone (index into `zones`), as stacks popped from the end: lowest pfn first. */
-  private readonly free: number[][]
-  private readonly zoneOf: Uint8Array
+  /**
+   * Free lists, one per zone: heads of lists linked through page->lru (lruNext),
+   * lowest pfn first at boot, last freed first after that (LIFO, deterministic).
+   */
+  private readonly freeHead: Int32Array
+  private readonly freeCount: Int32Array
   private bootmemNext: number
   private readonly pgds = new Map<number, number>()
   private readonly contexts = new Map<number, number>()
@@ -306,27 +318,27 @@ export class PageTableEnv implements PgtableEnv {
     this.highmemStart = low
     this.pageState = new PageState(this.cpus, arch.geometry.BITS_PER_LONG, this.stage >= BOOT.perCpuReady)
     this.kmap = new KmapAtomic(this.cpus, { strict: opts.strictKmap ?? true, ptechains: this.rules.kmPte2 })
-    this.tables = new PageTableStore(this.totalPages, Number(arch.geometry.PAGE_SIZE))
     this.frames = new PageFrames(this.totalPages)
+    this.tables = new PageTableStore(this.frames, Number(arch.geometry.PAGE_SIZE))
     const zones: Zone[] = []
     if (dma > 0) zones.push({ name: 'DMA', start: 0, end: dma })
     zones.push({ name: 'Normal', start: dma, end: low })
     if (high > 0) zones.push({ name: 'HighMem', start: low, end: this.totalPages })
     this.zones = zones
-    this.zoneOf = new Uint8Array(this.totalPages)
     // The top BOOTMEM_PAGES lowmem frames are bootmem, handed out top-down
     // before mem_init and never returned to the page allocator.
     this.bootmemNext = low - 1
-    this.free = zones.map((z, i) => {
-      const stack: number[] = []
+    this.freeHead = new Int32Array(zones.length).fill(-1)
+    this.freeCount = new Int32Array(zones.length)
+    const f = this.frames
+    zones.forEach((z, i) => {
       const top = z.end === low ? low - BOOTMEM_PAGES : z.end
       for (let p = z.end - 1; p >= z.start; p--) {
-        this.zoneOf[p] = i
-        if (p < top) stack.push(p)
+        f.setZone(p, i)
+        if (z.name === 'HighMem') f.set(p, PG.highmem)
+        if (p < top) this.pushFree(i, p)
       }
-      return stack
     })
-    for (let p = low; p < this.totalPages; p++) this.frames.set(p, PG.highmem)
     // swapper_pg_dir; on a layout whose pgd_alloc preallocates pmds, init_mm has
     // a pmd under every pgd entry, built at boot.
     this.pgds.set(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
@@ -364,9 +376,13 @@ export class PageTableEnv implements PgtableEnv {
   tryAllocPage(gfp: Gfp): number {
     for (let i = this.zones.length - 1; i >= 0; i--) {
       if (!gfp.highmem && this.zones[i]!.name === 'HighMem') continue
-      const pfn = this.free[i]!.pop()
-      if (pfn !== undefined) {
-        this.frames.count[pfn] = 1
+      const pfn = this.freeHead[i]!
+      if (pfn >= 0) {
+        const f = this.frames
+        this.freeHead[i] = f.lruNext[pfn]!
+        this.freeCount[i]!--
+        f.lruNext[pfn] = -1
+        f.count[pfn] = 1
         return pfn
       }
     }
@@ -375,12 +391,18 @@ export class PageTableEnv implements PgtableEnv {
 
   /** Free frames per zone, in zone order. */
   freePagesPerZone(): number[] {
-    return this.free.map((f) => f.length)
+    return Array.from(this.freeCount)
+  }
+
+  private pushFree(zone: number, pfn: number): void {
+    this.frames.lruNext[pfn] = this.freeHead[zone]!
+    this.freeHead[zone] = pfn
+    this.freeCount[zone]!++
   }
 
   /** The zone a pfn belongs to. */
   zoneOfPfn(pfn: number): Zone {
-    return this.zones[this.zoneOf[pfn]!]!
+    return this.zones[this.frames.zone(pfn)]!
   }
 
   /**
@@ -406,10 +428,8 @@ export class PageTableEnv implements PgtableEnv {
         `pfn ${pfn}, mapcount ${f.mapcount[pfn]}, mapping ${f.mapping[pfn]}`,
       )
     }
-    const highmem = f.test(pfn, PG.highmem)
     f.reset(pfn)
-    if (highmem) f.set(pfn, PG.highmem)
-    if (pfn < this.bootmemFloor || pfn >= this.highmemStart) this.free[this.zoneOf[pfn]!]!.push(pfn)
+    if (pfn < this.bootmemFloor || pfn >= this.highmemStart) this.pushFree(f.zone(pfn), pfn)
   }
 
   private get bootmemFloor(): number {
@@ -456,16 +476,16 @@ export class PageTableEnv implements PgtableEnv {
   }
 
   pageIndex(pfn: number): bigint {
-    return this.frames.indexBig(pfn)
+    return this.frames.tagIndex(pfn)
   }
 
   pageIndexNumber(pfn: number): number {
-    return this.frames.index[pfn]!
+    return this.frames.tagIndexNumber(pfn)
   }
 
   setPageMapping(pfn: number, mm: number, index: bigint): void {
     this.frames.mapping[pfn] = mm
-    this.frames.setIndexBig(pfn, index)
+    this.frames.setTagIndex(pfn, index)
   }
 
   mmPgd(mm: number): number {

@@ -22,23 +22,53 @@ export interface TlbBits {
 
 // Keys pack (mm, virtual page number): vpn < 2^30 covers every user address here.
 const VPN_SPAN = 2 ** 30
+/** Ways per set: the Pentium III data TLB is 4-way set associative. */
+const WAYS = 4
 
-/** The i386-style per-cpu TLB. */
+/**
+ * Entries per cpu: the 64-entry data TLB of the Pentium III (4-way set
+ * associative, so 16 sets) for 4 KB pages. A real TLB is small, so whether a
+ * missed flush leaves a stale entry depends on what happens to be cached; the
+ * model keeps exactly that, replacing entries round-robin within a set.
+ */
+export const TLB_ENTRIES = 64
+
+/** The i386-style per-cpu TLB, as typed arrays: no allocation on a fill or a flush. */
 export class PerCpuTlb implements MmuCache {
   lastHi = 0
-  private readonly maps: Map<number, number>[]
+  /** Per cpu and slot: the key (mm * 2^30 + vpn), or -1 when empty. */
+  private readonly keys: Float64Array
+  /** Per cpu and slot: pfn * 2 + (writable ? 1 : 0). */
+  private readonly vals: Float64Array
+  /** Per cpu and set: the next way to replace. */
+  private readonly victim: Uint8Array
+  private readonly sets: number
+  private readonly perCpu: number
   private readonly pageSize: number
 
   constructor(
     private readonly env: PgtableEnv,
     private readonly bits: TlbBits,
+    entries = TLB_ENTRIES,
   ) {
-    this.maps = Array.from({ length: env.cpus }, () => new Map<number, number>())
+    if (!Number.isInteger(entries) || entries < WAYS || entries % WAYS !== 0) {
+      throw new RangeError(`PerCpuTlb: entries must be a positive multiple of ${WAYS}, got ${entries}`)
+    }
+    this.sets = entries / WAYS
+    this.perCpu = entries
+    this.keys = new Float64Array(env.cpus * entries).fill(-1)
+    this.vals = new Float64Array(env.cpus * entries)
+    this.victim = new Uint8Array(env.cpus * this.sets)
     this.pageSize = 2 ** env.arch.geometry.PAGE_SHIFT
   }
 
-  private key(mm: number, address: number): number {
-    return mm * VPN_SPAN + Math.floor(address / this.pageSize)
+  private vpn(address: number): number {
+    return Math.floor(address / this.pageSize)
+  }
+
+  /** First slot of the set `vpn` falls in, on `cpu`. */
+  private setBase(cpu: number, vpn: number): number {
+    return cpu * this.perCpu + (vpn % this.sets) * WAYS
   }
 
   access(mm: number, address: number, ptr: PtePtr, write: boolean): boolean {
@@ -52,8 +82,30 @@ export class PerCpuTlb implements MmuCache {
     w[at] = (lo | b.ACCESSED | (write ? b.DIRTY : 0)) >>> 0
     const hi = this.env.arch.fast.words === 2 ? w[at + 1]! : 0
     const pfn = this.env.arch.fast.pfn(lo, hi)
-    this.maps[this.env.cpu]!.set(this.key(mm, address), pfn * 2 + ((lo & b.RW) !== 0 ? 1 : 0))
+    this.fill(this.env.cpu, mm, this.vpn(address), pfn * 2 + ((lo & b.RW) !== 0 ? 1 : 0))
     return true
+  }
+
+  /** Load a translation into its set, replacing round-robin when the set is full. */
+  private fill(cpu: number, mm: number, vpn: number, value: number): void {
+    const key = mm * VPN_SPAN + vpn
+    const base = this.setBase(cpu, vpn)
+    const k = this.keys
+    let slot = -1
+    for (let i = 0; i < WAYS; i++) {
+      if (k[base + i] === key) {
+        slot = base + i
+        break
+      }
+      if (slot < 0 && k[base + i] === -1) slot = base + i
+    }
+    if (slot < 0) {
+      const s = cpu * this.sets + (vpn % this.sets)
+      slot = base + this.victim[s]!
+      this.victim[s] = (this.victim[s]! + 1) % WAYS
+    }
+    k[slot] = key
+    this.vals[slot] = value
   }
 
   setPte(ptr: PtePtr, lo: number, hi: number): void {
@@ -100,62 +152,74 @@ export class PerCpuTlb implements MmuCache {
   }
 
   flushTlbPage(mm: number, address: number): void {
-    const k = this.key(mm, address)
-    for (const m of this.maps) m.delete(k)
+    const vpn = this.vpn(address)
+    const key = mm * VPN_SPAN + vpn
+    const k = this.keys
+    for (let cpu = 0; cpu < this.env.cpus; cpu++) {
+      const base = this.setBase(cpu, vpn)
+      for (let i = 0; i < WAYS; i++) if (k[base + i] === key) k[base + i] = -1
+    }
   }
 
   flushTlbRange(mm: number, start: number, end: number): void {
-    const size = this.pageSize
-    if ((end - start) / size > 64) {
-      // A long range: one pass over the cached entries instead of one lookup per page.
-      const lo = this.key(mm, start)
-      const hi = this.key(mm, end - 1)
-      for (const m of this.maps) for (const k of m.keys()) if (k >= lo && k <= hi) m.delete(k)
+    if ((end - start) / this.pageSize > this.perCpu) {
+      // A long range: one pass over every entry instead of one lookup per page.
+      const lo = mm * VPN_SPAN + this.vpn(start)
+      const hi = mm * VPN_SPAN + this.vpn(end - 1)
+      const k = this.keys
+      for (let i = 0; i < k.length; i++) if (k[i]! >= lo && k[i]! <= hi) k[i] = -1
       return
     }
+    const size = this.pageSize
     for (let a = start - (start % size); a < end; a += size) this.flushTlbPage(mm, a)
   }
 
   flushTlbMm(mm: number): void {
-    for (const m of this.maps) {
-      for (const k of m.keys()) if (Math.floor(k / VPN_SPAN) === mm) m.delete(k)
-    }
+    const k = this.keys
+    for (let i = 0; i < k.length; i++) if (k[i]! >= 0 && Math.floor(k[i]! / VPN_SPAN) === mm) k[i] = -1
   }
 
   flushTlbPending(): void {}
 
   cachedPfn(cpu: number, mm: number, address: number): number {
-    const v = this.maps[cpu]?.get(this.key(mm, address))
-    return v === undefined ? -1 : Math.floor(v / 2)
+    if (cpu < 0 || cpu >= this.env.cpus) return -1
+    const vpn = this.vpn(address)
+    const key = mm * VPN_SPAN + vpn
+    const base = this.setBase(cpu, vpn)
+    for (let i = 0; i < WAYS; i++)
+      if (this.keys[base + i] === key) return Math.floor(this.vals[base + i]! / 2)
+    return -1
   }
 
   stale(): StaleEntry[] {
     const out: StaleEntry[] = []
-    const page = this.pageSize
-    this.maps.forEach((m, cpu) => {
-      for (const [k, v] of m) {
-        const mm = Math.floor(k / VPN_SPAN)
-        const address = (k - mm * VPN_SPAN) * page
-        const cachedPfn = Math.floor(v / 2)
-        const cachedWrite = v % 2 === 1
-        const reason = staleReason(
-          this.env,
-          this.bits.PRESENT,
-          this.bits.RW,
-          mm,
-          address,
-          cachedPfn,
-          cachedWrite,
-        )
-        if (reason) out.push({ cpu, mm, address, cachedPfn, cachedWrite, reason })
-      }
-    })
+    const k = this.keys
+    for (let i = 0; i < k.length; i++) {
+      const key = k[i]!
+      if (key < 0) continue
+      const cpu = Math.floor(i / this.perCpu)
+      const mm = Math.floor(key / VPN_SPAN)
+      const address = (key - mm * VPN_SPAN) * this.pageSize
+      const v = this.vals[i]!
+      const cachedPfn = Math.floor(v / 2)
+      const cachedWrite = v % 2 === 1
+      const reason = staleReason(
+        this.env,
+        this.bits.PRESENT,
+        this.bits.RW,
+        mm,
+        address,
+        cachedPfn,
+        cachedWrite,
+      )
+      if (reason) out.push({ cpu, mm, address, cachedPfn, cachedWrite, reason })
+    }
     return out
   }
 
   get size(): number {
     let n = 0
-    for (const m of this.maps) n += m.size
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i]! >= 0) n++
     return n
   }
 }

@@ -49,11 +49,30 @@ export const PAGE_FLAG_NAMES: readonly PageFlag[] = Object.keys(PG) as PageFlag[
 /** page->mapping == NULL. */
 export const NO_MAPPING = -1
 
-/** The struct page fields of every frame. */
+/**
+ * The zone of a frame lives in the top bits of page->flags, as the kernel keeps
+ * it (NODEZONE_SHIFT); 2 bits hold DMA, Normal or HighMem.
+ */
+export const ZONE_SHIFT = 28
+const ZONE_MASK = 3 << ZONE_SHIFT
+/** A page-table page (pgd, pmd or pte page): its content word holds its slot in the page-table store. */
+export const PG_PAGETABLE = 27
+/** Bits that survive a free: the zone and PG_highmem describe the frame, not its use. */
+const FRAME_BITS = ZONE_MASK | (1 << PG.highmem)
+
+/**
+ * The struct page fields of every frame: 8 typed arrays of 4 bytes, 32 bytes
+ * per frame, the size of the -aa tree's struct page on i386. Like the kernel,
+ * the model reuses fields by page use: a free page's `lruNext` links its zone's
+ * free list (the buddy allocator links free pages through page->lru), a
+ * page-table page's `content` holds its slot in the page-table store, and
+ * `private` (the swap entry of a swap-cache page) is kept sparse because few
+ * pages have one.
+ */
 export class PageFrames {
   /** Number of frames. */
   readonly n: number
-  /** page->flags, one bit per {@link PG} entry. */
+  /** page->flags: one bit per {@link PG} entry, the zone in the top bits. */
   readonly flags: Uint32Array
   /** page->count (page_count): references; 0 means free. */
   readonly count: Int32Array
@@ -61,17 +80,20 @@ export class PageFrames {
   readonly mapcount: Int32Array
   /** page->mapping as an object id, or {@link NO_MAPPING}. */
   readonly mapping: Int32Array
-  /** page->index: file page offset, linear anon pgoff, or a pte page's base address. */
-  readonly index: Float64Array
-  /** page->private: the swap entry of a swap-cache page, buffers otherwise. */
-  readonly private: Float64Array
-  /** LRU list links (pfns; -1 ends a list). */
+  /**
+   * page->index: the file page offset or the linear anon pgoff. For a page-table
+   * page (whose kernel index is the base address it maps) use {@link tagIndex}.
+   */
+  readonly index: Uint32Array
+  /** LRU links (pfns; -1 ends a list); a free page's lruNext links its zone's free list. */
   readonly lruPrev: Int32Array
   readonly lruNext: Int32Array
   /** The page's content: one 32-bit word, the value last written anywhere in it. */
   readonly content: Uint32Array
-  /** page->index values at or above 2^53 (ppc64 kernel-region pte pages), exactly. */
-  private readonly bigIndex = new Map<number, bigint>()
+  /** page->private where it is set (swap entries of swap-cache pages). */
+  private readonly priv = new Map<number, number>()
+  /** Page-table tags too large for `index` in page units (ppc64 kernel regions). */
+  private readonly bigTag = new Map<number, bigint>()
 
   constructor(n: number) {
     this.n = n
@@ -79,8 +101,7 @@ export class PageFrames {
     this.count = new Int32Array(n)
     this.mapcount = new Int32Array(n)
     this.mapping = new Int32Array(n).fill(NO_MAPPING)
-    this.index = new Float64Array(n)
-    this.private = new Float64Array(n)
+    this.index = new Uint32Array(n)
     this.lruPrev = new Int32Array(n).fill(-1)
     this.lruNext = new Int32Array(n).fill(-1)
     this.content = new Uint32Array(n)
@@ -108,16 +129,51 @@ export class PageFrames {
     return was
   }
 
-  /** page->index as an exact bigint. */
-  indexBig(pfn: number): bigint {
-    return this.bigIndex.get(pfn) ?? BigInt(this.index[pfn]!)
+  /** The zone index kept in page->flags. */
+  zone(pfn: number): number {
+    return (this.flags[pfn]! & ZONE_MASK) >>> ZONE_SHIFT
   }
 
-  /** Set page->index from a bigint (exact even above 2^53). */
-  setIndexBig(pfn: number, index: bigint): void {
-    this.index[pfn] = Number(index)
-    if (index >= 1n << 53n) this.bigIndex.set(pfn, index)
-    else this.bigIndex.delete(pfn)
+  /** Record the zone of a frame (at boot). */
+  setZone(pfn: number, zone: number): void {
+    this.flags[pfn] = (this.flags[pfn]! & ~ZONE_MASK) | (zone << ZONE_SHIFT)
+  }
+
+  /** page->private (0 when unset). */
+  getPrivate(pfn: number): number {
+    return this.priv.size === 0 ? 0 : (this.priv.get(pfn) ?? 0)
+  }
+
+  /** Set page->private; 0 clears it. */
+  setPrivate(pfn: number, value: number): void {
+    if (value === 0) this.priv.delete(pfn)
+    else this.priv.set(pfn, value)
+  }
+
+  /** The page->index of a page-table page: the base address it maps, exactly. */
+  tagIndex(pfn: number): bigint {
+    return this.bigTag.get(pfn) ?? BigInt(this.index[pfn]!) * 4096n
+  }
+
+  /** {@link tagIndex} as a number (exact below 2^53; every user address is). */
+  tagIndexNumber(pfn: number): number {
+    if (this.bigTag.size !== 0) {
+      const big = this.bigTag.get(pfn)
+      if (big !== undefined) return Number(big)
+    }
+    return this.index[pfn]! * 4096
+  }
+
+  /** Set a page-table page's page->index (a page-aligned address). */
+  setTagIndex(pfn: number, address: bigint): void {
+    const units = address / 4096n
+    if (address % 4096n === 0n && units < 1n << 32n) {
+      this.index[pfn] = Number(units)
+      this.bigTag.delete(pfn)
+    } else {
+      this.index[pfn] = 0
+      this.bigTag.set(pfn, address)
+    }
   }
 
   /** The flags of a page by kernel name. */
@@ -126,17 +182,17 @@ export class PageFrames {
     return PAGE_FLAG_NAMES.filter((name) => (f & (1 << PG[name])) !== 0)
   }
 
-  /** Reset every field of a frame to its free state. */
+  /** Reset every field of a frame to its free state (zone and PG_highmem stay). */
   reset(pfn: number): void {
-    this.flags[pfn] = 0
+    this.flags[pfn] = this.flags[pfn]! & FRAME_BITS
     this.count[pfn] = 0
     this.mapcount[pfn] = 0
     this.mapping[pfn] = NO_MAPPING
     this.index[pfn] = 0
-    this.private[pfn] = 0
     this.lruPrev[pfn] = -1
     this.lruNext[pfn] = -1
     this.content[pfn] = 0
-    this.bigIndex.delete(pfn)
+    if (this.priv.size !== 0) this.priv.delete(pfn)
+    if (this.bigTag.size !== 0) this.bigTag.delete(pfn)
   }
 }
