@@ -5,5 +5,12 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     projects: ['packages/*', 'arch/*', 'tools/*/vitest.config.ts', 'examples/*'],
+    // `pnpm coverage`: the source of the published packages, measured by every test.
+    coverage: {
+      provider: 'v8',
+      include: ['packages/*/src/**/*.ts', 'arch/*/src/**/*.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+    },
   },
 })

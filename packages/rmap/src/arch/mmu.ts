@@ -46,6 +46,11 @@ export interface MmuCache {
    * Returns false when it would fault: pte not present, no user access, or a
    * write through a read-only pte. Otherwise the pte gets ACCESSED (and DIRTY on
    * a write) and the translation is cached.
+   *
+   * Simplification: the model walks the pte on every access, as if the cache
+   * always missed, so the accessed bit is set again even where a real TLB hit
+   * would leave it clear. The cache is kept so that a missed flush shows as a
+   * stale entry ({@link stale}), not to short-cut the walk.
    */
   access(mm: number, address: number, ptr: PtePtr, write: boolean): boolean
   /** `set_pte`: store a pte (both words; on ppc keeping `_PAGE_HASHPTE`). */
