@@ -648,27 +648,23 @@ export class Machine {
   }
 
   private lruList(pfn: number, active: boolean): number {
-    return this.env.zones.indexOf(this.env.zoneOfPfn(pfn)) * 2 + (active ? 1 : 0)
+    return this.frames.zone(pfn) * 2 + (active ? 1 : 0)
   }
 
   /** @internal lru_cache_add_active: at once (no per-cpu pagevecs in the model). */
   lruAddActive(pfn: number): void {
-    const f = this.frames
-    const list = this.lruList(pfn, true)
-    const head = this.lruHead[list]!
-    f.lruPrev[pfn] = -1
-    f.lruNext[pfn] = head
-    if (head >= 0) f.lruPrev[head] = pfn
-    this.lruHead[list] = pfn
-    this.lruCount[list]!++
-    f.set(pfn, PG.lru)
-    f.set(pfn, PG.active)
+    this.lruAdd(pfn, true)
   }
 
   /** @internal lru_cache_add: onto the inactive list (a page-cache page read in), at once. */
   lruAddInactive(pfn: number): void {
+    this.lruAdd(pfn, false)
+  }
+
+  /** Link `pfn` at the head of its zone's active or inactive list. */
+  private lruAdd(pfn: number, active: boolean): void {
     const f = this.frames
-    const list = this.lruList(pfn, false)
+    const list = this.lruList(pfn, active)
     const head = this.lruHead[list]!
     f.lruPrev[pfn] = -1
     f.lruNext[pfn] = head
@@ -676,6 +672,7 @@ export class Machine {
     this.lruHead[list] = pfn
     this.lruCount[list]!++
     f.set(pfn, PG.lru)
+    if (active) f.set(pfn, PG.active)
   }
 
   /** @internal del_page_from_lru. */
