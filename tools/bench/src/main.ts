@@ -10,11 +10,20 @@
  * functions through one call site, and sharing a process would make those call
  * sites polymorphic and measure V8's inline caches instead of the encodings.
  *
+ * Then the VM operations next to the real kernel of this machine (vm.ts,
+ * native.ts): anonymous write, zero-page read and COW faults, fork of a 1 GiB mm,
+ * munmap, and the try_to_unmap / page_referenced walks over a page 1001 mms
+ * map, with the simulated/real ratio and the issue's targets; the page-frame
+ * state per pfn next to the -aa struct page (frames.ts).
+ *
  * Options (environment): BENCH_TIME (ms per task, default 300),
- * BENCH_ARCH (comma-separated layout names), BENCH_JSON (write results there).
+ * BENCH_ARCH (comma-separated layout names), BENCH_JSON (write results there),
+ * BENCH_NATIVE=0 (skip the real kernel), BENCH_CC (the C compiler; default cc,
+ * then gcc), BENCH_ANDREA=1 (also run Andrea's fork test, src/andrea.ts).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
@@ -33,6 +42,9 @@ import {
   pteUnmap,
 } from '@rmaplab/rmap'
 import { Bench } from 'tinybench'
+import { AA_STRUCT_PAGE, type FrameState, frameState } from './frames.js'
+import { type Native, runNative } from './native.js'
+import { FAULT_PAGES, FORK_PAGES, type NativeOp, type VmResult, vmOps } from './vm.js'
 
 const ALL: Arch[] = [i386, i386Pae, ppc, ppc64]
 const time = Number(process.env['BENCH_TIME'] ?? 300)
@@ -55,30 +67,152 @@ interface Row {
   'ns/op': number
 }
 
+/** What the issue asks of each operation, as a bound on the simulated/real speed ratio. */
+const TARGETS: Partial<Record<NativeOp, { min: number; text: string }>> = {
+  anonWriteFault: { min: 1, text: '>= 1' },
+  zeroPageReadFault: { min: 1, text: '>= 1' },
+  cowFault: { min: 1, text: '>= 1' },
+  fork: { min: 0.5, text: '>= 0.5 (within 2x)' },
+}
+
+/** What a layout's child process hands the parent. */
+interface ChildReport {
+  rows: Row[]
+  vm: VmResult[]
+  frame: FrameState
+}
+
 const rows: Row[] = []
 let sink = 0
 
 if (!process.env['BENCH_CHILD']) {
-  // Parent: one child process per layout, then one table.
+  // Parent: the real kernel once, one child process per layout, then the tables.
+  let native: Native = { ok: false, reason: 'BENCH_NATIVE=0' }
+  if (process.env['BENCH_NATIVE'] !== '0') {
+    console.error('measuring the real kernel (native/kernel-bench.c)...')
+    native = runNative(FAULT_PAGES, FORK_PAGES, time < 300 ? 3 : 5)
+  }
+  const reports: ChildReport[] = []
   for (const arch of archs) {
+    console.error(`measuring ${arch.name}...`)
     const out = execFileSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
       env: { ...process.env, BENCH_CHILD: '1', BENCH_ARCH: arch.name, BENCH_JSON: '' },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 << 20,
     })
-    rows.push(...(JSON.parse(out.trim().split('\n').pop()!) as Row[]))
+    const report = JSON.parse(out.trim().split('\n').pop()!) as ChildReport
+    reports.push(report)
+    rows.push(...report.rows)
   }
   console.log(
     `rmaplab bench: ${N} operations per sample, ${time} ms per task, node ${process.version}, one process per layout`,
   )
   console.table(rows)
+  const vmRows = printVm(reports, native)
+  printFrames(reports)
   const out = process.env['BENCH_JSON']
   if (out) {
-    writeFileSync(out, `${JSON.stringify({ node: process.version, n: N, time, rows }, null, 2)}\n`)
+    const real = native.ok
+      ? { kernel: native.kernel, compiler: native.compiler, results: [...native.results.values()] }
+      : { skipped: native.reason }
+    writeFileSync(
+      out,
+      `${JSON.stringify(
+        {
+          node: process.version,
+          n: N,
+          time,
+          rows,
+          vm: reports.flatMap((r) => r.vm),
+          vmTable: vmRows,
+          real,
+          frames: reports.map((r, i) => ({ arch: archs[i]!.name, ...r.frame })),
+        },
+        null,
+        2,
+      )}\n`,
+    )
     console.log(`wrote ${out}`)
+  }
+  if (process.env['BENCH_ANDREA'] === '1') {
+    const script = fileURLToPath(new URL('./andrea.ts', import.meta.url))
+    const r = spawnSync(process.execPath, [...process.execArgv, script], {
+      env: { ...process.env, BENCH_JSON: '' },
+      stdio: 'inherit',
+    })
+    if (r.status !== 0) process.exit(r.status ?? 1)
   }
   process.exit(0)
 }
+
+/** The VM operations, simulated next to real, per layout. Returns the rows printed. */
+function printVm(reports: ChildReport[], native: Native): Record<string, string | number>[] {
+  const sig = (x: number) => (x >= 100 ? Math.round(x) : +x.toPrecision(3))
+  const table: Record<string, string | number>[] = []
+  const notes = new Set<string>()
+  for (const r of reports) {
+    for (const v of r.vm) {
+      const row: Record<string, string | number> = {
+        arch: v.arch,
+        operation: v.name,
+        'sim ops/s': sig(v.opsPerSec),
+        'sim ns/op': sig(v.nsPerOp),
+      }
+      const real =
+        native.ok && v.op !== 'tryToUnmap' && v.op !== 'pageReferenced' ? native.results.get(v.op) : undefined
+      if (real) {
+        // ns per operation of the real kernel; a fork of a smaller mm (ppc) is
+        // compared with the real fork scaled to the same number of pages.
+        let realNs = v.op === 'fork' ? real.medianNs : real.medianNs / real.pages
+        if (v.op === 'fork' && v.pages !== real.pages) {
+          realNs *= v.pages / real.pages
+          notes.add(
+            `${v.arch}: real fork time scaled to ${v.pages} pages (x${(v.pages / real.pages).toFixed(3)}) for the ratio`,
+          )
+        }
+        const ratio = realNs / v.nsPerOp
+        row['real ops/s'] = sig(1e9 / realNs)
+        row['real ns/op'] = sig(realNs)
+        row['sim/real'] = +ratio.toFixed(3)
+        const t = TARGETS[v.op as NativeOp]
+        row['target'] = t ? `${t.text}: ${ratio >= t.min ? 'met' : 'MISSED'}` : '-'
+      } else {
+        row['real ops/s'] = '-'
+        row['real ns/op'] = '-'
+        row['sim/real'] = '-'
+        row['target'] = '-'
+      }
+      table.push(row)
+    }
+  }
+  console.log(
+    native.ok
+      ? `VM operations, simulated and on the real kernel (${native.kernel}, kernel-bench.c built with ${native.compiler} -O2, median round; sim/real = simulated speed / real speed)`
+      : `VM operations, simulated (median round). Real-kernel comparison skipped: ${native.reason}`,
+  )
+  console.table(table)
+  for (const n of notes) console.log(`note: ${n}`)
+  return table
+}
+
+/** Bytes of page-frame state per pfn, per layout, next to the -aa struct page. */
+function printFrames(reports: ChildReport[]): void {
+  for (const [i, r] of reports.entries()) {
+    const f = r.frame
+    const parts = f.arrays.map((a) => `${a.name} ${a.bytes}`).join(' + ')
+    const extra = [
+      ...f.sparse.map((x) => `${x.name} (sparse Map, ${x.entries} entries)`),
+      ...f.jsArrays.map((x) => `${x.name} (JS array, ${x.elements} pfns now)`),
+    ]
+    console.log(
+      `page-frame state, ${archs[i]!.name}: ${f.bytesPerFrame} bytes per frame (${parts}) vs ${AA_STRUCT_PAGE} bytes of the -aa struct page: ${f.bytesPerFrame <= AA_STRUCT_PAGE ? 'met' : 'MISSED'}${extra.length ? `; not counted: ${extra.join(', ')}` : ''}`,
+    )
+  }
+}
+
+const vm: VmResult[] = []
+let frame: FrameState | undefined
 
 for (const arch of archs) {
   const f = arch.fast
@@ -158,6 +292,8 @@ for (const arch of archs) {
     })
   }
   rows.push(...(await vmTasks(arch)))
+  vm.push(...vmOps(arch, time))
+  frame = frameState(arch)
 }
 
 /**
@@ -217,4 +353,5 @@ async function vmTasks(arch: Arch): Promise<Row[]> {
 
 // Child: hand the rows to the parent on the last line of stdout.
 if (sink === 0.5) console.error('') // keep the results observable
-console.log(JSON.stringify(rows))
+if (!frame) throw new Error('bench child: no layout measured')
+console.log(JSON.stringify({ rows, vm, frame } satisfies ChildReport))

@@ -1,0 +1,269 @@
+/**
+ * The VM operations `pnpm bench` sets next to the real kernel's: anonymous write
+ * faults, zero-page read faults, COW faults, fork of a large mm, munmap, and the
+ * objrmap walks of try_to_unmap and page_referenced over a file page mapped by
+ * 1000 processes. Each is timed with performance.now around the operation alone
+ * (setup and teardown outside the timing), over rounds: a warm-up round, then
+ * rounds until the time budget is spent; the median round is reported.
+ */
+import {
+  type Arch,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Machine,
+  O_RDWR,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from '@rmaplab/rmap'
+
+/** The operations the real kernel is measured on too (kernel-bench.c names them so). */
+export type NativeOp = 'anonWriteFault' | 'zeroPageReadFault' | 'cowFault' | 'fork' | 'munmap'
+/** Every simulated VM operation. */
+export type VmOp = NativeOp | 'tryToUnmap' | 'pageReferenced'
+
+/** One simulated VM operation on one layout. */
+export interface VmResult {
+  arch: string
+  op: VmOp
+  /** Row name for the table. */
+  name: string
+  /** Operations per round (pages faulted or unmapped, 1 fork, vmas walked). */
+  opsPerRound: number
+  /** Pages of the mm (fork) or region (faults, munmap); 1 for the walks. */
+  pages: number
+  /** Median round, nanoseconds. */
+  medianNs: number
+  /** Nanoseconds per operation, from the median round. */
+  nsPerOp: number
+  /** Operations per second, from the median round. */
+  opsPerSec: number
+  rounds: number
+}
+
+/** Pages of the region the fault, COW and munmap tests touch: 256 MiB, as kernel-bench.c is given. */
+export const FAULT_PAGES = 65536
+/** Pages of the fork test's mm where the layout's RAM holds it: 1 GiB. */
+export const FORK_PAGES = 262144
+/** Processes mapping the file page of the rmap walks. */
+export const WALKERS = 1000
+
+/**
+ * Pages of the fork test's mm and the machine's RAM, per layout. ppc's model
+ * RAM stops at 768M (CONFIG_LOWMEM_SIZE without highmem), which cannot hold a
+ * 1 GiB mm: there the mm is 704 MiB (the 768M machine has 196574 free frames,
+ * and the fork's page tables need a few hundred more).
+ */
+export function forkSize(arch: Arch): { pages: number; ram: string; note: string } {
+  if (arch.name === 'ppc') return { pages: 180224, ram: '768M', note: ' (704 MiB: ppc RAM ends at 768M)' }
+  return { pages: FORK_PAGES, ram: '2G', note: '' }
+}
+
+/**
+ * Time `timed` over rounds: one warm-up round, then at least `min` rounds and
+ * until `budgetMs` of timed work (at most `max` rounds). `setup` and `teardown`
+ * run outside the timing. Returns each timed round's nanoseconds.
+ */
+function timeRounds<S>(
+  budgetMs: number,
+  min: number,
+  max: number,
+  setup: () => S,
+  timed: (s: S) => void,
+  teardown: (s: S) => void,
+): number[] {
+  const ns: number[] = []
+  let spent = 0
+  for (let r = -1; r < max && (r < min || spent < budgetMs); r++) {
+    const s = setup()
+    const t0 = performance.now()
+    timed(s)
+    const dt = performance.now() - t0
+    teardown(s)
+    if (r >= 0) {
+      ns.push(dt * 1e6)
+      spent += dt
+    }
+  }
+  return ns
+}
+
+/** The median of `xs` (not empty). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+function result(
+  arch: Arch,
+  op: VmOp,
+  name: string,
+  opsPerRound: number,
+  pages: number,
+  ns: number[],
+): VmResult {
+  const medianNs = median(ns)
+  const nsPerOp = medianNs / opsPerRound
+  return {
+    arch: arch.name,
+    op,
+    name,
+    opsPerRound,
+    pages,
+    medianNs,
+    nsPerOp,
+    opsPerSec: 1e9 / nsPerOp,
+    rounds: ns.length,
+  }
+}
+
+const RW = PROT_READ | PROT_WRITE
+const ANON = MAP_PRIVATE | MAP_ANONYMOUS
+
+/** Write one word into every page of [a, a + pages pages). */
+function writePages(p: Process, a: number, pages: number, v: number): void {
+  for (let i = 0; i < pages; i++) p.write(a + i * PAGE_SIZE, v + i)
+}
+
+/** Every simulated VM operation on `arch`; `budgetMs` of timed work per operation. */
+export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
+  const out: VmResult[] = []
+  const len = FAULT_PAGES * PAGE_SIZE
+
+  // Faults and munmap: one 768M machine (the most ppc holds), a 256 MiB region.
+  {
+    const m = new Machine({ arch, ram: '768M', cpus: 2 })
+    const p = m.spawn()
+    const write = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => p.mmap(0, len, RW, ANON),
+      (a) => writePages(p, a, FAULT_PAGES, 1),
+      (a) => p.munmap(a, len),
+    )
+    out.push(
+      result(arch, 'anonWriteFault', 'anonymous write fault (per page)', FAULT_PAGES, FAULT_PAGES, write),
+    )
+    let sum = 0
+    const read = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => p.mmap(0, len, RW, ANON),
+      (a) => {
+        for (let i = 0; i < FAULT_PAGES; i++) sum += p.read(a + i * PAGE_SIZE)
+      },
+      (a) => p.munmap(a, len),
+    )
+    if (sum !== 0) throw new Error(`${arch.name}: untouched anonymous memory read ${sum}, not 0`)
+    out.push(
+      result(arch, 'zeroPageReadFault', 'zero-page read fault (per page)', FAULT_PAGES, FAULT_PAGES, read),
+    )
+    // COW: the parent wrote the region once; each round a child writes every page.
+    const cowArea = p.mmap(0, len, RW, ANON)
+    writePages(p, cowArea, FAULT_PAGES, 1)
+    const cow = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => p.fork(),
+      (c) => writePages(c, cowArea, FAULT_PAGES, 2),
+      (c) => c.exit(),
+    )
+    p.munmap(cowArea, len)
+    out.push(result(arch, 'cowFault', 'COW fault, child writes (per page)', FAULT_PAGES, FAULT_PAGES, cow))
+    const unmap = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => {
+        const a = p.mmap(0, len, RW, ANON)
+        writePages(p, a, FAULT_PAGES, 3)
+        return a
+      },
+      (a) => p.munmap(a, len),
+      () => {},
+    )
+    out.push(result(arch, 'munmap', 'munmap of written pages (per page)', FAULT_PAGES, FAULT_PAGES, unmap))
+    m.check()
+  }
+
+  // fork of a 1 GiB mm (704 MiB on ppc): fork timed alone, the child's exit outside.
+  {
+    const { pages, ram, note } = forkSize(arch)
+    const m = new Machine({ arch, ram, cpus: 2 })
+    const p = m.spawn()
+    const a = p.mmap(0, pages * PAGE_SIZE, RW, ANON)
+    writePages(p, a, pages, 1)
+    const kids: Process[] = []
+    const fork = timeRounds(
+      budgetMs,
+      3,
+      20,
+      () => null,
+      () => {
+        kids.push(p.fork())
+      },
+      () => kids.pop()!.exit(),
+    )
+    out.push(result(arch, 'fork', `fork of a ${pages}-page mm${note} (per fork)`, 1, pages, fork))
+    m.check()
+  }
+
+  // The objrmap walks over a MAP_SHARED file page that 1001 processes map.
+  {
+    const m = new Machine({ arch, ram: '256M', cpus: 2 })
+    m.fs.create('/bench/walk', { size: PAGE_SIZE })
+    const p = m.spawn()
+    const fd = p.open('/bench/walk', O_RDWR)
+    const a = p.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0)
+    p.write(a, 1)
+    const procs = [p]
+    for (let i = 0; i < WALKERS; i++) procs.push(p.fork())
+    const touch = () => {
+      for (const q of procs) q.read(a)
+    }
+    touch()
+    const pfn = p.pagemap(a).pfn!
+    const vmas = WALKERS + 1
+    const walked = (what: string) => {
+      const v = m.stats().lastWalk.vmasVisited
+      if (v !== vmas) throw new Error(`${arch.name} ${what}: walked ${v} vmas, expected ${vmas}`)
+    }
+    const unmap = timeRounds(
+      budgetMs,
+      10,
+      1000,
+      () => null,
+      () => {
+        const r = m.tryToUnmap(pfn)
+        if (r !== 'SWAP_SUCCESS') throw new Error(`${arch.name}: try_to_unmap returned ${r}`)
+      },
+      () => {
+        walked('try_to_unmap')
+        touch() // map the page again in every process
+      },
+    )
+    out.push(result(arch, 'tryToUnmap', `try_to_unmap, file page in ${vmas} mms (per vma)`, vmas, 1, unmap))
+    const ref = timeRounds(
+      budgetMs,
+      10,
+      10000,
+      () => null,
+      () => {
+        m.pageReferenced(pfn)
+      },
+      () => walked('page_referenced'),
+    )
+    out.push(
+      result(arch, 'pageReferenced', `page_referenced, file page in ${vmas} mms (per vma)`, vmas, 1, ref),
+    )
+    m.check()
+    for (const q of procs) q.exit()
+  }
+  return out
+}
