@@ -10,11 +10,27 @@ import { encodingChecks } from './checks/encodings.js'
 import { mmuChecks } from './checks/mmu.js'
 import { pgtableChecks } from './checks/pgtable.js'
 import { vmChecks } from './checks/vm.js'
+import { vmFileChecks } from './checks/vm-files.js'
+import { vmScenarioChecks } from './checks/vm-scenarios.js'
 import { FIXTURES } from './fixtures/index.js'
 import type { ArchFixture, ConformanceCheck, ConformanceOptions, Expectation, Layer } from './types.js'
 
+/** The id of a check of one acceptance scenario: `vm.<group letter><number>` (`vm.a1`, `vm.d4.file`). */
+const SCENARIO_ID = /^vm\.[a-z]\d/
+
+/** The whole-VM checks in scenario order (vm.a1 … vm.h2), then those that cite no scenario, as defined. */
+function scenarioOrder(defs: readonly CheckDef[]): CheckDef[] {
+  const scenarios = defs.filter((d) => SCENARIO_ID.test(d.id)).sort((x, y) => (x.id < y.id ? -1 : 1))
+  return [...scenarios, ...defs.filter((d) => !SCENARIO_ID.test(d.id))]
+}
+
 /** Every check definition, in registration order. */
-const CHECKS: readonly CheckDef[] = [...encodingChecks, ...pgtableChecks, ...mmuChecks, ...vmChecks]
+const CHECKS: readonly CheckDef[] = [
+  ...encodingChecks,
+  ...pgtableChecks,
+  ...mmuChecks,
+  ...scenarioOrder([...vmChecks, ...vmScenarioChecks, ...vmFileChecks]),
+]
 
 /** The id of the check that the expectations name real checks. */
 export const META_EXPECTATIONS_ID = 'meta.expectations'

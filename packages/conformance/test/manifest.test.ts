@@ -164,6 +164,40 @@ describe('capability manifest', () => {
     ])
       expect(m.has(id), id).toBe(true)
     expect(m.get('vm.a1')?.cite).toBe('scenarios.md A1; rmap.md §2.2 do_wp_page, fork')
+    // Every published scenario that needs no swap-out, in scenario order, each citing its scenario.
+    const scenarios = vm.map((c) => c.id).filter((id) => /^vm\.[a-z]\d/.test(id))
+    expect(scenarios).toEqual([
+      'vm.a1',
+      'vm.a3',
+      'vm.a6',
+      'vm.b1',
+      'vm.b2',
+      'vm.b3',
+      'vm.b4',
+      'vm.c1',
+      'vm.c3',
+      'vm.c7',
+      'vm.c8',
+      'vm.d1',
+      'vm.d2',
+      'vm.d4',
+      'vm.d4.file',
+      'vm.e1',
+      'vm.e2',
+      'vm.e3',
+      'vm.g2',
+      'vm.h2[2.6.5-aa]',
+      'vm.h2[2.6.7]',
+      'vm.h2[2.6.4]',
+    ])
+    for (const c of vm.filter((c) => scenarios.includes(c.id))) {
+      const letter = c.id.slice(3, 5).toUpperCase()
+      expect(c.cite, c.id).toMatch(new RegExp(`^scenarios\\.md ${letter}\\b`))
+      expect(c.cite, `${c.id} cites a kernel fact too`).toMatch(/; /)
+    }
+    expect(m.get('vm.a6')?.title).toContain(
+      "-aa's try_to_unmap returns SWAP_AGAIN for an anon page not in swap cache",
+    )
     expect(vm.filter((c) => c.id.startsWith('vm.h2')).map((c) => c.id)).toEqual([
       'vm.h2[2.6.5-aa]',
       'vm.h2[2.6.7]',

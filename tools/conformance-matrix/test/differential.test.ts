@@ -260,7 +260,37 @@ describe('differential: the whole VM agrees on every layout', () => {
       ),
     }))
     const [first, ...rest] = outcomes
-    expect(Object.keys(first!.vm).length).toBeGreaterThanOrEqual(13)
+    // The published scenarios that need no swap-out (scenarios.md A1, A3, A6, B1–B4, C1, C3, C7,
+    // C8, D1, D2, D4, E1–E3, G2, H2), each a check of the VM layer that passes on every layout.
+    const scenarios = [
+      'vm.a1',
+      'vm.a3',
+      'vm.a6',
+      'vm.b1',
+      'vm.b2',
+      'vm.b3',
+      'vm.b4',
+      'vm.c1',
+      'vm.c3',
+      'vm.c7',
+      'vm.c8',
+      'vm.d1',
+      'vm.d2',
+      'vm.d4',
+      'vm.d4.file',
+      'vm.e1',
+      'vm.e2',
+      'vm.e3',
+      'vm.g2',
+      'vm.h2[2.6.5-aa]',
+      'vm.h2[2.6.7]',
+      'vm.h2[2.6.4]',
+    ]
+    expect(Object.keys(first!.vm).length).toBeGreaterThanOrEqual(29)
+    expect(
+      Object.fromEntries(scenarios.map((id) => [id, first!.vm[id]])),
+      `${first!.arch}: every scenario check passes`,
+    ).toEqual(Object.fromEntries(scenarios.map((id) => [id, 'pass'])))
     for (const o of rest) expect(o.vm, `${o.arch} vs ${first!.arch}`).toEqual(first!.vm)
   })
 })

@@ -4,8 +4,8 @@
  * must report exactly that as failures of the named checks, while the
  * unbroken arches pass everything that applies to them. The whole-VM checks
  * are caught both through broken arches (a flush or write-protect that does
- * nothing, a leaking pte_free) and through a broken VM: `Process` syscalls
- * patched for one run to get an argument rule wrong.
+ * nothing, a leaking pte_free, a young bit never reported) and through a
+ * broken VM: `Process` syscalls patched for one run to get a rule wrong.
  */
 
 import { i386, i386Pae } from '@rmaplab/arch-i386'
@@ -109,7 +109,8 @@ const MUTANTS: Mutant[] = [
       prot: derive(i386.prot, { PAGE_NONE: 0x80n }),
       protectionMap: { private: i386.protectionMap.private, shared: i386.protectionMap.private },
     }),
-    fails: ['enc.prot', 'enc.protmap'],
+    // A shared file mapping with PAGE_COPY write-faults into a private copy: the other process never sees the write.
+    fails: ['enc.prot', 'enc.protmap', 'vm.e1', 'vm.e2'],
   },
   {
     what: 'the fast pgd index is off by one above 2 GB',
@@ -305,29 +306,68 @@ const MUTANTS: Mutant[] = [
       'mmu.cross-cpu',
       'vm.d1',
       'vm.d4',
+      'vm.b4',
+      'vm.c1',
+      'vm.c7',
+      'vm.c8',
+      'vm.d4.file',
+      'vm.e1',
+      'vm.e3',
     ],
   },
   {
     what: 'flush_tlb_range does nothing (munmap and mprotect leave stale entries)',
     arch: withMmu(i386, () => ({ flushTlbRange: () => {} })),
-    fails: ['vm.d1', 'vm.d4'],
+    fails: ['vm.d1', 'vm.d4', 'vm.b4', 'vm.c7', 'vm.d4.file', 'vm.e3'],
   },
   {
     what: 'flush_tlb_mm does nothing (fork and exit leave stale entries)',
     arch: withMmu(i386Pae, () => ({ flushTlbMm: () => {} })),
-    fails: ['vm.a1', 'vm.a3', 'vm.h2[2.6.5-aa]', 'vm.fork-tree', 'vm.exec'],
+    fails: [
+      'vm.a1',
+      'vm.a3',
+      'vm.h2[2.6.5-aa]',
+      'vm.fork-tree',
+      'vm.exec',
+      'vm.c1',
+      'vm.c3',
+      'vm.c7',
+      'vm.d4.file',
+      'vm.e3',
+    ],
   },
   {
     what: 'ptep_set_wrprotect does nothing',
     arch: withMmu(i386, () => ({ ptepSetWrprotect: () => {} })),
-    fails: ['mmu.stale.wrprotect', 'mmu.flush.wrprotect.page', 'mmu.cross-cpu', 'vm.a1', 'vm.a3', 'vm.exec'],
+    fails: [
+      'mmu.stale.wrprotect',
+      'mmu.flush.wrprotect.page',
+      'mmu.cross-cpu',
+      'vm.a1',
+      'vm.a3',
+      'vm.exec',
+      'vm.c3',
+    ],
   },
   {
     what: 'a user write goes through a read-only pte',
     arch: withMmu(i386, (orig) => ({
       access: (mm: number, a: number, ptr: number, _write: boolean) => orig.access(mm, a, ptr, false),
     })),
-    fails: ['mmu.access', 'mmu.flush.wrprotect.mm', 'vm.a1', 'vm.a3', 'vm.b1', 'vm.d4', 'vm.fork-tree'],
+    fails: [
+      'mmu.access',
+      'mmu.flush.wrprotect.mm',
+      'vm.a1',
+      'vm.a3',
+      'vm.b1',
+      'vm.d4',
+      'vm.fork-tree',
+      'vm.a6',
+      'vm.b4',
+      'vm.c3',
+      'vm.b2',
+      'vm.e2',
+    ],
   },
   {
     what: 'ptep_test_and_clear_young never reports young',
@@ -337,7 +377,8 @@ const MUTANTS: Mutant[] = [
         return false
       },
     })),
-    fails: ['mmu.young-dirty'],
+    // page_referenced then finds no young pte: the walks of A6, C1, C3, B2 and E1 count none.
+    fails: ['mmu.young-dirty', 'vm.a6', 'vm.c1', 'vm.c3', 'vm.b2', 'vm.e1'],
   },
   {
     what: 'ppc64 flush_tlb_pending loses the batch',
@@ -350,6 +391,17 @@ const MUTANTS: Mutant[] = [
       'vm.b1',
       'vm.d1',
       'vm.fork-tree',
+      'vm.b4',
+      'vm.c1',
+      'vm.c3',
+      'vm.c7',
+      'vm.c8',
+      'vm.b2',
+      'vm.b3',
+      'vm.d4.file',
+      'vm.e1',
+      'vm.e2',
+      'vm.e3',
     ],
   },
   {
@@ -377,7 +429,10 @@ describe('the suite catches broken arches', () => {
 
 /** A Process syscall, replaced for one run. */
 type Syscall = (this: Process, ...args: never[]) => unknown
-type Syscalls = Record<'mmap' | 'munmap' | 'mprotect' | 'exec', Syscall>
+type Syscalls = Record<
+  'mmap' | 'munmap' | 'mprotect' | 'exec' | 'mremap' | 'madvise' | 'ftruncate' | 'remapFilePages',
+  Syscall
+>
 
 interface VmMutant {
   readonly what: string
@@ -387,11 +442,18 @@ interface VmMutant {
 
 const PAGE = 4096
 const segTop = (p: Process) => (p as unknown as { m: { taskSize: number } }).m.taskSize
+const maxMapCount = (p: Process) => (p as unknown as { m: { maxMapCount: number } }).m.maxMapCount
+/** The errno of a SyscallError, or undefined. */
+const errnoOf = (e: unknown) => (e instanceof SyscallError ? e.errno : undefined)
 
 /**
- * A VM that gets one argument rule wrong. The last three reproduce rules the
- * VM has today against 2.6.5-aa (reported to the lead), so the checks for them
- * keep proving they can fail once the VM follows the 2004 kernel.
+ * A VM that gets one argument rule wrong. The three mmap/mprotect edge mutants
+ * reproduce rules the VM has today against 2.6.5-aa (reported to the lead), so
+ * the checks for them keep proving they can fail once the VM follows the 2004
+ * kernel. The ones after them break a rule of a scenario check of the files,
+ * mremap, madvise and map-count part (vm-scenarios.ts, vm-files.ts): the
+ * map-count limit, EACCES, an mremap flag rule, a move that copies instead of
+ * moving ptes, DONTNEED, truncate, remap_file_pages' prot.
  */
 const VM_MUTANTS: VmMutant[] = [
   {
@@ -480,6 +542,108 @@ const VM_MUTANTS: VmMutant[] = [
         },
     },
     fails: ['vm.edge.mprotect-range'],
+  },
+  {
+    what: 'mmap refuses once map_count reaches max_map_count (one vma short)',
+    patch: {
+      mmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          if (this.mm.mapCount >= maxMapCount(this)) throw new SyscallError('mmap', 'ENOMEM', 'map_count')
+          return orig.call(this, ...(args as never[]))
+        },
+    },
+    fails: ['vm.d2'],
+  },
+  {
+    what: 'munmap answers EINVAL for a split past max_map_count',
+    patch: {
+      munmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          try {
+            return orig.call(this, ...(args as never[]))
+          } catch (e) {
+            if (errnoOf(e) === 'ENOMEM') throw new SyscallError('munmap', 'EINVAL', 'split')
+            throw e
+          }
+        },
+    },
+    fails: ['vm.d2'],
+  },
+  {
+    what: 'MAP_SHARED|PROT_WRITE of a read-only fd maps it read-only instead of EACCES',
+    patch: {
+      mmap: (orig) =>
+        function (this: Process, ...args: number[]) {
+          try {
+            return orig.call(this, ...(args as never[]))
+          } catch (e) {
+            const [addr, len, prot = 0, flags = 0, ...rest] = args
+            if (errnoOf(e) !== 'EACCES' || !(flags & 1) || !(prot & 2)) throw e
+            return orig.call(this, ...([addr, len, prot & ~2, flags, ...rest] as never[]))
+          }
+        },
+    },
+    fails: ['vm.d4.file'],
+  },
+  {
+    what: 'mremap takes MREMAP_FIXED alone as MAYMOVE|FIXED',
+    patch: {
+      mremap: (orig) =>
+        function (this: Process, ...[addr, oldLen, newLen, flags, to]: number[]) {
+          const f = flags === 2 ? 3 : flags
+          return orig.call(this, ...([addr, oldLen, newLen, f, to] as never[]))
+        },
+    },
+    fails: ['vm.c8'],
+  },
+  {
+    what: 'mremap moves by copying: the new vma gets fresh pages (data kept, frames and rmap not)',
+    patch: {
+      mremap: (orig) =>
+        function (this: Process, ...[addr = 0, oldLen = 0, newLen = 0, flags = 0, to]: number[]) {
+          if (!(flags & 2)) return orig.call(this, ...([addr, oldLen, newLen, flags, to] as never[]))
+          const words: number[] = []
+          for (let x = addr; x < addr + oldLen; x += PAGE) words.push(this.read(x))
+          this.munmap(addr, oldLen)
+          const at = this.mmap(to ?? 0, newLen, 3, 0x32)
+          for (const [i, w] of words.entries()) this.write(at + i * PAGE, w)
+          return at
+        },
+    },
+    fails: ['vm.c1', 'vm.c3'],
+  },
+  {
+    what: 'MADV_DONTNEED does nothing',
+    patch: {
+      madvise: (orig) =>
+        function (this: Process, ...[addr, len, advice]: number[]) {
+          if (advice === 4) return undefined
+          return orig.call(this, ...([addr, len, advice] as never[]))
+        },
+    },
+    fails: ['vm.b4'],
+  },
+  {
+    what: 'ftruncate never shrinks a file',
+    patch: {
+      ftruncate: (orig) =>
+        function (this: Process, ...[fd = 0, len = 0]: number[]) {
+          const file = this.files.get(fd)
+          if (file && len < file.inode.size) return undefined
+          return orig.call(this, ...([fd, len] as never[]))
+        },
+    },
+    fails: ['vm.e3'],
+  },
+  {
+    what: 'remap_file_pages ignores its prot argument',
+    patch: {
+      remapFilePages: (orig) =>
+        function (this: Process, ...[start, size, _prot, pgoff, flags]: number[]) {
+          return orig.call(this, ...([start, size, 0, pgoff, flags] as never[]))
+        },
+    },
+    fails: ['vm.g2'],
   },
 ]
 

@@ -7,23 +7,21 @@
  * (the span of a pte page, pmd pages, the top of user space) the expectation
  * is derived from the arch's geometry, never written for one layout.
  *
- * Only what the VM models today: private anonymous memory, fork and COW,
- * mprotect, munmap, exec and exit. File, mremap, mlock, madvise and swap
- * scenarios join with those parts of the VM.
+ * This file: private anonymous memory, fork and COW, mprotect, munmap, exec
+ * and exit (A1, A3, B1, D1, D4, H2, and the fork-tree, exec, errno and edge
+ * checks). The other published scenarios that need no swap-out are in
+ * vm-scenarios.ts (A6, B4, mremap C1/C3/C7/C8, D2) and vm-files.ts (files:
+ * B2, B3, D4's file part, E1–E3, G2); the helpers they share in vm-kit.ts.
+ * Swap-out scenarios join when the VM models swap.
  */
 import {
-  type Arch,
   MAP_ANONYMOUS,
   MAP_FIXED,
-  MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
-  type Meminfo,
+  type Machine,
   PAGE_SIZE,
-  PG,
   PROT_NONE,
   PROT_READ,
-  PROT_WRITE,
   type Process,
   PS,
   userPtePages,
@@ -31,13 +29,27 @@ import {
 import { expect } from 'vitest'
 import { thrown } from '../util.js'
 import type { CheckDef, Ctx } from './define.js'
+import {
+  alignUp,
+  anonFrames,
+  type ErrnoCase,
+  expectErrnoCases,
+  expectFaults,
+  expectSegv,
+  L,
+  needVm,
+  onDemandPmds,
+  PAGE_KB,
+  PRIVATE,
+  pfnOf,
+  pte,
+  RW,
+  snapshot,
+  spanOfPtePage,
+  stepper,
+  vmMachine,
+} from './vm-kit.js'
 
-const L = 'whole VM' as const
-
-/** RAM of every scenario machine: small, and the same on every layout. */
-export const VM_RAM = '64M'
-/** Seed of the machine's cpu choice, fixed so that a failure replays exactly. */
-export const VM_SEED = 1
 /**
  * A seed under which a parent and its first child run on different cpus of a
  * 2-cpu machine (cpus 1 and 0 with today's picker), so that per-cpu counts
@@ -45,131 +57,6 @@ export const VM_SEED = 1
  * under any picker.
  */
 const SPLIT_SEED = 2004
-
-const RW = PROT_READ | PROT_WRITE
-const PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS
-/** One page in kB, as meminfo counts. */
-const PAGE_KB = PAGE_SIZE / 1024
-
-/** A fresh machine for one scenario on the arch under test. */
-export function vmMachine(arch: Arch, profile: Ctx['profile'], seed = VM_SEED): Machine {
-  return new Machine({ arch, ram: VM_RAM, cpus: 2, profile, seed })
-}
-
-/**
- * The VM takes user addresses as JavaScript numbers (design.md, "Public API"),
- * so it can run a layout whose user space ends at or below 2^53: every 32-bit
- * layout and ppc64 (2^41). That is the whole requirement: any layout that passes
- * layers (a) and (b) and meets it runs the VM.
- */
-export function needVm(ctx: Ctx): string | undefined {
-  const size = (ctx.arch as Partial<Arch>).geometry?.TASK_SIZE
-  if (typeof size !== 'bigint') return 'the arch has no geometry.TASK_SIZE'
-  return size <= 2n ** 53n ? undefined : 'TASK_SIZE above 2^53: the VM takes user addresses as numbers'
-}
-
-/**
- * `step(what, fn)`: run one step of a scenario, then `m.check()`; a violation
- * is reported with the step that caused it.
- */
-function stepper(m: Machine) {
-  return <T>(what: string, fn: () => T): T => {
-    const r = fn()
-    try {
-      m.check()
-    } catch (e) {
-      throw new Error(`m.check() after "${what}": ${e instanceof Error ? e.message : String(e)}`, {
-        cause: e,
-      })
-    }
-    return r
-  }
-}
-
-/** The pfn a present pte of `p` maps at `addr`. */
-function pfnOf(p: Process, addr: number): number {
-  const e = p.pagemap(addr)
-  if (!e.present || e.pfn === undefined)
-    throw new Error(`pid ${p.pid}: no present pte at 0x${addr.toString(16)}`)
-  return e.pfn
-}
-
-/** present/write/dirty of the pte of `p` at `addr`. */
-function pte(p: Process, addr: number): { present: boolean; write?: boolean; dirty?: boolean } {
-  const e = p.pagemap(addr)
-  return e.present ? { present: true, write: e.write ?? false, dirty: e.dirty ?? false } : { present: false }
-}
-
-/** Frames with PG_anon set. */
-function anonFrames(m: Machine): number[] {
-  const out: number[] = []
-  for (let pfn = 0; pfn < m.frames.n; pfn++) if (m.frames.test(pfn, PG.anon)) out.push(pfn)
-  return out
-}
-
-/** `fn` must fail with a SyscallError of `syscall` and `errno` (checked by name and fields). */
-function expectErrno(fn: () => unknown, syscall: string, errno: string, what: string): void {
-  const err = thrown(fn)
-  expect(err, `${what}: must fail with ${errno}`).toMatchObject({ name: 'SyscallError', syscall, errno })
-}
-
-/**
- * `c` must die of SIGSEGV at `addr` when it accesses it: the access throws the
- * signal error and the process is reaped, as under the default action.
- */
-function expectSegv(c: Process, addr: number, write: boolean, what: string): void {
-  const err = thrown(() => (write ? c.write(addr, 0xdead) : c.read(addr)))
-  expect(err, `${what}: ${write ? 'write' : 'read'} must SIGSEGV`).toMatchObject({
-    name: 'SignalError',
-    signal: 'SIGSEGV',
-    address: addr,
-    pid: c.pid,
-  })
-  expect({ alive: c.alive, killedBy: c.killedBy }, `${what}: the process died`).toEqual({
-    alive: false,
-    killedBy: 'SIGSEGV',
-  })
-}
-
-/**
- * The fault and COW counters of m.stats() must be exactly `faults` (every other
- * fault kind the VM counts, present or future, 0) and `cow`.
- */
-function expectFaults(
-  m: Machine,
-  faults: Record<string, number>,
-  cow: { copies: number; reuses: number },
-): void {
-  const s = m.stats()
-  const zero = Object.fromEntries(Object.keys(s.faults).map((k) => [k, 0]))
-  expect({ faults: s.faults, cow: s.cow }, 'fault and COW counters').toEqual({
-    faults: { ...zero, ...faults },
-    cow,
-  })
-}
-
-/** Bytes one pte page maps: PTRS_PER_PTE pages. */
-function spanOfPtePage(arch: Arch): number {
-  return arch.geometry.PTRS_PER_PTE * Number(arch.geometry.PAGE_SIZE)
-}
-
-/** `x` rounded up to a multiple of `to`. */
-const alignUp = (x: number, to: number): number => Math.ceil(x / to) * to
-
-/**
- * pmd pages a fresh mm allocates on demand to reach `addrs`: one per pgd entry
- * on a 3-level layout whose pgd_alloc preallocates none (ppc64), none where the
- * pmd is folded (2-level) or preallocated (i386 PAE).
- */
-function onDemandPmds(arch: Arch, addrs: readonly number[]): number {
-  if (arch.geometry.levels !== 3 || arch.pgtable.pgdPreallocPmds > 0) return 0
-  return new Set(addrs.map((a) => arch.fast.pgdIndex(a))).size
-}
-
-/** What a failing syscall must leave unchanged. */
-function snapshot(m: Machine, p: Process): { maps: unknown; meminfo: Meminfo; stats: unknown } {
-  return { maps: p.maps(), meminfo: m.meminfo(), stats: m.stats() }
-}
 
 export const vmChecks: CheckDef[] = [
   {
@@ -850,8 +737,6 @@ function errnoProcess(m: Machine): { p: Process; a: number } {
   return { p, a }
 }
 
-type ErrnoCase = readonly [what: string, call: () => unknown, errno: string | null]
-
 /**
  * Run each call on a fresh machine's process; `errno` null means the call
  * succeeds. Either way maps(), meminfo() and stats() are unchanged after it,
@@ -864,12 +749,5 @@ function errnoCases(
 ): void {
   const m = vmMachine(ctx.arch, ctx.profile)
   const { p, a } = errnoProcess(m)
-  for (const [what, call, errno] of cases(p, a, m)) {
-    const before = snapshot(m, p)
-    if (errno === null) expect(thrown(call), `${syscall} ${what} succeeds`).toBeUndefined()
-    else expectErrno(call, syscall, errno, `${syscall} ${what}`)
-    expect(snapshot(m, p), `${syscall} ${what} changes nothing`).toEqual(before)
-    expect(p.alive).toBe(true)
-    m.check()
-  }
+  expectErrnoCases(m, p, syscall, cases(p, a, m))
 }
