@@ -12,5 +12,7 @@ export const shared = defineConfig({
   test: {
     environment: 'node',
     include: ['test/**/*.test.ts'],
+    // Whole-machine checks on four layouts run for seconds on a loaded 2-core box.
+    testTimeout: 30_000,
   },
 })

@@ -22,6 +22,12 @@
  * - the rmap walk finds every pte of a mapped page except those a nonlinear vma
  *   holds away from the page's linear address (objrmap cannot see them: see
  *   fremap.ts);
+ * - swap: every swap pte names a used slot; every used slot's count equals the
+ *   swap ptes holding its entry plus 1 when a swap-cache page holds it (a
+ *   saturated SWAP_MAP_MAX slot at least that); a slot no cached page holds
+ *   keeps the word written to it; a swap-cache page has PG_swapcache,
+ *   private = its entry, is on the LRU and has count = mapcount + 1; slot 0 is
+ *   never used; SwapFree and each area's in-use count agree with the map;
  * - page frames are conserved (free + in use = total);
  * - no kmap slot is left held, and the TLB or hash table holds no stale entry.
  */
@@ -35,6 +41,7 @@ import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset, userPtePages } from './pgtable.js'
 import { countRmapPtes } from './rmap/objrmap.js'
+import { SWAP_MAP_MAX } from './swapfile.js'
 
 /** Run every check; throw an InvariantError listing the violations. */
 export function runCheck(m: Machine): void {
@@ -45,6 +52,8 @@ export function runCheck(m: Machine): void {
   // ptes of file pages that a VM_NONLINEAR vma holds away from the page's linear address.
   const nonlinear = new Int32Array(fr.n)
   const liveVmas = new Set<Vma>()
+  // Swap ptes per swap entry.
+  const swapPtes = new Map<number, number>()
   let ptePages = 0
   for (const p of m.processes()) {
     const mm = p.mm
@@ -67,6 +76,12 @@ export function runCheck(m: Machine): void {
         if (!f.present(lo, hi)) {
           if (!f.none(lo, hi) && f.file(lo, hi) && !(vma.flags & VM.NONLINEAR))
             v.push(`a file pte lives only in a VM_NONLINEAR vma (pid ${p.pid}, 0x${a.toString(16)})`)
+          if (!f.none(lo, hi) && !f.file(lo, hi)) {
+            const e = m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi))
+            swapPtes.set(e, (swapPtes.get(e) ?? 0) + 1)
+            if (!vma.anonVma)
+              v.push(`a swap pte lives only in a vma with an anon_vma (pid ${p.pid}, 0x${a.toString(16)})`)
+          }
           continue
         }
         const pfn = f.pfn(lo, hi)
@@ -223,6 +238,7 @@ export function runCheck(m: Machine): void {
       `page frames are conserved: free ${free} + in use ${used} + spare bootmem = total ${env.totalPages}`,
     )
   }
+  checkSwap(m, swapPtes, v)
   for (const k of env.kmap.outstanding())
     v.push(`kmap slot ${k.slot} on cpu ${k.cpu} is released (holds pfn ${k.pfn})`)
   for (const s of env.mmu.stale()) {
@@ -231,4 +247,59 @@ export function runCheck(m: Machine): void {
     )
   }
   if (v.length) throw new InvariantError(v)
+}
+
+/** Swap conservation (see the module comment). */
+function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void {
+  const s = m.swap
+  const fr = m.frames
+  let free = 0
+  let total = 0
+  const seen = new Set<number>()
+  for (const area of s.areas) {
+    if (!area) continue
+    total += area.pages
+    const used = area.usedSlots()
+    if (used.length !== area.inusePages)
+      v.push(
+        `swap area ${area.type}: inuse_pages (${area.inusePages}) counts its used slots (${used.length})`,
+      )
+    free += area.pages - used.length
+    for (const [offset, count] of used) {
+      const e = s.entry(area.type, offset)
+      seen.add(e)
+      const where = `swap slot ${area.type}:${offset}`
+      if (offset === 0) v.push(`slot 0 of a swap area (its header) is never used (${where})`)
+      const ptes = swapPtes.get(e) ?? 0
+      const cached = s.cache.has(e) ? 1 : 0
+      const expected = ptes + cached
+      if (count === SWAP_MAP_MAX ? count < expected : count !== expected)
+        v.push(`${where}: count ${count} equals its swap ptes (${ptes}) plus the swap cache (${cached})`)
+      if (!cached && ptes > 0 && !area.words.has(offset))
+        v.push(`${where}: a slot no cached page holds keeps the word written to it`)
+    }
+    for (const offset of area.words.keys())
+      if (!area.count(offset)) v.push(`a free swap slot holds no word (${area.type}:${offset})`)
+  }
+  for (const [e, n] of swapPtes) {
+    if (!seen.has(e))
+      v.push(`a swap pte names a used slot (${n} pte(s) hold ${s.type(e)}:${s.offset(e)}, which is free)`)
+  }
+  if (free !== s.nrSwapPages) v.push(`nr_swap_pages (${s.nrSwapPages}) counts the free slots (${free})`)
+  if (total !== s.totalSwapPages)
+    v.push(`total_swap_pages (${s.totalSwapPages}) counts the slots of every area (${total})`)
+  for (const [e, pfn] of s.cache) {
+    const where = `swap-cache page ${pfn} (entry ${s.type(e)}:${s.offset(e)})`
+    if (!fr.test(pfn, PG.swapcache)) v.push(`${where} has PG_swapcache`)
+    if (fr.getPrivate(pfn) !== e) v.push(`${where} has private = its entry (${fr.getPrivate(pfn)})`)
+    if (!fr.test(pfn, PG.lru)) v.push(`${where} is on the LRU`)
+    if (fr.count[pfn] !== fr.mapcount[pfn]! + 1)
+      v.push(`${where}: count (${fr.count[pfn]}) equals its mappings (${fr.mapcount[pfn]}) plus the cache`)
+    if (fr.mapcount[pfn] === 0 && (fr.mapping[pfn] !== -1 || fr.test(pfn, PG.anon)))
+      v.push(`${where}: an unmapped swap-cache page has no mapping and PG_anon clear`)
+  }
+  for (let pfn = 0; pfn < fr.n; pfn++) {
+    if (fr.test(pfn, PG.swapcache) && s.cache.get(fr.getPrivate(pfn)) !== pfn)
+      v.push(`a PG_swapcache page is in the swap cache under its private entry (page ${pfn})`)
+  }
 }

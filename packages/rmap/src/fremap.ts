@@ -22,12 +22,13 @@
  * a local DoS like unrestricted mlock). 2.6.7 added `i_mmap_nonlinear` and
  * cluster unmapping; that is reclaim's subject, not modelled here.
  */
-import { NotModelledError, SyscallError } from './errors.js'
+import { SyscallError } from './errors.js'
 import { filemapGetPage, setPageDirty } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, type Vma } from './mm/vma.js'
 import { pteAllocMap, pteUnmap, pteWordOffset } from './pgtable.js'
+import { freeSwapAndCache } from './swapfile.js'
 
 const PAGE = 4096
 
@@ -60,7 +61,7 @@ function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
     }
     return
   }
-  if (!f.file(lo, hi)) throw new NotModelledError('free_swap_and_cache: swap arrives with the reclaim work')
+  if (!f.file(lo, hi)) freeSwapAndCache(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
   mmu.ptepGetAndClear(ptr)
 }
 

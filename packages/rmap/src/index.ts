@@ -37,5 +37,15 @@ export * from './mm/vma.js'
 export * from './pgtable.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 export * from './rmap/strategy.js'
+export {
+  SWAP_MAP_MAX,
+  SWAPFILE_CLUSTER,
+  SwapArea,
+  SwapAreaError,
+  type SwapEntryParts,
+  type SwaponOptions,
+  SwapState,
+} from './swapfile.js'
 export { invalidateMmapRange, S_MAXBYTES, truncateInodePages, vmtruncate } from './truncate.js'
 export * from './uapi.js'
+export type { PageoutReport } from './vmscan.js'

@@ -37,6 +37,8 @@ import {
   type RmapStrategyName,
   type SwapResult,
 } from './rmap/strategy.js'
+import { type SwaponOptions, SwapState, swapCount, sysSwapoff, sysSwapon } from './swapfile.js'
+import { type PageoutReport, shrinkPage } from './vmscan.js'
 
 /** Options of {@link Machine}. */
 export interface MachineOptions {
@@ -44,7 +46,11 @@ export interface MachineOptions {
   arch: Arch
   /** Physical memory: bytes, or a size such as `'256M'`, `'1G'`, `'512K'`. Default `'64M'`. */
   ram?: number | string
-  /** Swap space (reported in meminfo; swapping arrives with the reclaim work). Default 0. */
+  /**
+   * Swap space: bytes or `'512M'`; when given (and not 0) the first swap area
+   * is created at construction, as `m.swapon(swap)` would (slot 0 is its
+   * header, so SwapTotal is one page less). Default 0: no swap.
+   */
   swap?: number | string
   /** Number of cpus (1..32). Default 2. */
   cpus?: number
@@ -130,7 +136,20 @@ function newCounters() {
       file: 0,
       fileCow: 0,
       nonlinear: 0,
+      swapCache: 0,
+      swapMajor: 0,
     } satisfies Record<FaultKind, number>,
+    /** Swap: slots given by add_to_swap, slots written and read, do_swap_page outcomes, pageout outcomes. */
+    swap: {
+      addToSwap: 0,
+      pagesWritten: 0,
+      pagesRead: 0,
+      majorFaults: 0,
+      cacheHits: 0,
+      pageouts: 0,
+      freed: 0,
+      activated: 0,
+    },
     /** Page cache and file work: pages read in and written back, truncation, do_no_page retries, SIGBUS, fremap. */
     filemap: {
       pagesRead: 0,
@@ -482,8 +501,10 @@ export class Machine {
   readonly pteChgMaskLo: number
   /** Scratch: the high word of the last pte read on a hot path. */
   hi = 0
-  /** Swap size in bytes (reported; swapping arrives with the reclaim work). */
+  /** The `swap` option in bytes (the first area's size; 0 when none). */
   readonly swapBytes: number
+  /** Swap areas, the swap map and the swap cache (swapfile.ts, swap_state.ts). */
+  readonly swap: SwapState
   /** sysctl vm.max_map_count. */
   readonly maxMapCount: number
   private readonly procs = new Map<number, Process>()
@@ -559,6 +580,61 @@ export class Machine {
     this.pteChgMaskLo = Number(BigInt.asUintN(32, chg))
     this.lruHead = new Int32Array(this.env.zones.length * 2).fill(-1)
     this.lruCount = new Int32Array(this.env.zones.length * 2)
+    this.swap = new SwapState(arch)
+    if (this.swapBytes > 0) sysSwapon(this, this.swapBytes)
+  }
+
+  /**
+   * `swapon`: add a swap area of `size` bytes (or `'512M'`), optionally with a
+   * priority; returns its type (0..31). Throws, with nothing changed, a
+   * SwapAreaError for a 33rd area (MAX_SWAPFILES) or a size below two pages
+   * (the header page plus one slot), an ArchLimitError for a size above the
+   * arch's SWAP_MAXPAGES_LIMIT pages. See swapfile.ts.
+   */
+  swapon(sizeOrOptions: number | string | SwaponOptions): number {
+    return sysSwapon(this, sizeOrOptions)
+  }
+
+  /** `swapoff(type)`: not modelled yet (a later step of issue 4); throws NotModelledError. */
+  swapoff(type: number): never {
+    return sysSwapoff(this, type)
+  }
+
+  /** Every swap area: type, priority, usable slots and slots in use, in swap_list (priority) order. */
+  swapAreas(): Array<{ type: number; priority: number; pages: number; used: number }> {
+    const out: Array<{ type: number; priority: number; pages: number; used: number }> = []
+    for (let t = this.swap.head; t >= 0; t = this.swap.areas[t]!.next) {
+      const a = this.swap.areas[t]!
+      out.push({ type: a.type, priority: a.prio, pages: a.pages, used: a.inusePages })
+    }
+    return out
+  }
+
+  /** swap_map[offset] of area `type`: the references to that slot (0 when free). */
+  swapCount(type: number, offset: number): number {
+    if (!Number.isInteger(type) || type < 0 || type >= 32 || !Number.isInteger(offset) || offset < 0)
+      throw new RangeError(`swapCount: (${type}, ${offset}) is not a swap type 0..31 and an offset`)
+    return swapCount(this, this.swap.entry(type, offset))
+  }
+
+  /**
+   * Take one page through the -aa shrink_list (vmscan.ts): trylock the page,
+   * page_map_lock, page_referenced (referenced and in use → activated),
+   * add_to_swap for an anonymous page not yet in the swap cache,
+   * try_to_unmap (SWAP_FAIL → activated, SWAP_AGAIN → kept, SWAP_SUCCESS →
+   * on), write a dirty page to its swap slot or file, then drop it from the
+   * swap or page cache and free it. Returns what happened at each stage.
+   * Throws RangeError for a pfn that is not a page on an LRU list.
+   */
+  pageout(pfn: number): PageoutReport {
+    this.checkPfn('pageout', pfn)
+    const f = this.frames
+    if (f.count[pfn] === 0 || !f.test(pfn, PG.lru) || f.test(pfn, PG.reserved)) {
+      throw new RangeError(
+        `pageout: pfn ${pfn} is not a page on an LRU list (shrink_list only sees LRU pages)`,
+      )
+    }
+    return shrinkPage(this, pfn)
   }
 
   /** A new object id for an anon_vma or address_space. */
@@ -642,11 +718,6 @@ export class Machine {
     this.env.freePage(pfn)
   }
 
-  /** @internal exclusive_swap_page: no swap yet, so never. */
-  exclusiveSwapPage(_pfn: number): boolean {
-    return false
-  }
-
   private lruList(pfn: number, active: boolean): number {
     return this.frames.zone(pfn) * 2 + (active ? 1 : 0)
   }
@@ -718,15 +789,15 @@ export class Machine {
       MemTotal: memTotal * kb,
       MemFree: memFree * kb,
       Cached: this.fs.nrPages * kb,
-      SwapCached: 0,
+      SwapCached: this.swap.cache.size * kb,
       Active: lru.active * kb,
       Inactive: lru.inactive * kb,
       HighTotal: highTotal * kb,
       HighFree: highFree * kb,
       LowTotal: (memTotal - highTotal) * kb,
       LowFree: (memFree - highFree) * kb,
-      SwapTotal: Math.floor(this.swapBytes / 1024),
-      SwapFree: Math.floor(this.swapBytes / 1024),
+      SwapTotal: this.swap.totalSwapPages * kb,
+      SwapFree: this.swap.nrSwapPages * kb,
       Dirty: ps.count(PS.nr_dirty) * kb,
       Writeback: ps.count(PS.nr_writeback) * kb,
       Mapped: ps.count(PS.nr_mapped) * kb,

@@ -6,7 +6,7 @@
  * The hot paths read and write pte words straight from the page-table store
  * through the arch's fast codec: no bigint, no object per pte.
  */
-import { KernelBugError, NotModelledError, SignalError } from './errors.js'
+import { KernelBugError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
 import type { Machine } from './machine.js'
@@ -22,11 +22,21 @@ import {
   pteUnmapNested,
   pteWordOffset,
 } from './pgtable.js'
+import { freeSwapCache, lookupSwapCache, readSwapCacheAsync } from './swap_state.js'
+import {
+  exclusiveSwapPage,
+  freeSwapAndCache,
+  removeExclusiveSwapPage,
+  swapDuplicate,
+  swapFree,
+} from './swapfile.js'
 
 /**
  * How a fault was resolved (counted in m.stats().faults): `file` is do_no_page
  * mapping a page-cache page, `fileCow` its early COW into an anonymous page,
- * `nonlinear` do_file_page re-populating a file pte.
+ * `nonlinear` do_file_page re-populating a file pte, `swapCache` do_swap_page
+ * finding the page in the swap cache, `swapMajor` do_swap_page reading it
+ * from its slot (VM_FAULT_MAJOR).
  */
 export type FaultKind =
   | 'anonymousZero'
@@ -37,6 +47,8 @@ export type FaultKind =
   | 'file'
   | 'fileCow'
   | 'nonlinear'
+  | 'swapCache'
+  | 'swapMajor'
 
 /** `anon_vma_prepare(vma)`: give the vma an anon_vma (a fresh one, as -aa does) and link it. */
 export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
@@ -93,7 +105,7 @@ export function handleMmFault(m: Machine, vma: Vma, address: number, write: bool
         return doAnonymousPage(m, vma, address, ptr, write)
       }
       if (f.file(lo, hi)) return doFilePage(m, vma, address, ptr, lo, hi, write, pid)
-      throw new NotModelledError('do_swap_page: swap arrives with the reclaim work (issue #4)')
+      return doSwapPage(m, vma, address, ptr, lo, hi, write)
     }
     if (write && (lo & f.WRITE) === 0) return doWpPage(m, vma, address, ptr, lo, hi)
     // The pte allows the access: mark it young (and dirty on a write), as
@@ -132,6 +144,74 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
 }
 
 /**
+ * `do_swap_page`: a fault on a swap pte. BUG if the vma has no anon_vma (a
+ * swap pte only exists where an anonymous page was). The page comes from the
+ * swap cache, or is read in from its slot (a major fault; read-ahead omitted,
+ * see swap_state.ts). Then, with the page locked and the pte unchanged: the
+ * pte's slot reference is dropped (swap_free); if swap is more than half full
+ * (vm_swap_full) the page leaves the swap cache when nobody else uses it
+ * (remove_exclusive_swap_page); rss++; the pte is writable only for a write
+ * that can_share_swap_page allows (otherwise the retried access COWs through
+ * do_wp_page); and `page_add_rmap(page, vma, address, 1)`, whose 0→1
+ * transition re-homes an unmapped swap-cache page to this vma's anon_vma and
+ * linear index (rmap.md §7 state 3 → 1/2). Entered and left with `ptr` mapped.
+ */
+function doSwapPage(
+  m: Machine,
+  vma: Vma,
+  address: number,
+  ptr: number,
+  lo: number,
+  hi: number,
+  write: boolean,
+): FaultKind {
+  const f = m.fast
+  const fr = m.frames
+  const mm = vma.mm
+  if (!vma.anonVma) {
+    throw new KernelBugError(
+      'do_swap_page: the vma has an anon_vma',
+      'mm/memory.c do_swap_page',
+      `0x${address.toString(16)}`,
+    )
+  }
+  const entry = m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi))
+  let major = false
+  let pfn: number
+  pteUnmap(m.env, ptr)
+  try {
+    pfn = lookupSwapCache(m, entry)
+    if (pfn < 0) {
+      pfn = readSwapCacheAsync(m, entry)
+      major = true
+    }
+    markPageAccessed(m, pfn)
+    if (fr.testAndSet(pfn, PG.locked))
+      throw new KernelBugError('lock_page of a page nobody unlocks', 'mm/memory.c do_swap_page', `pfn ${pfn}`)
+  } finally {
+    pteOffsetMap(m.env, mm.id, address)
+  }
+  const now = readPte(m, ptr)
+  if (now !== lo || m.hi !== hi) {
+    // Another thread handled the fault meanwhile: back out.
+    fr.clear(pfn, PG.locked)
+    m.putPage(pfn)
+    return 'minor'
+  }
+  swapFree(m, entry)
+  if (m.swap.full()) removeExclusiveSwapPage(m, pfn)
+  mm.rss++
+  let pte = f.mkPteLo(pfn, vma.pageProt)
+  if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
+  fr.clear(pfn, PG.locked)
+  m.env.mmu.setPte(ptr, pte >>> 0, f.mkPteHi(pfn, vma.pageProt))
+  m.rmap.pageAddRmap(m, pfn, vma, address, true)
+  if (major) m.counters.swap.majorFaults++
+  else m.counters.swap.cacheHits++
+  return major ? 'swapMajor' : 'swapCache'
+}
+
+/**
  * `can_share_swap_page(page)` (page locked): may a write fault reuse the page
  * instead of copying it? Only when this pte holds the one reference (count 1),
  * or the extra reference is the swap cache's and the swap slot is exclusive.
@@ -146,7 +226,7 @@ export function canShareSwapPage(m: Machine, pfn: number): boolean {
   // reference must be the swap cache's and the swap slot exclusive.
   if (count === 3 && !fr.test(pfn, PG.private)) return false
   if (count !== 2 && count !== 3) return false
-  return fr.test(pfn, PG.swapcache) && m.exclusiveSwapPage(pfn)
+  return fr.test(pfn, PG.swapcache) && exclusiveSwapPage(m, pfn)
 }
 
 /** `do_wp_page`: a write to a present, write-protected pte (COW). */
@@ -388,7 +468,8 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
         const hi = m.hi
         if (f.none(lo, hi)) continue
         if (!f.present(lo, hi)) {
-          if (!f.file(lo, hi)) throw new NotModelledError('free_swap_and_cache: swap arrives with issue #4')
+          // A swap pte drops its slot reference (and the cached page, if that was the last user).
+          if (!f.file(lo, hi)) freeSwapAndCache(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
           mmu.ptepGetAndClear(ptr)
           continue
         }
@@ -409,7 +490,11 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
     a = spanEnd
   }
   mmu.flushTlbRange(mm.id, start, end)
-  for (const pfn of freed) m.putPage(pfn)
+  // free_pages_and_swap_cache: a swap-cache page nobody else uses leaves the cache with its last pte.
+  for (const pfn of freed) {
+    if (fr.test(pfn, PG.swapcache)) freeSwapCache(m, pfn)
+    m.putPage(pfn)
+  }
 }
 
 /**
@@ -444,7 +529,8 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       if (f.none(lo, hi)) continue
       m.counters.fork.ptesCopied++
       if (!f.present(lo, hi)) {
-        if (!f.file(lo, hi)) throw new NotModelledError('swap_duplicate: swap arrives with issue #4')
+        // A swap pte: one more reference to its slot; a file pte is copied as is.
+        if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
         mmu.setPte(dst + k, lo, hi)
         continue
       }

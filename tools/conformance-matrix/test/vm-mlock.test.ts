@@ -215,11 +215,17 @@ describe.each(ARCHES)('mlock on $name', (arch) => {
     }
 
     it('try_to_unmap of a page in a VM_LOCKED vma is SWAP_FAIL and leaves the pte', () => {
-      const { m, p, a, pfn } = oneLockedPage()
-      // Stand-in for add_to_swap (swap is not modelled yet): -aa's try_to_unmap only
-      // walks an anonymous page that is in the swap cache, which holds a reference.
-      m.frames.set(pfn, PG.swapcache)
-      m.getPage(pfn)
+      const m = new Machine({ arch, swap: '1M' })
+      const p = m.spawn()
+      const a = anon(p, 1)
+      p.mlock(a, PAGE_SIZE)
+      const pfn = pfnAt(p, a)
+      // -aa's try_to_unmap only walks an anonymous page that is in the swap
+      // cache: pageout gives it a slot (add_to_swap), then try_to_unmap fails
+      // on the VM_LOCKED vma and the page is activated.
+      m.pageReferenced(pfn)
+      expect(m.pageout(pfn)).toMatchObject({ result: 'activated', unmap: 'SWAP_FAIL', addedToSwap: true })
+      expect(m.page(pfn).flags).toContain('swapcache')
       m.check()
       const fails = m.stats().rmap.swapFail
       expect(m.tryToUnmap(pfn)).toBe('SWAP_FAIL')
@@ -230,8 +236,10 @@ describe.each(ARCHES)('mlock on $name', (arch) => {
       expect(m.page(pfn).flags).not.toContain('locked')
       expect(m.page(pfn).flags).not.toContain('maplock')
       m.check()
-      m.frames.clear(pfn, PG.swapcache)
-      m.putPage(pfn)
+      // exit: the last pte goes, and with it the swap-cache page and its slot.
+      p.exit()
+      expect(m.meminfo().SwapFree).toBe(m.meminfo().SwapTotal)
+      expect(m.meminfo().SwapCached).toBe(0)
       m.check()
     })
 

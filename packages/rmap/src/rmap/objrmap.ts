@@ -21,12 +21,13 @@
  */
 
 import { PS } from '../arch/percpu.js'
-import { KernelBugError, NotModelledError } from '../errors.js'
+import { KernelBugError } from '../errors.js'
 import { setPageDirty } from '../filemap.js'
 import type { Machine } from '../machine.js'
 import { PG } from '../mm/page.js'
 import { VM, type Vma } from '../mm/vma.js'
 import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../pgtable.js'
+import { swapDuplicate } from '../swapfile.js'
 import type { RmapStrategy, SwapResult } from './strategy.js'
 
 const WHERE = 'mm/objrmap.c'
@@ -256,9 +257,16 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
     const lo = mmu.ptepGetAndClear(ptr)
     mmu.flushTlbPage(vma.mm.id, address)
     if (f.test(pfn, PG.swapcache)) {
-      throw new NotModelledError(
-        'try_to_unmap_one of a swap-cache page: swap arrives with the reclaim work (issue #4)',
-      )
+      // The pte now holds the page's swap entry, one more reference to its slot.
+      const entry = f.getPrivate(pfn)
+      swapDuplicate(m, entry)
+      const type = m.swap.type(entry)
+      const offset = m.swap.offset(entry)
+      const slo = m.fast.swpLo(type, offset)
+      const shi = m.fast.swpHi(type, offset)
+      mmu.setPte(ptr, slo, shi)
+      if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
+        bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
     }
     if (lo & m.fast.DIRTY) setPageDirty(m, pfn)
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')

@@ -1,0 +1,482 @@
+/**
+ * mm/swapfile.c of the 2.6 tree: swap areas (`sys_swapon`), the swap map with
+ * a use count per slot, `get_swap_page` / `scan_swap_map` slot allocation,
+ * `swap_duplicate`, `swap_free`, `exclusive_swap_page`,
+ * `can_share_swap_page`, `remove_exclusive_swap_page` and
+ * `free_swap_and_cache` (kernel-facts/rmap.md §2.2, §3.16).
+ *
+ * A slot's count is the number of references to it: one per swap pte that
+ * holds its entry, plus one while a page for it sits in the swap cache. The
+ * count saturates at SWAP_MAP_MAX (0x7fff, include/linux/swap.h): a slot that
+ * reached it is never freed again, as the kernel does ("swap entry overflow").
+ *
+ * The swap map is kept in chunks of {@link SWAP_MAP_CHUNK} slots, allocated on
+ * first use, so an area as large as the arch allows (SWAP_MAXPAGES_LIMIT is
+ * 2^40 - 2 pages on ppc64) costs memory only for the slots ever used. Each
+ * used slot also holds the content word written to it (design.md: writeback
+ * stores the page's word in the swap slot, read-in restores it).
+ *
+ * The swap entry in page->private. The kernel's `swp_entry_t.val` keeps the
+ * type in the top 5 bits of an unsigned long and the offset below (arch.md
+ * §1.3). On 32-bit layouts the model stores exactly that value; on ppc64 the
+ * type would sit at bit 59, past what a JS number holds exactly, so the model
+ * puts the type at bit 40 instead (every ppc64 offset is below 2^40).
+ * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
+ */
+import { type Arch, MAX_SWAPFILES } from './arch/types.js'
+import { ArchLimitError, KernelBugError, NotModelledError, RmapError } from './errors.js'
+import type { Machine } from './machine.js'
+import { PG } from './mm/page.js'
+import { deleteFromSwapCache, deleteFromSwapCacheLocked } from './swap_state.js'
+
+/** SWAPFILE_CLUSTER: slots allocated in sequence before scan_swap_map looks for a fresh empty cluster. */
+export const SWAPFILE_CLUSTER = 256
+/** SWAP_MAP_MAX: the saturating maximum of a slot's count (include/linux/swap.h). */
+export const SWAP_MAP_MAX = 0x7fff
+/** Slots per lazily allocated chunk of the swap map (a model detail). */
+export const SWAP_MAP_CHUNK = 4096
+
+/** A swap entry's parts. */
+export interface SwapEntryParts {
+  /** The swap area (0..31). */
+  type: number
+  /** The slot in the area. */
+  offset: number
+}
+
+/** Options of `m.swapon`. */
+export interface SwaponOptions {
+  /** Size of the swap area in bytes, or `'512M'`-style; slot 0 (the header page) is never used. */
+  size: number | string
+  /**
+   * Priority (swapon -p). Default: as sys_swapon, -1 for the first area
+   * without one, -2 for the next, and so on. Higher priorities are used first;
+   * areas of equal priority are used in turn.
+   */
+  priority?: number
+}
+
+/** A bad swapon request: too small, too large, a 33rd area. Nothing was changed. */
+export class SwapAreaError extends RmapError {
+  override name = 'SwapAreaError'
+  constructor(
+    /** The kernel limit that was broken, e.g. `'MAX_SWAPFILES (32)'`. */
+    readonly limit: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** One swap area: `struct swap_info_struct`. */
+export class SwapArea {
+  /** Its type (index in swap_info). */
+  readonly type: number
+  /** Priority. */
+  readonly prio: number
+  /** `max`: pages of the area including the header slot 0. */
+  readonly max: number
+  /** Usable slots (max - 1): what it adds to SwapTotal. */
+  readonly pages: number
+  /** Slots in use. */
+  inusePages = 0
+  /** Lowest slot that may be free. */
+  lowestBit: number
+  /** Highest slot that may be free. */
+  highestBit: number
+  /** Next slot to try while the current cluster lasts. */
+  clusterNext = 1
+  /** Slots left in the current cluster. */
+  clusterNr = 0
+  /** Next area in the priority-sorted swap_list, or -1. */
+  next = -1
+  private readonly chunks = new Map<number, Uint16Array>()
+  /** The content word stored in each slot written out. */
+  readonly words = new Map<number, number>()
+  /** The EOF tail word of a slot whose page had one (filemap.ts, "The EOF tail"). */
+  readonly tails = new Map<number, number>()
+
+  constructor(type: number, prio: number, max: number) {
+    this.type = type
+    this.prio = prio
+    this.max = max
+    this.pages = max - 1
+    this.lowestBit = 1
+    this.highestBit = max - 1
+  }
+
+  /** swap_map[offset]. */
+  count(offset: number): number {
+    const c = this.chunks.get(Math.floor(offset / SWAP_MAP_CHUNK))
+    return c ? c[offset % SWAP_MAP_CHUNK]! : 0
+  }
+
+  /** swap_map[offset] = value. */
+  setCount(offset: number, value: number): void {
+    const k = Math.floor(offset / SWAP_MAP_CHUNK)
+    let c = this.chunks.get(k)
+    if (!c) {
+      if (value === 0) return
+      c = new Uint16Array(SWAP_MAP_CHUNK)
+      this.chunks.set(k, c)
+    }
+    c[offset % SWAP_MAP_CHUNK] = value
+  }
+
+  /** Every used slot and its count, in slot order (for m.check()). */
+  usedSlots(): Array<[number, number]> {
+    const out: Array<[number, number]> = []
+    for (const k of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const c = this.chunks.get(k)!
+      for (let i = 0; i < c.length; i++) if (c[i]) out.push([k * SWAP_MAP_CHUNK + i, c[i]!])
+    }
+    return out
+  }
+}
+
+/** Every swap area, the swap_list order, the swap cache and the global counts. */
+export class SwapState {
+  /** swap_info[type], null where unused. */
+  readonly areas: (SwapArea | null)[] = new Array(MAX_SWAPFILES).fill(null)
+  /** swap_list.head: the highest-priority area, or -1. */
+  head = -1
+  /** swap_list.next: where get_swap_page starts. */
+  next = -1
+  /** nr_swap_pages: free slots in all areas. */
+  nrSwapPages = 0
+  /** total_swap_pages. */
+  totalSwapPages = 0
+  /** The priority the next swapon without one gets (least_priority counts down from -1). */
+  leastPriority = 0
+  /** swapper_space's radix tree: swap entry → pfn. */
+  readonly cache = new Map<number, number>()
+  /** The multiplier of the type in an entry value: 2^27 on 32-bit layouts, 2^40 on ppc64. */
+  readonly typeUnit: number
+
+  constructor(arch: Arch) {
+    this.typeUnit = arch.geometry.BITS_PER_LONG === 32 ? 2 ** 27 : 2 ** 40
+  }
+
+  /** `swp_entry(type, offset).val`. */
+  entry(type: number, offset: number): number {
+    return type * this.typeUnit + offset
+  }
+
+  /** `swp_type(entry)`. */
+  type(entry: number): number {
+    return Math.floor(entry / this.typeUnit)
+  }
+
+  /** `swp_offset(entry)`. */
+  offset(entry: number): number {
+    return entry % this.typeUnit
+  }
+
+  /** `vm_swap_full()`: less than half of swap is free. */
+  full(): boolean {
+    return this.nrSwapPages * 2 < this.totalSwapPages
+  }
+}
+
+function swapBug(invariant: string, fn: string, detail?: string): never {
+  throw new KernelBugError(invariant, `mm/swapfile.c ${fn}`, detail)
+}
+
+/**
+ * `sys_swapon`: a new swap area of `size` bytes (rounded down to pages, as
+ * mkswap's last_page is) with slot 0 as its header. Errors, with nothing
+ * changed: a 33rd area (MAX_SWAPFILES), a size below two pages (the header
+ * plus one slot; sys_swapon refuses an empty swap file), a size above the
+ * arch's SWAP_MAXPAGES_LIMIT pages. Returns the area's type.
+ */
+export function sysSwapon(m: Machine, opts: SwaponOptions | number | string): number {
+  const o: SwaponOptions = typeof opts === 'object' ? opts : { size: opts }
+  if (o === null || o.size === undefined) throw new TypeError('swapon: options.size is required')
+  const bytes = parseSwapSize(o.size)
+  const s = m.swap
+  const type = s.areas.indexOf(null)
+  if (type < 0) {
+    throw new SwapAreaError(
+      `MAX_SWAPFILES (${MAX_SWAPFILES})`,
+      `swapon: EPERM: all ${MAX_SWAPFILES} swap areas (MAX_SWAPFILES) are in use`,
+    )
+  }
+  const pagesTotal = Math.floor(bytes / 4096)
+  if (pagesTotal < 2) {
+    throw new SwapAreaError(
+      'one header page plus at least one slot',
+      `swapon: EINVAL: ${bytes} bytes is below the header page plus one slot (8192 bytes)`,
+    )
+  }
+  const limit = m.arch.geometry.SWAP_MAXPAGES_LIMIT
+  if (BigInt(pagesTotal) > limit) {
+    throw new ArchLimitError(
+      m.arch.name,
+      'swapon',
+      'size',
+      `at most SWAP_MAXPAGES_LIMIT (0x${limit.toString(16)}) pages, the largest offset the swap pte holds`,
+      bytes,
+    )
+  }
+  let prio: number
+  if (o.priority === undefined) prio = s.leastPriority - 1
+  else {
+    if (!Number.isInteger(o.priority) || o.priority < -32768 || o.priority > 32767)
+      throw new RangeError(`swapon: priority ${o.priority} is not a whole number in -32768..32767`)
+    prio = o.priority
+  }
+  if (o.priority === undefined) s.leastPriority = prio
+  const area = new SwapArea(type, prio, pagesTotal)
+  s.areas[type] = area
+  s.nrSwapPages += area.pages
+  s.totalSwapPages += area.pages
+  // Insert into swap_list, sorted by priority, before areas of equal priority.
+  let prev = -1
+  for (let i = s.head; i >= 0; i = s.areas[i]!.next) {
+    if (prio >= s.areas[i]!.prio) break
+    prev = i
+  }
+  if (prev < 0) {
+    area.next = s.head
+    s.head = type
+    s.next = type
+  } else {
+    area.next = s.areas[prev]!.next
+    s.areas[prev]!.next = type
+  }
+  return type
+}
+
+function parseSwapSize(v: number | string): number {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`swapon: size ${v} is not a whole, non-negative number of bytes`)
+    return v
+  }
+  const match = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(v)
+  if (!match) throw new RangeError(`swapon: size '${v}' is not a size such as '512M'`)
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[match[2]!.toUpperCase()]!
+  return Number(match[1]) * unit
+}
+
+/** `sys_swapoff`: a later step of issue 4. */
+export function sysSwapoff(_m: Machine, _type: number): never {
+  throw new NotModelledError('swapoff (try_to_unuse) arrives with a later step of issue #4')
+}
+
+/**
+ * `scan_swap_map(si)`: the 2.6 cluster rule. While the current cluster lasts
+ * (cluster_nr), take the next free slot from cluster_next on. Then look from
+ * lowest_bit for SWAPFILE_CLUSTER consecutive free slots (not aligned) and
+ * start a new cluster there; failing that, take the lowest free slot. Returns
+ * 0 when the area is full.
+ */
+function scanSwapMap(si: SwapArea): number {
+  let offset = 0
+  let found = false
+  if (si.clusterNr) {
+    while (si.clusterNext <= si.highestBit) {
+      offset = si.clusterNext++
+      if (si.count(offset)) continue
+      si.clusterNr--
+      found = true
+      break
+    }
+  }
+  if (!found) {
+    si.clusterNr = SWAPFILE_CLUSTER
+    offset = si.lowestBit
+    while (offset + SWAPFILE_CLUSTER - 1 <= si.highestBit) {
+      let busy = -1
+      for (let nr = offset; nr < offset + SWAPFILE_CLUSTER; nr++) {
+        if (si.count(nr)) {
+          busy = nr
+          break
+        }
+      }
+      if (busy < 0) {
+        found = true
+        break
+      }
+      offset = busy + 1
+    }
+  }
+  if (!found) {
+    // No empty cluster: first free slot from lowest_bit.
+    for (offset = si.lowestBit; offset <= si.highestBit; offset++) {
+      if (si.count(offset)) continue
+      si.lowestBit = offset + 1
+      found = true
+      break
+    }
+  }
+  if (!found) {
+    si.lowestBit = si.max
+    si.highestBit = 0
+    return 0
+  }
+  if (offset === si.lowestBit) si.lowestBit++
+  if (offset === si.highestBit) si.highestBit--
+  if (si.lowestBit > si.highestBit) {
+    si.lowestBit = si.max
+    si.highestBit = 0
+  }
+  si.setCount(offset, 1)
+  si.inusePages++
+  si.clusterNext = offset + 1
+  return offset
+}
+
+/**
+ * `get_swap_page()`: a slot with count 1, from the highest-priority area that
+ * has one; areas of equal priority take turns (swap_list.next moves on after
+ * each allocation). Returns the entry, or 0 when swap is full or absent.
+ */
+export function getSwapPage(m: Machine): number {
+  const s = m.swap
+  let type = s.next
+  if (type < 0 || s.nrSwapPages <= 0) return 0
+  let wrapped = false
+  for (;;) {
+    const p = s.areas[type]!
+    const offset = scanSwapMap(p)
+    if (offset) {
+      s.nrSwapPages--
+      const nxt = p.next
+      s.next = nxt < 0 || p.prio !== s.areas[nxt]!.prio ? s.head : nxt
+      return s.entry(type, offset)
+    }
+    type = p.next
+    if (!wrapped) {
+      if (type < 0 || p.prio !== s.areas[type]!.prio) {
+        type = s.head
+        wrapped = true
+      }
+    } else if (type < 0) return 0
+  }
+}
+
+/** `swap_info_get(entry)`: the area of a used entry. A bad or unused entry is refused. */
+function swapInfoGet(m: Machine, entry: number, fn: string): SwapArea {
+  const s = m.swap
+  const type = s.type(entry)
+  const offset = s.offset(entry)
+  const p = type < MAX_SWAPFILES ? s.areas[type] : null
+  if (!entry || !p) swapBug('a swap entry names a swap area in use ("Bad swap file entry")', fn, `${entry}`)
+  if (offset >= p.max) swapBug('a swap offset lies inside its area ("Bad swap offset entry")', fn, `${entry}`)
+  if (!p.count(offset))
+    swapBug('a swap entry being used is allocated ("Unused swap offset entry")', fn, `${type}:${offset}`)
+  // A freed entry of a higher-priority area makes it the next one to allocate from.
+  if (s.next >= 0 && p.prio > s.areas[s.next]!.prio) s.next = type
+  return p
+}
+
+/**
+ * `swap_entry_free`: drop one reference; at 0 the slot is free again and its
+ * stored word is dropped. Returns the new count. A saturated slot stays.
+ */
+function swapEntryFree(m: Machine, p: SwapArea, offset: number): number {
+  let count = p.count(offset)
+  if (count < SWAP_MAP_MAX) {
+    count--
+    p.setCount(offset, count)
+    if (!count) {
+      if (offset < p.lowestBit) p.lowestBit = offset
+      if (offset > p.highestBit) p.highestBit = offset
+      m.swap.nrSwapPages++
+      p.inusePages--
+      p.words.delete(offset)
+      p.tails.delete(offset)
+    }
+  }
+  return count
+}
+
+/** `swap_free(entry)`: drop one reference to a slot. */
+export function swapFree(m: Machine, entry: number): void {
+  const p = swapInfoGet(m, entry, 'swap_free')
+  swapEntryFree(m, p, m.swap.offset(entry))
+}
+
+/**
+ * `swap_duplicate(entry)`: one more reference to a used slot (a swap pte
+ * copied by fork or written by try_to_unmap_one, or the swap cache's own).
+ * Saturates at SWAP_MAP_MAX. The kernel answers 0 for a bad entry; every
+ * caller in the model holds a valid one, so a bad entry is a model bug and is
+ * refused.
+ */
+export function swapDuplicate(m: Machine, entry: number): void {
+  const p = swapInfoGet(m, entry, 'swap_duplicate')
+  const offset = m.swap.offset(entry)
+  const c = p.count(offset)
+  if (c < SWAP_MAP_MAX - 1) p.setCount(offset, c + 1)
+  else if (c === SWAP_MAP_MAX - 1) p.setCount(offset, SWAP_MAP_MAX) // "swap_dup: swap entry overflow"
+}
+
+/** swap_map[offset] of an entry (0 for an unused one). */
+export function swapCount(m: Machine, entry: number): number {
+  const s = m.swap
+  const p = s.areas[s.type(entry)]
+  return p ? p.count(s.offset(entry)) : 0
+}
+
+/**
+ * `exclusive_swap_page(page)`: is the swap cache the slot's only other user?
+ * The slot's count is 1 (the cache's reference) and the page's count is 2
+ * (the cache's and the caller's).
+ */
+export function exclusiveSwapPage(m: Machine, pfn: number): boolean {
+  const entry = m.frames.getPrivate(pfn)
+  const p = swapInfoGet(m, entry, 'exclusive_swap_page')
+  return p.count(m.swap.offset(entry)) === 1 && m.frames.count[pfn] === 2
+}
+
+/**
+ * `remove_exclusive_swap_page(page)` (page locked): if the page is in the swap
+ * cache, not under writeback, and nobody but the caller and the cache holds it
+ * (count 2, slot count 1), take it out of the swap cache, free the slot, and
+ * mark the page dirty (its only copy is in memory now). Returns whether it did.
+ */
+export function removeExclusiveSwapPage(m: Machine, pfn: number): boolean {
+  const fr = m.frames
+  if (fr.test(pfn, PG.private))
+    swapBug('remove_exclusive_swap_page: the page has no private data', 'remove_exclusive_swap_page')
+  if (!fr.test(pfn, PG.locked))
+    swapBug('remove_exclusive_swap_page: the page is locked', 'remove_exclusive_swap_page', `pfn ${pfn}`)
+  if (!fr.test(pfn, PG.swapcache) || fr.test(pfn, PG.writeback)) return false
+  if (fr.count[pfn] !== 2) return false
+  const entry = fr.getPrivate(pfn)
+  const p = swapInfoGet(m, entry, 'remove_exclusive_swap_page')
+  if (p.count(m.swap.offset(entry)) !== 1) return false
+  deleteFromSwapCacheLocked(m, pfn)
+  fr.set(pfn, PG.dirty)
+  swapFree(m, entry)
+  m.putPage(pfn)
+  return true
+}
+
+/**
+ * `free_swap_and_cache(entry)`: a swap pte goes away (zap). Drop its reference
+ * to the slot; if only the swap cache still holds the slot, and the cached
+ * page can be trylocked and has no other user (or swap is more than half
+ * full, vm_swap_full), drop the page from the swap cache too, dirty, so
+ * slot and page are both freed.
+ */
+export function freeSwapAndCache(m: Machine, entry: number): void {
+  const p = swapInfoGet(m, entry, 'free_swap_and_cache')
+  if (swapEntryFree(m, p, m.swap.offset(entry)) !== 1) return
+  const pfn = m.swap.cache.get(entry)
+  if (pfn === undefined) return
+  const fr = m.frames
+  if (fr.testAndSet(pfn, PG.locked)) return // TestSetPageLocked failed: leave it to reclaim
+  if (fr.test(pfn, PG.private))
+    swapBug('free_swap_and_cache: the page has no private data', 'free_swap_and_cache')
+  m.getPage(pfn)
+  const oneUser = fr.count[pfn] === 2
+  if (!fr.test(pfn, PG.writeback) && (oneUser || m.swap.full())) {
+    deleteFromSwapCache(m, pfn)
+    fr.set(pfn, PG.dirty)
+  }
+  fr.clear(pfn, PG.locked)
+  m.putPage(pfn)
+}
