@@ -1,0 +1,388 @@
+/**
+ * The rmaplab command: run, compare, check, list, show, schema.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
+import cliProgress from 'cli-progress'
+import { Command, CommanderError, Option } from 'commander'
+import { Document, isMap, isSeq } from 'yaml'
+import { BadInputError, EXIT } from './errors.js'
+import { experiment, experiments } from './experiments/index.js'
+import { showParam } from './experiments/params.js'
+import { failureText, jsonReport, mapsText, metricsTable, passText, table } from './report.js'
+import {
+  type Layout,
+  type LayoutOverrides,
+  parseArchList,
+  parseRmapList,
+  resolveLayouts,
+} from './run/layouts.js'
+import { type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
+import { workloadJsonSchema } from './workload/schema.js'
+import { parseText } from './workload/source.js'
+import { validateWorkload, type Workload } from './workload/validate.js'
+
+/** Where the command writes. */
+export interface Io {
+  out(s: string): void
+  err(s: string): void
+  /** Is stderr a terminal (progress bars only then)? */
+  isTTY: boolean
+  stderr?: NodeJS.WritableStream
+}
+
+const processIo: Io = {
+  out: (s) => process.stdout.write(`${s}\n`),
+  err: (s) => process.stderr.write(`${s}\n`),
+  isTTY: Boolean(process.stderr.isTTY),
+  stderr: process.stderr,
+}
+
+interface RunOpts {
+  arch?: string
+  rmap?: string
+  param?: string[]
+  json?: boolean
+  trace?: boolean
+  progress: boolean
+  maps?: boolean
+}
+
+/** The package version, from package.json (one level above src/ and dist/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+/** A workload file, or a built-in experiment by name. */
+export function loadTarget(
+  target: string,
+  params: readonly string[],
+): { workload: Workload; params: Record<string, number> } {
+  const isFile = existsSync(target) && statSync(target).isFile()
+  if (isFile) {
+    if (params.length)
+      throw new BadInputError([`--param is for built-in experiments; ${target} is a workload file`])
+    const { data, source } = parseText(readFileSync(target, 'utf8'), target)
+    return {
+      workload: validateWorkload(data, source, basename(target).replace(/\.(ya?ml|json)$/i, '')),
+      params: {},
+    }
+  }
+  if (/[\\/]|\.(ya?ml|json)$/i.test(target)) throw new BadInputError([`${target}: no such file`])
+  const e = experiment(target)
+  const { data, source, params: p } = e.load(params)
+  return { workload: validateWorkload(data, source, e.name), params: p }
+}
+
+function progressBar(io: Io, enabled: boolean, layouts: number) {
+  const t0 = performance.now()
+  let bar: cliProgress.SingleBar | undefined
+  const total = layouts * 1000
+  return {
+    update(layoutIndex: number, name: string, fraction: number) {
+      if (!enabled) return
+      const value = Math.round((layoutIndex + fraction) * 1000)
+      if (!bar) {
+        if (performance.now() - t0 < 400) return
+        bar = new cliProgress.SingleBar(
+          {
+            format: '{bar} {percentage}% | {layout}',
+            stream: io.stderr ?? process.stderr,
+            clearOnComplete: true,
+            hideCursor: true,
+            barsize: 30,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+        bar.start(total, value, { layout: name })
+      } else bar.update(value, { layout: name })
+    },
+    stop() {
+      bar?.stop()
+    },
+  }
+}
+
+/** Run a workload on its layouts; the results, in layout order. */
+function execute(w: Workload, layouts: Layout[], opts: RunOpts, io: Io, check: boolean): LayoutRun[] {
+  const multiRmap = new Set(layouts.map((l) => l.rmap)).size > 1
+  const bar = progressBar(io, opts.progress && io.isTTY && !opts.trace && !opts.json, layouts.length)
+  const runs: LayoutRun[] = []
+  try {
+    layouts.forEach((layout, i) => {
+      const hooks: RunHooks = {
+        checkEachStep: check,
+        progress: (f) => bar.update(i, layout.arch.name, f),
+        maps: Boolean(opts.maps),
+      }
+      if (opts.trace) hooks.trace = (s) => io.err(s)
+      bar.update(i, layout.arch.name, 0)
+      runs.push(runOnLayout(w, layout, hooks, multiRmap))
+    })
+  } finally {
+    bar.stop()
+  }
+  return runs
+}
+
+function header(w: Workload, params: Record<string, number>): string {
+  const ps = Object.entries(params)
+  const exp = w.source.file.startsWith('experiment:') ? experiment(w.name) : undefined
+  const shown = ps.map(([k, v]) => `${k}=${exp?.params[k] ? showParam(exp.params[k]!, v) : v}`).join(' ')
+  const desc = (w.description ?? '').trim()
+  return `${w.name}${shown ? `  [${shown}]` : ''}${desc ? `\n${desc}` : ''}`
+}
+
+const READING = [
+  "How to read it: one column per layout, the same workload on each. PageTables is the kernel's nr_page_table_pages",
+  '(user pte pages; 8-byte ptes on i386-pae and ppc64 fill a page with half as many entries). rmap bytes is what',
+  "objrmap + anon_vma costs at the layout's sizes: anon_vma structs, the vma fields, one mapcount word per page frame",
+  '(pte_chains would add per-pte chains on top). A walk is one page_referenced/try_to_unmap: the vmas it visits on',
+  'the anon_vma or i_mmap list, the ptes it probes. Faults and time are what the model did, not 2004 hardware.',
+]
+
+function report(
+  w: Workload,
+  params: Record<string, number>,
+  runs: LayoutRun[],
+  opts: RunOpts,
+  io: Io,
+  mode: 'run' | 'compare' | 'check',
+): number {
+  const ok = runs.every((r) => r.ok)
+  io.out(header(w, params))
+  io.out('')
+  for (const r of runs) {
+    const f = failureText(r, w)
+    if (f) io.out(f)
+    else if (mode === 'check') io.out(`✓ ${r.layout}: m.check() held after each of ${r.stepsRun} steps`)
+    else io.out(passText(r))
+  }
+  if (mode !== 'check' || !ok) {
+    io.out('')
+    if (!ok) io.out('State when the run stopped:')
+    io.out(metricsTable(runs))
+  }
+  if (mode === 'compare') {
+    io.out('')
+    for (const l of READING) io.out(l)
+  }
+  if (opts.maps) {
+    for (const r of runs) {
+      io.out('')
+      io.out(mapsText(r))
+    }
+  }
+  return ok ? EXIT.ok : EXIT.failed
+}
+
+/** A generated workload as YAML people would write: one line per step, the machine on one line. */
+export function workloadYaml(data: unknown): string {
+  const doc = new Document(data, { aliasDuplicateObjects: false })
+  const machine = doc.get('machine', true)
+  if (isMap(machine)) machine.flow = true
+  const steps = doc.get('steps', true)
+  if (isSeq(steps)) {
+    for (const step of steps.items) {
+      if (!isMap(step)) continue
+      for (const pair of step.items) if (isMap(pair.value) || isSeq(pair.value)) pair.value.flow = true
+    }
+  }
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: true }).trimEnd()
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v]
+}
+
+/** The command line program (exposed for tests). */
+export function program(io: Io, setExit: (code: number) => void): Command {
+  const cmd = new Command()
+  cmd
+    .name('rmaplab')
+    .description(
+      'Run workloads on the Linux 2.6 (spring 2004) VM model — objrmap + anon_vma on the i386, i386-pae, ppc and ppc64 page-table layouts — and see what the VM did: meminfo, page tables, rmap memory, rmap walk costs, faults.',
+    )
+    .version(version(), '-V, --version')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Targets: workload files (YAML or JSON) or built-in experiments (rmaplab list); several run one after
+the other, all validated first. --json prints one report, or { ok, reports } for several targets.
+Exit codes: 0 ok; 1 an assertion, a kernel invariant or a step failed; 2 bad input.
+
+Examples:
+  rmaplab compare andrea                        Andrea's fork test on all four layouts
+  rmaplab compare andrea -p size=128M -p levels=6
+  rmaplab run my-workload.yaml --arch i386-pae --trace
+  rmaplab check a1 c3 e3                        acceptance demos, m.check() after every step
+  rmaplab show rik > rik.yaml                   an experiment as a workload file to edit`,
+    )
+
+  const runOptions = (c: Command) =>
+    c
+      .argument('<targets...>', 'workload files (.yaml, .yml, .json) or built-in experiment names')
+      .option('-a, --arch <names>', 'layouts, comma-separated: i386, i386-pae, ppc, ppc64, or all')
+      .option('-r, --rmap <names>', 'rmap strategies, comma-separated: objrmap')
+      .option('-p, --param <key=value>', "an experiment's parameter (repeatable), e.g. -p levels=6", collect)
+      .option('--json', 'print the full report as JSON (meminfo and m.stats() per layout)')
+      .option('--trace', 'print every step as it runs, with its result (to stderr)')
+      .addOption(new Option('--no-progress', 'no progress bar (it shows only on a terminal, on long runs)'))
+
+  const action = (mode: 'run' | 'compare' | 'check') => (targets: string[], opts: RunOpts) => {
+    const over: LayoutOverrides = {
+      arch:
+        opts.arch !== undefined
+          ? parseArchList(opts.arch)
+          : mode === 'compare'
+            ? ['i386', 'i386-pae', 'ppc', 'ppc64']
+            : undefined,
+      rmap: opts.rmap !== undefined ? parseRmapList(opts.rmap) : undefined,
+    }
+    // Every target is loaded, validated and given its layouts before any of them runs.
+    const loaded = targets.map((t) => {
+      const { workload, params } = loadTarget(t, opts.param ?? [])
+      return { workload, params, layouts: resolveLayouts(workload.machine, workload.source, over) }
+    })
+    let code: number = EXIT.ok
+    const reports: unknown[] = []
+    loaded.forEach(({ workload, params, layouts }, i) => {
+      const runs = execute(workload, layouts, opts, io, mode === 'check')
+      const ok = runs.every((r) => r.ok)
+      if (!ok) code = EXIT.failed
+      if (opts.json) reports.push(jsonReport(workload, runs, { params, mode }))
+      else {
+        if (i > 0) io.out('')
+        report(workload, params, runs, opts, io, mode)
+      }
+    })
+    if (opts.json) {
+      io.out(JSON.stringify(reports.length === 1 ? reports[0] : { ok: code === EXIT.ok, reports }, null, 2))
+    }
+    setExit(code)
+  }
+
+  runOptions(cmd.command('run'))
+    .description(
+      "run a workload on its machine's layouts (all four unless the workload or --arch says otherwise)",
+    )
+    .option('--maps', 'print /proc/PID/maps of the live processes at the end')
+    .action(action('run'))
+
+  runOptions(cmd.command('compare'))
+    .description('run a workload on every layout (or those of --arch) and print the figures side by side')
+    .action(action('compare'))
+
+  runOptions(cmd.command('check'))
+    .description(
+      'run a workload with m.check() after every step; report the first violated invariant and the step that broke it',
+    )
+    .action(action('check'))
+
+  cmd
+    .command('list')
+    .description('list the built-in experiments and their parameters')
+    .option('--json', 'as JSON')
+    .action((opts: { json?: boolean }) => {
+      const all = experiments()
+      if (opts.json) {
+        io.out(
+          JSON.stringify(
+            all.map((e) => ({
+              name: e.name,
+              group: e.group,
+              title: e.title,
+              description: e.description,
+              params: e.params,
+            })),
+            null,
+            2,
+          ),
+        )
+        return
+      }
+      for (const [group, heading] of [
+        ['2004', 'The 2004 workloads (parameters: -p key=value; defaults shown)'],
+        [
+          'demo',
+          'Acceptance scenarios (shared/acceptance/scenarios.md), with their expected outcomes as assertions',
+        ],
+      ] as const) {
+        io.out(heading)
+        const rows = all
+          .filter((e) => e.group === group)
+          .map((e) => [
+            e.name,
+            e.title,
+            Object.entries(e.params)
+              .map(([k, d]) => `${k}=${showParam(d, d.default)}`)
+              .join(' '),
+          ])
+        if (group === '2004')
+          io.out(table(['name', 'what it does', 'parameters'], rows, ['left', 'left', 'left']))
+        else
+          io.out(
+            table(
+              ['name', 'what it does'],
+              rows.map((r) => r.slice(0, 2)),
+              ['left', 'left'],
+            ),
+          )
+        io.out('')
+      }
+      io.out('rmaplab show NAME prints an experiment as a workload file; rmaplab run NAME runs it.')
+    })
+
+  cmd
+    .command('show')
+    .description('print a built-in experiment as a workload file (YAML), with its parameters applied')
+    .argument('<experiment>', 'an experiment name (rmaplab list)')
+    .option('-p, --param <key=value>', 'a parameter (repeatable)', collect)
+    .action((name: string, opts: { param?: string[] }) => {
+      const e = experiment(name)
+      const { data, source } = e.load(opts.param ?? [])
+      if (e.group === 'demo') io.out(readFileSync(source.file, 'utf8').trimEnd())
+      else {
+        io.out(
+          `# ${e.title}\n# yaml-language-server: $schema=https://unpkg.com/@rmaplab/cli/schema/workload.schema.json`,
+        )
+        io.out(workloadYaml(data))
+      }
+    })
+
+  cmd
+    .command('schema')
+    .description('print the JSON Schema of the workload format')
+    .action(() => io.out(JSON.stringify(workloadJsonSchema(), null, 2)))
+
+  return cmd
+}
+
+/** Run the command line; resolves to the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code: number = EXIT.ok
+  const cmd = program(io, (c) => {
+    code = c
+  })
+  try {
+    await cmd.parseAsync([...argv], { from: 'user' })
+    return code
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; no command, an unknown one, a missing argument: bad input.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.badInput
+    }
+    if (e instanceof BadInputError) {
+      for (const p of e.problems) io.err(p)
+      return EXIT.badInput
+    }
+    io.err(`rmaplab: internal error: ${(e as Error).stack ?? String(e)}`)
+    return EXIT.internal
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The 2004 workloads people measured, as parameterised workloads
+ * (kernel-facts/rmap.md §4 "Published numbers (2004)"): each builds an
+ * ordinary workload, so `rmaplab show NAME` prints it in the file format.
+ */
+import type { ParamDefs, Params } from './params.js'
+
+const PAGE = 4096
+const MB = 1024 ** 2
+
+/**
+ * RAM for a run: the data pages, the page-table pages of every process at the
+ * PAE density (512 ptes a page, the largest of the four layouts), the fixed
+ * pages of each mm, and slack; rounded up to 16 MB.
+ */
+export function ramFor(dataPages: number, procs: number, mappedPagesPerProc: number): string {
+  const perProc = Math.ceil(mappedPagesPerProc / 512) + 12
+  const bytes = (dataPages + procs * perProc) * PAGE * 1.15 + 16 * MB
+  return `${Math.ceil(bytes / (16 * MB)) * 16}M`
+}
+
+/** Bytes as a workload writes them: 64M, 512K, or a count of bytes. */
+export function sizeText(bytes: number): string {
+  for (const [u, n] of [
+    ['G', 1024 ** 3],
+    ['M', MB],
+    ['K', 1024],
+  ] as const)
+    if (bytes % n === 0 && bytes >= n) return `${bytes / n}${u}`
+  return String(bytes)
+}
+
+/** Walk about `walks` pages of `pages`: the stride. */
+const strideFor = (pages: number, walks: number) => Math.max(1, Math.floor(pages / Math.max(1, walks)))
+
+export interface ClassicExperiment<D extends ParamDefs = ParamDefs> {
+  name: string
+  title: string
+  description: string
+  params: D
+  build(p: Params<D>): Record<string, unknown>
+}
+
+function define<D extends ParamDefs>(e: ClassicExperiment<D>): ClassicExperiment {
+  return e as unknown as ClassicExperiment
+}
+
+export const andrea = define({
+  name: 'andrea',
+  title: "Andrea's fork test: one big private anonymous mapping, touched, then 2^levels processes read it",
+  description:
+    "Andrea Arcangeli's benchmark for objrmap + anon_vma against pte_chains (2004): a private anonymous mapping, every page written, then `levels` rounds of fork (2^levels processes), and every process read-touches every page. The original used 512 MB and levels 6-7 (2.6.5-aa: 12.07 s real at L=7); 2.6.2's pte_chains ran out of lowmem from L=8. Afterwards page_referenced walks a sample of the pages: each walk visits the 2^levels vmas on the one anon_vma. Full size: -p size=512M -p levels=7 (needs about 760M: i386-pae and ppc64 only, or raise nothing and drop ppc).",
+  params: {
+    size: {
+      kind: 'size',
+      default: 64 * MB,
+      min: 4096,
+      max: 4096 * MB,
+      description: 'the mapping (the original: 512M)',
+    },
+    levels: {
+      kind: 'int',
+      default: 5,
+      min: 0,
+      max: 12,
+      description: 'fork levels: 2^levels processes (the original: 6 and 7)',
+    },
+    walks: {
+      kind: 'int',
+      default: 64,
+      min: 0,
+      max: 1_000_000,
+      description: 'pages page_referenced walks afterwards',
+    },
+  },
+  build: ({ size, levels, walks }) => {
+    const pages = Math.ceil(size / PAGE)
+    const procs = 2 ** levels
+    const steps: unknown[] = [
+      { spawn: { as: 'p' } },
+      { mmap: { proc: 'p', as: 'mem', length: sizeText(size), prot: 'rw', note: 'private anonymous' } },
+      { write: { proc: 'p', region: 'mem', value: 'i', note: 'touch every page' } },
+      { fork: { proc: 'p', levels, as: 'all', note: `${procs} processes` } },
+      { read: { proc: 'all', region: 'mem', expect: 'i', note: 'every process reads every page' } },
+    ]
+    if (walks > 0) {
+      steps.push({
+        page_referenced: {
+          proc: 'p',
+          region: 'mem',
+          stride: strideFor(pages, walks),
+          expect: procs + 1,
+          note: `each walk finds all ${procs} young ptes, plus PG_referenced`,
+        },
+      })
+    }
+    return {
+      name: 'andrea',
+      description: `Andrea's fork test: ${sizeText(size)}, ${levels} fork levels (${procs} processes)`,
+      machine: { arch: 'all', ram: ramFor(pages, procs, pages), cpus: 2 },
+      steps,
+    }
+  },
+})
+
+export const morton = define({
+  name: 'morton',
+  title: "Andrew Morton's rmap-test: N tasks each map M MAP_SHARED windows onto one file",
+  description:
+    "Andrew Morton's rmap-test: one file, `tasks` processes, each mapping it as `windows` separate MAP_SHARED windows of `window` pages (adjacent windows map distant file offsets, so no two vmas merge), every page written. Every vma of every task sits on the file's i_mmap_shared list, so objrmap's page_referenced visits tasks x windows vmas to find the `tasks` ptes of one page: the 'zillion vmas of one file' case that prio_tree (2.6.7) answered.",
+  params: {
+    tasks: { kind: 'int', default: 16, min: 1, max: 4096, description: 'processes' },
+    windows: { kind: 'int', default: 128, min: 1, max: 4096, description: 'MAP_SHARED windows per process' },
+    window: { kind: 'int', default: 4, min: 1, max: 65536, description: 'pages per window' },
+    walks: {
+      kind: 'int',
+      default: 32,
+      min: 0,
+      max: 1_000_000,
+      description: 'pages page_referenced walks afterwards',
+    },
+  },
+  build: ({ tasks, windows, window, walks }) => {
+    const filePages = windows * window
+    const who = tasks > 1 ? ['t0', 'others'] : ['t0']
+    const steps: unknown[] = [
+      { create: { path: '/rmap-test', size: `${filePages}p` } },
+      { spawn: { as: 't0' } },
+    ]
+    if (tasks > 1)
+      steps.push({ fork: { proc: 't0', children: tasks - 1, as: 'others', note: 'before any mapping' } })
+    steps.push({ open: { proc: who, path: '/rmap-test', as: 'f' } })
+    for (let k = 0; k < windows; k++) {
+      steps.push({
+        mmap: {
+          proc: who,
+          as: `w${k}`,
+          length: `${window}p`,
+          prot: 'rw',
+          shared: true,
+          fd: 'f',
+          offset: `${(windows - 1 - k) * window}p`,
+        },
+      })
+    }
+    for (let k = 0; k < windows; k++) {
+      steps.push({ write: { proc: who, region: `w${k}`, value: `${(windows - 1 - k) * window} + i` } })
+    }
+    steps.push({
+      read: {
+        proc: who,
+        region: 'w0',
+        expect: `${(windows - 1) * window} + i`,
+        note: 'the file holds what was written',
+      },
+    })
+    if (walks > 0) {
+      // The first page of `n` windows spread over the file.
+      const n = Math.min(walks, windows)
+      for (let j = 0; j < n; j++) {
+        const k = Math.floor((j * windows) / n)
+        steps.push({
+          page_referenced: {
+            proc: 't0',
+            region: `w${k}`,
+            pages: 1,
+            expect: tasks + 1,
+            note: `${tasks} young ptes + PG_referenced`,
+          },
+        })
+      }
+    }
+    return {
+      name: 'morton',
+      description: `Andrew Morton's rmap-test: ${tasks} tasks x ${windows} MAP_SHARED windows of ${window} pages onto one file`,
+      machine: { arch: 'all', ram: ramFor(filePages * 2, tasks, filePages + windows * 2), cpus: 2 },
+      steps,
+    }
+  },
+})
+
+export const sharedSegment = define({
+  name: 'shared-segment',
+  title: 'Many processes sharing a big segment: one MAP_SHARED file mapped by every process',
+  description:
+    'A database-style shared segment: one file of `size` bytes, mapped MAP_SHARED by `procs` processes that each touch every page. The page cache holds each page once; every process pays its own page tables for the whole segment (twice as much with 8-byte ptes), which is what made 32-bit PAE boxes with big SGAs run out of lowmem. objrmap needs nothing per pte: a page_referenced walk visits the procs vmas of the file and finds procs ptes.',
+  params: {
+    procs: { kind: 'int', default: 32, min: 1, max: 4096, description: 'processes mapping the segment' },
+    size: { kind: 'size', default: 32 * MB, min: 4096, max: 4096 * MB, description: 'the segment' },
+    walks: {
+      kind: 'int',
+      default: 32,
+      min: 0,
+      max: 1_000_000,
+      description: 'pages page_referenced walks afterwards',
+    },
+  },
+  build: ({ procs, size, walks }) => {
+    const pages = Math.ceil(size / PAGE)
+    const who = procs > 1 ? ['p0', 'others'] : ['p0']
+    const steps: unknown[] = [
+      { create: { path: '/db/segment', size: sizeText(size) } },
+      { spawn: { as: 'p0' } },
+    ]
+    if (procs > 1)
+      steps.push({ fork: { proc: 'p0', children: procs - 1, as: 'others', note: 'before the mapping' } })
+    steps.push(
+      { open: { proc: who, path: '/db/segment', as: 'f' } },
+      { mmap: { proc: who, as: 'seg', length: sizeText(size), prot: 'rw', shared: true, fd: 'f' } },
+      { write: { proc: 'p0', region: 'seg', value: 'i', note: 'p0 fills the segment' } },
+      { read: { proc: who, region: 'seg', expect: 'i', note: 'everyone reads all of it' } },
+    )
+    if (walks > 0) {
+      steps.push({
+        page_referenced: {
+          proc: 'p0',
+          region: 'seg',
+          stride: strideFor(pages, walks),
+          expect: procs + 1,
+          note: `${procs} young ptes + PG_referenced`,
+        },
+      })
+    }
+    return {
+      name: 'shared-segment',
+      description: `${procs} processes sharing a ${sizeText(size)} MAP_SHARED segment`,
+      machine: { arch: 'all', ram: ramFor(pages, procs, pages), cpus: 2 },
+      steps,
+    }
+  },
+})
+
+export const rik = define({
+  name: 'rik',
+  title: "Rik van Riel's case: children x pages COW copies, all on one anon_vma",
+  description:
+    "Rik van Riel's worst case for anon_vma (scenarios.md A6): a parent writes `pages` private anonymous pages and forks `children` children; every child writes every page, so each holds its own copy (mapcount 1), yet all copies hang off one anon_vma whose list holds children+1 vmas. A page_referenced walk of any child page visits every vma of the family to find one pte: what anon_vma_chain fixed in 2.6.34. The original is 1000 x 1000: -p children=1000 -p pages=1000 (about 4 GB of RAM: i386-pae and ppc64; i386 and ppc cannot hold it).",
+  params: {
+    children: {
+      kind: 'int',
+      default: 100,
+      min: 1,
+      max: 10_000,
+      description: 'children of the one parent (the original: 1000)',
+    },
+    pages: {
+      kind: 'int',
+      default: 100,
+      min: 1,
+      max: 1_000_000,
+      description: 'private anonymous pages (the original: 1000)',
+    },
+    walks: {
+      kind: 'int',
+      default: 16,
+      min: 0,
+      max: 1_000_000,
+      description: "pages of one child's copy page_referenced walks",
+    },
+  },
+  build: ({ children, pages, walks }) => {
+    const steps: unknown[] = [
+      { spawn: { as: 'p' } },
+      { mmap: { proc: 'p', as: 'mem', length: `${pages}p`, prot: 'rw' } },
+      { write: { proc: 'p', region: 'mem', value: 'i' } },
+      { fork: { proc: 'p', children, as: 'kids' } },
+      { write: { proc: 'kids', region: 'mem', value: 'pid', note: 'every child copies every page' } },
+      {
+        assert: {
+          page: {
+            proc: 'kids[0]',
+            region: 'mem',
+            pages: 1,
+            mapcount: 1,
+            mapping: 'anon_vma',
+            same_mapping_as: { proc: 'p', region: 'mem' },
+          },
+        },
+      },
+    ]
+    if (walks > 0) {
+      steps.push({
+        page_referenced: {
+          proc: `kids[${children - 1}]`,
+          region: 'mem',
+          stride: strideFor(pages, walks),
+          expect: 1,
+          note: `one pte found among ${children + 1} vmas`,
+        },
+      })
+    }
+    return {
+      name: 'rik',
+      description: `Rik van Riel's case: ${children} children x ${pages} COW pages on one anon_vma`,
+      machine: { arch: 'all', ram: ramFor(pages * (children + 1), children + 1, pages), cpus: 2 },
+      steps,
+    }
+  },
+})
+
+/** The 2004 workloads, in the order `rmaplab list` shows them. */
+export const CLASSIC: readonly ClassicExperiment[] = [andrea, morton, sharedSegment, rik]
