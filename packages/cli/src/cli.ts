@@ -9,7 +9,7 @@ import { Document, isMap, isSeq } from 'yaml'
 import { BadInputError, EXIT } from './errors.js'
 import { experiment, experiments } from './experiments/index.js'
 import { showParam } from './experiments/params.js'
-import { failureText, jsonReport, mapsText, metricsTable, passText, table } from './report.js'
+import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
 import {
   type Layout,
   type LayoutOverrides,
@@ -18,6 +18,7 @@ import {
   resolveLayouts,
 } from './run/layouts.js'
 import { type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
+import { type SweepPoint, sweepCharts, sweepValues, writeCharts } from './sweep.js'
 import { workloadJsonSchema } from './workload/schema.js'
 import { parseText } from './workload/source.js'
 import { validateWorkload, type Workload } from './workload/validate.js'
@@ -46,6 +47,8 @@ interface RunOpts {
   trace?: boolean
   progress: boolean
   maps?: boolean
+  meminfo?: boolean
+  chart?: string
 }
 
 /** The package version, from package.json (one level above src/ and dist/). */
@@ -170,6 +173,10 @@ function report(
     io.out('')
     for (const l of READING) io.out(l)
   }
+  if (opts.meminfo) {
+    io.out('')
+    io.out(meminfoBlocks(runs))
+  }
   if (opts.maps) {
     for (const r of runs) {
       io.out('')
@@ -177,6 +184,36 @@ function report(
     }
   }
   return ok ? EXIT.ok : EXIT.failed
+}
+
+/** The smaller points of a --chart sweep of `target`: loaded, validated and given layouts before anything runs. */
+function sweepPlan(
+  target: string,
+  params: Record<string, number>,
+  pairs: readonly string[],
+  over: LayoutOverrides,
+): { param: string; points: Array<{ value: number; workload: Workload; layouts: Layout[] }> } {
+  const isExperiment = !(existsSync(target) && statSync(target).isFile())
+  const e = isExperiment ? experiment(target) : undefined
+  if (!e?.sweep) {
+    const names = experiments()
+      .filter((x) => x.sweep)
+      .map((x) => `${x.name} (${x.sweep})`)
+      .join(', ')
+    throw new BadInputError([
+      `--chart sweeps a 2004 experiment's process count; ${target} has none. Charts: ${names}`,
+    ])
+  }
+  const param = e.sweep
+  const top = params[param]!
+  const rest = pairs.filter((p) => !p.startsWith(`${param}=`))
+  const points = sweepValues(e.params[param]!, top)
+    .filter((v) => v !== top)
+    .map((value) => {
+      const { workload } = loadTarget(target, [...rest, `${param}=${value}`])
+      return { value, workload, layouts: resolveLayouts(workload.machine, workload.source, over) }
+    })
+  return { param, points }
 }
 
 /** A generated workload as YAML people would write: one line per step, the machine on one line. */
@@ -248,18 +285,36 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params } = loadTarget(t, opts.param ?? [])
-      return { workload, params, layouts: resolveLayouts(workload.machine, workload.source, over) }
+      const layouts = resolveLayouts(workload.machine, workload.source, over)
+      // --chart: the sweep's smaller points, each loaded and validated now too.
+      const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
+      return { target: t, workload, params, layouts, sweep }
     })
     let code: number = EXIT.ok
     const reports: unknown[] = []
-    loaded.forEach(({ workload, params, layouts }, i) => {
+    loaded.forEach(({ target, workload, params, layouts, sweep }, i) => {
       const runs = execute(workload, layouts, opts, io, mode === 'check')
       const ok = runs.every((r) => r.ok)
       if (!ok) code = EXIT.failed
-      if (opts.json) reports.push(jsonReport(workload, runs, { params, mode }))
+      let files: string[] | undefined
+      if (sweep && opts.chart !== undefined) {
+        const points: SweepPoint[] = sweep.points.map((p) => {
+          const rs = execute(p.workload, p.layouts, { ...opts, trace: false }, io, false)
+          if (!rs.every((r) => r.ok)) code = EXIT.failed
+          return { value: p.value, runs: rs }
+        })
+        points.push({ value: params[sweep.param]!, runs })
+        files = writeCharts(sweepCharts(target, sweep.param, points, opts.chart))
+      }
+      if (opts.json)
+        reports.push(jsonReport(workload, runs, { params, mode, ...(files ? { charts: files } : {}) }))
       else {
         if (i > 0) io.out('')
         report(workload, params, runs, opts, io, mode)
+        if (files) {
+          io.out('')
+          for (const f of files) io.out(`chart: ${f}`)
+        }
       }
     })
     if (opts.json) {
@@ -272,11 +327,16 @@ Examples:
     .description(
       "run a workload on its machine's layouts (all four unless the workload or --arch says otherwise)",
     )
+    .option('--meminfo', "print each layout's /proc/meminfo at the end, as the 2.6 kernel formats it")
     .option('--maps', 'print /proc/PID/maps of the live processes at the end')
     .action(action('run'))
 
   runOptions(cmd.command('compare'))
     .description('run a workload on every layout (or those of --arch) and print the figures side by side')
+    .option(
+      '--chart <dir>',
+      'also sweep a 2004 experiment over its process count and write SVG charts (PageTables, rmap bytes against processes) to <dir>',
+    )
     .action(action('compare'))
 
   runOptions(cmd.command('check'))

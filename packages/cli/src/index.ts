@@ -4,10 +4,11 @@
  *
  * @packageDocumentation
  */
+export { type ChartSpec, lineChart, type Series } from './chart.js'
 export { type Io, loadTarget, main } from './cli.js'
 export { BadInputError, EXIT } from './errors.js'
 export { type Experiment, experiment, experiments } from './experiments/index.js'
-export { failureText, jsonReport, metricsTable } from './report.js'
+export { failureText, jsonReport, meminfoText, metricsTable } from './report.js'
 export { ARCHES, type Layout, newMachine, resolveLayouts } from './run/layouts.js'
 export { type Failure, type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
 export { compileExpr, ExprError } from './workload/expr.js'

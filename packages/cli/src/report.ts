@@ -2,6 +2,8 @@
  * Reports: the side-by-side table people read, the JSON programs read, and
  * the lines that say what failed where.
  */
+
+import type { Meminfo } from '@rmaplab/rmap'
 import Table from 'cli-table3'
 import type { LayoutRun } from './run/runner.js'
 import type { Workload } from './workload/validate.js'
@@ -37,11 +39,28 @@ export const ROWS: readonly Row[] = [
   { label: '  file, early COW', get: (r) => r.stats.faults.fileCow },
   { label: '  nonlinear', get: (r) => r.stats.faults.nonlinear },
   { label: '  minor', get: (r) => r.stats.faults.minor },
+  { label: '  swap-in (major)', get: (r) => r.stats.faults.swapMajor },
+  { label: '  swap cache hit', get: (r) => r.stats.faults.swapCache },
   { label: 'PageTables kB', get: (r) => r.meminfo.PageTables, always: true },
   { label: 'Mapped kB', get: (r) => r.meminfo.Mapped, always: true },
   { label: 'Cached kB', get: (r) => r.meminfo.Cached },
   { label: 'MemFree kB', get: (r) => r.meminfo.MemFree, always: true },
   { label: 'LowFree kB', get: (r) => r.meminfo.LowFree, always: true, when: (r) => r.meminfo.HighTotal > 0 },
+  {
+    label: 'SwapFree kB',
+    get: (r) => r.meminfo.SwapFree,
+    always: true,
+    when: (r) => r.meminfo.SwapTotal > 0,
+  },
+  { label: 'SwapCached kB', get: (r) => r.meminfo.SwapCached },
+  { label: 'pageouts', get: (r) => r.stats.swap.pageouts },
+  { label: '  freed', get: (r) => r.stats.swap.freed },
+  { label: '  activated', get: (r) => r.stats.swap.activated },
+  { label: 'swap writes', get: (r) => r.stats.swap.pagesWritten },
+  { label: 'swap reads', get: (r) => r.stats.swap.pagesRead },
+  { label: 'reclaim runs', get: (r) => r.stats.reclaim.runs },
+  { label: '  pages scanned', get: (r) => r.stats.reclaim.scanned },
+  { label: '  pages freed', get: (r) => r.stats.reclaim.freed },
   { label: 'vmas', get: (r) => r.stats.objects.vmas, always: true },
   { label: 'anon_vmas', get: (r) => r.stats.objects.anonVmas, always: true },
   { label: 'rmap bytes', get: (r) => r.stats.rmapBytes.total, always: true },
@@ -152,6 +171,46 @@ export function jsonReport(w: Workload, runs: readonly LayoutRun[], extra: Recor
       ),
     })),
   }
+}
+
+/**
+ * The /proc/meminfo fields the model keeps, in the order 2.6.5's
+ * meminfo_read_proc (fs/proc/proc_misc.c) prints them. The kernel also prints
+ * Buffers (after MemFree), Committed_AS (after Slab) and the Vmalloc lines
+ * (after PageTables); the model has no buffer heads, overcommit accounting or
+ * vmalloc arena, so those lines are left out rather than shown as 0.
+ */
+export const MEMINFO_ORDER = [
+  'MemTotal',
+  'MemFree',
+  'Cached',
+  'SwapCached',
+  'Active',
+  'Inactive',
+  'HighTotal',
+  'HighFree',
+  'LowTotal',
+  'LowFree',
+  'SwapTotal',
+  'SwapFree',
+  'Dirty',
+  'Writeback',
+  'Mapped',
+  'Slab',
+  'PageTables',
+] as const satisfies ReadonlyArray<keyof Meminfo>
+
+/**
+ * /proc/meminfo as 2.6 formats it: `"MemTotal:     %8lu kB\n"` — the label
+ * and its colon padded to 14 columns, the value right-aligned in 8.
+ */
+export function meminfoText(mi: Meminfo): string {
+  return MEMINFO_ORDER.map((f) => `${`${f}:`.padEnd(14)}${String(mi[f]).padStart(8)} kB`).join('\n')
+}
+
+/** /proc/meminfo of each layout at the end of its run, one block per layout. */
+export function meminfoBlocks(runs: readonly LayoutRun[]): string {
+  return runs.map((r) => `${r.layout}: /proc/meminfo\n${meminfoText(r.meminfo)}`).join('\n\n')
 }
 
 /** /proc/PID/maps of the live processes of a run. */

@@ -23,11 +23,19 @@
  *   holds away from the page's linear address (objrmap cannot see them: see
  *   fremap.ts);
  * - swap: every swap pte names a used slot; every used slot's count equals the
- *   swap ptes holding its entry plus 1 when a swap-cache page holds it (a
+ *   swap ptes holding its entry, plus 1 per tmpfs swap-vector entry holding
+ *   it, plus 1 when a swap-cache page holds it (a
  *   saturated SWAP_MAP_MAX slot at least that); a slot no cached page holds
  *   keeps the word written to it; a swap-cache page has PG_swapcache,
  *   private = its entry, is on the LRU and has count = mapcount + 1; slot 0 is
  *   never used; SwapFree and each area's in-use count agree with the map;
+ * - LRU: each zone's active and inactive lists are well linked, hold only
+ *   in-use pages of that zone with PG_lru (PG_active exactly on the active
+ *   list) and as many as their counts say; every in-use, non-reserved user
+ *   or cache page (mapped, page cache or swap cache; not a page-table page)
+ *   is on exactly one of them, and no page outside them has PG_lru;
+ * - tmpfs: every tmpfs page is in its page cache (dirty) or in swap, never
+ *   both, never lost (shmem.ts checkShmem);
  * - page frames are conserved (free + in use = total);
  * - no kmap slot is left held, and the TLB or hash table holds no stale entry.
  */
@@ -41,6 +49,7 @@ import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset, userPtePages } from './pgtable.js'
 import { countRmapPtes } from './rmap/objrmap.js'
+import { checkShmem, shmemSwapRefs } from './shmem.js'
 import { SWAP_MAP_MAX } from './swapfile.js'
 
 /** Run every check; throw an InvariantError listing the violations. */
@@ -239,6 +248,8 @@ export function runCheck(m: Machine): void {
     )
   }
   checkSwap(m, swapPtes, v)
+  checkShmem(m, v)
+  checkLru(m, v)
   for (const k of env.kmap.outstanding())
     v.push(`kmap slot ${k.slot} on cpu ${k.cpu} is released (holds pfn ${k.pfn})`)
   for (const s of env.mmu.stale()) {
@@ -256,6 +267,7 @@ function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void
   let free = 0
   let total = 0
   const seen = new Set<number>()
+  const vectors = shmemSwapRefs(m)
   for (const area of s.areas) {
     if (!area) continue
     total += area.pages
@@ -271,11 +283,14 @@ function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void
       const where = `swap slot ${area.type}:${offset}`
       if (offset === 0) v.push(`slot 0 of a swap area (its header) is never used (${where})`)
       const ptes = swapPtes.get(e) ?? 0
+      const vec = vectors.size === 0 ? 0 : (vectors.get(e) ?? 0)
       const cached = s.cache.has(e) ? 1 : 0
-      const expected = ptes + cached
+      const expected = ptes + vec + cached
       if (count === SWAP_MAP_MAX ? count < expected : count !== expected)
-        v.push(`${where}: count ${count} equals its swap ptes (${ptes}) plus the swap cache (${cached})`)
-      if (!cached && ptes > 0 && !area.words.has(offset))
+        v.push(
+          `${where}: count ${count} equals its swap ptes (${ptes}) plus tmpfs swap vectors (${vec}) plus the swap cache (${cached})`,
+        )
+      if (!cached && ptes + vec > 0 && !area.words.has(offset))
         v.push(`${where}: a slot no cached page holds keeps the word written to it`)
     }
     for (const offset of area.words.keys())
@@ -301,5 +316,51 @@ function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void
   for (let pfn = 0; pfn < fr.n; pfn++) {
     if (fr.test(pfn, PG.swapcache) && s.cache.get(fr.getPrivate(pfn)) !== pfn)
       v.push(`a PG_swapcache page is in the swap cache under its private entry (page ${pfn})`)
+  }
+}
+
+/** LRU consistency: the lists against the page flags and the counts (see the module comment). */
+function checkLru(m: Machine, v: string[]): void {
+  const fr = m.frames
+  const seen = new Uint8Array(fr.n)
+  const zones = m.env.zones
+  for (let list = 0; list < m.lruHead.length; list++) {
+    const zone = list >> 1
+    const active = (list & 1) === 1
+    const name = `${zones[zone]!.name} ${active ? 'active' : 'inactive'} list`
+    let n = 0
+    let prev = -1
+    for (let pfn = m.lruHead[list]!; pfn >= 0; pfn = fr.lruNext[pfn]!) {
+      if (pfn >= fr.n || seen[pfn]) {
+        v.push(`the ${name} is well linked: page ${pfn} is reached twice or is no frame`)
+        break
+      }
+      seen[pfn] = 1
+      n++
+      if (fr.lruPrev[pfn] !== prev) v.push(`the ${name} is well linked: lru.prev of page ${pfn} is ${prev}`)
+      prev = pfn
+      if (fr.count[pfn] === 0) v.push(`no free page is on an LRU list (page ${pfn} on the ${name})`)
+      if (!fr.test(pfn, PG.lru)) v.push(`a page on an LRU list has PG_lru (page ${pfn} on the ${name})`)
+      if (fr.test(pfn, PG.active) !== active)
+        v.push(`a page is on the active list iff PG_active (page ${pfn} on the ${name})`)
+      if (fr.zone(pfn) !== zone) v.push(`a page is on its own zone's list (page ${pfn} on the ${name})`)
+    }
+    if (n !== m.lruCount[list])
+      v.push(
+        `nr_${active ? 'active' : 'inactive'} of ${zones[zone]!.name} (${m.lruCount[list]}) counts its list (${n})`,
+      )
+  }
+  for (let pfn = 0; pfn < fr.n; pfn++) {
+    if (seen[pfn]) continue
+    if (fr.count[pfn] === 0 || fr.test(pfn, PG.reserved) || m.env.tables.has(pfn)) {
+      if (fr.test(pfn, PG.lru)) v.push(`a page with PG_lru is on an LRU list (page ${pfn} is on none)`)
+      continue
+    }
+    const user =
+      fr.mapcount[pfn]! > 0 ||
+      fr.test(pfn, PG.swapcache) ||
+      (fr.mapping[pfn] !== -1 && m.objects.get(fr.mapping[pfn]!) instanceof AddressSpace)
+    // (A PG_lru page that is no user page is the leak the check above reports.)
+    if (user) v.push(`every in-use user or cache page is on an LRU list (page ${pfn} is on none)`)
   }
 }

@@ -115,6 +115,20 @@ export class SignalError extends RmapError {
   }
 }
 
+/** The OOM killer chose the faulting process itself: it died of SIGKILL and its access never completed. */
+export class OomKillError extends RmapError {
+  override name = 'OomKillError'
+  readonly signal = 'SIGKILL'
+  constructor(
+    /** The process that died. */
+    readonly pid: number,
+    /** Its badness score (see vmscan.ts outOfMemory). */
+    readonly badness: number,
+  ) {
+    super(`pid ${pid}: out of memory: killed by the OOM killer (SIGKILL, badness ${badness})`)
+  }
+}
+
 /** A call on a process that has exited. */
 export class ProcessExitedError extends RmapError {
   override name = 'ProcessExitedError'

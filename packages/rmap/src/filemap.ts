@@ -32,6 +32,7 @@ import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
+import { type ShmemInfo, shmemGetpage, shmemNopage, shmemWritepage } from './shmem.js'
 
 const PAGE = 4096
 
@@ -64,6 +65,8 @@ export class AddressSpace {
   initialPages: number
   /** The initial word of every page, or null for the per-(file, index) value of {@link initialWord}. */
   readonly fill: number | null
+  /** For a tmpfs (/dev/shm) inode, its shmem_inode_info (swap vector, lock); null for a disk file. */
+  shmem: ShmemInfo | null = null
 
   constructor(id: number, path: string, size: number, fill: number | null = null) {
     this.id = id
@@ -103,7 +106,22 @@ export function pageCacheOf(m: Machine, pfn: number): AddressSpace | null {
   return obj instanceof AddressSpace ? obj : null
 }
 
-/** `find_get_page(mapping, index)`: the cached page with a reference taken for the caller, or -1. */
+/**
+ * `find_get_page(mapping, index)`: the cached page with a reference taken for the caller, or -1.
+ *
+ * No "the page is not swapcache" assertion here or in truncate.ts. aa1 had
+ * BUG_ON(PageSwapCache(page)) after lock_page in find_lock_page (and in
+ * truncate_complete_page, invalidate_complete_page, invalidate_inode_pages2);
+ * but a caller that found a tmpfs page and slept in lock_page can wake to
+ * find that shmem_writepage moved it into the swap cache meanwhile, which is
+ * legitimate, and the "page->mapping != mapping → retry/skip" test that
+ * follows handles it. Hugh saw the filemap.c one fire and sent their removal
+ * (Hugh Dickins, "Re: 2.6.5-rc1-aa1", 18 Mar 2004, <Pine.LNX.4.44.0403181928210.16385-…>:
+ * "over-enthusiastic BUG_ONs which will trigger when shmem_writepage swizzles
+ * a tmpfs page to swap at the wrong moment"); Andrea accepted them (Andrea
+ * Arcangeli, "Re: 2.6.5-rc1-aa1", 19 Mar 2004,
+ * <20040318230628.GA2050@dualathlon.random>). kernel-facts/rmap.md §2.2, §3.20.
+ */
 export function findGetPage(m: Machine, as: AddressSpace, index: number): number {
   const pfn = as.pages.get(index)
   if (pfn === undefined) return -1
@@ -140,6 +158,7 @@ export function readCachePage(m: Machine, as: AddressSpace, index: number): numb
  * not read and -1 comes back. The page carries a reference for the caller.
  */
 export function filemapGetPage(m: Machine, as: AddressSpace, pgoff: number, nonblock: boolean): number {
+  if (as.shmem) return nonblock && !as.pages.has(pgoff) ? -1 : shmemGetpage(m, as, pgoff) // shmem_populate
   const pfn = findGetPage(m, as, pgoff)
   if (pfn >= 0 || nonblock) return pfn
   return readCachePage(m, as, pgoff)
@@ -154,6 +173,7 @@ export function filemapGetPage(m: Machine, as: AddressSpace, pgoff: number, nonb
 export function filemapNopage(m: Machine, vma: Vma, address: number): number {
   const as = vma.file
   if (!as) throw new KernelBugError('filemap_nopage of a vma without a file', 'mm/filemap.c filemap_nopage')
+  if (as.shmem) return shmemNopage(m, vma, address) // tmpfs: vm_ops->nopage is shmem_nopage
   const pgoff = vma.linearIndex(address)
   if (pgoff >= as.sizePages) return NOPAGE_SIGBUS
   let pfn = findGetPage(m, as, pgoff)
@@ -209,6 +229,7 @@ export function writePage(m: Machine, pfn: number): boolean {
   if (!as)
     throw new KernelBugError('writepage of a page that is not in a page cache', 'mm/filemap.c writepage')
   if (!clearPageDirty(m, pfn)) return false
+  if (as.shmem) return shmemWritepage(m, pfn, as) // tmpfs: a_ops->writepage is shmem_writepage
   const index = m.frames.index[pfn]!
   if (index < as.sizePages) as.blocks.set(index, m.frames.content[pfn]!)
   m.counters.filemap.writeback++

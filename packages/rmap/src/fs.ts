@@ -8,8 +8,9 @@
  * blocks hold the page words written back. There are no directories,
  * permissions or owners: `open` fails with ENOENT or EEXIST only, never
  * EACCES; the access mode is kept because mmap and mprotect check it.
- * Paths under /dev/shm belong to tmpfs (swap-backed shmem), which rmaplab does
- * not model yet: those are refused with a NotModelledError.
+ * Paths under /dev/shm belong to tmpfs (swap-backed shmem, shmem.ts): such a
+ * file starts as zeros, has no blocks, and its pages go to swap under
+ * reclaim; `sync` does not write it (tmpfs is memory backed).
  *
  * `open` behaves as glibc's `open64` (and every 64-bit kernel, through
  * force_o_largefile): the file is opened with O_LARGEFILE, so `ftruncate`'s
@@ -17,11 +18,12 @@
  * s_maxbytes (EFBIG) bounds a file's size. A spawned process starts with an
  * empty table (no stdin/stdout/stderr), so its first open returns 0.
  */
-import { NotModelledError, SyscallError } from './errors.js'
+import { SyscallError } from './errors.js'
 import { AddressSpace, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
+import { ShmemInfo } from './shmem.js'
 import { S_MAXBYTES, vmtruncate } from './truncate.js'
 
 /** open(2) flags, with the values of the 2.6 headers (i386, ppc and ppc64 agree on these). */
@@ -124,14 +126,18 @@ export class FileSystem {
   /**
    * Create a file of `size` bytes (as `creat` + `ftruncate` would, with its
    * blocks already written when `fill` is given). Throws SyscallError EEXIST
-   * for an existing path, EFBIG past s_maxbytes, and NotModelledError for a
-   * path under /dev/shm (tmpfs).
+   * for an existing path, EFBIG past s_maxbytes. A path under /dev/shm is a
+   * tmpfs file (shmem.ts): zeros, swap-backed; `fill` is refused for it
+   * (RangeError), as a new tmpfs file has no content to fill.
    */
   create(path: string, opts: CreateOptions = {}): AddressSpace {
     if (typeof path !== 'string' || !path.startsWith('/'))
       throw new RangeError(`fs.create: path ${String(path)} is not an absolute path`)
-    if (isShmPath(path))
-      throw new NotModelledError(`fs.create: ${path} is in tmpfs (/dev/shm), which arrives with shmem`)
+    const shm = isShmPath(path)
+    if (shm && (path === '/dev/shm' || path === '/dev/shm/'))
+      throw new SyscallError('creat', 'EEXIST', `${path} is the tmpfs mount point`)
+    if (shm && opts.fill !== undefined)
+      throw new RangeError(`fs.create: fill is not accepted for tmpfs file ${path}`)
     const size = opts.size ?? 0
     if (!Number.isInteger(size) || size < 0)
       throw new RangeError(`fs.create: size ${size} is not a whole, non-negative number of bytes`)
@@ -140,10 +146,23 @@ export class FileSystem {
     if (opts.fill !== undefined && !Number.isInteger(opts.fill))
       throw new RangeError(`fs.create: fill ${opts.fill} is not an integer`)
     if (this.byPath.has(path)) throw new SyscallError('creat', 'EEXIST', `${path} exists`)
-    const as = new AddressSpace(this.m.newObjectId(), path, size, opts.fill ?? null)
+    const as = new AddressSpace(this.m.newObjectId(), path, size, shm ? 0 : (opts.fill ?? null))
+    if (shm) as.shmem = new ShmemInfo()
     this.m.objects.set(as.id, as)
     this.byPath.set(path, as)
     return as
+  }
+
+  /**
+   * `shmctl(SHM_LOCK / SHM_UNLOCK)` → `shmem_lock`: set or clear the tmpfs
+   * inode's VM_LOCKED (info->flags); shmem_writepage then redirties its pages
+   * instead of moving them to swap. EINVAL for a file that is not in tmpfs.
+   */
+  shmLock(file: string | AddressSpace, lock: boolean): void {
+    const as = typeof file === 'string' ? this.byPath.get(file) : file
+    if (!as) throw new SyscallError('shmctl', 'EINVAL', `no file ${String(file)}`)
+    if (!as.shmem) throw new SyscallError('shmctl', 'EINVAL', `${as.path} is not a tmpfs (shmem) file`)
+    as.shmem.locked = lock
   }
 
   /** The file at `path`, if there is one. */
@@ -169,7 +188,7 @@ export class FileSystem {
   sync(): number {
     let n = 0
     for (const as of this.byPath.values())
-      for (const pfn of as.pages.values()) if (writePage(this.m, pfn)) n++
+      if (!as.shmem) for (const pfn of as.pages.values()) if (writePage(this.m, pfn)) n++
     return n
   }
 
@@ -200,8 +219,6 @@ export function sysOpen(m: Machine, files: FdTable, path: string, flags: number)
   if (!Number.isInteger(flags) || flags < 0)
     throw new SyscallError(S, 'EINVAL', `flags ${flags} is not a non-negative integer`)
   if (typeof path !== 'string' || path === '') throw new SyscallError(S, 'ENOENT', 'the path is empty')
-  if (isShmPath(path))
-    throw new NotModelledError(`open: ${path} is in tmpfs (/dev/shm), which arrives with shmem`)
   let inode = m.fs.lookup(path)
   if (!inode) {
     if (!(flags & O_CREAT))

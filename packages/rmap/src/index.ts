@@ -38,14 +38,31 @@ export * from './pgtable.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 export * from './rmap/strategy.js'
 export {
+  moveFromSwapCache,
+  ShmemInfo,
+  shmemGetpage,
+  shmemNopage,
+  shmemTruncate,
+  shmemUnuse,
+  shmemWritepage,
+} from './shmem.js'
+export {
   SWAP_MAP_MAX,
   SWAPFILE_CLUSTER,
   SwapArea,
   SwapAreaError,
   type SwapEntryParts,
+  type SwapoffReport,
   type SwaponOptions,
   SwapState,
 } from './swapfile.js'
 export { invalidateMmapRange, S_MAXBYTES, truncateInodePages, vmtruncate } from './truncate.js'
 export * from './uapi.js'
-export type { PageoutReport } from './vmscan.js'
+export {
+  DEF_PRIORITY,
+  type PageoutReport,
+  type ReclaimReport,
+  SWAP_CLUSTER_MAX,
+  swapTendency,
+  VM_SWAPPINESS,
+} from './vmscan.js'

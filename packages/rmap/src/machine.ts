@@ -37,8 +37,22 @@ import {
   type RmapStrategyName,
   type SwapResult,
 } from './rmap/strategy.js'
-import { type SwaponOptions, SwapState, swapCount, sysSwapoff, sysSwapon } from './swapfile.js'
-import { type PageoutReport, shrinkPage } from './vmscan.js'
+import {
+  type SwapoffReport,
+  type SwaponOptions,
+  SwapState,
+  swapCount,
+  sysSwapoff,
+  sysSwapon,
+} from './swapfile.js'
+import {
+  directReclaim,
+  FAULT_WATERMARK,
+  type PageoutReport,
+  type ReclaimReport,
+  reclaim,
+  shrinkPage,
+} from './vmscan.js'
 
 /** Options of {@link Machine}. */
 export interface MachineOptions {
@@ -176,6 +190,21 @@ function newCounters() {
       swapFail: 0,
     },
     objects: { anonVmas: 0, vmas: 0 },
+    /**
+     * LRU scanning (vmscan.ts): m.reclaim calls (runs) and the balance_pgdat
+     * passes they took, try_to_free_pages calls (directReclaims), pages
+     * scanned, freed and moved between the lists, OOM kills.
+     */
+    reclaim: {
+      runs: 0,
+      passes: 0,
+      directReclaims: 0,
+      scanned: 0,
+      freed: 0,
+      deactivated: 0,
+      activated: 0,
+      oomKills: 0,
+    },
     /** The walk of the last `m.pageReferenced(pfn)` / `m.tryToUnmap(pfn)` call alone. */
     lastWalk: { vmasVisited: 0, ptesProbed: 0 },
   }
@@ -229,7 +258,7 @@ export class Process {
   /** False once it exited or was killed. */
   alive = true
   /** The signal that killed it, if one did. */
-  killedBy: 'SIGSEGV' | 'SIGBUS' | undefined
+  killedBy: 'SIGSEGV' | 'SIGBUS' | 'SIGKILL' | undefined
   /** Its file descriptor table (inherited by fork, kept across exec, closed at exit). */
   readonly files = new FdTable()
   private readonly m: Machine
@@ -388,6 +417,8 @@ export class Process {
         const at = pteWordOffset(m.env, ptr)
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
+      // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
+      if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
       let kind: FaultKind
       try {
         kind = handleMmFault(m, vma, page, write, this.pid)
@@ -507,14 +538,18 @@ export class Machine {
   readonly swap: SwapState
   /** sysctl vm.max_map_count. */
   readonly maxMapCount: number
+  /** Processes the OOM killer killed (SIGKILL), in order, with their badness (vmscan.ts outOfMemory). */
+  readonly oomKills: Array<{ pid: number; badness: number }> = []
   private readonly procs = new Map<number, Process>()
   private nextPid = 1
   private nextObject = 1
   private rng: number
   /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
   readonly heldPageTableLocks = new Set<number>()
-  private readonly lruHead: Int32Array
-  private readonly lruCount: Int32Array
+  /** @internal First page of each LRU list, per zone × {inactive, active} (vmscan.ts walks them). */
+  readonly lruHead: Int32Array
+  /** @internal Pages on each LRU list, per zone × {inactive, active}. */
+  readonly lruCount: Int32Array
 
   constructor(opts: MachineOptions) {
     const { arch } = opts
@@ -595,8 +630,14 @@ export class Machine {
     return sysSwapon(this, sizeOrOptions)
   }
 
-  /** `swapoff(type)`: not modelled yet (a later step of issue 4); throws NotModelledError. */
-  swapoff(type: number): never {
+  /**
+   * `swapoff(type)`: try_to_unuse brings every page of the area back (into
+   * the ptes that held it, and tmpfs files' page caches) and frees the area.
+   * SyscallError EINVAL for an unknown area or one already being turned off,
+   * ENOMEM when free memory cannot hold its pages; nothing changed then. See
+   * swapfile.ts.
+   */
+  swapoff(type: number): SwapoffReport {
     return sysSwapoff(this, type)
   }
 
@@ -635,6 +676,20 @@ export class Machine {
       )
     }
     return shrinkPage(this, pfn)
+  }
+
+  /**
+   * Run the LRU scan as kswapd would (vmscan.ts): balance_pgdat —
+   * refill_inactive_zone and shrink_list over every zone at priorities
+   * DEF_PRIORITY (12) down to 1 — again while zone->prev_priority falls, until
+   * `pages` are freed or no progress is possible. Returns a report;
+   * `progress: false` when fewer than `pages` could be freed (a whole
+   * shrink_list batch is processed, so `freed` may exceed `pages`). Throws a
+   * RangeError naming the limit, with nothing changed, when `pages` is not a
+   * whole number in 0..2^31-1.
+   */
+  reclaim(opts: { pages: number }): ReclaimReport {
+    return reclaim(this, opts?.pages)
   }
 
   /** A new object id for an anon_vma or address_space. */

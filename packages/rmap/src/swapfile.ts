@@ -24,10 +24,13 @@
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
  */
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
-import { ArchLimitError, KernelBugError, NotModelledError, RmapError } from './errors.js'
+import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
-import { deleteFromSwapCache, deleteFromSwapCacheLocked } from './swap_state.js'
+import type { Mm } from './mm/vma.js'
+import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
+import { shmemUnuse } from './shmem.js'
+import { deleteFromSwapCache, deleteFromSwapCacheLocked, readSwapCacheAsync } from './swap_state.js'
 
 /** SWAPFILE_CLUSTER: slots allocated in sequence before scan_swap_map looks for a fresh empty cluster. */
 export const SWAPFILE_CLUSTER = 256
@@ -90,6 +93,8 @@ export class SwapArea {
   clusterNr = 0
   /** Next area in the priority-sorted swap_list, or -1. */
   next = -1
+  /** SWP_WRITEOK: slots may be allocated; cleared when swapoff begins. */
+  writeOk = true
   private readonly chunks = new Map<number, Uint16Array>()
   /** The content word stored in each slot written out. */
   readonly words = new Map<number, number>()
@@ -148,6 +153,12 @@ export class SwapState {
   totalSwapPages = 0
   /** The priority the next swapon without one gets (least_priority counts down from -1). */
   leastPriority = 0
+  /**
+   * A test hook, one-shot: called by swapoff after the area left swap_list
+   * (SWP_WRITEOK clear) and before try_to_unuse, so a test can play another
+   * cpu calling swapoff meanwhile. Cleared before it runs.
+   */
+  swapoffRacer: ((type: number) => void) | undefined = undefined
   /** swapper_space's radix tree: swap entry → pfn. */
   readonly cache = new Map<number, number>()
   /** The multiplier of the type in an entry value: 2^27 on 32-bit layouts, 2^40 on ppc64. */
@@ -259,9 +270,168 @@ function parseSwapSize(v: number | string): number {
   return Number(match[1]) * unit
 }
 
-/** `sys_swapoff`: a later step of issue 4. */
-export function sysSwapoff(_m: Machine, _type: number): never {
-  throw new NotModelledError('swapoff (try_to_unuse) arrives with a later step of issue #4')
+/** What `m.swapoff` did. */
+export interface SwapoffReport {
+  /** The area turned off. */
+  type: number
+  /** Slots that were in use when swapoff began. */
+  slots: number
+  /** Pages read back from the area (slots whose page was not already in the swap cache). */
+  pagesRead: number
+  /** Swap ptes replaced by present ptes (unuse_pte). */
+  ptes: number
+  /** tmpfs swap-vector entries brought back into their file's page cache (shmem_unuse). */
+  shmem: number
+}
+
+/**
+ * `sys_swapoff(type)` → `try_to_unuse` (2.6.5 mm/swapfile.c; unuse_pte as
+ * the -aa tree has it, rmap.md §2.2).
+ *
+ * Errors, with nothing changed: a type that is not an area in use, or one
+ * already being turned off (its SWP_WRITEOK is clear, so sys_swapoff's search
+ * of swap_list does not find it) → SyscallError EINVAL; not enough free
+ * memory → SyscallError ENOMEM. The kernel's test is
+ * `security_vm_enough_memory(p->pages)`, an overcommit heuristic, and
+ * try_to_unuse could still fail half way (read_swap_cache_async returning
+ * NULL), after which the area goes back on swap_list with the pages already
+ * read staying in memory. The model instead checks up front that free page
+ * frames can hold every used slot whose page is not already in the swap
+ * cache (it allocates nothing else: unuse_pte only rewrites existing ptes),
+ * so ENOMEM is always "nothing changed" and try_to_unuse cannot fail.
+ *
+ * Then, as the kernel: the area leaves swap_list and its slots leave
+ * nr_swap_pages / total_swap_pages (SWP_WRITEOK cleared, so nothing new is
+ * allocated from it); for every used slot, in order: read the page into the
+ * swap cache (read_swap_cache_async), lock it, and while the slot has users
+ * besides the cache, `shmem_unuse` for a tmpfs swap vector holding it and
+ * `unuse_process` for every mm (every vma, every pte equal to the swap pte:
+ * `unuse_pte`); a saturated count (SWAP_MAP_MAX) is reset; then the page
+ * leaves the swap cache dirty (its only copy is now in memory) and the read
+ * reference is dropped. Finally the area is freed.
+ */
+export function sysSwapoff(m: Machine, type: number): SwapoffReport {
+  const s = m.swap
+  if (!Number.isInteger(type) || type < 0 || type >= MAX_SWAPFILES)
+    throw new SyscallError(
+      'swapoff',
+      'EINVAL',
+      `${String(type)} is not a swap area type 0..${MAX_SWAPFILES - 1}`,
+    )
+  const p = s.areas[type]
+  if (!p) throw new SyscallError('swapoff', 'EINVAL', `swap area ${type} is not in use`)
+  if (!p.writeOk)
+    throw new SyscallError(
+      'swapoff',
+      'EINVAL',
+      `swap area ${type} is already being turned off (SWP_WRITEOK clear)`,
+    )
+  const used = p.usedSlots()
+  let need = 0
+  for (const [offset] of used) if (!s.cache.has(s.entry(type, offset))) need++
+  const free = m.env.freePagesPerZone().reduce((a, b) => a + b, 0)
+  if (need > free) {
+    throw new SyscallError(
+      'swapoff',
+      'ENOMEM',
+      `swap area ${type} holds ${need} page(s) not in memory and only ${free} page frame(s) are free`,
+    )
+  }
+  // Off swap_list; no longer counted; SWP_WRITEOK cleared.
+  let prev = -1
+  for (let i = s.head; i >= 0 && i !== type; i = s.areas[i]!.next) prev = i
+  if (prev < 0) s.head = p.next
+  else s.areas[prev]!.next = p.next
+  if (s.next === type) s.next = s.head
+  s.nrSwapPages -= p.pages // the in-use slots come back one by one as try_to_unuse frees them
+  s.totalSwapPages -= p.pages
+  p.writeOk = false
+  const report: SwapoffReport = { type, slots: used.length, pagesRead: 0, ptes: 0, shmem: 0 }
+  const racer = s.swapoffRacer
+  if (racer) {
+    s.swapoffRacer = undefined
+    racer(type)
+  }
+  tryToUnuse(m, p, used, report)
+  s.areas[type] = null
+  return report
+}
+
+/** try_to_unuse's loop over the slots used when swapoff began (see {@link sysSwapoff}). */
+function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, report: SwapoffReport): void {
+  const s = m.swap
+  const fr = m.frames
+  for (const [offset] of used) {
+    if (!p.count(offset)) continue // freed meanwhile
+    const entry = s.entry(p.type, offset)
+    const cached = s.cache.has(entry)
+    const pfn = readSwapCacheAsync(m, entry)
+    if (!cached) report.pagesRead++
+    if (fr.testAndSet(pfn, PG.locked))
+      swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
+    // init_mm first (the reminder to search shmem), then every mm, while the
+    // slot has users besides the cache; again while a pass made progress (the
+    // kernel's find_next_to_unuse comes round to a slot that still has users).
+    for (let progress = 1; progress && p.count(offset) > 1; ) {
+      progress = shmemUnuse(m, entry, pfn)
+      report.shmem += progress
+      for (const proc of m.processes()) {
+        if (p.count(offset) <= 1) break
+        const n = unuseProcess(m, proc.mm, entry, pfn)
+        report.ptes += n
+        progress += n
+      }
+    }
+    // reset_overflow: a saturated count is not a real count; drop to the cache's reference.
+    if (p.count(offset) === SWAP_MAP_MAX) p.setCount(offset, 1)
+    if (fr.test(pfn, PG.swapcache)) deleteFromSwapCache(m, pfn)
+    // SetPageDirty: the swap copy is gone, the page must be written again if it leaves.
+    fr.set(pfn, PG.dirty)
+    fr.clear(pfn, PG.locked)
+    m.putPage(pfn)
+    if (p.count(offset))
+      swapBug(
+        'try_to_unuse: every user of a slot is gone once its page left the swap cache',
+        'try_to_unuse',
+        `${p.type}:${offset} count ${p.count(offset)}`,
+      )
+  }
+}
+
+/**
+ * `unuse_process(mm, entry, page)` → `unuse_vma` → `unuse_pmd` → `unuse_pte`
+ * for the first pte equal to the swap pte (the kernel stops at the first one
+ * in an mm: an mm never holds an entry twice): rss++, get_page, an old pte with the vma's
+ * vm_page_prot (not writable for a private mapping: do_wp_page decides
+ * later), BUG if the vma has no anon_vma, `page_add_rmap(page, vma, addr, 1)`,
+ * swap_free. Returns the ptes replaced.
+ */
+function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
+  const s = m.swap
+  const f = m.fast
+  const w = m.env.tables.words
+  const type = s.type(entry)
+  const offset = s.offset(entry)
+  for (const vma of mm.vmas) {
+    for (let a = vma.start; a < vma.end; a += 4096) {
+      const ptr = lookupPte(m.env, mm.id, a)
+      if (ptr === NO_PTE) continue
+      const at = pteWordOffset(m.env, ptr)
+      const lo = w[at]!
+      const hi = f.words === 2 ? w[at + 1]! : 0
+      if (f.present(lo, hi) || f.none(lo, hi) || f.file(lo, hi)) continue
+      if (f.swpType(lo, hi) !== type || f.swpOffset(lo, hi) !== offset) continue
+      if (!vma.anonVma) swapBug('unuse_pte: the vma has an anon_vma', 'unuse_pte', `0x${a.toString(16)}`)
+      mm.rss++
+      m.getPage(pfn)
+      const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0
+      m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt))
+      m.rmap.pageAddRmap(m, pfn, vma, a, true)
+      swapFree(m, entry)
+      return 1
+    }
+  }
+  return 0
 }
 
 /**
@@ -367,7 +537,9 @@ function swapInfoGet(m: Machine, entry: number, fn: string): SwapArea {
   if (!p.count(offset))
     swapBug('a swap entry being used is allocated ("Unused swap offset entry")', fn, `${type}:${offset}`)
   // A freed entry of a higher-priority area makes it the next one to allocate from.
-  if (s.next >= 0 && p.prio > s.areas[s.next]!.prio) s.next = type
+  // An area being turned off is off swap_list (the kernel's get_swap_page would
+  // skip it for its clear SWP_WRITEOK; the model never points swap_list.next at it).
+  if (s.next >= 0 && p.writeOk && p.prio > s.areas[s.next]!.prio) s.next = type
   return p
 }
 

@@ -29,6 +29,7 @@ import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { VM, type Vma } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
+import { shmemTruncate } from './shmem.js'
 
 const PAGE = 4096
 
@@ -56,7 +57,9 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
   as.size = offset
   invalidateMmapRange(m, as, offset + PAGE - 1, 0)
   truncateInodePages(m, as, offset)
-  ext2Truncate(as)
+  if (as.shmem)
+    shmemTruncate(m, as) // tmpfs ->truncate: free the swap vector past i_size
+  else ext2Truncate(as)
 }
 
 /**
@@ -134,6 +137,7 @@ function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void 
 export function truncateInodePages(m: Machine, as: AddressSpace, lstart: number): void {
   const start = Math.ceil(lstart / PAGE)
   let n = 0
+  // No "not swapcache" assertion on these pages: see findGetPage in filemap.ts.
   for (const [index, pfn] of [...as.pages]) {
     if (index < start) continue
     clearPageDirty(m, pfn)

@@ -160,7 +160,13 @@ function printVm(reports: ChildReport[], native: Native): Record<string, string 
         'sim ns/op': sig(v.nsPerOp),
       }
       const real =
-        native.ok && v.op !== 'tryToUnmap' && v.op !== 'pageReferenced' ? native.results.get(v.op) : undefined
+        native.ok &&
+        v.op !== 'tryToUnmap' &&
+        v.op !== 'pageReferenced' &&
+        v.op !== 'reclaim' &&
+        v.op !== 'swapIn'
+          ? native.results.get(v.op)
+          : undefined
       if (real) {
         // ns per operation of the real kernel; a fork of a smaller mm (ppc) is
         // compared with the real fork scaled to the same number of pages.

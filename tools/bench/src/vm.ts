@@ -22,7 +22,7 @@ import {
 /** The operations the real kernel is measured on too (kernel-bench.c names them so). */
 export type NativeOp = 'anonWriteFault' | 'zeroPageReadFault' | 'cowFault' | 'fork' | 'munmap'
 /** Every simulated VM operation. */
-export type VmOp = NativeOp | 'tryToUnmap' | 'pageReferenced'
+export type VmOp = NativeOp | 'tryToUnmap' | 'pageReferenced' | 'reclaim' | 'swapIn'
 
 /** One simulated VM operation on one layout. */
 export interface VmResult {
@@ -265,5 +265,65 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
     m.check()
     for (const q of procs) q.exit()
   }
+  out.push(...reclaimOps(arch, budgetMs))
+  return out
+}
+
+/** Pages of the region reclaim swaps out and reads back. */
+export const RECLAIM_PAGES = 4096
+
+/**
+ * Reclaim and swap-in: a RECLAIM_PAGES anonymous region, written and aged
+ * (young bits cleared, as time without access would), swapped out by
+ * m.reclaim as kswapd would (timed: pages reclaimed per second, with the rmap
+ * walk cost per reclaimed page in the row name), then read back (timed: swap-in
+ * faults, do_swap_page from the swap area, per second).
+ */
+export function reclaimOps(arch: Arch, budgetMs: number): VmResult[] {
+  const pages = RECLAIM_PAGES
+  const m = new Machine({ arch, ram: '64M', swap: '128M', cpus: 2 })
+  const p = m.spawn()
+  let a = -1
+  const fill = () => {
+    if (a >= 0) p.munmap(a, pages * PAGE_SIZE)
+    a = p.mmap(0, pages * PAGE_SIZE, RW, ANON)
+    writePages(p, a, pages, 1)
+    for (let i = 0; i < pages; i++) m.pageReferenced(p.pagemap(a + i * PAGE_SIZE).pfn!)
+  }
+  let walked = 0
+  let freed = 0
+  const reclaim = () => {
+    const r = m.reclaim({ pages })
+    if (r.freed < pages) throw new Error(`${arch.name}: reclaim freed ${r.freed} of ${pages} pages`)
+    walked += r.walks.vmasVisited
+    freed += r.freed
+  }
+  const rec = timeRounds(budgetMs, 3, 30, fill, reclaim, () => m.check())
+  const perPage = (walked / freed).toFixed(2)
+  const out = [
+    result(
+      arch,
+      'reclaim',
+      `reclaim ${pages} anon pages to swap (per page; ${perPage} vmas walked per page)`,
+      pages,
+      pages,
+      rec,
+    ),
+  ]
+  const swapIn = timeRounds(
+    budgetMs,
+    3,
+    30,
+    () => {
+      fill()
+      reclaim()
+    },
+    () => {
+      for (let i = 0; i < pages; i++) p.read(a + i * PAGE_SIZE)
+    },
+    () => m.check(),
+  )
+  out.push(result(arch, 'swapIn', `swap-in read faults, ${pages} pages (per page)`, pages, pages, swapIn))
+  p.exit()
   return out
 }

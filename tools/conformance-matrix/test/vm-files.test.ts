@@ -16,7 +16,6 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
-  NotModelledError,
   O_CREAT,
   O_EXCL,
   O_RDONLY,
@@ -693,8 +692,11 @@ describe.each([i386, i386Pae, ppc, ppc64])('files on $name', (arch) => {
     p.close(1)
     expect(errnoOf(() => p.close(1))).toBe('EBADF')
     expect(p.open('/tmp/new', O_RDWR)).toBe(1) // the lowest free descriptor
-    expect(() => p.open('/dev/shm/seg', O_RDWR | O_CREAT)).toThrow(NotModelledError)
-    expect(() => m.fs.create('/dev/shm/seg', { size: P })).toThrow(NotModelledError)
+    // /dev/shm is tmpfs now (vm-tmpfs.test.ts): open with O_CREAT creates a tmpfs file.
+    expect(p.open('/dev/shm/seg', O_RDWR | O_CREAT)).toBe(3)
+    expect(m.fs.lookup('/dev/shm/seg')!.shmem).not.toBeNull()
+    p.close(3)
+    expect(errnoOf(() => m.fs.create('/dev/shm/seg', { size: P }))).toBe('EEXIST')
     expect(errnoOf(() => m.fs.create('/tmp/new'))).toBe('EEXIST')
     expect(m.fs.lookup('/tmp/new')!.size).toBe(0)
 

@@ -38,6 +38,8 @@ export interface ClassicExperiment<D extends ParamDefs = ParamDefs> {
   title: string
   description: string
   params: D
+  /** The parameter that sets the process count: what `compare --chart` sweeps. */
+  sweep?: keyof D & string
   build(p: Params<D>): Record<string, unknown>
 }
 
@@ -47,6 +49,7 @@ function define<D extends ParamDefs>(e: ClassicExperiment<D>): ClassicExperiment
 
 export const andrea = define({
   name: 'andrea',
+  sweep: 'levels',
   title: "Andrea's fork test: one big private anonymous mapping, touched, then 2^levels processes read it",
   description:
     "Andrea Arcangeli's benchmark for objrmap + anon_vma against pte_chains (2004): a private anonymous mapping, every page written, then `levels` rounds of fork (2^levels processes), and every process read-touches every page. The original used 512 MB and levels 6-7 (2.6.5-aa: 12.07 s real at L=7); 2.6.2's pte_chains ran out of lowmem from L=8. Afterwards page_referenced walks a sample of the pages: each walk visits the 2^levels vmas on the one anon_vma. Full size: -p size=512M -p levels=7 (needs about 760M: i386-pae and ppc64 only, or raise nothing and drop ppc).",
@@ -105,6 +108,7 @@ export const andrea = define({
 
 export const morton = define({
   name: 'morton',
+  sweep: 'tasks',
   title: "Andrew Morton's rmap-test: N tasks each map M MAP_SHARED windows onto one file",
   description:
     "Andrew Morton's rmap-test: one file, `tasks` processes, each mapping it as `windows` separate MAP_SHARED windows of `window` pages (adjacent windows map distant file offsets, so no two vmas merge), every page written. Every vma of every task sits on the file's i_mmap_shared list, so objrmap's page_referenced visits tasks x windows vmas to find the `tasks` ptes of one page: the 'zillion vmas of one file' case that prio_tree (2.6.7) answered.",
@@ -181,6 +185,7 @@ export const morton = define({
 
 export const sharedSegment = define({
   name: 'shared-segment',
+  sweep: 'procs',
   title: 'Many processes sharing a big segment: one MAP_SHARED file mapped by every process',
   description:
     'A database-style shared segment: one file of `size` bytes, mapped MAP_SHARED by `procs` processes that each touch every page. The page cache holds each page once; every process pays its own page tables for the whole segment (twice as much with 8-byte ptes), which is what made 32-bit PAE boxes with big SGAs run out of lowmem. objrmap needs nothing per pte: a page_referenced walk visits the procs vmas of the file and finds procs ptes.',
@@ -232,6 +237,7 @@ export const sharedSegment = define({
 
 export const rik = define({
   name: 'rik',
+  sweep: 'children',
   title: "Rik van Riel's case: children x pages COW copies, all on one anon_vma",
   description:
     "Rik van Riel's worst case for anon_vma (scenarios.md A6): a parent writes `pages` private anonymous pages and forks `children` children; every child writes every page, so each holds its own copy (mapcount 1), yet all copies hang off one anon_vma whose list holds children+1 vmas. A page_referenced walk of any child page visits every vma of the family to find one pte: what anon_vma_chain fixed in 2.6.34. The original is 1000 x 1000: -p children=1000 -p pages=1000 (about 4 GB of RAM: i386-pae and ppc64; i386 and ppc cannot hold it).",

@@ -21,6 +21,8 @@ export interface Experiment {
   title: string
   description: string
   params: ParamDefs
+  /** The parameter that sets the process count, swept by `compare --chart` (2004 workloads). */
+  sweep?: string
   /** The workload with the given `key=value` parameters. */
   load(pairs: readonly string[]): { data: unknown; source: Source; params: Record<string, number> }
 }
@@ -63,6 +65,7 @@ export function experiments(): Experiment[] {
         title: c.title,
         description: c.description,
         params: c.params,
+        ...(c.sweep ? { sweep: c.sweep } : {}),
         load(pairs) {
           const params = parseParams(c.name, c.params, pairs)
           return { data: c.build(params), source: objectSource(`experiment:${c.name}`), params }

@@ -32,6 +32,8 @@ export interface Layout {
   rmap: RmapStrategyName
   profile: KernelProfile
   ram: string | number
+  /** Swap at boot (the machine's `swap`): bytes or '16M'; 0 for none. */
+  swap: string | number
   cpus: number
   seed: number
   maxMapCount: number | undefined
@@ -109,6 +111,7 @@ export function resolveLayouts(spec: MachineSpec, source: Source, over: LayoutOv
         rmap,
         profile,
         ram: spec.ram ?? '64M',
+        swap: spec.swap ?? 0,
         cpus: spec.cpus ?? 2,
         seed: spec.seed ?? 1,
         maxMapCount: spec.max_map_count,
@@ -120,11 +123,13 @@ export function resolveLayouts(spec: MachineSpec, source: Source, over: LayoutOv
         const msg = e.message.replace(/^Machine: /, '')
         const key = /ram/.test(msg)
           ? 'ram'
-          : /cpus/.test(msg)
-            ? 'cpus'
-            : /seed/.test(msg)
-              ? 'seed'
-              : undefined
+          : /swap/i.test(msg)
+            ? 'swap'
+            : /cpus/.test(msg)
+              ? 'cpus'
+              : /seed/.test(msg)
+                ? 'seed'
+                : undefined
         problems.push(problem(source, key ? ['machine', key] : ['machine'], `${a}: ${msg}`))
         continue
       }
@@ -142,6 +147,7 @@ export function newMachine(l: Layout): Machine {
     rmap: l.rmap,
     profile: l.profile,
     ram: l.ram,
+    swap: l.swap,
     cpus: l.cpus,
     seed: l.seed,
   }

@@ -171,6 +171,9 @@ export function runOnLayout(w: Workload, layout: Layout, hooks: RunHooks = {}, m
   const regions = new Map<string, Map<number, Region>>()
   const fds = new Map<string, Map<number, number>>()
   const marks = new Map<string, { meminfo: Meminfo; stats: VmStats }>()
+  /** Swap areas by name: their type (the machine's own area, type 0, is `swap`). */
+  const areas = new Map<string, number>()
+  if (m.swapAreas().length) areas.set('swap', m.swapAreas()[0]!.type)
   const walks: WalkTotals = { calls: 0, vmasVisited: 0, ptesProbed: 0, maxVmasVisited: 0 }
   const assertions = { passed: 0, failed: 0 }
   let current: Process | undefined
@@ -562,6 +565,61 @@ export function runOnLayout(w: Workload, layout: Layout, hooks: RunHooks = {}, m
             : ''
           const res = [...outcomes].map(([o, n]) => `${n}× ${o}`).join(', ')
           return `${calls} call(s)${per}${res ? `; ${step.kind === 'page_referenced' ? 'references ' : ''}${res}` : ''}${skipped ? `; ${skipped} page(s) not present, skipped` : ''}`
+        }
+        case 'swapon': {
+          const size = a.size as number | string
+          const type = m.swapon(a.priority !== undefined ? { size, priority: a.priority } : size)
+          if (a.as) areas.set(a.as, type)
+          const area = m.swapAreas().find((x) => x.type === type)!
+          return `type ${type}, ${area.pages} slots, priority ${area.priority}`
+        }
+        case 'swapoff': {
+          const type = areas.get(a.area)
+          if (type === undefined) throw new WorkloadError(`swap area '${a.area}' is not on`)
+          const r = expectOutcome(() => m.swapoff(type), a.fails, 'swapoff')
+          if (r === undefined) return `${a.fails} as expected`
+          areas.delete(a.area)
+          return `${r.slots} slot(s) in use, ${r.pagesRead} page(s) read back, ${r.ptes} pte(s)${r.shmem ? `, ${r.shmem} tmpfs page(s)` : ''}`
+        }
+        case 'reclaim': {
+          const pages = ev('pages', envFor(undefined))
+          const r = m.reclaim({ pages })
+          if (a.freed !== undefined) {
+            compare('reclaim: pages freed', 'freed', a.freed, r.freed, envFor(undefined))
+            assertions.passed++
+          }
+          return `freed ${r.freed}/${r.requested}, scanned ${r.scanned} inactive + ${r.scannedActive} active, ${r.writes} write(s)`
+        }
+        case 'pageout': {
+          const p = resolve(a.proc)[0]!
+          current = p
+          const r = range(step, p)
+          const outcomes = new Map<string, number>()
+          let skipped = 0
+          for (let k = 0; k < r.pages; k++) {
+            const addr = r.start + k * PAGE_SIZE
+            const pm = p.pagemap(addr)
+            if (!pm.present || pm.pfn === m.zeroPage) {
+              skipped++
+              continue
+            }
+            const rep = m.pageout(pm.pfn!)
+            const lw = m.counters.lastWalk
+            walks.maxVmasVisited = Math.max(walks.maxVmasVisited, lw.vmasVisited)
+            if (a.expect && rep.result !== a.expect)
+              throw new AssertionFailure(
+                `pageout of the page at ${hex(addr)} in ${who(p)}: ${rep.result} (${rep.reason}), expected ${a.expect}`,
+              )
+            if (a.reason && !rep.reason.includes(a.reason))
+              throw new AssertionFailure(
+                `pageout of the page at ${hex(addr)} in ${who(p)}: ${rep.result} because '${rep.reason}', expected a reason containing '${a.reason}'`,
+              )
+            const key = `${rep.result} (${rep.reason})`
+            outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
+          }
+          if (a.expect !== undefined || a.reason !== undefined) assertions.passed++
+          const res = [...outcomes].map(([o, n]) => `${n}× ${o}`).join(', ')
+          return `${res || 'no page'}${skipped ? `; ${skipped} page(s) not present, skipped` : ''}`
         }
         case 'check':
           m.check()

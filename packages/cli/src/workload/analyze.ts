@@ -60,10 +60,17 @@ const RANGE_KINDS = new Set<StepKind>([
   'write',
   'page_referenced',
   'try_to_unmap',
+  'pageout',
 ])
 
 /** Check names and expressions; push problems; return the plan (meaningful only without problems). */
-export function analyze(steps: readonly Step[], source: Source, problems: string[]): Plan {
+export function analyze(
+  steps: readonly Step[],
+  source: Source,
+  problems: string[],
+  opts: { machineSwap?: boolean } = {},
+): Plan {
+  const areas = new Set<string>(opts.machineSwap ? ['swap'] : [])
   const procs = new Map<string, ProcShape>()
   const regions = new Set<string>()
   const fds = new Set<string>()
@@ -196,7 +203,7 @@ export function analyze(steps: readonly Step[], source: Source, problems: string
 
     // References first (they must exist before this step), then definitions.
     if ('proc' in args) {
-      const one = step.kind === 'page_referenced' || step.kind === 'try_to_unmap'
+      const one = step.kind === 'page_referenced' || step.kind === 'try_to_unmap' || step.kind === 'pageout'
       proc(['proc'], one)
     }
     if (RANGE_KINDS.has(step.kind)) range(args, [], true)
@@ -262,6 +269,27 @@ export function analyze(steps: readonly Step[], source: Source, problems: string
         break
       case 'mark':
         define('mark', step.args.as, ['as'])
+        break
+      case 'swapon':
+        if (step.args.as !== undefined) {
+          if (areas.has(step.args.as)) report(['as'], `a swap area named '${step.args.as}' is already on`)
+          areas.add(step.args.as)
+        }
+        break
+      case 'swapoff': {
+        const n = step.args.area
+        if (!areas.has(n)) {
+          report(
+            [],
+            `no swap area named '${n}' is on before this step${areas.size ? ` (areas so far: ${[...areas].join(', ')})` : " (name one with - swapon: { size: 16M, as: s }, or give the machine 'swap')"}`,
+          )
+        }
+        areas.delete(n)
+        break
+      }
+      case 'reclaim':
+        expr(['pages'])
+        cmp(['freed'])
         break
       case 'assert': {
         const x = step.args
@@ -378,6 +406,12 @@ export function label(step: Step): string {
       return `check${note}`
     case 'mark':
       return `mark ${s.args.as}${note}`
+    case 'swapon':
+      return `swapon ${s.args.size}${s.args.priority !== undefined ? ` -p ${s.args.priority}` : ''}${s.args.as ? ` → ${s.args.as}` : ''}${note}`
+    case 'swapoff':
+      return `swapoff ${s.args.area}${note}`
+    case 'reclaim':
+      return `reclaim ${s.args.pages} pages${note}`
     case 'assert':
       return `assert ${Object.keys(s.args)
         .filter((k) => k !== 'note')

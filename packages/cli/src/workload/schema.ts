@@ -412,6 +412,59 @@ export const STEP_SCHEMAS = {
       expect: z.enum(['SWAP_SUCCESS', 'SWAP_AGAIN', 'SWAP_FAIL']).optional(),
     })
     .describe('m.tryToUnmap(pfn) on the frame of each present page.'),
+  swapon: z
+    .strictObject({
+      note: Note,
+      as: Name.describe('Names the swap area, for swapoff and assertions.').optional(),
+      size: Size.describe("The area's size: bytes or '16M' (slot 0 is its header page)."),
+      priority: z
+        .number()
+        .int()
+        .min(-32768)
+        .max(32767)
+        .describe('swapon -p: higher priorities fill first. Default: -1, -2, … in swapon order.')
+        .optional(),
+    })
+    .describe('m.swapon(): add a swap area.'),
+  swapoff: z
+    .union(
+      [
+        Name.transform((area) => ({ area }) as { area: string; note?: string; fails?: 'EINVAL' | 'ENOMEM' }),
+        z.strictObject({
+          note: Note,
+          area: Name.describe("A swap area named by `as` in swapon, or `swap` (the machine's own)."),
+          fails: z.enum(['EINVAL', 'ENOMEM']).describe('The swapoff must fail with this errno.').optional(),
+        }),
+      ],
+      { error: "expected a swap area's name, or { area, fails }" },
+    )
+    .describe(
+      'm.swapoff(): try_to_unuse brings every page of the area back into memory, then the area goes. `swapoff: name` or `swapoff: { area: name }`.',
+    ),
+  pageout: z
+    .strictObject({
+      note: Note,
+      proc: ProcName,
+      ...RangeFields,
+      expect: z
+        .enum(['freed', 'activated', 'kept'])
+        .describe("What shrink_list must do with each page: 'freed', 'activated' or 'kept'.")
+        .optional(),
+      reason: z
+        .string()
+        .describe("shrink_list's reason must contain this text (e.g. 'referenced').")
+        .optional(),
+    })
+    .describe(
+      'm.pageout(pfn) on the frame of each present page: one pass of shrink_list (page_referenced, add_to_swap, try_to_unmap, the write, the free).',
+    ),
+  reclaim: z
+    .strictObject({
+      note: Note,
+      pages: Expr.describe('Pages to free.'),
+      freed: Cmp.describe('The pages it must have freed: a number or { eq, min, max }.').optional(),
+    })
+    .describe('m.reclaim(): the LRU scan kswapd runs, until `pages` are freed or no progress is possible.'),
   check: z
     .union([z.null(), z.strictObject({ note: Note })])
     .describe('m.check(): the whole-machine consistency check; a violation stops the run.'),
@@ -450,6 +503,9 @@ export const MachineSchema = z
       .int()
       .describe('Seed of the deterministic choices (which cpu a process runs on). Default 1.')
       .optional(),
+    swap: Size.describe(
+      "Swap space, e.g. '16M': a first swap area, named `swap`, made at boot. Default none.",
+    ).optional(),
     max_map_count: z
       .number()
       .int()

@@ -51,7 +51,9 @@ export function validateWorkload(data: unknown, source: Source, defaultName: str
   }
   if (problems.length) throw new BadInputError(limit(problems))
   const header = head.data!
-  const plan = analyze(steps as Step[], source, problems)
+  const plan = analyze(steps as Step[], source, problems, {
+    machineSwap: header.machine?.swap !== undefined && header.machine.swap !== 0,
+  })
   if (problems.length) throw new BadInputError(limit(problems))
   return {
     ...plan,

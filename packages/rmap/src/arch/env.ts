@@ -389,6 +389,13 @@ export class PageTableEnv implements PgtableEnv {
     return -1
   }
 
+  /** nr_free_pages(): free frames in every zone (no allocation; reclaim's watermark check). */
+  nrFreePages(): number {
+    let n = 0
+    for (let i = 0; i < this.freeCount.length; i++) n += this.freeCount[i]!
+    return n
+  }
+
   /** Free frames per zone, in zone order. */
   freePagesPerZone(): number[] {
     return Array.from(this.freeCount)
