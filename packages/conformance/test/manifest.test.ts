@@ -10,6 +10,7 @@ import {
   runConformance,
   SUITE_PREFIX,
   suiteLabelOf,
+  VM_SCENARIO_CHECKS,
 } from '../src/index.js'
 
 /** Just the parts the manifest reads: name, capabilities, pgtable flags, MMU kind, profiles. */
@@ -190,6 +191,7 @@ describe('capability manifest', () => {
       'vm.h2[2.6.7]',
       'vm.h2[2.6.4]',
     ])
+    expect(VM_SCENARIO_CHECKS).toEqual(scenarios)
     for (const c of vm.filter((c) => scenarios.includes(c.id))) {
       const letter = c.id.slice(3, 5).toUpperCase()
       expect(c.cite, c.id).toMatch(new RegExp(`^scenarios\\.md ${letter}\\b`))

@@ -6,7 +6,7 @@
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
-import { runConformance } from '@rmaplab/conformance'
+import { runConformance, VM_SCENARIO_CHECKS } from '@rmaplab/conformance'
 import {
   type Arch,
   clearPageTables,
@@ -262,30 +262,7 @@ describe('differential: the whole VM agrees on every layout', () => {
     const [first, ...rest] = outcomes
     // The published scenarios that need no swap-out (scenarios.md A1, A3, A6, B1–B4, C1, C3, C7,
     // C8, D1, D2, D4, E1–E3, G2, H2), each a check of the VM layer that passes on every layout.
-    const scenarios = [
-      'vm.a1',
-      'vm.a3',
-      'vm.a6',
-      'vm.b1',
-      'vm.b2',
-      'vm.b3',
-      'vm.b4',
-      'vm.c1',
-      'vm.c3',
-      'vm.c7',
-      'vm.c8',
-      'vm.d1',
-      'vm.d2',
-      'vm.d4',
-      'vm.d4.file',
-      'vm.e1',
-      'vm.e2',
-      'vm.e3',
-      'vm.g2',
-      'vm.h2[2.6.5-aa]',
-      'vm.h2[2.6.7]',
-      'vm.h2[2.6.4]',
-    ]
+    const scenarios = VM_SCENARIO_CHECKS
     expect(Object.keys(first!.vm).length).toBeGreaterThanOrEqual(29)
     expect(
       Object.fromEntries(scenarios.map((id) => [id, first!.vm[id]])),
