@@ -12,6 +12,7 @@ import { pgtableChecks } from './checks/pgtable.js'
 import { vmChecks } from './checks/vm.js'
 import { vmFileChecks } from './checks/vm-files.js'
 import { vmScenarioChecks } from './checks/vm-scenarios.js'
+import { vmSwapChecks } from './checks/vm-swap.js'
 import { FIXTURES } from './fixtures/index.js'
 import type { ArchFixture, ConformanceCheck, ConformanceOptions, Expectation, Layer } from './types.js'
 
@@ -29,7 +30,7 @@ const CHECKS: readonly CheckDef[] = [
   ...encodingChecks,
   ...pgtableChecks,
   ...mmuChecks,
-  ...scenarioOrder([...vmChecks, ...vmScenarioChecks, ...vmFileChecks]),
+  ...scenarioOrder([...vmChecks, ...vmScenarioChecks, ...vmFileChecks, ...vmSwapChecks]),
 ]
 
 /** The id of the check that the expectations name real checks. */

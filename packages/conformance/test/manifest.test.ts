@@ -165,7 +165,7 @@ describe('capability manifest', () => {
     ])
       expect(m.has(id), id).toBe(true)
     expect(m.get('vm.a1')?.cite).toBe('scenarios.md A1; rmap.md §2.2 do_wp_page, fork')
-    // Every published scenario that needs no swap-out, in scenario order, each citing its scenario.
+    // Every published scenario, swap-out included (vm-swap.ts), in scenario order, each citing its scenario.
     const scenarios = vm.map((c) => c.id).filter((id) => /^vm\.[a-z]\d/.test(id))
     expect(scenarios).toEqual([
       'vm.a1',
@@ -176,7 +176,9 @@ describe('capability manifest', () => {
       'vm.b3',
       'vm.b4',
       'vm.c1',
+      'vm.c1.swap',
       'vm.c3',
+      'vm.c3.swap',
       'vm.c7',
       'vm.c8',
       'vm.d1',
@@ -184,8 +186,11 @@ describe('capability manifest', () => {
       'vm.d4',
       'vm.d4.file',
       'vm.e1',
+      'vm.e1.swap',
       'vm.e2',
       'vm.e3',
+      'vm.f2',
+      'vm.f4',
       'vm.g2',
       'vm.h2[2.6.5-aa]',
       'vm.h2[2.6.7]',

@@ -21,7 +21,8 @@
  * - a page on the LRU is mapped, in a page cache or in the swap cache (no leak);
  * - the rmap walk finds every pte of a mapped page except those a nonlinear vma
  *   holds away from the page's linear address (objrmap cannot see them: see
- *   fremap.ts);
+ *   fremap.ts); the file ptes the 2.6.7 cluster scan leaves are not mappings
+ *   and count in neither;
  * - swap: every swap pte names a used slot; every used slot's count equals the
  *   swap ptes holding its entry, plus 1 per tmpfs swap-vector entry holding
  *   it, plus 1 when a swap-cache page holds it (a

@@ -6,6 +6,7 @@
  * the ptes, and the parent's TLB is flushed because its COW ptes were just
  * write-protected.
  */
+import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
 import { copyPageRange } from './memory.js'
 import { Mm, VM, Vma } from './mm/vma.js'
@@ -14,6 +15,20 @@ import { vmaLink } from './mmap.js'
 /** `copy_mm` → `dup_mmap`: a new mm for the child, on cpu `cpu`. */
 export function dupMmap(m: Machine, parent: Mm, cpu: number): Mm {
   const child = new Mm(m.env.mmCreate(), cpu)
+  try {
+    copyVmas(m, parent, child)
+  } catch (e) {
+    // fail_nomem: the parent's COW ptes were already write-protected, so its
+    // TLB is flushed either way; copy_mm's mmput tears down the partial child.
+    m.env.mmu.flushTlbMm(parent.id)
+    exitMmap(m, child)
+    throw e
+  }
+  m.env.mmu.flushTlbMm(parent.id)
+  return child
+}
+
+function copyVmas(m: Machine, parent: Mm, child: Mm): void {
   for (const vma of parent.vmas) {
     if (vma.flags & VM.DONTCOPY) continue
     const tmp = new Vma(
@@ -31,6 +46,4 @@ export function dupMmap(m: Machine, parent: Mm, cpu: number): Mm {
     m.counters.fork.vmasCopied++
     copyPageRange(m, tmp, vma)
   }
-  m.env.mmu.flushTlbMm(parent.id)
-  return child
 }

@@ -19,8 +19,9 @@
  * -aa tree that is all there is: such a page is never found referenced through
  * that pte and `try_to_unmap` leaves it mapped and answers SWAP_AGAIN, so it
  * is in effect locked in memory (Andrea: nonlinear vmas "aren't covered yet";
- * a local DoS like unrestricted mlock). 2.6.7 added `i_mmap_nonlinear` and
- * cluster unmapping; that is reclaim's subject, not modelled here.
+ * a local DoS like unrestricted mlock): the machine's `nonlinearReclaim:
+ * 'aa-none'`. 2.6.7 added `i_mmap_nonlinear` and cluster unmapping, the
+ * default `'2.6.7-cluster'` (rmap/objrmap.ts tryToUnmapNonlinear).
  */
 import { SyscallError } from './errors.js'
 import { filemapGetPage, setPageDirty } from './filemap.js'

@@ -15,7 +15,14 @@ import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
 import { runCheck } from './check.js'
-import { ArchLimitError, KernelBugError, ProcessExitedError, SignalError } from './errors.js'
+import {
+  ArchLimitError,
+  KernelBugError,
+  OutOfMemoryError,
+  ProcessExitedError,
+  SignalError,
+  SyscallError,
+} from './errors.js'
 import { execMm } from './exec.js'
 import { exitMmap } from './exit.js'
 import { type AddressSpace, accessPastEof } from './filemap.js'
@@ -52,6 +59,7 @@ import {
   type ReclaimReport,
   reclaim,
   shrinkPage,
+  tryToFreePages,
 } from './vmscan.js'
 
 /** Options of {@link Machine}. */
@@ -76,7 +84,30 @@ export interface MachineOptions {
   seed?: number
   /** sysctl vm.max_map_count: vmas per mm (mmap, split_vma and mremap check it). Default 65536. */
   maxMapCount?: number
+  /**
+   * How try_to_unmap treats the ptes of VM_NONLINEAR (remap_file_pages) vmas.
+   * Default `'2.6.7-cluster'`.
+   *
+   * - `'2.6.7-cluster'`: as 2.6.7. page_referenced of a file page skips
+   *   nonlinear vmas; try_to_unmap, after the linear walk, ages and unmaps
+   *   clusters of 32 ptes (CLUSTER_SIZE) in each nonlinear vma of the file from
+   *   the vma's cursor (`Vma.nonlinearCursor`), making each pte of a file page a
+   *   file pte holding page->index (none at its linear address), until it has
+   *   unmapped as many ptes as the page's mapcount or scanned every nonlinear
+   *   vma once. VM_LOCKED nonlinear vmas are skipped (when all are, nothing
+   *   is scanned and the answer is SWAP_AGAIN, as in 2.6.7; 2.6.8 made it
+   *   SWAP_FAIL).
+   * - `'aa-none'`: as the 2.6.5-aa tree. Nonlinear ptes are never found: the
+   *   page stays mapped and try_to_unmap answers SWAP_AGAIN, so such pages are
+   *   in effect locked in memory (a local DoS like unrestricted mlock).
+   */
+  nonlinearReclaim?: NonlinearReclaim
 }
+
+/** Values of {@link MachineOptions.nonlinearReclaim}. */
+export const NONLINEAR_RECLAIM = ['2.6.7-cluster', 'aa-none'] as const
+/** How try_to_unmap treats nonlinear vmas (see {@link MachineOptions.nonlinearReclaim}). */
+export type NonlinearReclaim = (typeof NONLINEAR_RECLAIM)[number]
 
 /** /proc/meminfo, in kB, with the kernel's field names. */
 export interface Meminfo {
@@ -538,6 +569,8 @@ export class Machine {
   readonly swap: SwapState
   /** sysctl vm.max_map_count. */
   readonly maxMapCount: number
+  /** The `nonlinearReclaim` option: how try_to_unmap treats nonlinear vmas. */
+  readonly nonlinearReclaim: NonlinearReclaim
   /** Processes the OOM killer killed (SIGKILL), in order, with their badness (vmscan.ts outOfMemory). */
   readonly oomKills: Array<{ pid: number; badness: number }> = []
   private readonly procs = new Map<number, Process>()
@@ -587,6 +620,13 @@ export class Machine {
         `Machine: maxMapCount (sysctl vm.max_map_count, an int) must be a whole number in 1..2147483647, got ${maxMapCount}`,
       )
     }
+    const nonlinearReclaim = opts.nonlinearReclaim ?? '2.6.7-cluster'
+    if (!NONLINEAR_RECLAIM.includes(nonlinearReclaim)) {
+      throw new RangeError(
+        `Machine: unknown nonlinearReclaim '${String(nonlinearReclaim)}'; valid: ${NONLINEAR_RECLAIM.join(', ')}`,
+      )
+    }
+    this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
     this.arch = arch
@@ -721,7 +761,26 @@ export class Machine {
 
   /** @internal fork: dup_mmap into a child on a cpu of its own. */
   forkProcess(parent: Process): Process {
-    const child = new Process(this, this.nextPid++, dupMmap(this, parent.mm, this.pickCpu()))
+    const cpu = this.pickCpu()
+    let mm: Mm | undefined
+    // copy_mm allocates page tables with GFP_KERNEL: the allocator reclaims
+    // and retries; when that frees nothing fork fails with ENOMEM, the partial
+    // child torn down (dupMmap does that), nothing else changed.
+    for (let tries = 0; mm === undefined; tries++) {
+      try {
+        mm = dupMmap(this, parent.mm, cpu)
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError)) throw e
+        if (tries >= 3 || tryToFreePages(this).freed === 0) {
+          throw new SyscallError(
+            'fork',
+            'ENOMEM',
+            "no page frames for the child's page tables, even after reclaim",
+          )
+        }
+      }
+    }
+    const child = new Process(this, this.nextPid++, mm)
     child.files.copyFrom(parent.files)
     this.counters.fork.forks++
     this.procs.set(child.pid, child)
@@ -942,6 +1001,11 @@ export class Machine {
    *   tree unmaps anonymous pages only once add_to_swap gave them a slot), so
    *   its walk visits nothing.
    * - A page mapped in a VM_LOCKED vma is SWAP_FAIL.
+   * - A file page still mapped after the linear walk, in a file with
+   *   VM_NONLINEAR vmas: with the default `nonlinearReclaim: '2.6.7-cluster'`
+   *   the nonlinear vmas are aged and unmapped in clusters of 32 ptes from
+   *   each vma's cursor (other pages' ptes too; nothing when every nonlinear
+   *   vma is VM_LOCKED); with `'aa-none'` they are left alone (SWAP_AGAIN).
    * - An unmapped page (mapcount 0) with a mapping is SWAP_SUCCESS without a
    *   walk: shrink_list calls try_to_unmap only for mapped pages.
    * - A reserved page (the ZERO_PAGE among them) and a page with no mapping

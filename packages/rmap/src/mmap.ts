@@ -124,12 +124,14 @@ function absorb(m: Machine, keep: Vma, dying: Vma): void {
   }
   const pages = dying.pages
   const lowerDies = dying.start < keep.start
-  vmaUnlink(m, dying)
-  unlinkFileVma(dying)
+  // anon_vma_merge before the unlink: if `dying` is the only vma on its
+  // anon_vma, unlinking it first would free the anon_vma its pages still name.
   if (!keep.anonVma && dying.anonVma) {
     keep.anonVma = dying.anonVma
     anonVmaLink(keep)
   }
+  vmaUnlink(m, dying)
+  unlinkFileVma(dying)
   if (lowerDies) {
     keep.start = dying.start
     keep.pgoff = dying.pgoff

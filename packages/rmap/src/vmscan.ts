@@ -556,7 +556,8 @@ function kswapd(m: Machine, pages: number): ReclaimReport {
  * max_scan = nr_inactive >> priority but at least 2·to_reclaim, until
  * nr_pages are freed.
  */
-function tryToFreePages(m: Machine): ReclaimReport {
+/** `try_to_free_pages`: one direct-reclaim run over every zone, priorities 12 down to 0. */
+export function tryToFreePages(m: Machine): ReclaimReport {
   const st = stateOf(m)
   const rw = m.counters.rmap
   const v0 = rw.vmasVisited

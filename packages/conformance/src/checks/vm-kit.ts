@@ -33,12 +33,12 @@ export const PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS
 /** One page in kB, as meminfo counts. */
 export const PAGE_KB = PAGE_SIZE / 1024
 
-/** A fresh machine for one scenario on the arch under test (`maxMapCount`: sysctl vm.max_map_count). */
+/** A fresh machine for one scenario on the arch under test (`maxMapCount`: sysctl vm.max_map_count; `swap`: the size of swap area 0). */
 export function vmMachine(
   arch: Arch,
   profile: Ctx['profile'],
   seed = VM_SEED,
-  opts: { maxMapCount?: number } = {},
+  opts: { maxMapCount?: number; swap?: string } = {},
 ): Machine {
   return new Machine({ arch, ram: VM_RAM, cpus: 2, profile, seed, ...opts })
 }

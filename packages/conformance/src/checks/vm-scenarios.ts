@@ -4,12 +4,12 @@
  * the map-count limit (D2), from shared/acceptance/scenarios.md, run through
  * the public API of a fresh `Machine` with `m.check()` after every step.
  *
- * The swap-out steps of C1 and C3 are not run: the VM has no swap yet, and
- * the -aa `try_to_unmap` of an anonymous page that is not in the swap cache
- * answers SWAP_AGAIN before walking anything. What swap-out relies on — the
- * rmap walk computing each moved pte's address from the vma's vm_pgoff and the
- * page's index — is asserted through `m.pageReferenced`, which walks the same
- * anon_vma list with the same address computation (`m.stats().lastWalk`).
+ * The swap-out steps of C1 and C3 are separate checks in vm-swap.ts
+ * (`vm.c1.swap`, `vm.c3.swap`), on a machine with a swap area. Here what
+ * swap-out relies on — the rmap walk computing each moved pte's address from
+ * the vma's vm_pgoff and the page's index — is asserted through
+ * `m.pageReferenced`, which walks the same anon_vma list with the same address
+ * computation (`m.stats().lastWalk`).
  */
 import {
   MADV_DONTNEED,

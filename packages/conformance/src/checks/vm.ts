@@ -9,10 +9,10 @@
  *
  * This file: private anonymous memory, fork and COW, mprotect, munmap, exec
  * and exit (A1, A3, B1, D1, D4, H2, and the fork-tree, exec, errno and edge
- * checks). The other published scenarios that need no swap-out are in
- * vm-scenarios.ts (A6, B4, mremap C1/C3/C7/C8, D2) and vm-files.ts (files:
- * B2, B3, D4's file part, E1–E3, G2); the helpers they share in vm-kit.ts.
- * Swap-out scenarios join when the VM models swap.
+ * checks). The other published scenarios are in vm-scenarios.ts (A6, B4,
+ * mremap C1/C3/C7/C8, D2), vm-files.ts (files: B2, B3, D4's file part, E1–E3,
+ * G2) and vm-swap.ts (swap-out: F2, F4 and the swap-out steps of C1, C3, E1);
+ * the helpers they share in vm-kit.ts.
  */
 import {
   MAP_ANONYMOUS,

@@ -70,6 +70,13 @@ export class Vma {
   file: AddressSpace | null
   /** The anon_vma, once an anonymous or COW fault prepared one. */
   anonVma: AnonVma | null
+  /**
+   * 2.6.7's `vm_private_data` cursor of a VM_NONLINEAR vma: the byte offset
+   * from vm_start where try_to_unmap's next cluster scan starts (the
+   * `'2.6.7-cluster'` nonlinearReclaim of the machine). A hint only: a new
+   * vma (split, fork copy, mremap) starts at 0.
+   */
+  nonlinearCursor = 0
 
   constructor(
     mm: Mm,

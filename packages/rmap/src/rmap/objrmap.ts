@@ -14,10 +14,17 @@
  *
  * Nonlinear vmas (remap_file_pages): the walk looks only at the linear address
  * of page->index in each vma, so a pte a VM_NONLINEAR vma holds elsewhere is
- * never found. As in the -aa tree, page_referenced does not see its young bit
- * and try_to_unmap leaves it mapped (SWAP_AGAIN while mapcount stays above 0):
- * such pages are in effect locked (see fremap.ts). The "nonlinear pte becomes
- * a file pte" branch of try_to_unmap_one cannot fire for the same reason.
+ * never found. What happens then is the machine's `nonlinearReclaim` option:
+ *
+ * - `'aa-none'` (the -aa tree): page_referenced does not see its young bit and
+ *   try_to_unmap leaves it mapped (SWAP_AGAIN while mapcount stays above 0):
+ *   such pages are in effect locked (see fremap.ts). The "nonlinear pte
+ *   becomes a file pte" branch of try_to_unmap_one cannot fire either.
+ * - `'2.6.7-cluster'` (the default, as 2.6.7): nonlinear vmas count as being
+ *   on `i_mmap_nonlinear` rather than `i_mmap_shared`, so page_referenced and
+ *   the linear walk of try_to_unmap skip them; once the linear walk is done and
+ *   the page is still mapped, {@link tryToUnmapNonlinear} ages and unmaps
+ *   clusters of ptes in every nonlinear vma of the file (rmap.md §2.5).
  */
 
 import { PS } from '../arch/percpu.js'
@@ -179,7 +186,10 @@ export const objrmap: RmapStrategy = {
         return referenced
       }
     }
+    // 2.6.7: nonlinear vmas are on i_mmap_nonlinear, which page_referenced_file does not walk.
+    const skipNonlinear = !anon && m.nonlinearReclaim === '2.6.7-cluster'
     for (const vma of rmapVmas(m, pfn)) {
+      if (skipNonlinear && vma.flags & VM.NONLINEAR) continue
       c.vmasVisited++
       // page_referenced_one: spin_trylock(page_table_lock), or count 0.
       if (m.pageTableLockHeld(vma.mm)) {
@@ -218,11 +228,20 @@ export const objrmap: RmapStrategy = {
         return countResult(m, 'SWAP_AGAIN')
       }
     }
+    const cluster = !anon && m.nonlinearReclaim === '2.6.7-cluster'
+    let nonlinear = false
     for (const vma of rmapVmas(m, pfn)) {
+      // 2.6.7: nonlinear vmas are on i_mmap_nonlinear, not in the linear walk.
+      if (cluster && vma.flags & VM.NONLINEAR) {
+        nonlinear = true
+        continue
+      }
       c.vmasVisited++
       ret = tryToUnmapOne(m, vma, pfn)
       if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
     }
+    if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && obj && 'iMmapShared' in obj)
+      ret = tryToUnmapNonlinear(m, obj.iMmapShared, pfn)
     if (f.mapcount[pfn] === 0) {
       m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
@@ -280,6 +299,149 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
   } finally {
     pteUnmap(m.env, ptr)
   }
+}
+
+/** CLUSTER_SIZE of 2.6.7 in pages: 32 ptes a cluster (capped at PMD_SIZE). */
+export const NONLINEAR_CLUSTER_PAGES = 32
+
+/**
+ * The nonlinear half of 2.6.7's `try_to_unmap_file` (the `'2.6.7-cluster'`
+ * nonlinearReclaim), for file page `pfn` that the linear walk left mapped;
+ * `vmas` is the file's i_mmap_shared, whose VM_NONLINEAR vmas stand for
+ * i_mmap_nonlinear. The page's own ptes are not searched for: every nonlinear
+ * vma is aged and unmapped a cluster at a time from its cursor
+ * (`vm_private_data`), the clusters of all vmas advancing together up to the
+ * largest vma, and the scan stops once it has unmapped as many ptes (of any
+ * page) as the page's mapcount. VM_LOCKED vmas are skipped; when every
+ * nonlinear vma is locked nothing is scanned (SWAP_AGAIN). A full pass without
+ * reaching the count resets every cursor to 0, so a call never loops.
+ * Answers SWAP_AGAIN (the caller makes it SWAP_SUCCESS if the page ended
+ * unmapped).
+ */
+function tryToUnmapNonlinear(m: Machine, vmas: readonly Vma[], pfn: number): SwapResult {
+  const c = m.counters.rmap
+  const CLUSTER = Math.min(NONLINEAR_CLUSTER_PAGES * 4096, 2 ** m.arch.geometry.PMD_SHIFT)
+  let maxCursor = 0
+  let maxSize = 0
+  for (const vma of vmas) {
+    if (!(vma.flags & VM.NONLINEAR) || vma.flags & (VM.LOCKED | VM.RESERVED)) continue
+    if (vma.nonlinearCursor > maxCursor) maxCursor = vma.nonlinearCursor
+    if (vma.end - vma.start > maxSize) maxSize = vma.end - vma.start
+  }
+  // Every nonlinear vma is locked (or reserved): nothing can be unmapped. 2.6.7
+  // answers SWAP_AGAIN here (the page stays on the inactive list); SWAP_FAIL,
+  // which activates it, came with Hugh's "rmaplock 4/6" (July 2004, 2.6.8).
+  if (maxSize === 0) return 'SWAP_AGAIN'
+  // The mapcount is only a guide to how hard to try: ptes of any page count.
+  const budget = { left: m.frames.mapcount[pfn]! }
+  maxSize = Math.ceil(maxSize / CLUSTER) * CLUSTER
+  if (maxCursor === 0) maxCursor = CLUSTER
+  let ret: SwapResult = 'SWAP_AGAIN'
+  do {
+    for (const vma of vmas) {
+      if (!(vma.flags & VM.NONLINEAR) || vma.flags & (VM.LOCKED | VM.RESERVED)) continue
+      c.vmasVisited++
+      let cursor = vma.nonlinearCursor
+      while (vma.mm.rss > 0 && cursor < maxCursor && cursor < vma.end - vma.start) {
+        ret = tryToUnmapCluster(m, vma, cursor, CLUSTER, pfn, budget)
+        if (ret === 'SWAP_FAIL') break
+        cursor += CLUSTER
+        vma.nonlinearCursor = cursor
+        if (budget.left <= 0) return 'SWAP_AGAIN'
+      }
+      if (ret !== 'SWAP_FAIL') vma.nonlinearCursor = maxCursor
+      ret = 'SWAP_AGAIN'
+    }
+    maxCursor += CLUSTER
+  } while (maxCursor <= maxSize)
+  // A whole pass without unmapping enough (locked vmas, young ptes): start over next time.
+  for (const vma of vmas) if (vma.flags & VM.NONLINEAR && !(vma.flags & VM.RESERVED)) vma.nonlinearCursor = 0
+  return ret
+}
+
+/**
+ * `try_to_unmap_cluster(cursor, &mapcount, vma)` of 2.6.7: the CLUSTER-aligned
+ * cluster holding vm_start + cursor, clipped to the vma. Each present pte of a
+ * file page is aged (a young one is cleared and left) or cleared: a file pte
+ * holding page->index where that is not the linear index (none where it is),
+ * the dirty bit to PG_dirty, page_remove_rmap, the pte's reference dropped,
+ * rss and `budget.left` down by one. SWAP_FAIL when the page_table_lock
+ * trylock fails. `target` is the page try_to_unmap holds page_map_lock on: its
+ * mapcount is dropped here directly (nr_mapped is left to try_to_unmap).
+ */
+function tryToUnmapCluster(
+  m: Machine,
+  vma: Vma,
+  cursor: number,
+  CLUSTER: number,
+  target: number,
+  budget: { left: number },
+): SwapResult {
+  const c = m.counters.rmap
+  const f = m.fast
+  const fr = m.frames
+  const mm = vma.mm
+  if (m.pageTableLockHeld(mm)) {
+    c.trylockFailures++
+    return 'SWAP_FAIL'
+  }
+  let address = vma.start + cursor
+  address -= address % CLUSTER
+  let end = address + CLUSTER
+  if (address < vma.start) address = vma.start
+  if (end > vma.end) end = vma.end
+  const mmu = m.env.mmu
+  const w = m.env.tables.words
+  for (; address < end; address += 4096) {
+    c.ptesProbed++
+    const ptr = pteOffsetMap(m.env, mm.id, address)
+    // No page table: the cluster lies inside one pmd, so nothing is mapped in it.
+    if (ptr === NO_PTE) break
+    try {
+      const at = pteWordOffset(m.env, ptr)
+      const lo = w[at]!
+      const hi = f.words === 2 ? w[at + 1]! : 0
+      if (!f.present(lo, hi)) continue
+      const pfn = f.pfn(lo, hi)
+      if (pfn >= fr.n || fr.test(pfn, PG.reserved)) continue
+      if (fr.test(pfn, PG.anon))
+        bug(
+          'try_to_unmap_cluster: no anonymous page in a nonlinear vma',
+          'try_to_unmap_cluster',
+          `pfn ${pfn}`,
+        )
+      if (mmu.ptepTestAndClearYoung(ptr)) continue
+      const old = mmu.ptepGetAndClear(ptr)
+      mmu.flushTlbPage(mm.id, address)
+      const index = fr.index[pfn]!
+      if (index !== vma.linearIndex(address)) {
+        const plo = f.pgoffLo(index)
+        const phi = f.pgoffHi(index)
+        mmu.setPte(ptr, plo, phi)
+        if (!f.file(plo, phi) || f.present(plo, phi))
+          bug(
+            'try_to_unmap_cluster: a written nonlinear pte is a file pte',
+            'try_to_unmap_cluster',
+            `pgoff ${index}`,
+          )
+      }
+      if (old & f.DIRTY) setPageDirty(m, pfn)
+      if (pfn === target) {
+        // page_map_lock is held by try_to_unmap: page_remove_rmap without it.
+        if (fr.mapcount[pfn] === 0)
+          bug('try_to_unmap_cluster: mapcount > 0 before the decrement', 'try_to_unmap_cluster')
+        fr.mapcount[pfn]!--
+      } else {
+        m.rmap.pageRemoveRmap(m, pfn)
+      }
+      m.putPage(pfn)
+      mm.rss--
+      budget.left--
+    } finally {
+      pteUnmap(m.env, ptr)
+    }
+  }
+  return 'SWAP_AGAIN'
 }
 
 /**
