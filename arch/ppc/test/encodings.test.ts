@@ -1,75 +1,48 @@
-// Encodings against the published rows of kernel-facts/vectors/ppc.json (copied
-// here: CI has only the repo) and the values of kernel-facts/arch.md §4.
+// Encodings against the published rows of kernel-facts/vectors/ppc.json (the rows
+// @rmaplab/conformance ships) and the values of kernel-facts/arch.md §4.
+
+import { FIXTURES } from '@rmaplab/conformance'
 import { ArchLimitError, KernelBugError } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
 import { historical, ppc } from '../src/index.js'
 
+// The published vector rows, as @rmaplab/conformance ships them, in tuples.
+const V = FIXTURES['ppc']!
+const h = (x: string): bigint => BigInt(x)
 // mk_pte: [pfn, prot name, pte, pfn_back, present, young, dirty, write]
-const MK_PTE = [
-  [0x0n, 'PAGE_NONE', 0x101n, 0x0n, true, true, false, false],
-  [0x2n, 'PAGE_COPY', 0x2105n, 0x2n, true, true, false, false],
-  [0x8048n, 'PAGE_KERNEL', 0x8048581n, 0x8048n, true, true, true, true],
-  [0x80000n, 'PAGE_SHARED_X', 0x80000705n, 0x80000n, true, true, false, true],
-  [0xbffffn, 'PAGE_KERNEL_NOCACHE', 0xbffff5a9n, 0xbffffn, true, true, true, true],
-  [0xfffffn, 'PAGE_SHARED', 0xfffff505n, 0xfffffn, true, true, false, true],
-  [0x12345n, 'PAGE_READONLY', 0x12345105n, 0x12345n, true, true, false, false],
-  [0x400n, 'PAGE_READONLY_X', 0x400305n, 0x400n, true, true, false, false],
-  [0x100001n, 'PAGE_COPY_X', 0x1305n, 0x1n, true, true, false, false],
-  [0xfffffffn, 'PAGE_NONE', 0xfffff101n, 0xfffffn, true, true, false, false],
-] as const
+const MK_PTE = V.mk_pte.map(
+  (r) => [h(r.pfn), r.prot, h(r.pte), h(r.pfn_back), r.present, r.young, r.dirty, r.write] as const,
+)
 // swp: [type, offset, arch_entry, generic_val, pte, back type, back offset, none]
-const SWP = [
-  [0, 0x0n, 0x0n, 0x0n, 0x0n, 0, 0x0n, true],
-  [2, 0x2n, 0x42n, 0x10000002n, 0x210n, 2, 0x2n, false],
-  [5, 0x20n, 0x405n, 0x28000020n, 0x2028n, 5, 0x20n, false],
-  [15, 0x100n, 0x200fn, 0x78000100n, 0x10078n, 15, 0x100n, false],
-  [30, 0xabcdn, 0x1579ben, 0xf000abcdn, 0xabcdf0n, 30, 0xabcdn, false],
-  [0, 0x7ffffn, 0xffffe0n, 0x7ffffn, 0x7ffff00n, 0, 0x7ffffn, false],
-  [2, 0xfffffn, 0x1ffffe2n, 0x100fffffn, 0xfffff10n, 2, 0xfffffn, false],
-  [5, 0x7fffffn, 0xfffffe5n, 0x287fffffn, 0x7fffff28n, 5, 0x7fffffn, false],
-  [15, 0xffffffn, 0x1fffffefn, 0x78ffffffn, 0xffffff78n, 15, 0xffffffn, false],
-  [30, 0x1000001n, 0x2000003en, 0xf1000001n, 0x1f0n, 30, 0x1n, false],
-] as const
+const SWP = V.swp.map(
+  (r) =>
+    [
+      r.type,
+      h(r.offset),
+      h(r.arch_entry),
+      h(r.generic_val),
+      h(r.pte),
+      r.back.type,
+      h(r.back.offset),
+      r.none,
+    ] as const,
+)
 // pgoff: [pgoff, pte, back]
-const PGOFF = [
-  [0x0n, 0x4n, 0x0n],
-  [0x2n, 0x14n, 0x2n],
-  [0x20n, 0x104n, 0x20n],
-  [0x100n, 0x804n, 0x100n],
-  [0xabcden, 0x55e6f4n, 0xabcden],
-  [0xfffffffn, 0x7ffffffcn, 0xfffffffn],
-  [0x1ffffffen, 0xfffffff4n, 0x1ffffffen],
-  [0x20000000n, 0x4n, 0x0n],
-  [0xffffffffn, 0xfffffffcn, 0x1fffffffn],
-] as const
+const PGOFF = V.pgoff.map((r) => [h(r.pgoff), h(r.pte), h(r.back)] as const)
 // index: [addr, pgd, pmd, pte]
-const INDEX = [
-  [0x0n, 0, 0, 0],
-  [0x1000n, 0, 0, 1],
-  [0x3fffffn, 0, 0, 1023],
-  [0x10000000n, 64, 0, 0],
-  [0x3fffffffn, 255, 0, 1023],
-  [0x7fbff000n, 510, 0, 1023],
-  [0x7fffffffn, 511, 0, 1023],
-  [0xbfffffffn, 767, 0, 1023],
-  [0xc0001000n, 768, 0, 1],
-  [0xfdfff000n, 1015, 0, 1023],
-  [0xffffffffn, 1023, 0, 1023],
-] as const
+const INDEX = V.index.map((r) => [h(r.addr), r.pgd, r.pmd, r.pte] as const)
 // ptep_to_address: [addr, page_index, byte_offset, generic_2_6_5, generic_2_6_6, ppc_flush_hash_one_pte]
-const PTEP_TO_ADDRESS = [
-  [0x0n, 0x0n, 0x0n, 0x0n, 0x0n, 0x0n],
-  [0x1000n, 0x0n, 0x4n, 0x1000n, 0x1000n, 0x800n],
-  [0x3ff000n, 0x0n, 0xffcn, 0x3ff000n, 0x3ff000n, 0x1ff800n],
-  [0x10000000n, 0x10000000n, 0x0n, 0x10000000n, 0x10000000n, 0x10000000n],
-  [0x3ffff000n, 0x3fc00000n, 0xffcn, 0x3ffff000n, 0x3ffff000n, 0x3fdff800n],
-  [0x7fbff000n, 0x7f800000n, 0xffcn, 0x7fbff000n, 0x7fbff000n, 0x7f9ff800n],
-  [0x7ffff000n, 0x7fc00000n, 0xffcn, 0x7ffff000n, 0x7ffff000n, 0x7fdff800n],
-  [0xbffff000n, 0xbfc00000n, 0xffcn, 0xbffff000n, 0xbffff000n, 0xbfdff800n],
-  [0xc0001000n, 0xc0000000n, 0x4n, 0xc0001000n, 0xc0001000n, 0xc0000800n],
-  [0xfdfff000n, 0xfdc00000n, 0xffcn, 0xfdfff000n, 0xfdfff000n, 0xfddff800n],
-  [0xfffff000n, 0xffc00000n, 0xffcn, 0xfffff000n, 0xfffff000n, 0xffdff800n],
-] as const
+const PTEP_TO_ADDRESS = V.ptep_to_address.map(
+  (r) =>
+    [
+      h(r.addr),
+      h(r.page_index),
+      h(r.byte_offset),
+      h(r.generic_2_6_5),
+      h(r.generic_2_6_6),
+      h(r['ppc_flush_hash_one_pte']!),
+    ] as const,
+)
 
 const lo = (v: bigint): number => Number(v & 0xffffffffn)
 

@@ -1,98 +1,48 @@
 // Encodings against the published rows of kernel-facts/vectors/ppc64.json
-// (copied here: CI has only the repo) and the values of kernel-facts/arch.md §5.
+// (the rows @rmaplab/conformance ships) and the values of kernel-facts/arch.md §5.
+
+import { FIXTURES } from '@rmaplab/conformance'
 import { ArchLimitError } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
 import { historical, ppc64, TASK_SIZE_USER32, VMALLOC_START } from '../src/index.js'
 
+// The published vector rows, as @rmaplab/conformance ships them, in tuples.
+const V = FIXTURES['ppc64']!
+const h = (x: string): bigint => BigInt(x)
 // mk_pte: [pfn, prot name, pte, pfn_back, present, young, dirty, write]
-const MK_PTE = [
-  [0x0n, 'PAGE_NONE', 0x101n, 0x0n, true, true, false, false],
-  [0x2n, 'PAGE_COPY', 0x20113n, 0x2n, true, true, false, false],
-  [0x8048n, 'PAGE_KERNEL', 0x80480195n, 0x8048n, true, true, true, true],
-  [0x100000n, 'PAGE_SHARED_X', 0x1000000317n, 0x100000n, true, true, false, true],
-  [0x20000000n, 'PAGE_KERNEL_CI', 0x2000000001adn, 0x20000000n, true, true, true, true],
-  [0xffffffffn, 'PAGE_SHARED', 0xffffffff0117n, 0xffffffffn, true, true, false, true],
-  [0x123456789n, 'PAGE_READONLY', 0x1234567890113n, 0x123456789n, true, true, false, false],
-  [0x1ffffffffffn, 'PAGE_READONLY_X', 0x1ffffffffff0313n, 0x1ffffffffffn, true, true, false, false],
-  [0x1000000000000n, 'PAGE_COPY_X', 0x313n, 0x0n, true, true, false, false],
-  [0xffffffffffffffffn, 'PAGE_NONE', 0xffffffffffff0101n, 0xffffffffffffn, true, true, false, false],
-] as const
+const MK_PTE = V.mk_pte.map(
+  (r) => [h(r.pfn), r.prot, h(r.pte), h(r.pfn_back), r.present, r.young, r.dirty, r.write] as const,
+)
 // swp: [type, offset, arch_entry, generic_val, pte, back type, back offset, none]
-const SWP = [
-  [0, 0x0n, 0x0n, 0x0n, 0x0n, 0, 0x0n, true],
-  [2, 0x2n, 0x204n, 0x1000000000000002n, 0x2040000n, 2, 0x2n, false],
-  [5, 0x20n, 0x200an, 0x2800000000000020n, 0x200a0000n, 5, 0x20n, false],
-  [15, 0x100n, 0x1001en, 0x7800000000000100n, 0x1001e0000n, 15, 0x100n, false],
-  [30, 0xabcdn, 0xabcd3cn, 0xf00000000000abcdn, 0xabcd3c0000n, 30, 0xabcdn, false],
-  [0, 0xffffffn, 0xffffff00n, 0xffffffn, 0xffffff000000n, 0, 0xffffffn, false],
-  [2, 0xffffffffn, 0xffffffff04n, 0x10000000ffffffffn, 0xffffffff040000n, 2, 0xffffffffn, false],
-  [5, 0x7fffffffffn, 0x7fffffffff0an, 0x2800007fffffffffn, 0x7fffffffff0a0000n, 5, 0x7fffffffffn, false],
-  [15, 0xffffffffffn, 0xffffffffff1en, 0x780000ffffffffffn, 0xffffffffff1e0000n, 15, 0xffffffffffn, false],
-  [30, 0x10000000001n, 0x100000000013cn, 0xf000010000000001n, 0x13c0000n, 30, 0x1n, false],
-] as const
+const SWP = V.swp.map(
+  (r) =>
+    [
+      r.type,
+      h(r.offset),
+      h(r.arch_entry),
+      h(r.generic_val),
+      h(r.pte),
+      r.back.type,
+      h(r.back.offset),
+      r.none,
+    ] as const,
+)
 // pgoff: [pgoff, pte, back]
-const PGOFF = [
-  [0x0n, 0x2n, 0x0n],
-  [0x2n, 0x20002n, 0x2n],
-  [0x20n, 0x200002n, 0x20n],
-  [0x100n, 0x1000002n, 0x100n],
-  [0xabcden, 0xabcde0002n, 0xabcden],
-  [0x100000000n, 0x1000000000002n, 0x100000000n],
-  [0xfffffffffffen, 0xfffffffffffe0002n, 0xfffffffffffen],
-  [0x1000000000000n, 0x2n, 0x0n],
-  [0xffffffffffffffffn, 0xffffffffffff0002n, 0xffffffffffffn],
-] as const
+const PGOFF = V.pgoff.map((r) => [h(r.pgoff), h(r.pte), h(r.back)] as const)
 // index: [addr, pgd, pmd, pte]
-const INDEX = [
-  [0x0n, 0, 0, 0],
-  [0x1000n, 0, 0, 1],
-  [0x1fffffn, 0, 0, 511],
-  [0x10000000n, 0, 128, 0],
-  [0x7fffffffn, 0, 1023, 511],
-  [0xfffff000n, 1, 1023, 511],
-  [0x100000000n, 2, 0, 0],
-  [0xffffffffffn, 511, 1023, 511],
-  [0x1ffffffffffn, 1023, 1023, 511],
-  [0xc000000000000000n, 0, 0, 0],
-  [0xd000000000201000n, 0, 1, 1],
-  [0xe000000080000000n, 1, 0, 0],
-] as const
+const INDEX = V.index.map((r) => [h(r.addr), r.pgd, r.pmd, r.pte] as const)
 // ptep_to_address: [addr, page_index, byte_offset, generic_2_6_5, generic_2_6_6, ppc64_hpte_update_2_6_7]
-const PTEP_TO_ADDRESS = [
-  [0x0n, 0x0n, 0x0n, 0x0n, 0x0n, 0x0n],
-  [0x1000n, 0x0n, 0x8n, 0x1000n, 0x1000n, 0x1000n],
-  [0x1ff000n, 0x0n, 0xff8n, 0x1ff000n, 0x1ff000n, 0x1ff000n],
-  [0x10000000n, 0x10000000n, 0x0n, 0x10000000n, 0x10000000n, 0x10000000n],
-  [0x7ffff000n, 0x7fe00000n, 0xff8n, 0x7ffff000n, 0x7ffff000n, 0x7ffff000n],
-  [0xfffff000n, 0xffe00000n, 0xff8n, 0xfffff000n, 0xfffff000n, 0xfffff000n],
-  [0x100000000n, 0x100000000n, 0x0n, 0x100000000n, 0x100000000n, 0x100000000n],
-  [0xfffffff000n, 0xffffe00000n, 0xff8n, 0xfffffff000n, 0xfffffff000n, 0xfffffff000n],
-  [0x1fffffff000n, 0x1ffffe00000n, 0xff8n, 0x1fffffff000n, 0x1fffffff000n, 0x1fffffff000n],
-  [
-    0xc000000000000000n,
-    0xc000000000000000n,
-    0x0n,
-    0xc000000000000000n,
-    0xc000000000000000n,
-    0xc000000000000000n,
-  ],
-  [
-    0xd000000000201000n,
-    0xd000000000200000n,
-    0x8n,
-    0xd000000000201000n,
-    0xd000000000201000n,
-    0xd000000000201000n,
-  ],
-  [
-    0xe000000080000000n,
-    0xe000000080000000n,
-    0x0n,
-    0xe000000080000000n,
-    0xe000000080000000n,
-    0xe000000080000000n,
-  ],
-] as const
+const PTEP_TO_ADDRESS = V.ptep_to_address.map(
+  (r) =>
+    [
+      h(r.addr),
+      h(r.page_index),
+      h(r.byte_offset),
+      h(r.generic_2_6_5),
+      h(r.generic_2_6_6),
+      h(r['ppc64_hpte_update_2_6_7']!),
+    ] as const,
+)
 
 const lo = (v: bigint): number => Number(v & 0xffffffffn)
 const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn)

@@ -448,6 +448,13 @@ function pteSpanEnd(m: Machine, address: number, end: number): number {
 }
 
 /**
+ * The mmu_gather of zapPageRange: the pfns whose references drop after the TLB
+ * flush. One buffer, grown on demand and reused, so a zap allocates nothing per
+ * page (zaps never nest: freeing a page does not zap).
+ */
+let gather = new Int32Array(1024)
+
+/**
  * `zap_page_range(vma, start, end)`: clear every pte in the range, drop the
  * rmap and the page references, and flush the TLB once the ptes are gone
  * (the mmu_gather: pages are freed only after the flush).
@@ -458,7 +465,7 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
   const f = m.fast
   const fr = m.frames
   const mmu = m.env.mmu
-  const freed: number[] = []
+  let freed = 0
   for (let a = start; a < end; ) {
     const spanEnd = pteSpanEnd(m, a, end)
     const base = pteOffsetMap(m.env, mm.id, a)
@@ -481,7 +488,12 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
           // is NULL for anonymous pages in the -aa tree, so only file pages).
           if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
           m.rmap.pageRemoveRmap(m, pfn)
-          freed.push(pfn)
+          if (freed === gather.length) {
+            const grown = new Int32Array(gather.length * 2)
+            grown.set(gather)
+            gather = grown
+          }
+          gather[freed++] = pfn
           mm.rss--
         }
       }
@@ -491,7 +503,8 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
   }
   mmu.flushTlbRange(mm.id, start, end)
   // free_pages_and_swap_cache: a swap-cache page nobody else uses leaves the cache with its last pte.
-  for (const pfn of freed) {
+  for (let i = 0; i < freed; i++) {
+    const pfn = gather[i]!
     if (fr.test(pfn, PG.swapcache)) freeSwapCache(m, pfn)
     m.putPage(pfn)
   }
