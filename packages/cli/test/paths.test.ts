@@ -55,6 +55,12 @@ describe('pnpm rmaplab resolves paths from where the user stands', () => {
     expect(r.stdout).toContain('A1 basic COW after fork')
   })
 
+  it('only the repository scripts move: inside another npm script, paths stay relative to the working directory', async () => {
+    const r = await viaPnpm('build', join(ROOT, 'arch'), ['run', '../packages/cli/workloads/a1.yaml'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('../packages/cli/workloads/a1.yaml: no such file')
+  })
+
   it('--chart mycharts writes under the user directory, not the repository root', async () => {
     const here = mkdtempSync(join(tmp, 'cwd-'))
     const r = await viaPnpm('rmaplab', here, [

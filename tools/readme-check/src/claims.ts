@@ -57,7 +57,9 @@ export type Claim =
   | { kind: 'throws'; name: string; message?: string }
 
 /** What a comment states, if it starts with a value. */
-export function claimOf(comment: string, printed: boolean): Claim | undefined {
+export function claimOf(text: string, printed: boolean): Claim | undefined {
+  // `// → 0x01` and `// => 0x01` state a value the same way as `// 0x01`.
+  const comment = text.replace(/^(?:→|=>)\s*/, '')
   // What console.log prints may also be bare hex digits: `console.log(v.toString(16)) // 1234025`, `// ff`.
   const lit = LITERAL.exec(comment) ?? (printed ? /^([0-9a-fA-F]+)(?=$|[\s:;,)])/.exec(comment) : null)
   if (lit) return printed ? { kind: 'printed', expected: lit[1]! } : { kind: 'value', expected: lit[1]! }

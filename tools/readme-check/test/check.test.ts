@@ -75,6 +75,7 @@ describe('claims', () => {
 
   it('reads values, partial literals, errors and printed text; prose is no claim', () => {
     expect(claimOf('0x01', false)).toEqual({ kind: 'value', expected: '0x01' })
+    expect(claimOf('→ 0x01', false)).toEqual({ kind: 'value', expected: '0x01' })
     expect(claimOf('42: do_swap_page', false)).toEqual({ kind: 'value', expected: '42' })
     expect(claimOf("{ result: 'freed', ... }", false)).toEqual({
       kind: 'value',

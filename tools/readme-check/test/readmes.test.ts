@@ -21,15 +21,11 @@ import { recorder } from '../src/runtime.js'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 const BLOCKS_DIR = fileURLToPath(new URL('../.blocks/', import.meta.url))
-const PACKAGES = [
-  '@rmaplab/rmap',
-  '@rmaplab/arch-i386',
-  '@rmaplab/arch-ppc',
-  '@rmaplab/arch-ppc64',
-  '@rmaplab/conformance',
-  '@rmaplab/cli',
-  'rmaplab-arch-toy32',
-]
+const OWN = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  dependencies: Record<string, string>
+}
+/** The workspace packages README examples may use: this package's dependencies. */
+const PACKAGES = Object.keys(OWN.dependencies)
 
 const readmes = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*README.md'], {
   cwd: ROOT,
@@ -95,6 +91,10 @@ async function workspaceExports(): Promise<Map<string, string>> {
 const slug = (b: Block) => `${b.file.replace(/[^\w]+/g, '_')}_${b.line}`
 
 async function runTs(b: Block) {
+  // A README example imports a workspace package: this package must depend on it to resolve it.
+  for (const m of b.code.matchAll(/from '((?:@rmaplab\/|rmaplab-)[^'/]+)/g))
+    if (!(m[1]! in OWN.dependencies))
+      throw new Error(`${where(b)} imports ${m[1]}: add it to tools/readme-check/package.json dependencies`)
   const { source, claims } = claimModule(b.code, await workspaceExports())
   const file = join(BLOCKS_DIR, `${slug(b)}.ts`)
   writeFileSync(file, source)
