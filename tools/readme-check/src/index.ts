@@ -1,5 +1,0 @@
-export { type Block, type BlockKind, blocksOf, kindOf, where } from './blocks.js'
-export { type Claim, claimModule, claimOf, splitComment } from './claims.js'
-export { type Command, commandsOf, words } from './commands.js'
-export { compareOutput } from './output.js'
-export { type ClaimResult, matches, printed, recorder } from './runtime.js'
