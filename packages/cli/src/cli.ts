@@ -53,12 +53,11 @@ interface RunOpts {
 }
 
 /**
- * The schema comment of a workload written by `rmaplab show`: the schema as
- * published with the package (the URL is also the schema's `$id`), so an
- * editor validates the copy wherever it is saved.
+ * The schema comment of a workload written by `rmaplab show`: the schema's
+ * `$id`, the URL it is published at, so an editor validates the copy wherever
+ * it is saved (the demos in the package point at `../schema/` instead).
  */
-const SCHEMA_COMMENT =
-  '# yaml-language-server: $schema=https://unpkg.com/@rmaplab/cli/schema/workload.schema.json'
+const schemaComment = () => `# yaml-language-server: $schema=${String(workloadJsonSchema()['$id'])}`
 const SCHEMA_LINE = /^# yaml-language-server: \$schema=.*$/m
 
 /** The package version, from package.json (one level above src/ and dist/). */
@@ -431,9 +430,9 @@ Examples:
       const { data, source } = e.load(opts.param ?? [])
       // The demos' relative $schema works only beside the package's schema/; a copy gets the published one.
       if (e.group === 'demo')
-        io.out(readFileSync(source.file, 'utf8').replace(SCHEMA_LINE, SCHEMA_COMMENT).trimEnd())
+        io.out(readFileSync(source.file, 'utf8').replace(SCHEMA_LINE, schemaComment()).trimEnd())
       else {
-        io.out(`# ${e.title}\n${SCHEMA_COMMENT}`)
+        io.out(`# ${e.title}\n${schemaComment()}`)
         io.out(workloadYaml(data))
       }
     })

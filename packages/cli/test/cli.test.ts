@@ -269,7 +269,7 @@ steps:
   for (const e of experiments().filter((x) => x.group === '2004')) {
     it(`--json: ${e.name} agrees with m.stats() on every layout`, async () => {
       const args = SMALL[e.name]!
-      const r = await inProcess(['run', e.name, ...args, '--arch', 'all', '--json'])
+      const r = await rmaplab(['run', e.name, ...args, '--arch', 'all', '--json'])
       expect(r.code, r.stderr || r.stdout.slice(0, 2000)).toBe(0)
       agrees(e.name, args, JSON.parse(r.stdout) as JsonReport)
     })
