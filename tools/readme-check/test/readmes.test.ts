@@ -161,17 +161,12 @@ describe('README code blocks', () => {
     expect(marked.filter((b) => b.notRun!.length < 10).map(where)).toEqual([])
   })
 
-  // Generous: `pnpm start` runs the default 64 MB fork test on four layouts, slow on a loaded machine.
-  it.each(toRun.map((b) => [where(b), b] as const))(
-    '%s',
-    async (_name, b) => {
-      const kind = kindOf(b)
-      if (typeof kind === 'object') throw new Error(`${where(b)}: ${kind.unrunnable}`)
-      if (kind === 'not-run') throw new Error('unreachable: marked blocks are not in the list')
-      await RUNNERS[kind](b)
-    },
-    120_000,
-  )
+  it.each(toRun.map((b) => [where(b), b] as const))('%s', async (_name, b) => {
+    const kind = kindOf(b)
+    if (typeof kind === 'object') throw new Error(`${where(b)}: ${kind.unrunnable}`)
+    if (kind === 'not-run') throw new Error('unreachable: marked blocks are not in the list')
+    await RUNNERS[kind](b)
+  })
 })
 
 describe('samples that are too slow to run here, checked against their source', () => {
