@@ -246,7 +246,7 @@ export type VmCounters = ReturnType<typeof newCounters>
 
 /** `m.stats()`: per-operation costs and the memory the rmap design costs. */
 export interface VmStats extends VmCounters {
-  /** Bytes the reverse mapping costs, by structure, at the arch's sizes (kernel-facts/rmap.md §1, §4). */
+  /** Bytes the reverse mapping costs, by structure, at the arch's sizes (docs/designs.md#data-structures-and-sizes, docs/designs.md#costs). */
   rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
 }
 
