@@ -62,13 +62,60 @@ export class OutOfMemoryError extends RmapError {
 function formatValue(v: unknown): string {
   if (typeof v === 'bigint') return `0x${v.toString(16)}`
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `0x${v.toString(16)}`
-  return String(v)
+  return show(v)
+}
+
+/**
+ * Any value as text for an error message, without throwing: a Symbol, an
+ * object with no string form or a cyclic one are shown, not converted.
+ */
+export function show(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return `'${v}'`
+    case 'bigint':
+      return `${v}n`
+    case 'symbol':
+    case 'function':
+      return String(v)
+    case 'object':
+      if (v === null) return 'null'
+      if (Array.isArray(v)) return `an array of ${v.length}`
+      return 'an object'
+    default:
+      return String(v)
+  }
+}
+
+/**
+ * A {@link Machine} option the machine cannot be built with: a size outside
+ * the arch's bounds, an unknown name, a value of the wrong type. Thrown by the
+ * constructor before anything is allocated. `option` names the option as
+ * {@link MachineOptions} spells it, so a caller (the cli maps it to its input
+ * errors) needs no message matching.
+ *
+ * It is a RangeError (not an {@link RmapError}) so that callers that already
+ * treat the constructor's RangeErrors as bad input keep doing so.
+ */
+export class MachineOptionError extends RangeError {
+  override name = 'MachineOptionError'
+  constructor(
+    /** The option, e.g. `'swap'`, `'ram'`, `'arch'`. */
+    readonly option: string,
+    /** The value that was refused, as given. */
+    readonly value: unknown,
+    /** Why, naming the bound (with the arch where the bound is the arch's). */
+    readonly reason: string,
+  ) {
+    super(`Machine: ${reason}`)
+  }
 }
 
 /** The errno values rmaplab's syscalls return, as the 2.6 kernel names them. */
 export type Errno =
   | 'EPERM'
   | 'ENOENT'
+  | 'E2BIG'
   | 'ESRCH'
   | 'EBADF'
   | 'EAGAIN'

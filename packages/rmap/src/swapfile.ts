@@ -24,7 +24,7 @@
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
  */
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
-import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
+import { ArchLimitError, KernelBugError, RmapError, SyscallError, show } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
@@ -233,7 +233,7 @@ export function sysSwapon(m: Machine, opts: SwaponOptions | number | string): nu
   if (o.priority === undefined) prio = s.leastPriority - 1
   else {
     if (!Number.isInteger(o.priority) || o.priority < -32768 || o.priority > 32767)
-      throw new RangeError(`swapon: priority ${o.priority} is not a whole number in -32768..32767`)
+      throw new RangeError(`swapon: priority ${show(o.priority)} is not a whole number in -32768..32767`)
     prio = o.priority
   }
   if (o.priority === undefined) s.leastPriority = prio
@@ -264,6 +264,8 @@ function parseSwapSize(v: number | string): number {
       throw new RangeError(`swapon: size ${v} is not a whole, non-negative number of bytes`)
     return v
   }
+  if (typeof v !== 'string')
+    throw new TypeError(`swapon: size must be a number of bytes or a string such as '512M', got ${show(v)}`)
   const match = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(v)
   if (!match) throw new RangeError(`swapon: size '${v}' is not a size such as '512M'`)
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[match[2]!.toUpperCase()]!

@@ -1,0 +1,29 @@
+/**
+ * Argument checks shared by the public entry points (Process syscalls,
+ * Machine methods, the filesystem). They run before a call changes or
+ * allocates anything, and never throw while formatting the value they refuse.
+ *
+ * A value of the wrong JavaScript type (a string, a Symbol, null, a bigint,
+ * undefined for a required argument) is a TypeError naming the call and the
+ * argument: the kernel never sees such a value. A number the kernel would see
+ * but refuse keeps the kernel's answer (a SyscallError with its errno), which
+ * each call checks itself.
+ */
+import { show } from './errors.js'
+
+/** Refuse `v` unless it is a number: TypeError `fn: name must be a number, got …`. */
+export function numberArg(fn: string, name: string, v: unknown): asserts v is number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${show(v)}`)
+}
+
+/** {@link numberArg} for `[name, value]` pairs, in order. */
+export function numberArgs(fn: string, ...args: ReadonlyArray<readonly [string, unknown]>): void {
+  for (const [name, v] of args) numberArg(fn, name, v)
+}
+
+/** Refuse `v` unless it is a whole number in [min, max]: TypeError for a non-number, RangeError otherwise. */
+export function intArg(fn: string, name: string, v: unknown, min: number, max: number): asserts v is number {
+  numberArg(fn, name, v)
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`${fn}: ${name} ${v} is not a whole number in ${min}..${max}`)
+}
