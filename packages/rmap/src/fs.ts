@@ -133,7 +133,7 @@ export class FileSystem {
   create(path: string, opts: CreateOptions = {}): AddressSpace {
     if (typeof path !== 'string' || !path.startsWith('/'))
       throw new RangeError(`fs.create: path ${show(path)} is not an absolute path`)
-    if (typeof opts !== 'object' || opts === null)
+    if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
       throw new TypeError(`fs.create: options must be an object ({ size, fill }), got ${show(opts)}`)
     const shm = isShmPath(path)
     if (shm && (path === '/dev/shm' || path === '/dev/shm/'))

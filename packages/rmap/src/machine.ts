@@ -581,7 +581,7 @@ export class Process {
   private access(addr: number, write: boolean): number {
     const m = this.m
     if (!Number.isInteger(addr) || addr < 0)
-      throw new RangeError(`address ${addr} is not a non-negative integer`)
+      throw new RangeError(`${write ? 'write' : 'read'}: address ${addr} is not a non-negative integer`)
     const page = addr - (addr % 4096)
     const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
     let reason = ''

@@ -25,7 +25,7 @@
  * SIGBUS past the new end. rmaplab follows that (mm/memory.c zap_pte_range of
  * 2.6.7).
  */
-import { KernelBugError, SyscallError } from './errors.js'
+import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
 import type { Machine } from './machine.js'
@@ -61,10 +61,16 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
   // page back from swap (shmem_getpage with SGP_READ: an existing page only)
   // and holds it until truncation is over, so truncate_partial_page zeroes
   // its tail instead of leaving the old bytes in the swap slot.
-  const held =
-    as.shmem && offset < as.size && offset % PAGE !== 0
-      ? shmemGetpageRead(m, as, Math.floor(offset / PAGE))
-      : -1
+  let held = -1
+  if (as.shmem && offset < as.size && offset % PAGE !== 0) {
+    try {
+      held = shmemGetpageRead(m, as, Math.floor(offset / PAGE))
+    } catch (e) {
+      // (void) shmem_getpage: an allocation failure is ignored and the
+      // truncation goes on without the page.
+      if (!(e instanceof OutOfMemoryError)) throw e
+    }
+  }
   try {
     as.size = offset
     invalidateMmapRange(m, as, offset + PAGE - 1, 0)

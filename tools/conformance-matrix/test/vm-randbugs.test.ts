@@ -2,12 +2,12 @@
 // random operations find", and point 6), and for the argument and option
 // checks of the public entry points; on every layout.
 import {
-  MachineOptionError,
   MADV_WILLNEED,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
+  MachineOptionError,
   MCL_CURRENT,
   MCL_CURRENT_PPC,
   O_RDWR,
