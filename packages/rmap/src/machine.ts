@@ -54,7 +54,7 @@ import {
   sysSwapoff,
   sysSwapon,
 } from './swapfile.js'
-import { numberArg, numberArgs } from './validate.js'
+import { intArg, numberArg, numberArgs } from './validate.js'
 import {
   directReclaim,
   FAULT_WATERMARK,
@@ -442,7 +442,8 @@ export class Process {
       ['flags', flags],
       ['offset', offset],
     )
-    if (fd !== undefined) numberArg('mmap', 'fd', fd)
+    // An fd is an int (ignored for MAP_ANONYMOUS, but still an int).
+    if (fd !== undefined) intArg('mmap', 'fd', fd, -(2 ** 31), 2 ** 31 - 1)
     return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
   }
 
@@ -589,13 +590,18 @@ export class Process {
     else if (write && !(vma.flags & VM.WRITE)) reason = 'write to a vma without VM_WRITE'
     else if (!write && !(vma.flags & (VM.READ | VM.EXEC))) reason = 'read from a vma without VM_READ'
     if (!vma || reason) throw this.kill(segv(this.pid, addr, reason))
-    for (let tries = 0; tries < 3; tries++) {
+    // The cpu retries the access after each fault. A write to a swapped,
+    // shared page takes two (do_swap_page maps it read-only, do_wp_page copies
+    // it), and direct reclaim before a fault may swap out what the previous one
+    // brought in; the pte is looked at again after the last fault too.
+    for (let tries = 0; ; tries++) {
       const ptr = lookupPte(m.env, this.mm.id, page)
       if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write)) {
         const w = m.env.tables.words
         const at = pteWordOffset(m.env, ptr)
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
+      if (tries === 8) break
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
       if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
       let kind: FaultKind
@@ -608,7 +614,11 @@ export class Process {
       }
       m.counters.faults[kind]++
     }
-    throw new Error(`pid ${this.pid}: access to 0x${addr.toString(16)} still faults after handling`)
+    throw new KernelBugError(
+      'the access completes once its faults are handled',
+      'mm/memory.c handle_mm_fault',
+      `pid ${this.pid}, 0x${addr.toString(16)}`,
+    )
   }
 
   private kill(e: SignalError): SignalError {

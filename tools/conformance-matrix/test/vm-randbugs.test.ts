@@ -212,6 +212,33 @@ describe.each(ARCHES)('random-run regressions on $name', (arch) => {
     m.check()
   })
 
+  it('a write to a swapped, shared page under memory pressure completes (the access retries until its faults are done)', () => {
+    // Found by the random run: do_swap_page maps the page read-only (its slot
+    // is shared), direct reclaim (and an OOM kill) before the next try swaps
+    // it out again, do_wp_page copies it on the third fault, and the access
+    // was given up right after that fault without looking at the pte again.
+    const m = new Machine({ arch, ram: '4M', swap: 1 << 20, seed: 7 })
+    const a0 = m.spawn()
+    const b = m.spawn()
+    b.exec([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    const c = b.fork()
+    a0.exit()
+    const d = b.fork()
+    c.mlockall(arch.name.startsWith('ppc') ? MCL_CURRENT_PPC : MCL_CURRENT)
+    m.reclaim({ pages: 1 })
+    const h = c.mmap(0, 969 * P, RW, MAP_PRIVATE | MAP_ANONYMOUS)
+    try {
+      c.mlock(h, 969 * P) // fills memory, or fails part-way (ENOMEM, EPERM)
+    } catch (e) {
+      expect(e).toBeInstanceOf(SyscallError)
+    }
+    const a = m.taskSize - 10 * P
+    b.write(a, 0x77)
+    expect(b.read(a)).toBe(0x77)
+    expect(d.read(a)).toBe(0)
+    m.check()
+  })
+
   it('a failed exec leaves the process as it was and no half-built address space', () => {
     const m = new Machine({ arch, ram: '4M' })
     const p = m.spawn()
@@ -254,6 +281,8 @@ describe.each(ARCHES)('argument checks on $name', (arch) => {
       [/^close: fd/, () => p.close(s)],
       [/^mmap: length/, () => p.mmap(0, s, RW, MAP_PRIVATE | MAP_ANONYMOUS)],
       [/^mmap: fd/, () => p.mmap(0, P, RW, MAP_SHARED, s)],
+      [/^mmap: fd/, () => p.mmap(0, P, RW, MAP_PRIVATE | MAP_ANONYMOUS, Number.NaN)],
+      [/^read: address/, () => p.read(Number.NaN)],
       [/^munmap: length/, () => p.munmap(a, s)],
       [/^mremap: newLen/, () => p.mremap(a, P, s, 0)],
       [/^mlock: addr/, () => p.mlock(s, P)],

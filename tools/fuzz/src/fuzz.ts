@@ -698,6 +698,7 @@ function baseCommands(): Array<fc.Arbitrary<Cmd>> {
           if (bad === undefined && optional.includes(at)) return
           if (name === 'exec' && Array.isArray(bad)) return
           if (name === 'fs.create' && at === 1 && badName === '{}') return
+          if (name === 'fs.shmLock' && at === 1 && typeof bad === 'boolean') return
           const args = [...base]
           if (typeof args[0] === 'number' && name !== 'swapon' && name !== 'mlockall') args[0] = w.addr(s, a)
           args[at] = bad
