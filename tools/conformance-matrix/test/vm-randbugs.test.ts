@@ -316,6 +316,8 @@ describe.each(ARCHES)('argument checks on $name', (arch) => {
       expect(err instanceof TypeError || err instanceof RangeError, String(message)).toBe(true)
       expect((err as Error).message).toMatch(message)
     }
+    // A number no unsigned long can hold, even where the kernel ignores the argument.
+    expect(errnoOf(() => p.mremap(a, P, P, 0, Number.NaN))).toBe('EINVAL')
     expect(snapshot(m, p)).toEqual(before)
     expect(m.fs.count).toBe(0)
     expect(p.alive).toBe(true)
