@@ -83,6 +83,13 @@ interface FileShadow {
   size: number
   /** Word per page index; a page not here reads 0. */
   words: Map<number, number>
+  /**
+   * The EOF tail of the partial last page (the bytes past i_size, one word in
+   * the model: filemap.ts, "The EOF tail"), or undefined when it cannot be
+   * known: a disk file's tail written through a mapping is lost whenever
+   * reclaim drops the page, so it reads as that word or 0.
+   */
+  tail: number | undefined
 }
 
 interface ProcShadow {
@@ -117,7 +124,7 @@ export class World {
         : this.m.fs.create(path, { size, fill: 0x100 + i })
       const words = new Map<number, number>()
       for (let k = 0; k < inode.sizePages; k++) if (inode.diskWord(k) !== 0) words.set(k, inode.diskWord(k))
-      this.files.push({ path, tmpfs, size, words })
+      this.files.push({ path, tmpfs, size, words, tail: 0 })
     }
     this.spawn()
   }
@@ -167,16 +174,26 @@ export class World {
     for (let i = this.procs.length - 1; i >= 0; i--) if (!this.procs[i]!.proc.alive) this.procs.splice(i, 1)
   }
 
-  /** What an access to `addr` by `s` must do: a value to read, or the signal. */
-  expect(s: ProcShadow, addr: number, write: boolean): { signal: 'SIGSEGV' | 'SIGBUS' } | { value: number } {
+  /**
+   * What an access at `offset` in the page at `addr` by `s` must do: a value
+   * to read (undefined: not known, see FileShadow.tail), or the signal; and
+   * whether it reaches the EOF tail.
+   */
+  expect(
+    s: ProcShadow,
+    addr: number,
+    write: boolean,
+    offset = 0,
+  ): { signal: 'SIGSEGV' | 'SIGBUS' } | { value: number | undefined; tail: boolean } {
     const pg = s.pages.get(addr)
     if (!pg) return { signal: 'SIGSEGV' }
     if (write ? !(pg.prot & PROT_WRITE) : !(pg.prot & (PROT_READ | PROT_EXEC))) return { signal: 'SIGSEGV' }
-    if (pg.own !== undefined) return { value: pg.own }
-    if (pg.kind === 'anon') return { value: 0 }
+    if (pg.kind === 'anon') return { value: pg.own ?? 0, tail: false }
     const f = pg.file!
     if (pg.pgoff >= Math.ceil(f.size / P)) return { signal: 'SIGBUS' }
-    return { value: f.words.get(pg.pgoff) ?? 0 }
+    if (pg.pgoff * P + offset >= f.size)
+      return { value: pg.own === undefined ? f.tail : undefined, tail: true } // a COWed copy's tail: not tracked
+    return { value: pg.own ?? f.words.get(pg.pgoff) ?? 0, tail: false }
   }
 
   /** Every live process's maps against the shadow, page by page. */
@@ -253,15 +270,23 @@ function attempt(what: string, fn: () => void): Error | undefined {
   }
 }
 
-/** An access and its predicted outcome. */
-export function access(w: World, s: ProcShadow, addr: number, write: boolean, value: number): void {
-  const want = w.expect(s, addr, write)
+/** An access (at `offset` in the page at `addr`) and its predicted outcome. */
+export function access(
+  w: World,
+  s: ProcShadow,
+  addr: number,
+  write: boolean,
+  value: number,
+  offset = 0,
+): void {
+  const want = w.expect(s, addr, write, offset)
   let got: number | undefined
-  const err = attempt(`${write ? 'write' : 'read'} 0x${addr.toString(16)}`, () => {
-    if (write) s.proc.write(addr, value)
-    else got = s.proc.read(addr)
+  const at = addr + offset
+  const err = attempt(`${write ? 'write' : 'read'} 0x${at.toString(16)}`, () => {
+    if (write) s.proc.write(at, value)
+    else got = s.proc.read(at)
   })
-  const what = `pid ${s.proc.pid} ${write ? `write 0x${value.toString(16)} to` : 'read'} 0x${addr.toString(16)}`
+  const what = `pid ${s.proc.pid} ${write ? `write 0x${value.toString(16)} to` : 'read'} 0x${at.toString(16)}`
   if (err instanceof OomKillError) return // the OOM killer chose this process
   // Memory full of pages reclaim cannot take (mlocked) while swap slots are
   // free: out_of_memory kills nobody and the kernel's __alloc_pages would loop
@@ -276,9 +301,14 @@ export function access(w: World, s: ProcShadow, addr: number, write: boolean, va
   if (err) mismatch(`${what}: expected success, got ${String(err)}`)
   if (write) {
     const pg = s.pages.get(addr)!
-    if (pg.kind === 'shared') pg.file!.words.set(pg.pgoff, value >>> 0)
+    if (want.tail) {
+      // A store past i_size: the page's tail, never the file. Through a
+      // private mapping it first COWs the page (the copy keeps the word).
+      if (pg.kind === 'shared') pg.file!.tail = pg.file!.tmpfs ? value >>> 0 : undefined
+      else if (pg.own === undefined) pg.own = pg.file!.words.get(pg.pgoff) ?? 0
+    } else if (pg.kind === 'shared') pg.file!.words.set(pg.pgoff, value >>> 0)
     else pg.own = value >>> 0
-  } else if (got !== want.value) {
+  } else if (want.value !== undefined && got !== want.value) {
     mismatch(`${what}: expected 0x${want.value.toString(16)}, got 0x${got!.toString(16)}`)
   }
 }
@@ -292,6 +322,10 @@ function pagesIn(s: ProcShadow, addr: number, len: number): number[] {
 
 /** After truncation: private COW pages of file pages wholly past the end are zapped (even_cows). */
 function truncateShadow(w: World, f: FileShadow, size: number): void {
+  // The tail: zeroed by a shrink to mid-page (truncate_partial_page), new (0)
+  // when the partial page is another page; a grow within the same page keeps it.
+  const samePage = size > f.size && Math.floor(size / P) === Math.floor(f.size / P)
+  if (size !== f.size && !samePage) f.tail = 0
   f.size = size
   const end = Math.ceil(size / P)
   for (const k of [...f.words.keys()]) if (k >= end) f.words.delete(k)
@@ -388,7 +422,7 @@ export function commands(): Array<fc.Arbitrary<Cmd>> {
   const all = baseCommands()
   // Accesses, mprotect and mlock twice as often: they are where vmas split,
   // merge and fault.
-  return [...all, all[0]!, all[3]!, all[6]!]
+  return [...all, all[0]!, all[4]!, all[7]!]
 }
 
 function baseCommands(): Array<fc.Arbitrary<Cmd>> {
@@ -401,6 +435,22 @@ function baseCommands(): Array<fc.Arbitrary<Cmd>> {
         const s = w.proc(i)
         if (s) access(w, s, w.addr(s, i * 7 + (v & 0xff)), write, v)
       }),
+    ),
+    fc.tuple(pick, pick, word, fc.boolean()).map(([i, fi, v, write]) =>
+      cmd(
+        `${write ? 'write' : 'read'} near the end of file ${fi} (proc ${i}, 0x${(v >>> 0).toString(16)})`,
+        (w) => {
+          const s = w.proc(i)
+          if (!s) return
+          // A mapped page of the file's last page, at offset 4000: past i_size
+          // when the file ends in that page before it.
+          const f = w.files[fi % w.files.length]!
+          const last = Math.max(0, Math.ceil(f.size / P) - 1)
+          const hits = [...s.pages].filter(([, pg]) => pg.file === f && pg.pgoff === last).map(([a]) => a)
+          const addr = hits.length ? hits[i % hits.length]! : w.addr(s, i)
+          access(w, s, addr, write, v, 4000)
+        },
+      ),
     ),
     fc
       .tuple(
@@ -580,12 +630,12 @@ function baseCommands(): Array<fc.Arbitrary<Cmd>> {
         }
       }),
     ),
-    fc.tuple(pick, pick, fc.nat(10), fc.boolean()).map(([i, fi, n, partial]) =>
-      cmd(`ftruncate(proc ${i}, file ${fi}, ${n} pages${partial ? ' + 100' : ''})`, (w) => {
+    fc.tuple(pick, pick, fc.nat(10), fc.constantFrom(0, 0, 100, 3000)).map(([i, fi, n, partial]) =>
+      cmd(`ftruncate(proc ${i}, file ${fi}, ${n} pages + ${partial})`, (w) => {
         const s = w.proc(i)
         if (!s) return
         const f = w.files[fi % w.files.length]!
-        const size = n * P + (partial ? 100 : 0)
+        const size = n * P + partial
         const err = attempt('ftruncate', () => s.proc.ftruncate(w.fd(s, f), size))
         if (err) mismatch(`ftruncate ${f.path} to ${size}: ${String(err)}`)
         truncateShadow(w, f, size)
@@ -668,6 +718,20 @@ function baseCommands(): Array<fc.Arbitrary<Cmd>> {
         if (!s) return
         const e = s.proc.pagemap(w.addr(s, a))
         if (e.present && e.pfn !== undefined) attempt('pageout', () => w.m.pageout(e.pfn!))
+      }),
+    ),
+    fc.tuple(pick, fc.boolean()).map(([fi, last]) =>
+      cmd(`pageout(page-cache page of file ${fi}, ${last ? 'last' : 'first'} page)`, (w) => {
+        // The pages where truncation, EOF tails and swap meet: taken through
+        // shrink_list until they leave (a first pass may find them referenced).
+        const f = w.files[fi % w.files.length]!
+        const inode = w.m.fs.lookup(f.path)!
+        const index = last ? Math.max(0, Math.ceil(f.size / P) - 1) : 0
+        for (let k = 0; k < 3; k++) {
+          const pfn = inode.pages.get(index)
+          if (pfn === undefined) return
+          attempt('pageout', () => w.m.pageout(pfn))
+        }
       }),
     ),
     fc.integer({ min: 0, max: 256 }).map((n) =>
