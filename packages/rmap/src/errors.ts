@@ -1,3 +1,5 @@
+import { show } from './validate.js'
+
 /**
  * Typed errors. Every failure a user can see names what went wrong in kernel
  * terms: the limit a value broke, or the BUG_ON that would have fired.
@@ -63,28 +65,6 @@ function formatValue(v: unknown): string {
   if (typeof v === 'bigint') return `0x${v.toString(16)}`
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `0x${v.toString(16)}`
   return show(v)
-}
-
-/**
- * Any value as text for an error message, without throwing: a Symbol, an
- * object with no string form or a cyclic one are shown, not converted.
- */
-export function show(v: unknown): string {
-  switch (typeof v) {
-    case 'string':
-      return `'${v}'`
-    case 'bigint':
-      return `${v}n`
-    case 'symbol':
-    case 'function':
-      return String(v)
-    case 'object':
-      if (v === null) return 'null'
-      if (Array.isArray(v)) return `an array of ${v.length}`
-      return 'an object'
-    default:
-      return String(v)
-  }
 }
 
 /**

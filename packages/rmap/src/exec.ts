@@ -9,7 +9,7 @@
  * argument pages (an access there is a SIGSEGV here, where the kernel would
  * expand the vma).
  */
-import { SyscallError, show } from './errors.js'
+import { SyscallError } from './errors.js'
 import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
 import { anonVmaPrepare } from './memory.js'
@@ -17,7 +17,7 @@ import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
 import { vmaLink, vmPageProt } from './mmap.js'
 import { pteAllocMap, pteUnmap } from './pgtable.js'
-import { numberArg } from './validate.js'
+import { numberArg, show } from './validate.js'
 
 /** VM_STACK_FLAGS: grows down, read/write/exec, with the MAY bits. */
 const VM_STACK_FLAGS =

@@ -18,13 +18,14 @@
  * s_maxbytes (EFBIG) bounds a file's size. A spawned process starts with an
  * empty table (no stdin/stdout/stderr), so its first open returns 0.
  */
-import { SyscallError, show } from './errors.js'
+import { SyscallError } from './errors.js'
 import { AddressSpace, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
 import { ShmemInfo } from './shmem.js'
 import { S_MAXBYTES, vmtruncate } from './truncate.js'
+import { show } from './validate.js'
 
 /** open(2) flags, with the values of the 2.6 headers (i386, ppc and ppc64 agree on these). */
 export const O_ACCMODE = 0o3

@@ -23,7 +23,6 @@ import {
   ProcessExitedError,
   SignalError,
   SyscallError,
-  show,
 } from './errors.js'
 import { checkExecArgs, execMm } from './exec.js'
 import { exitMmap } from './exit.js'
@@ -54,7 +53,7 @@ import {
   sysSwapoff,
   sysSwapon,
 } from './swapfile.js'
-import { intArg, numberArg, numberArgs } from './validate.js'
+import { intArg, numberArg, numberArgs, show } from './validate.js'
 import {
   directReclaim,
   FAULT_WATERMARK,
@@ -632,7 +631,13 @@ export class Process {
     return this.enter(() => this.m.forkProcess(this))
   }
 
-  /** `exec()`: replace the image with a fresh one whose stack holds `args` (one word per argument page). */
+  /**
+   * `exec()`: replace the image with a fresh one whose stack holds `args` (one
+   * word per argument page). Checked first: not an array of integers is a
+   * TypeError/RangeError, more than MAX_ARG_PAGES (32) words SyscallError
+   * E2BIG. The new image is built, with reclaim when memory is short, before
+   * the old one goes: ENOMEM leaves the process as it was.
+   */
   exec(args: readonly number[] = [0]): void {
     checkExecArgs(args)
     this.enter(() => {
@@ -872,7 +877,7 @@ export class Machine {
     return this.rng % this.env.cpus
   }
 
-  /** A process with its own, empty mm. */
+  /** A process with its own, empty mm (its pgd allocated with reclaim: SyscallError ENOMEM when even that fails). */
   spawn(): Process {
     const cpu = this.pickCpu()
     const mm = this.withReclaim('spawn', "the new mm's pgd", () => new Mm(this.env.mmCreate(), cpu))

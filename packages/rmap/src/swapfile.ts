@@ -24,13 +24,14 @@
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
  */
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
-import { ArchLimitError, KernelBugError, RmapError, SyscallError, show } from './errors.js'
+import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import { shmemUnuse } from './shmem.js'
 import { deleteFromSwapCache, deleteFromSwapCacheLocked, readSwapCacheAsync } from './swap_state.js'
+import { show } from './validate.js'
 
 /** SWAPFILE_CLUSTER: slots allocated in sequence before scan_swap_map looks for a fresh empty cluster. */
 export const SWAPFILE_CLUSTER = 256

@@ -9,8 +9,6 @@
  * but refuse keeps the kernel's answer (a SyscallError with its errno), which
  * each call checks itself.
  */
-import { show } from './errors.js'
-
 /** Refuse `v` unless it is a number: TypeError `fn: name must be a number, got …`. */
 export function numberArg(fn: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${show(v)}`)
@@ -26,4 +24,26 @@ export function intArg(fn: string, name: string, v: unknown, min: number, max: n
   numberArg(fn, name, v)
   if (!Number.isInteger(v) || v < min || v > max)
     throw new RangeError(`${fn}: ${name} ${v} is not a whole number in ${min}..${max}`)
+}
+
+/**
+ * Any value as text for an error message, without throwing: a Symbol, an
+ * object with no string form or a cyclic one are shown, not converted.
+ */
+export function show(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return `'${v}'`
+    case 'bigint':
+      return `${v}n`
+    case 'symbol':
+    case 'function':
+      return String(v)
+    case 'object':
+      if (v === null) return 'null'
+      if (Array.isArray(v)) return `an array of ${v.length}`
+      return 'an object'
+    default:
+      return String(v)
+  }
 }
