@@ -23,7 +23,7 @@
  * is unmapped, leaving `pgoff_to_pte(page->index)` where it was not at its
  * linear position, and file ptes are left alone, so the next access there is
  * SIGBUS past the new end. rmaplab follows that (mm/memory.c zap_pte_range of
- * 2.6.7).
+ * 2.6.7; docs/README.md#which-kernel).
  */
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
