@@ -64,5 +64,7 @@ export {
   type ReclaimReport,
   SWAP_CLUSTER_MAX,
   swapTendency,
+  totalMemory,
   VM_SWAPPINESS,
 } from './vmscan.js'
+export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'

@@ -27,6 +27,7 @@ import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
+import { waitOnPageWriteback } from './page-writeback.js'
 import type { Mm } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import { shmemUnuse } from './shmem.js'
@@ -369,6 +370,7 @@ function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, repo
     if (!cached) report.pagesRead++
     if (fr.testAndSet(pfn, PG.locked))
       swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
+    waitOnPageWriteback(m, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
     // kernel's find_next_to_unuse comes round to a slot that still has users).
