@@ -34,6 +34,7 @@ export {
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
+export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'
 export * from './pgtable.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 export * from './rmap/strategy.js'
@@ -67,4 +68,3 @@ export {
   totalMemory,
   VM_SWAPPINESS,
 } from './vmscan.js'
-export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'

@@ -33,8 +33,9 @@
  * Synchronous writers (sync, msync, invalidate) keep writing at once: they
  * wait on the write they started, and the model has nothing to interleave.
  */
-import { KernelBugError } from './errors.js'
+
 import { PS } from './arch/percpu.js'
+import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 

@@ -81,8 +81,8 @@ import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
-import { completeWriteback, setPageWriteback } from './page-writeback.js'
 import { nrFreePagecachePages, zoneWatermarks } from './page_alloc.js'
+import { completeWriteback, setPageWriteback } from './page-writeback.js'
 import { pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 import type { SwapResult } from './rmap/strategy.js'
 import { addToSwap, deleteFromSwapCacheLocked, swapWritepage } from './swap_state.js'
@@ -261,8 +261,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   m.lruDel(pfn)
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
-  if (fr.test(pfn, PG.writeback))
-    return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
+  if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
   pageMapLock(m, pfn)
   const referenced = m.rmap.pageReferenced(m, pfn)
   r.referenced = referenced

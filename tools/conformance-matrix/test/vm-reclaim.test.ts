@@ -170,7 +170,13 @@ describe.each(ARCHES)('reclaim on $name', (arch) => {
     // writes the other 63. kswapd sleeps, the writes complete and move the pages to
     // the inactive tail, and the next run frees all 63 — not the 1 page asked for:
     // the -aa shrink_cache does not stop at nr_pages.
-    expect(r).toMatchObject({ freed: 63, writes: 63, addedToSwap: 63, writebacksCompleted: 63, progress: true })
+    expect(r).toMatchObject({
+      freed: 63,
+      writes: 63,
+      addedToSwap: 63,
+      writebacksCompleted: 63,
+      progress: true,
+    })
     expect(r.activated).toBeGreaterThanOrEqual(1)
     expect(m.page(pfns[0]!).flags).toContain('active')
     expect(p.pagemap(a)).toMatchObject({ present: true, pfn: pfns[0] })
