@@ -728,14 +728,16 @@ export class Machine {
   }
 
   /**
-   * Run the LRU scan as kswapd would (vmscan.ts): balance_pgdat —
-   * refill_inactive_zone and shrink_list over every zone at priorities
-   * DEF_PRIORITY (12) down to 1 — again while zone->prev_priority falls, until
-   * `pages` are freed or no progress is possible. Returns a report;
-   * `progress: false` when fewer than `pages` could be freed (a whole
-   * shrink_list batch is processed, so `freed` may exceed `pages`). Throws a
-   * RangeError naming the limit, with nothing changed, when `pages` is not a
-   * whole number in 0..2^31-1.
+   * Run the LRU scan as kswapd would (vmscan.ts, the -aa tree's scan):
+   * balance_pgdat — shrink_zone's nr_scan_active / nr_scan_inactive
+   * accumulators, refill_inactive_zone and shrink_cache over every zone at
+   * priorities DEF_PRIORITY (12) down to 1 — again while zone->prev_priority
+   * falls, writes were started or completed (the writes in flight complete
+   * between runs), or an accumulator grew, until `pages` are freed or no
+   * progress is possible. Returns a report; `progress: false` when fewer than
+   * `pages` could be freed (shrink_cache scans all of max_scan, so `freed` may
+   * exceed `pages`). Throws a RangeError naming the limit, with nothing
+   * changed, when `pages` is not a whole number in 0..2^31-1.
    */
   reclaim(opts: { pages: number }): ReclaimReport {
     return reclaim(this, opts?.pages)
