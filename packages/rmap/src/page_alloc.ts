@@ -15,6 +15,10 @@
  * - nr_free_pagecache_pages() = Σ (present − pages_high) over the GFP_HIGHUSER
  *   zonelist (every zone), zones with present ≤ pages_high counting 0.
  *
+ * Order: init_per_zone_pages_min (page_alloc.o) and kswapd_init (vmscan.o) are
+ * both module_init initcalls of the built-in kernel and run in mm/Makefile's
+ * link order, page_alloc.o first, so total_memory sees the watermarks set.
+ *
  * present_pages is the zone's whole span: the model has no holes, and the
  * frames bootmem took still count as present, as in the kernel.
  */
