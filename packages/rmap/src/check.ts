@@ -334,12 +334,18 @@ function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void
  */
 function checkWriteback(m: Machine, v: string[]): void {
   const fr = m.frames
-  const inflight = new Set(pagesUnderWriteback(m))
+  const queued = pagesUnderWriteback(m)
+  const inflight = new Set(queued)
+  const mask = (1 << PG.writeback) | (1 << PG.reclaim)
+  const flags = fr.flags
   let n = 0
   for (let pfn = 0; pfn < fr.n; pfn++) {
+    if ((flags[pfn]! & mask) === 0) continue // one read per frame: m.check() runs after every step
     const wb = fr.test(pfn, PG.writeback)
-    if (fr.test(pfn, PG.reclaim) && !wb) v.push(`PG_reclaim only on a page under write-back (page ${pfn})`)
-    if (!wb) continue
+    if (!wb) {
+      v.push(`PG_reclaim only on a page under write-back (page ${pfn})`)
+      continue
+    }
     n++
     if (!inflight.has(pfn)) v.push(`a page with PG_writeback has a write in flight (page ${pfn})`)
     if (fr.count[pfn] === 0) v.push(`a page under write-back is in use (page ${pfn} is free)`)
@@ -352,7 +358,7 @@ function checkWriteback(m: Machine, v: string[]): void {
     if (!fr.test(pfn, PG.lru)) v.push(`a page under write-back is on an LRU list (page ${pfn})`)
     if (fr.test(pfn, PG.locked)) v.push(`a page under write-back is unlocked (page ${pfn})`)
   }
-  for (const pfn of inflight)
+  for (const pfn of queued)
     if (!fr.test(pfn, PG.writeback)) v.push(`a write in flight is of a page with PG_writeback (page ${pfn})`)
   const nr = m.env.pageState.count(PS.nr_writeback)
   if (nr !== n) v.push(`nr_writeback (${nr}) counts the pages under write-back (${n})`)

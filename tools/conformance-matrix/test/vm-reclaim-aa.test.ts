@@ -3,6 +3,7 @@
 // after every step. Each test fails on the model as it was before (noted per test).
 import {
   DEF_PRIORITY,
+  type InvariantError,
   MAP_SHARED,
   Machine,
   nrFreePagecachePages,
@@ -182,6 +183,43 @@ describe.each(ARCHES)('-aa reclaim on $name', (arch) => {
     m.completeWriteback()
     expect(pageoutUntilFreed(m, pfn).result).toBe('freed')
     expect(p.read(a)).toBe(0xd1)
+    m.check()
+  })
+
+  it('3. m.check() names write-back inconsistencies', () => {
+    const m = new Machine({ arch, ram: '8M', swap: '1M' })
+    const p = m.spawn()
+    const a = anon(p, 2)
+    for (let i = 0; i < 2; i++) p.write(a + pages(i), i)
+    const violations = (): string[] => {
+      try {
+        m.check()
+        return []
+      } catch (e) {
+        return [...(e as InvariantError).violations]
+      }
+    }
+    const x = pfnAt(p, a)
+    m.frames.set(x, PG.writeback) // no write in flight, not in a cache, not counted
+    expect(violations()).toEqual([
+      `a page with PG_writeback has a write in flight (page ${x})`,
+      `a page under write-back is in the swap cache or a page cache (page ${x})`,
+      'nr_writeback (0) counts the pages under write-back (1)',
+    ])
+    m.frames.clear(x, PG.writeback)
+    m.frames.set(x, PG.reclaim)
+    expect(violations()).toEqual([`PG_reclaim only on a page under write-back (page ${x})`])
+    m.frames.clear(x, PG.reclaim)
+    m.check()
+    // A real write in flight: consistent; its page locked is not.
+    const y = pfnAt(p, a + P)
+    m.pageReferenced(y)
+    expect(m.pageout(y).result).toBe('written')
+    m.check()
+    m.frames.set(y, PG.locked)
+    expect(violations()).toEqual([`a page under write-back is unlocked (page ${y})`])
+    m.frames.clear(y, PG.locked)
+    m.completeWriteback()
     m.check()
   })
 
