@@ -6,7 +6,8 @@
  * accumulators, shrink_cache, refill_inactive_zone, shrink_caches,
  * try_to_free_pages and balance_pgdat. Mainline 2.6.5 has the same scan;
  * 2.6.4's (refill_counter, a max_scan floor, shrink_cache stopping at
- * nr_pages) is gone.
+ * nr_pages) is gone. The locking and the order of the steps:
+ * docs/designs.md#locking-and-the-reclaim-order.
  *
  * shrink_list, for one page isolated with a reference of its own: trylock
  * the page lock (busy → kept); under write-back (PG_writeback) → kept;

@@ -1,7 +1,7 @@
 /**
  * The reverse-mapping strategy interface. Callers (faults, fork, munmap,
  * reclaim) go through it, so that Rik's pte_chains (2.6.4) and Hugh's anonmm
- * can be added later without touching them (kernel-facts/rmap.md §2.3–2.4).
+ * can be added later without touching them (docs/designs.md#pte_chains, docs/designs.md#anonmm).
  */
 import type { Machine } from '../machine.js'
 import type { Vma } from '../mm/vma.js'
