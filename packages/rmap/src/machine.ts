@@ -602,7 +602,8 @@ export class Machine {
     const rmapDesign = resolveRmapDesign(opts.rmap ?? 'objrmap')
     const rmapOpts = { cacheLine: opts.cacheLine }
     rmapDesign.validate(arch, rmapOpts)
-    const profile = opts.profile ?? '2.6.5-aa'
+    // pte_chains are mainline 2.6.4's: its page-table accounting and KM_PTE2 come with them.
+    const profile = opts.profile ?? (opts.rmap === 'pte_chains' ? '2.6.4' : '2.6.5-aa')
     if (!KERNEL_PROFILES.includes(profile)) {
       throw new RangeError(
         `Machine: unknown profile '${String(profile)}'; valid: ${KERNEL_PROFILES.join(', ')}`,

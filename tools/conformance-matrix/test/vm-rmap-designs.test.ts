@@ -95,4 +95,20 @@ describe.each(ARCHES)('rmap designs on $name', (arch) => {
     const { cacheLine, nrpte, pteAddrBytes } = m.stats().rmapMemory.parameters
     expect([cacheLine, nrpte, pteAddrBytes]).toEqual(expected)
   })
+
+  it('pte_chains run under the 2.6.4 profile unless told otherwise; rmap_ptep_map kmaps a highmem pte page with KM_PTE2', () => {
+    // Highmem (and with HIGHPTE, highmem pte pages) from 896M on i386.
+    const m = new Machine({ arch, ram: arch.pgtable.highpte ? '1G' : '32M', rmap: 'pte_chains' })
+    expect(m.env.rules.kmPte2).toBe(true)
+    const p = m.spawn()
+    const a = p.mmap(0, PAGE_SIZE, RW, ANON)
+    p.write(a, 1)
+    const pfn = p.pagemap(a).pfn!
+    const before = m.env.kmap.highmemMaps
+    m.pageReferenced(pfn)
+    // One kmap of the (highmem, HIGHPTE) pte page for the one pte; none where pte pages are not kmapped.
+    expect(m.env.kmap.highmemMaps - before).toBe(arch.pgtable.pteOffsetMapKmaps && arch.pgtable.highpte ? 1 : 0)
+    expect(m.env.kmap.outstanding()).toEqual([])
+    m.check()
+  })
 })

@@ -30,6 +30,7 @@
  * marker of anonymous pages (set by page_add_rmap(..., anon = 1), cleared when
  * the last pte goes), which 2.6.4 told apart by a NULL page->mapping.
  */
+import { KM } from '../../arch/highmem.js'
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
 import type { Arch } from '../../arch/types.js'
@@ -132,6 +133,8 @@ export class PteChains implements RmapStrategy {
   private readonly ptBase: Float64Array
   /** The mms by id, for ptep_to_mm. */
   private readonly mms: (Mm | undefined)[] = []
+  /** rmap_ptep_map kmaps the pte page with KM_PTE2 (i386 HIGHPTE under the 2.6.4 profile). */
+  private readonly kmPte2: boolean
 
   constructor(
     private readonly m: Machine,
@@ -146,6 +149,31 @@ export class PteChains implements RmapStrategy {
     this.head = new Int32Array(n).fill(-1)
     this.ptMm = new Int32Array(n).fill(-1)
     this.ptBase = new Float64Array(n)
+    this.kmPte2 = m.env.rules.kmPte2 && m.arch.pgtable.pteOffsetMapKmaps
+  }
+
+  /** rmap_ptep_map: map the pte page of `ptep` (KM_PTE2 where pte pages are kmapped). */
+  private ptepMap(ptep: PtePtr): void {
+    if (!this.kmPte2) return
+    const env = this.m.env
+    const pt = ptePage(env, ptep)
+    env.kmap.map(env.cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
+  }
+
+  /** rmap_ptep_unmap. */
+  private ptepUnmap(ptep: PtePtr): void {
+    if (!this.kmPte2) return
+    const env = this.m.env
+    const pt = ptePage(env, ptep)
+    env.kmap.unmap(env.cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
+  }
+
+  /** ptep_test_and_clear_young through rmap_ptep_map. */
+  private young(ptep: PtePtr): boolean {
+    this.ptepMap(ptep)
+    const young = this.m.env.mmu.ptepTestAndClearYoung(ptep)
+    this.ptepUnmap(ptep)
+    return young
   }
 
   // --- the pte_chain cache --------------------------------------------------
@@ -345,7 +373,6 @@ export class PteChains implements RmapStrategy {
   pageReferenced(m: Machine, pfn: number): number {
     const f = m.frames
     const c = m.counters.rmap
-    const mmu = m.env.mmu
     const N = this.nrpte
     c.pageReferencedCalls++
     let referenced = 0
@@ -355,13 +382,13 @@ export class PteChains implements RmapStrategy {
     }
     if (f.test(pfn, PG.direct)) {
       c.ptesProbed++
-      if (mmu.ptepTestAndClearYoung(this.direct[pfn]!)) referenced++
+      if (this.young(this.direct[pfn]!)) referenced++
     } else if (this.head[pfn]! >= 0) {
       let n = 0
       for (let pc = this.head[pfn]!; pc >= 0; pc = this.next[pc]!) {
         for (let i = this.idx[pc]!; i < N; i++) {
           c.ptesProbed++
-          if (mmu.ptepTestAndClearYoung(this.ptes[pc * N + i]!)) referenced++
+          if (this.young(this.ptes[pc * N + i]!)) referenced++
           n++
         }
       }
@@ -441,11 +468,20 @@ export class PteChains implements RmapStrategy {
 
   /** try_to_unmap_one(page, ptep) of 2.6.4. nr_mapped is left to try_to_unmap. */
   private unmapOne(m: Machine, pfn: number, ptep: PtePtr): SwapResult {
-    const f = m.frames
-    const fast = m.fast
     m.counters.rmap.ptesProbed++
     const mm = this.mmOf(ptep)
     const address = this.addressOf(ptep)
+    this.ptepMap(ptep)
+    try {
+      return this.unmapOneMapped(m, pfn, ptep, mm, address)
+    } finally {
+      this.ptepUnmap(ptep)
+    }
+  }
+
+  private unmapOneMapped(m: Machine, pfn: number, ptep: PtePtr, mm: Mm, address: number): SwapResult {
+    const f = m.frames
+    const fast = m.fast
     if (m.pageTableLockHeld(mm)) {
       m.counters.rmap.trylockFailures++
       return 'SWAP_AGAIN'
