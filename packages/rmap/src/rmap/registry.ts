@@ -5,6 +5,7 @@
  * goes through `m.rmap`.
  */
 import type { Arch } from '../arch/types.js'
+import { MachineOptionError } from '../errors.js'
 import type { Machine } from '../machine.js'
 import { objrmap } from './objrmap/index.js'
 import { defaultCacheLine, PteChains, pteChainGeometry } from './pte_chains/rmap.js'
@@ -40,28 +41,26 @@ const REGISTRY: Record<RmapStrategyName, RmapDesign> = {
   },
 }
 
-/** The `rmap` option names a design rmaplab does not know. */
-export class UnknownRmapDesignError extends RangeError {
+/** The `rmap` option names a design rmaplab does not know (a MachineOptionError, so a RangeError). */
+export class UnknownRmapDesignError extends MachineOptionError {
   override name = 'UnknownRmapDesignError'
-  /** The option this is about. */
-  readonly option = 'rmap'
   /** The names it takes. */
   readonly valid: readonly string[] = RMAP_DESIGNS
-  constructor(readonly value: unknown) {
-    super(`Machine: unknown rmap design ${describe(value)}; valid: ${RMAP_DESIGNS.join(', ')}`)
+  constructor(value: unknown) {
+    super('rmap', value, `unknown rmap design ${describe(value)}; valid: ${RMAP_DESIGNS.join(', ')}`)
   }
 }
 
 /** The `rmap` option names a 2004 design that rmaplab knows but does not model yet. */
-export class RmapDesignNotImplementedError extends RangeError {
+export class RmapDesignNotImplementedError extends MachineOptionError {
   override name = 'RmapDesignNotImplementedError'
-  /** The option this is about. */
-  readonly option = 'rmap'
   /** The names that work today. */
   readonly valid: readonly string[] = RMAP_STRATEGIES
-  constructor(readonly value: string) {
+  constructor(value: string) {
     super(
-      `Machine: rmap design '${value}' is not implemented yet; implemented: ${RMAP_STRATEGIES.join(', ')}`,
+      'rmap',
+      value,
+      `rmap design '${value}' is not implemented yet; implemented: ${RMAP_STRATEGIES.join(', ')}`,
     )
   }
 }
