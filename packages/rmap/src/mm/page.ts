@@ -38,6 +38,8 @@ export const PG = {
   maplock: 15,
   /** 2.6.4 PG_direct (bit 16): page->pte.direct holds the page's one pte (rmap: 'pte_chains'). */
   direct: 16,
+  /** PG_reclaim (2.6.5 bit 17): reclaim started this page's write-back; its completion rotates it to the inactive tail. */
+  reclaim: 17,
   anon: 20,
   swapcache: 21,
 } as const
