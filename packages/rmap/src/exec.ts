@@ -12,7 +12,6 @@
 import { SyscallError } from './errors.js'
 import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
-import { anonVmaPrepare } from './memory.js'
 import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
 import { vmaLink, vmPageProt } from './mmap.js'
@@ -77,7 +76,8 @@ function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
   const start = top - pages * 4096
   const vma = new Vma(mm, start, top, VM_STACK_FLAGS, vmPageProt(m, VM_STACK_FLAGS), start / 4096, null, null)
   vmaLink(m, vma)
-  anonVmaPrepare(m, vma)
+  m.rmap.mmExec(m, mm)
+  m.rmap.vmaPrepare(m, vma)
   const f = m.fast
   for (let i = 0; i < args.length; i++) {
     const address = start + i * 4096
@@ -85,6 +85,7 @@ function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
     // would belong to nobody.
     const ptr = pteAllocMap(m.env, mm.id, address)
     try {
+      m.rmap.pageRmapReserve(m)
       const pfn = m.allocUserPage()
       m.frames.content[pfn] = args[i]! >>> 0
       m.lruAddActive(pfn)
@@ -94,7 +95,7 @@ function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
         (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0,
         f.mkPteHi(pfn, vma.pageProt),
       )
-      m.rmap.pageAddRmap(m, pfn, vma, address, true)
+      m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
     } finally {
       pteUnmap(m.env, ptr)

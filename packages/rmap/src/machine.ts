@@ -39,13 +39,8 @@ import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js
 import { doMremap } from './mremap.js'
 import { completeWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
-import { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
-import {
-  RMAP_STRATEGIES,
-  type RmapStrategy,
-  type RmapStrategyName,
-  type SwapResult,
-} from './rmap/strategy.js'
+import { type RmapDesign, type RmapDesignOptions, resolveRmapDesign } from './rmap/registry.js'
+import type { RmapAccounting, RmapDesignName, RmapStrategy, RmapView, SwapResult } from './rmap/strategy.js'
 import {
   type SwapoffReport,
   type SwaponOptions,
@@ -79,8 +74,19 @@ export interface MachineOptions {
   swap?: number | string
   /** Number of cpus (1..32). Default 2. */
   cpus?: number
-  /** Reverse-mapping strategy. Default `'objrmap'`. */
-  rmap?: RmapStrategyName
+  /**
+   * The reverse-mapping design (RMAP_DESIGNS): `'objrmap'` (2.6.5-aa objrmap +
+   * anon_vma, the default), `'pte_chains'` (mainline 2.6.4) or `'anonmm'`
+   * (Hugh's rmap 10/11). An unknown name throws UnknownRmapDesignError, a
+   * design not modelled yet RmapDesignNotImplementedError (both RangeErrors).
+   */
+  rmap?: RmapDesignName
+  /**
+   * L1_CACHE_BYTES, the size of a 2.6.4 `struct pte_chain` (`rmap:
+   * 'pte_chains'`): a power of two; default the layout's 2004 value (i386 and
+   * ppc64 128, ppc 32). RangeError when a chain would not hold two ptes.
+   */
+  cacheLine?: number
   /** Kernel profile for the rules that differ between kernels. Default `'2.6.5-aa'`. */
   profile?: KernelProfile
   /** Seed of the deterministic choices (which cpu a process runs on). Default 1. */
@@ -253,8 +259,13 @@ export type VmCounters = ReturnType<typeof newCounters>
 
 /** `m.stats()`: per-operation costs and the memory the rmap design costs. */
 export interface VmStats extends VmCounters {
-  /** Bytes the reverse mapping costs, by structure, at the arch's sizes (docs/designs.md#data-structures-and-sizes, docs/designs.md#costs). */
+  /**
+   * Bytes the reverse mapping costs at the arch's sizes: objrmap's structures
+   * (0 under a design without them) and the design's total.
+   */
   rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
+  /** The design's own accounting: bytes and objects by structure, lowmem frames it occupies. */
+  rmapMemory: RmapAccounting
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
@@ -292,6 +303,8 @@ function maxRam(arch: Arch): number {
 /** The validated, defaulted options of a machine. */
 interface ValidOptions {
   arch: Arch
+  rmapDesign: RmapDesign
+  rmapOptions: RmapDesignOptions
   profile: KernelProfile
   cpus: number
   ram: number
@@ -325,15 +338,18 @@ function machineOptions(opts: MachineOptions): ValidOptions {
       arch,
       'options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)',
     )
-  const rmap = opts.rmap ?? 'objrmap'
-  if (!RMAP_STRATEGIES.includes(rmap)) {
-    throw new MachineOptionError(
-      'rmap',
-      rmap,
-      `unknown rmap strategy '${String(rmap)}'; valid: ${RMAP_STRATEGIES.join(', ')}`,
-    )
+  // UnknownRmapDesignError / RmapDesignNotImplementedError: MachineOptionErrors naming 'rmap'.
+  const rmapDesign = resolveRmapDesign(opts.rmap ?? 'objrmap')
+  const rmapOptions = { cacheLine: opts.cacheLine }
+  try {
+    rmapDesign.validate(arch, rmapOptions)
+  } catch (e) {
+    if (e instanceof RangeError && !(e instanceof MachineOptionError))
+      throw new MachineOptionError('cacheLine', opts.cacheLine, e.message.replace(/^Machine: /, ''))
+    throw e
   }
-  const profile = opts.profile ?? '2.6.5-aa'
+  // pte_chains are mainline 2.6.4's: its page-table accounting and KM_PTE2 come with them.
+  const profile = opts.profile ?? (opts.rmap === 'pte_chains' ? '2.6.4' : '2.6.5-aa')
   if (!KERNEL_PROFILES.includes(profile)) {
     throw new MachineOptionError(
       'profile',
@@ -391,7 +407,7 @@ function machineOptions(opts: MachineOptions): ValidOptions {
       `unknown nonlinearReclaim '${String(nonlinearReclaim)}'; valid: ${NONLINEAR_RECLAIM.join(', ')}`,
     )
   }
-  return { arch, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim }
+  return { arch, rmapDesign, rmapOptions, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim }
 }
 
 /** A process: a pid, an mm, and the syscalls of the kernel with their arguments. */
@@ -721,7 +737,7 @@ export class Machine {
   readonly frames: PageFrames
   /** ZERO_PAGE: reserved, reads 0, never counted in rss or tracked by rmap. */
   readonly zeroPage: number
-  /** The reverse-mapping strategy. */
+  /** The reverse-mapping design, resolved once from the `rmap` option. */
   readonly rmap: RmapStrategy
   /** Objects page->mapping can name: anon_vmas and address_spaces. */
   readonly objects = new Map<number, AnonVma | AddressSpace>()
@@ -759,14 +775,24 @@ export class Machine {
   readonly lruCount: Int32Array
 
   constructor(opts: MachineOptions) {
-    const { arch, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim } = machineOptions(opts)
+    const {
+      arch,
+      rmapDesign,
+      rmapOptions,
+      profile,
+      cpus,
+      ram,
+      swapBytes,
+      seed,
+      maxMapCount,
+      nonlinearReclaim,
+    } = machineOptions(opts)
     this.swapBytes = swapBytes
     this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
     this.arch = arch
     this.fast = arch.fast
-    this.rmap = objrmap
     const z = zonePages(arch, ram / 4096)
     this.env = new PageTableEnv({
       arch,
@@ -779,6 +805,7 @@ export class Machine {
     this.frames = this.env.frames
     this.zeroPage = this.env.allocPage({ highmem: false })
     this.frames.set(this.zeroPage, PG.reserved)
+    this.rmap = rmapDesign.create(this, rmapOptions)
     this.taskSize = Number(arch.geometry.TASK_SIZE)
     const base = arch.geometry.TASK_UNMAPPED_BASE ?? arch.geometry.TASK_SIZE / 3n
     this.taskUnmappedBase = Math.ceil(Number(base) / 4096) * 4096
@@ -1092,7 +1119,8 @@ export class Machine {
       Dirty: ps.count(PS.nr_dirty) * kb,
       Writeback: ps.count(PS.nr_writeback) * kb,
       Mapped: ps.count(PS.nr_mapped) * kb,
-      Slab: 0,
+      // The slab frames the model draws from RAM: 2.6.4's pte_chain cache (0 under objrmap).
+      Slab: this.rmap.accounting(this).lowmemFrames * kb,
       PageTables: ps.count(PS.nr_page_table_pages) * kb,
     }
   }
@@ -1163,11 +1191,11 @@ export class Machine {
     const c = this.counters.rmap
     const v0 = c.vmasVisited
     const p0 = c.ptesProbed
-    pageMapLock(this, pfn)
+    this.rmap.pageMapLock(this, pfn)
     try {
       return this.rmap.pageReferenced(this, pfn)
     } finally {
-      pageMapUnlock(this, pfn)
+      this.rmap.pageMapUnlock(this, pfn)
       this.recordWalk(v0, p0)
     }
   }
@@ -1201,13 +1229,23 @@ export class Machine {
     const c = this.counters.rmap
     this.recordWalk(c.vmasVisited, c.ptesProbed)
     if (f.test(pfn, PG.reserved))
-      throw new KernelBugError('try_to_unmap of a reserved page', 'mm/objrmap.c try_to_unmap', `pfn ${pfn}`)
-    if (f.count[pfn] === 0 || f.mapping[pfn] === NO_MAPPING || this.env.tables.has(pfn)) {
+      throw new KernelBugError(
+        'try_to_unmap of a reserved page',
+        `${this.rmap.source} try_to_unmap`,
+        `pfn ${pfn}`,
+      )
+    // A mapped page's backing is the design's business (pte_chains' anonymous
+    // pages have no page->mapping); an unmapped one needs a mapping here.
+    if (
+      f.count[pfn] === 0 ||
+      this.env.tables.has(pfn) ||
+      (f.mapcount[pfn] === 0 && f.mapping[pfn] === NO_MAPPING)
+    ) {
       const what =
         f.count[pfn] === 0 ? 'free page' : this.env.tables.has(pfn) ? 'page-table page' : 'no mapping'
       throw new KernelBugError(
         'try_to_unmap of a page without mapping',
-        'mm/objrmap.c try_to_unmap',
+        `${this.rmap.source} try_to_unmap`,
         `pfn ${pfn}: ${what}`,
       )
     }
@@ -1218,11 +1256,11 @@ export class Machine {
     const p0 = c.ptesProbed
     this.getPage(pfn)
     try {
-      pageMapLock(this, pfn)
+      this.rmap.pageMapLock(this, pfn)
       try {
         return this.rmap.tryToUnmap(this, pfn)
       } finally {
-        pageMapUnlock(this, pfn)
+        this.rmap.pageMapUnlock(this, pfn)
       }
     } finally {
       f.clear(pfn, PG.locked)
@@ -1234,14 +1272,32 @@ export class Machine {
   /** Per-operation costs and rmap memory. */
   stats(): VmStats {
     const c = structuredClone(this.counters)
-    const ptr = this.arch.geometry.BITS_PER_LONG / 8
-    // anon_vma: a spinlock (4 bytes) and a list_head, padded to pointer alignment;
-    // each vma gains a list_head and a pointer; each struct page an unsigned long mapcount.
-    const anonVmaSize = Math.ceil((4 + 2 * ptr) / ptr) * ptr
-    const anonVma = c.objects.anonVmas * anonVmaSize
-    const vmaFields = c.objects.vmas * 3 * ptr
-    const mapcount = this.frames.n * ptr
-    return { ...c, rmapBytes: { anonVma, vmaFields, mapcount, total: anonVma + vmaFields + mapcount } }
+    const acc = this.rmap.accounting(this)
+    const b = acc.bytes
+    return {
+      ...c,
+      rmapBytes: {
+        anonVma: b.anonVma ?? 0,
+        vmaFields: b.vmaFields ?? 0,
+        mapcount: b.mapcount ?? 0,
+        total: acc.total,
+      },
+      rmapMemory: acc,
+    }
+  }
+
+  /**
+   * The reverse map of page `pfn` as data, for tools: the design, mapcount,
+   * the object page->mapping names (objrmap: the anon_vma or the file's
+   * address_space) and every vma the design's walk visits, in walk order, each
+   * with vm_start, vm_end, vm_pgoff, the address the walk computes there and
+   * the pte found at it (raw words, and whether it maps this page). Reads
+   * only; allocates its answer (an introspection call, not for hot paths).
+   * Throws RangeError for a pfn outside 0..max_mapnr-1.
+   */
+  rmapOf(pfn: number): RmapView {
+    this.checkPfn('rmapOf', pfn)
+    return this.rmap.describe(this, pfn)
   }
 
   /** The whole-machine consistency check; throws an InvariantError naming every violation. */

@@ -84,7 +84,6 @@ import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
 import { nrFreePagecachePages, zoneWatermarks } from './page_alloc.js'
 import { completeWriteback, setPageWriteback } from './page-writeback.js'
-import { pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 import type { SwapResult } from './rmap/strategy.js'
 import { addToSwap, deleteFromSwapCacheLocked, swapWritepage } from './swap_state.js'
 import { swapFree } from './swapfile.js'
@@ -263,34 +262,34 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
   if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
-  pageMapLock(m, pfn)
+  m.rmap.pageMapLock(m, pfn)
   const referenced = m.rmap.pageReferenced(m, pfn)
   r.referenced = referenced
   if (referenced && pageMappingInuse(m, pfn)) {
-    pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, pfn)
     return finish(m, r, 'activated', 'referenced and in use', true, detail)
   }
   let mapping = hasPageMapping(m, pfn)
   if (fr.mapcount[pfn]! > 0 && !mapping && !fr.test(pfn, PG.private)) {
-    pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, pfn)
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
-    pageMapLock(m, pfn)
+    m.rmap.pageMapLock(m, pfn)
     mapping = true
   }
   if (fr.mapcount[pfn]! > 0 && mapping) {
     const u = m.rmap.tryToUnmap(m, pfn)
     r.unmap = u
     if (u === 'SWAP_FAIL') {
-      pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, pfn)
       return finish(m, r, 'activated', 'SWAP_FAIL', true, detail)
     }
     if (u === 'SWAP_AGAIN') {
-      pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, pfn)
       return finish(m, r, 'kept', 'SWAP_AGAIN', true, detail)
     }
   }
-  pageMapUnlock(m, pfn)
+  m.rmap.pageMapUnlock(m, pfn)
   if (fr.test(pfn, PG.dirty)) {
     if (referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
     // is_page_cache_freeable: only reclaim's reference and the cache's remain.
@@ -476,9 +475,9 @@ function refillInactiveZone(
     if (fr.mapcount[pfn]! > 0) {
       keep = !t.reclaimMapped
       if (!keep) {
-        pageMapLock(m, pfn)
+        m.rmap.pageMapLock(m, pfn)
         keep = m.rmap.pageReferenced(m, pfn) > 0
-        pageMapUnlock(m, pfn)
+        m.rmap.pageMapUnlock(m, pfn)
       }
     }
     if (!keep && noSwap && !hasPageMapping(m, pfn) && !fr.test(pfn, PG.private)) keep = true
