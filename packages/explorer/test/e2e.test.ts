@@ -1,0 +1,161 @@
+/**
+ * End-to-end: the built explorer (dist/) in headless Chromium. Each test opens
+ * a URL and reads what the page shows, through data-testid hooks.
+ */
+import { i386 } from '@rmaplab/arch-i386'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launch, serve } from './browser.js'
+
+let server: Awaited<ReturnType<typeof serve>>
+let browser: Awaited<ReturnType<typeof launch>>
+
+beforeAll(async () => {
+  server = await serve()
+  browser = await launch()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function open(hash = ''): Promise<Page> {
+  const page = await browser.page()
+  await page.goto(`${server.url}${hash}`)
+  await page.getByTestId('step-pos').waitFor()
+  return page
+}
+
+async function stepTo(page: Page, n: number, total: number): Promise<void> {
+  await page
+    .getByTestId('step-pos')
+    .filter({ hasText: `step ${n} / ${total}` })
+    .waitFor()
+}
+
+describe('explorer in Chromium', () => {
+  it("opens on the default experiment, steps, and shows a page's rmap list with one vma per process", async () => {
+    const page = await open()
+    const total = Number((await page.getByTestId('step-pos').textContent())!.split('/')[1])
+    expect(total).toBeGreaterThanOrEqual(5)
+    await stepTo(page, 0, total)
+    // Step forward one at a time to the fork and the read (default: levels 2 → 4 processes).
+    for (let i = 1; i <= 5; i++) {
+      await page.getByTestId('step-next').click()
+      await stepTo(page, i, total)
+    }
+    await expect.poll(() => page.getByTestId('proc').count()).toBe(4)
+    await page.getByTestId('proc').first().click()
+    await page.getByTestId('pte-row').first().click()
+    const entries = page.getByTestId('rmap-entry')
+    await expect.poll(() => entries.count()).toBe(4)
+    expect(await page.getByTestId('rmap-object').textContent()).toMatch(/^anon_vma #\d+$/)
+    expect(await page.getByTestId('rmap-found').textContent()).toBe('4')
+    expect(await page.getByTestId('page-mapcount').textContent()).toBe('4')
+    // Clicking the third vma's entry selects that process's pte of the same page.
+    await entries.nth(2).click()
+    await expect.poll(() => page.url()).toMatch(/pid=3/)
+    await page.close()
+  })
+
+  it("decodes a known pte in the layout's own bits (i386: present, rw, user, accessed, dirty)", async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=3&pid=1&addr=0x40000000')
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    const raw = BigInt((await row.getByTestId('pte-raw').textContent())!)
+    const decoded = (await row.getByTestId('pte-decoded').textContent())!
+    // Independently of the view: the bits the i386 header names.
+    const b = i386.bits
+    for (const name of ['_PAGE_PRESENT', '_PAGE_RW', '_PAGE_USER', '_PAGE_ACCESSED', '_PAGE_DIRTY']) {
+      expect(raw & b[name]!, name).toBe(b[name])
+      expect(decoded).toContain(name.slice(6))
+    }
+    expect(decoded).toContain(`pfn ${i386.ptePfn(raw)}`)
+    // The struct page the selection shows is that pfn's.
+    expect(await page.getByTestId('struct-page').textContent()).toContain(String(i386.ptePfn(raw)))
+    await page.close()
+  })
+
+  it('shows ppc64 ptes with their hash bits, side by side with i386', async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&b=ppc64&s=5&pid=1&addr=0x40000000')
+    const same = page.getByTestId('same-pte')
+    await expect.poll(() => same.count()).toBe(2)
+    const ppc64Lane = page.getByTestId('lane-ppc64')
+    const row = ppc64Lane.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    const raw = BigInt((await row.getByTestId('pte-raw').textContent())!)
+    expect((await row.getByTestId('pte-raw').textContent())!.length).toBe(18) // 64-bit pte
+    const decoded = (await row.getByTestId('pte-decoded').textContent())!
+    // A pte the hash MMU has seen carries _PAGE_HASHPTE and its slot bits.
+    expect(decoded.includes('HASHPTE')).toBe((raw & 0x400n) !== 0n)
+    const slot = Number((raw & 0x7000n) >> 12n)
+    if (slot) expect(decoded).toContain(`GROUP_IX=${slot}`)
+    await page.close()
+  })
+
+  it('lands on the same view from a link', async () => {
+    const hash = '#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=5&pid=2&addr=0x40003000'
+    const page = await open(hash)
+    await stepTo(page, 5, Number((await page.getByTestId('step-pos').textContent())!.split('/')[1]))
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    expect(await row.getAttribute('data-addr')).toBe(String(0x40003000))
+    await expect.poll(() => page.getByTestId('rmap-entry').count()).toBe(4)
+    // The app put the selected frame in the URL: opening that URL gives the same page.
+    const url = page.url()
+    expect(url).toMatch(/pfn=\d+/)
+    const again = await browser.page()
+    await again.goto(url)
+    await again.locator('[data-testid=pte-row].sel').waitFor()
+    expect(await again.getByTestId('struct-page').textContent()).toBe(
+      await page.getByTestId('struct-page').textContent(),
+    )
+    await again.close()
+    await page.close()
+  })
+
+  it("shows a malformed workload's problems at their positions", async () => {
+    const page = await open()
+    const text = [
+      'name: broken',
+      'steps:',
+      '  - spawn: { as: p }',
+      '  - mmapp: { proc: p, length: 4K }',
+      '',
+    ].join('\n')
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'broken.yaml',
+      mimeType: 'text/yaml',
+      buffer: Buffer.from(text),
+    })
+    const err = page.getByTestId('file-error')
+    await err.waitFor()
+    const problems = await page.getByTestId('problem').allTextContents()
+    expect(problems.some((p) => p.startsWith('broken.yaml:4:'))).toBe(true)
+    expect(await page.getByTestId('inline-problem').count()).toBeGreaterThan(0)
+    await page.close()
+  })
+
+  it('steps the 64 MB fork test (prints the time per step)', async () => {
+    const page = await open('#x=andrea&p=size:64M,levels:5,walks:64&a=i386&s=0')
+    const total = Number((await page.getByTestId('step-pos').textContent())!.split('/')[1])
+    const times: string[] = []
+    for (let i = 1; i <= total; i++) {
+      const t0 = Date.now()
+      await page.getByTestId('step-next').click()
+      await stepTo(page, i, total)
+      const inPage = await page.evaluate(
+        () => (window as unknown as { __rmaplabStep: Array<{ model: number; diff: number }> }).__rmaplabStep,
+      )
+      times.push(
+        `step ${i}: ${Date.now() - t0} ms click-to-render (model ${inPage[0]!.model.toFixed(0)} ms, diff ${inPage[0]!.diff.toFixed(0)} ms)`,
+      )
+    }
+    const t0 = Date.now()
+    await page.getByTestId('step-back').click()
+    await stepTo(page, total - 1, total)
+    times.push(`back to step ${total - 1} (re-run): ${Date.now() - t0} ms`)
+    console.log(`[explorer e2e] andrea 64M levels=5 on i386:\n  ${times.join('\n  ')}`)
+    await page.close()
+  }, 300_000)
+})
