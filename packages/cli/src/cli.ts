@@ -3,25 +3,30 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
+import {
+  BadInputError,
+  experiment,
+  experiments,
+  type Layout,
+  type LayoutOverrides,
+  type LayoutRun,
+  parseArchList,
+  parseRmapList,
+  parseText,
+  type RunHooks,
+  resolveLayouts,
+  runOnLayout,
+  showParam,
+  validateWorkload,
+  type Workload,
+  workloadJsonSchema,
+} from '@rmaplab/workload'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
-import { BadInputError, EXIT } from './errors.js'
-import { experiment, experiments } from './experiments/index.js'
-import { showParam } from './experiments/params.js'
+import { EXIT } from './errors.js'
 import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
-import {
-  type Layout,
-  type LayoutOverrides,
-  parseArchList,
-  parseRmapList,
-  resolveLayouts,
-} from './run/layouts.js'
-import { type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
 import { type SweepPoint, sweepCharts, sweepValues, writeCharts } from './sweep.js'
-import { workloadJsonSchema } from './workload/schema.js'
-import { parseText } from './workload/source.js'
-import { validateWorkload, type Workload } from './workload/validate.js'
 
 /** Where the command writes. */
 export interface Io {
@@ -406,8 +411,8 @@ Examples:
     .option('-p, --param <key=value>', 'a parameter (repeatable)', collect)
     .action((name: string, opts: { param?: string[] }) => {
       const e = experiment(name)
-      const { data, source } = e.load(opts.param ?? [])
-      if (e.group === 'demo') io.out(readFileSync(source.file, 'utf8').trimEnd())
+      const { data } = e.load(opts.param ?? [])
+      if (e.text !== undefined) io.out(e.text.trimEnd())
       else {
         io.out(
           `# ${e.title}\n# yaml-language-server: $schema=https://unpkg.com/@rmaplab/cli/schema/workload.schema.json`,

@@ -4,9 +4,8 @@
  */
 
 import type { Meminfo } from '@rmaplab/rmap'
+import type { LayoutRun, Workload } from '@rmaplab/workload'
 import Table from 'cli-table3'
-import type { LayoutRun } from './run/runner.js'
-import type { Workload } from './workload/validate.js'
 
 /** One row of the comparison: a label, how to get the figure, and whether to show it when it is zero everywhere. */
 interface Row {
