@@ -20,7 +20,7 @@ import {
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { diff, snapshot } from '../src/model/diff.js'
-import { pfnAt, ptePages, pteAt, rmapOf, samePageOn, walkProbes } from '../src/model/introspect.js'
+import { pfnAt, pteAt, ptePages, rmapOf, samePageOn, walkProbes } from '../src/model/introspect.js'
 import { decodePte } from '../src/model/pte.js'
 import { DEFAULT_STATE, formatHash, parseHash } from '../src/model/url.js'
 

@@ -4,14 +4,22 @@
  * workload step by step on one layout. Everything else in the explorer sees
  * only {@link LoadedWorkload} and {@link Stepper}.
  */
-import { i386, i386Pae } from '@rmaplab/arch-i386'
-import { ppc } from '@rmaplab/arch-ppc'
-import { ppc64 } from '@rmaplab/arch-ppc64'
-import type { Arch, Machine, Process } from '@rmaplab/rmap'
+import { type Machine, type Process, RMAP_STRATEGIES } from '@rmaplab/rmap'
+import {
+  type ArchName,
+  BadInputError,
+  createRun,
+  experiments,
+  layoutFor,
+  loadExperiment as load,
+  ARCH_NAMES as NAMES,
+  parseWorkload,
+  showParam,
+  type Workload,
+} from '@rmaplab/workload'
 
 /** The layouts rmaplab ships, by name. */
-export const ARCHES: Readonly<Record<string, Arch>> = { i386, 'i386-pae': i386Pae, ppc, ppc64 }
-export const ARCH_NAMES = Object.keys(ARCHES)
+export const ARCH_NAMES: readonly string[] = NAMES
 
 /** One step of a workload, for the step list. */
 export interface StepInfo {
@@ -70,112 +78,88 @@ export interface ExperimentInfo {
 
 /** Every built-in experiment. */
 export function experimentList(): ExperimentInfo[] {
-  return impl.experimentList()
+  return experiments().map((e) => ({
+    name: e.name,
+    title: e.title,
+    group: e.group,
+    params: Object.fromEntries(
+      Object.entries(e.params).map(([k, d]) => [
+        k,
+        { default: showParam(d, d.default), description: d.description },
+      ]),
+    ),
+  }))
 }
 
 /** A built-in experiment with `key=value` parameters. */
 export function loadExperiment(name: string, params: Record<string, string>): LoadedWorkload {
-  return impl.loadExperiment(name, params)
+  return guarded(() =>
+    wrap(
+      load(
+        name,
+        Object.entries(params).map(([k, v]) => `${k}=${v}`),
+      ).workload,
+    ),
+  )
 }
 
 /** A workload file's text (YAML or JSON); throws {@link WorkloadError} with positions. */
 export function loadText(text: string, file: string): LoadedWorkload {
-  return impl.loadText(text, file)
+  return guarded(() => wrap(parseWorkload(text, file)))
 }
 
-// ---------------------------------------------------------------------------
-// Interim runner: Andrea's fork test only, until @rmaplab/workload lands.
+/** `file:line:col: path: message` → its position. */
+export function problemOf(message: string): Problem {
+  const m = /^(.*?):(\d+):(\d+): /.exec(message)
+  return m ? { line: Number(m[2]), col: Number(m[3]), message } : { message }
+}
 
-import { Machine as M, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@rmaplab/rmap'
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    if (e instanceof BadInputError) throw new WorkloadError(e.problems.map(problemOf))
+    throw e
+  }
+}
 
-const impl = {
-  experimentList(): ExperimentInfo[] {
-    return [
-      {
-        name: 'andrea',
-        title: "Andrea's fork test",
-        group: '2004',
-        params: {
-          size: { default: '64M', description: 'the mapping' },
-          levels: { default: 5, description: 'fork levels' },
-        },
-      },
-    ]
-  },
-  loadExperiment(name: string, params: Record<string, string>): LoadedWorkload {
-    if (name !== 'andrea') throw new WorkloadError([{ message: `unknown experiment '${name}'` }])
-    const size = parseSizeParam(params['size'] ?? '64M')
-    const levels = Number(params['levels'] ?? 5)
-    return andrea(size, levels)
-  },
-  loadText(text: string, file: string): LoadedWorkload {
+function wrap(w: Workload): LoadedWorkload {
+  const layouts = NAMES.filter((a) => {
     try {
-      JSON.parse(text)
-    } catch (e) {
-      throw new WorkloadError([{ line: 1, col: 1, message: `${file}:1:1: ${(e as Error).message}` }])
+      layoutFor(w, a)
+      return true
+    } catch {
+      return false
     }
-    throw new WorkloadError([{ line: 1, col: 1, message: `${file}:1:1: not supported yet` }])
-  },
-}
-
-function parseSizeParam(v: string): number {
-  const m = /^(\d+)([KMG]?)$/.exec(v)
-  if (!m) throw new WorkloadError([{ message: `size: '${v}' is not a size` }])
-  return Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!]!
-}
-
-function andrea(size: number, levels: number): LoadedWorkload {
-  const pages = Math.ceil(size / 4096)
-  const steps: StepInfo[] = [
-    { kind: 'spawn', label: 'spawn as p' },
-    { kind: 'mmap', label: `mmap p ${size} rw private anonymous as mem` },
-    { kind: 'write', label: 'write p mem (every page)' },
-    { kind: 'fork', label: `fork p levels=${levels} as all` },
-    { kind: 'read', label: 'read all mem' },
-  ]
+  })
   return {
-    name: 'andrea',
-    description: "Andrea's fork test",
-    steps,
-    layouts: ARCH_NAMES,
-    rmaps: ['objrmap'],
-    start(layout) {
-      const ram = `${Math.ceil(((pages + 2 ** levels * (pages / 512 + 12)) * 4096 * 1.15 + 16 * 2 ** 20) / 2 ** 24) * 16}M`
-      const m = new M({ arch: ARCHES[layout]!, ram, cpus: 2 })
-      const names = new Map<Process, string>()
-      let p: Process | undefined
-      let mem = 0
-      const all: Process[] = []
-      let position = 0
+    name: w.name,
+    description: w.description ?? '',
+    steps: w.steps.map((s) => ({ kind: s.kind, label: s.label })),
+    layouts,
+    rmaps: RMAP_STRATEGIES,
+    start(layout, rmap) {
+      const run = guarded(() =>
+        createRun(
+          w,
+          rmap === undefined ? { layout: layout as ArchName } : { layout: layout as ArchName, rmap },
+        ),
+      )
       return {
-        machine: m,
+        machine: run.machine,
         get position() {
-          return position
+          return run.index
         },
-        nameOf: (x) => names.get(x),
+        nameOf: (p: Process) => run.nameOf(p.pid),
         step() {
-          const k = position++
-          if (k === 0) {
-            p = m.spawn()
-            names.set(p, 'p')
-          } else if (k === 1)
-            mem = p!.mmap(0, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-          else if (k === 2) for (let i = 0; i < pages; i++) p!.write(mem + i * 4096, i)
-          else if (k === 3) {
-            const gen = [p!]
-            for (let l = 0; l < levels; l++) {
-              for (const q of [...gen]) {
-                const c = q.fork()
-                gen.push(c)
-                all.push(c)
-                names.set(c, `all[${all.length - 1}]`)
-              }
-            }
-          } else if (k === 4)
-            for (const q of [p!, ...all]) for (let i = 0; i < pages; i++) q.read(mem + i * 4096)
-          return { ok: true }
+          const o = run.step()
+          if (!o.failure) return { ok: true }
+          const f = o.failure
+          return { ok: false, message: `${f.kind}${f.process ? ` in ${f.process}` : ''}: ${f.message}` }
         },
       }
     },
   }
 }
+
+export type { Machine }
