@@ -21,7 +21,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { diff, snapshot } from '../src/model/diff.js'
 import { pfnAt, pteAt, ptePages, rmapOf, samePageOn, walkProbes } from '../src/model/introspect.js'
-import { decodePte } from '../src/model/pte.js'
+import { decodePte, fieldText } from '../src/model/pte.js'
 import { DEFAULT_STATE, formatHash, parseHash } from '../src/model/url.js'
 
 const ARCHES: Arch[] = [i386, i386Pae, ppc, ppc64]
@@ -171,4 +171,18 @@ it('round-trips the view state through the URL hash', () => {
   }
   expect(parseHash(formatHash(s))).toEqual(s)
   expect(parseHash('')).toEqual(DEFAULT_STATE)
+})
+
+it("shows ppc64's hash slot as the header names it: HASHPTE, SECONDARY, GROUP_IX=n", () => {
+  const b = ppc64.bits
+  const v =
+    ppc64.mkPte(42n, ppc64.prot.PAGE_SHARED) | b['_PAGE_HASHPTE']! | b['_PAGE_SECONDARY']! | (3n << 12n)
+  const d = decodePte(ppc64, Number(v & 0xffffffffn), Number(v >> 32n))
+  const names = d.fields.map(fieldText)
+  expect(names).toEqual(expect.arrayContaining(['PRESENT', 'HASHPTE', 'SECONDARY', 'GROUP_IX=3']))
+  expect(names.some((n) => n.startsWith('HPTEFLAGS'))).toBe(false)
+  expect(d.pfn).toBe(42)
+  // ppc: _PAGE_HASHPTE alone is still pte_none (the arch says to ignore it).
+  const h = Number(ppc.bits['_PAGE_HASHPTE']!)
+  expect(decodePte(ppc, h, 0).kind).toBe('none')
 })

@@ -12,6 +12,13 @@ export interface PteField {
   name: string
   /** 1 for a single bit, the field value for a multi-bit field (ppc64 `_PAGE_GROUP_IX`). */
   value: number
+  /** A multi-bit field: shown as `NAME=value`. */
+  field: boolean
+}
+
+/** `PRESENT`, `GROUP_IX=3`. */
+export function fieldText(f: PteField): string {
+  return f.field ? `${f.name}=${f.value}` : f.name
 }
 
 /** A decoded pte. */
@@ -54,19 +61,18 @@ export function pteMasks(arch: Arch): Mask[] {
   const entries = Object.entries(arch.bits).filter(
     ([n, v]) => n.startsWith('_PAGE_') && !n.startsWith('_PAGE_BIT_') && v > 0n && v < 1n << 32n,
   )
-  const singles = entries.filter(([, v]) => (v & (v - 1n)) === 0n)
   for (const [name, mask] of entries) {
     const single = (mask & (mask - 1n)) === 0n
+    let shift = 0n
+    while (((mask >> shift) & 1n) === 0n) shift++
     if (!single) {
       // A contiguous field (ppc64's GROUP_IX) is shown as a value; a union of named bits is skipped.
-      let shift = 0n
-      while (((mask >> shift) & 1n) === 0n) shift++
       const run = mask >> shift
       const contiguous = (run & (run + 1n)) === 0n
-      const covered = singles.reduce((acc, [, v]) => ((mask & v) === v ? acc | v : acc), 0n)
+      const covered = entries.reduce((acc, [n, v]) => (n !== name && (mask & v) === v ? acc | v : acc), 0n)
       if (!contiguous || covered === mask || run > 0xffn) continue
       out.push({ name, mask, shift, single })
-    } else out.push({ name, mask, shift: 0n, single })
+    } else out.push({ name, mask, shift, single })
   }
   maskCache.set(arch, out)
   return out
@@ -90,7 +96,7 @@ export function decodePte(arch: Arch, lo: number, hi: number): DecodedPte {
     // (i386 _PAGE_FILE is the dirty bit; ppc64's is _PAGE_USER).
     if (kind === 'present' && m.name === '_PAGE_FILE') continue
     if (kind !== 'present' && m.name === '_PAGE_PROTNONE' && kind !== 'none') continue
-    fields.push({ name: m.name.slice(6), value: Number(v) })
+    fields.push({ name: m.name.slice(6), value: Number(v), field: !m.single })
   }
   const d: DecodedPte = { raw, kind, fields }
   if (kind === 'present') {

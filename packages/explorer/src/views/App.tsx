@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { pfnAt, pteAt, samePageOn } from '../model/introspect.js'
-import { decodePte, hexAddr } from '../model/pte.js'
+import { decodePte, fieldText, hexAddr } from '../model/pte.js'
 import { Session } from '../model/session.js'
 import { DEFAULT_STATE, formatHash, parseHash, type ViewState } from '../model/url.js'
 import {
@@ -250,7 +250,7 @@ export function App() {
             onClick={() => update({ step: 0 })}
             disabled={st.step <= 0}
           >
-            ⏮
+            « first
           </button>
           <button
             type="button"
@@ -277,7 +277,7 @@ export function App() {
             onClick={() => update({ step: n })}
             disabled={st.step >= n}
           >
-            ⏭
+            last »
           </button>
           <ol class="steplist" data-testid="steplist">
             {s.workload.steps.map((x, i) => (
@@ -293,12 +293,8 @@ export function App() {
       )}
       {lane && (
         <main>
-          <div class="col">
-            <Processes lane={lane} sel={sel} select={select} rmap={rmap} />
-            <Changes lane={lane} select={select} />
-          </div>
-          <div class="col wide">
-            <div class={lanes.length > 1 ? 'side' : ''}>
+          {lanes.length > 1 && (
+            <div class="side" data-testid="side-by-side">
               {lanes.map((l, i) => {
                 // Lane B shows the same page of the same mapping, wherever its layout put it.
                 const addr =
@@ -308,13 +304,20 @@ export function App() {
                 const lselect = i === 0 ? select : () => {}
                 return (
                   <div key={l.layout} data-testid={`lane-${l.layout}`}>
-                    {lanes.length > 1 && <h3>{l.layout}</h3>}
+                    <h3>{l.layout}</h3>
                     <PageTables lane={l} sel={lsel} select={lselect} version={version} />
-                    {lanes.length > 1 && <SamePage lane={l} sel={lsel} />}
+                    <SamePage lane={l} sel={lsel} />
                   </div>
                 )
               })}
             </div>
+          )}
+          <div class="col">
+            <Processes lane={lane} sel={sel} select={select} rmap={rmap} />
+            <Changes lane={lane} select={select} />
+          </div>
+          <div class="col wide">
+            {lanes.length === 1 && <PageTables lane={lane} sel={sel} select={select} version={version} />}
             <Rmap lane={lane} view={rmap} sel={sel} select={select} />
           </div>
           <div class="col">
@@ -338,7 +341,7 @@ function SamePage(props: { lane: import('../model/session.js').Lane; sel: Sel })
   return (
     <p class="same" data-testid="same-pte">
       pid {p.pid} {hexAddr(m.arch, sel.addr)} on {m.arch.name}: {d ? <code>{d.raw}</code> : 'no pte page'}{' '}
-      {d?.kind} {d?.fields.map((f) => (f.value === 1 ? f.name : `${f.name}=${f.value}`)).join(' ')}
+      {d?.kind} {d?.fields.map(fieldText).join(' ')}
     </p>
   )
 }

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks'
 import { pteWasChanged } from '../model/diff.js'
 import { ptePages, pteWords } from '../model/introspect.js'
-import { decodePte, hexAddr } from '../model/pte.js'
+import { decodePte, fieldText, hexAddr } from '../model/pte.js'
 import type { Lane } from '../model/session.js'
 import type { Sel, Select } from './types.js'
 import { VirtualList } from './VirtualList.js'
@@ -38,6 +38,10 @@ export function PageTables(props: { lane: Lane; sel: Sel; select: Select; versio
       }
     }
   }
+  const widths = {
+    '--raw': `${g.PTE_BITS / 4 + 3}ch`,
+    '--addr': `${g.BITS_PER_LONG === 64 ? 15 : 11}ch`,
+  } as Record<string, string>
   const selIndex = selPage && sel.addr >= 0 ? entries.indexOf((sel.addr - selPage.base) / 4096) : -1
   return (
     <section class="panel" data-testid="pagetables">
@@ -50,7 +54,7 @@ export function PageTables(props: { lane: Lane; sel: Sel; select: Select; versio
           {g.PTRS_PER_PGD} pgd × {g.PTRS_PER_PMD} pmd × {g.PTRS_PER_PTE} pte, {g.PTE_BITS}-bit ptes)
         </span>
       </h2>
-      <div class="pt">
+      <div class="pt" style={widths}>
         <div class="pt-tree" data-testid="pte-pages">
           <div class="th">pgd{g.levels === 3 ? ' → pmd' : ''} → pte page · maps · used</div>
           {rows.map((r) => (
@@ -113,11 +117,11 @@ export function PageTables(props: { lane: Lane; sel: Sel; select: Select; versio
                       {d.raw}
                     </span>
                     <span class="c-k">{d.kind}</span>
-                    <span class="c-d" data-testid="pte-decoded">
+                    <span class="c-d" data-testid="pte-decoded" title={d.fields.map(fieldText).join(' ')}>
                       {d.kind === 'present' && `pfn ${d.pfn} `}
                       {d.kind === 'swap' && `swap type ${d.swapType} offset ${d.swapOffset} `}
                       {d.kind === 'file' && `file pgoff ${d.pgoff} `}
-                      {d.fields.map((f) => (f.value === 1 ? f.name : `${f.name}=${f.value}`)).join(' ')}
+                      {d.fields.map(fieldText).join(' ')}
                     </span>
                   </button>
                 )

@@ -351,6 +351,7 @@ export function Changes(props: { lane: Lane; select: Select }) {
         <div class="changes">
           <div>
             <b>counters</b>
+            {d.counters.length === 0 && <div class="dim">none changed</div>}
             <table class="list">
               <tbody>
                 {d.counters.map((c) => (
