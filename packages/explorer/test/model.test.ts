@@ -186,3 +186,21 @@ it("shows ppc64's hash slot as the header names it: HASHPTE, SECONDARY, GROUP_IX
   const h = Number(ppc.bits['_PAGE_HASHPTE']!)
   expect(decodePte(ppc, h, 0).kind).toBe('none')
 })
+
+it('finds the ptes of a nonlinear (remap_file_pages) vma by scanning it, as the linear walk cannot', () => {
+  const m = new Machine({ arch: i386, ram: '32M' })
+  const p = m.spawn()
+  const fd = p.open('/nl', O_CREAT | O_RDWR)
+  p.ftruncate(fd, 4 * PAGE)
+  const a = p.mmap(0, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+  p.read(a + 3 * PAGE) // file page 3 at its linear address
+  p.remapFilePages(a, PAGE, 0, 3) // and file page 3 again at the start
+  p.read(a)
+  const pfn = pfnAt(m, p.pid, a)
+  expect(pfnAt(m, p.pid, a + 3 * PAGE)).toBe(pfn)
+  const v = rmapOf(m, pfn, () => undefined)
+  expect(v.mapcount).toBe(2)
+  expect(v.found).toBe(2)
+  expect(v.entries.filter((e) => e.nonlinear).map((e) => e.address)).toEqual([a])
+  expect(walkProbes(m, v, 'page_referenced').some((x) => x.entry.nonlinear)).toBe(false)
+})

@@ -251,6 +251,11 @@ export interface RmapEntry {
   maps: boolean
   /** The walk skips it: nonlinear (2.6.7), or its page_table_lock is held. */
   skipped?: string
+  /**
+   * A pte of a VM_NONLINEAR vma found away from the linear address by scanning
+   * the vma (as try_to_unmap's cluster scan does): the linear walk misses it.
+   */
+  nonlinear?: boolean
 }
 
 /** The reverse map of a page: its object and every vma the objrmap walk visits. */
@@ -316,6 +321,22 @@ export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string |
         e.skipped = 'nonlinear: not on the linear walk (2.6.7 i_mmap_nonlinear)'
       else if (m.heldPageTableLocks.has(v.mm.id)) e.skipped = 'page_table_lock held: trylock fails'
       entries.push(e)
+      if (v.flags & VM.NONLINEAR) {
+        // remap_file_pages put file pages anywhere in the vma: scan it for ptes of this page.
+        for (let at = v.start; at < v.end; at += 4096) {
+          if (at === e.address) continue
+          const w = pteAt(m, v.mm.id, at)
+          if (!w || !m.fast.present(w.lo, w.hi) || m.fast.pfn(w.lo, w.hi) !== pfn) continue
+          entries.push({
+            ...e,
+            address: at,
+            pte: decodePte(m.arch, w.lo, w.hi),
+            maps: true,
+            nonlinear: true,
+            skipped: 'nonlinear pte away from the linear address: only a scan of the vma finds it',
+          })
+        }
+      }
     }
   }
   return {
@@ -349,6 +370,7 @@ export function walkProbes(m: Machine, view: RmapView, kind: 'page_referenced' |
   let left = view.mapcount
   const swap = f.test(view.pfn, PG.swapcache)
   for (const e of view.entries) {
+    if (e.nonlinear) continue // not a probe of the linear walk
     if (kind === 'try_to_unmap' && left <= 0) break
     const step = out.length + 1
     if (e.skipped) {

@@ -12,6 +12,8 @@ export function Processes(props: { lane: Lane; sel: Sel; select: Select; rmap: R
   const m = lane.stepper.machine
   const procs = processes(m, (p) => lane.stepper.nameOf(p))
   const onList = new Set(rmap?.entries.map((e) => `${e.pid}:${e.vmaStart}`) ?? [])
+  // Many vmas (Morton's rmap-test maps thousands): list those of the selected process only.
+  const many = procs.reduce((n, p) => n + p.vmas.length, 0) > 200
   return (
     <section class="panel" data-testid="processes">
       <h2>Processes and vmas</h2>
@@ -25,10 +27,11 @@ export function Processes(props: { lane: Lane; sel: Sel; select: Select; rmap: R
               data-testid="proc"
               onClick={() => select({ pid: p.pid, addr: -1 })}
             >
-              <b>pid {p.pid}</b> {p.name} · mm {p.mmId} · rss {p.rss}
+              <b>pid {p.pid}</b> {p.name} · mm {p.mmId} · rss {p.rss} · {p.vmas.length} vma
+              {p.vmas.length === 1 ? '' : 's'}
               {p.alive ? '' : ' · exited'}
             </button>
-            {p.vmas.map((v) => (
+            {(many && p.pid !== sel.pid ? [] : p.vmas).map((v) => (
               <button
                 type="button"
                 key={v.start}
@@ -158,6 +161,8 @@ export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
   )
 }
 
+const RMAP_ROWS = 256
+
 /** The selected page's reverse map and the walks page_referenced / try_to_unmap would make. */
 export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; select: Select }) {
   const { lane, view, sel, select } = props
@@ -196,7 +201,7 @@ export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; selec
           </tr>
         </thead>
         <tbody>
-          {view.entries.map((e, i) => (
+          {view.entries.slice(0, RMAP_ROWS).map((e, i) => (
             <tr
               key={`${e.pid}:${e.vmaStart}:${i}`}
               data-testid="rmap-entry"
@@ -211,7 +216,10 @@ export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; selec
               <td>
                 {hexAddr(m.arch, e.vmaStart)}-{hexAddr(m.arch, e.vmaEnd)}
               </td>
-              <td>{e.address >= 0 ? hexAddr(m.arch, e.address) : 'outside'}</td>
+              <td>
+                {e.address >= 0 ? hexAddr(m.arch, e.address) : 'outside the vma'}
+                {e.nonlinear ? ' (nonlinear)' : ''}
+              </td>
               <td>
                 {e.pte ? (
                   <>
@@ -230,6 +238,11 @@ export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; selec
           ))}
         </tbody>
       </table>
+      {view.entries.length > RMAP_ROWS && (
+        <p class="dim">
+          … and {view.entries.length - RMAP_ROWS} more vmas on the list (the first {RMAP_ROWS} shown)
+        </p>
+      )}
       <Walk m={m} view={view} />
     </section>
   )
