@@ -3,6 +3,7 @@
  * a URL and reads what the page shows, through data-testid hooks.
  */
 import { i386 } from '@rmaplab/arch-i386'
+import { experiments } from '@rmaplab/workload'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launch, serve } from './browser.js'
@@ -133,6 +134,34 @@ describe('explorer in Chromium', () => {
     const problems = await page.getByTestId('problem').allTextContents()
     expect(problems.some((p) => p.startsWith('broken.yaml:4:'))).toBe(true)
     expect(await page.getByTestId('inline-problem').count()).toBeGreaterThan(0)
+    await page.close()
+  })
+
+  it('runs every demo to its end on every layout without a page error or a failed step', async () => {
+    const page = await browser.page()
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const demos = experiments().filter((e) => e.group === 'demo')
+    expect(demos.length).toBeGreaterThan(10)
+    const layouts = ['i386', 'i386-pae', 'ppc', 'ppc64']
+    for (const [i, d] of demos.entries()) {
+      const layout = layouts[i % layouts.length]!
+      await page.goto(`${server.url}#x=${d.name}&a=${layout}&s=9999&pid=1`)
+      await page.getByTestId('step-pos').waitFor()
+      const pos = (await page.getByTestId('step-pos').textContent())!
+      const [at, total] = pos.replace('step ', '').split(' / ').map(Number)
+      expect(at, `${d.name} on ${layout}: ${pos}`).toBe(total)
+      expect(await page.getByTestId('step-failure').count(), d.name).toBe(0)
+      // Select the first present pte, if any, and check its rmap agrees with mapcount.
+      const present = page.locator('[data-testid=pte-row].present')
+      if ((await present.count()) > 0) {
+        await present.first().click()
+        await page.getByTestId('rmap-found').waitFor()
+        const found = await page.getByTestId('rmap-found').textContent()
+        expect(found, `${d.name} on ${layout}`).toBe(await page.getByTestId('page-mapcount').textContent())
+      }
+    }
+    expect(errors).toEqual([])
     await page.close()
   })
 
