@@ -25,7 +25,16 @@ import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
 import { EXIT } from './errors.js'
-import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
+import {
+  failureText,
+  jsonReport,
+  mapsText,
+  meminfoBlocks,
+  metricsTable,
+  noticeLines,
+  passText,
+  table,
+} from './report.js'
 import { type SweepPoint, sweepCharts, sweepValues, writeCharts } from './sweep.js'
 
 /** Where the command writes. */
@@ -70,6 +79,10 @@ export function loadTarget(
   params: readonly string[],
 ): { workload: Workload; params: Record<string, number> } {
   const isFile = existsSync(target) && statSync(target).isFile()
+  if (!isFile && existsSync(target) && statSync(target).isDirectory())
+    throw new BadInputError([
+      `${target}: is a directory; give a workload file (.yaml, .yml, .json) or an experiment name`,
+    ])
   if (isFile) {
     if (params.length)
       throw new BadInputError([`--param is for built-in experiments; ${target} is a workload file`])
@@ -168,6 +181,7 @@ function report(
     if (f) io.out(f)
     else if (mode === 'check') io.out(`✓ ${r.layout}: m.check() held after each of ${r.stepsRun} steps`)
     else io.out(passText(r))
+    for (const line of noticeLines(r, w)) io.out(line)
   }
   if (mode !== 'check' || !ok) {
     io.out('')
@@ -216,7 +230,11 @@ function sweepPlan(
     .filter((v) => v !== top)
     .map((value) => {
       const { workload } = loadTarget(target, [...rest, `${param}=${value}`])
-      return { value, workload, layouts: resolveLayouts(workload.machine, workload.source, over) }
+      return {
+        value,
+        workload,
+        layouts: resolveLayouts(workload.machine, workload.source, over, workload.steps),
+      }
     })
   return { param, points }
 }
@@ -290,7 +308,7 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params } = loadTarget(t, opts.param ?? [])
-      const layouts = resolveLayouts(workload.machine, workload.source, over)
+      const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
       return { target: t, workload, params, layouts, sweep }

@@ -151,6 +151,14 @@ export function passText(r: LayoutRun): string {
   return `✓ ${r.layout}: ${r.stepsRun} steps${a ? `, ${a} assertion(s) held` : ''}, ${r.timeMs} ms`
 }
 
+/** What steps reported although they succeeded (pages a walk skipped), one line each under the verdict. */
+export function noticeLines(r: LayoutRun, w: Workload): string[] {
+  return r.notices.map((n) => {
+    const where = n.pos ? `${w.source.file}:${n.pos.line}:${n.pos.col}` : w.source.file
+    return `    note: step ${n.step} (${where}) ${n.label}: ${n.message}`
+  })
+}
+
 /** The JSON report: everything `m.stats()` and `m.meminfo()` said, per layout. */
 export function jsonReport(w: Workload, runs: readonly LayoutRun[], extra: Record<string, unknown> = {}) {
   return {

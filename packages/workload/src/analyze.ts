@@ -8,7 +8,7 @@
  * expressions compiled.
  */
 import { type Compiled, compileExpr, ExprError, RESERVED_NAMES } from './expr.js'
-import { sizeBytes, WORD_MAX, WORD_MIN } from './format.js'
+import { fitsWord, sizeBytes, wordMessage } from './format.js'
 import type { Step, StepKind } from './schema.js'
 import { type PathKey, type Pos, problem, type Source } from './source.js'
 import { STEPS } from './steps/index.js'
@@ -195,7 +195,7 @@ export class Analysis {
   }
 
   /** A name this step defines: a region, an fd, a mark. */
-  define(kind: 'region' | 'fd' | 'mark', name: unknown, key: PathKey[]): void {
+  define(kind: 'region' | 'fd' | 'mark', name: unknown, key: PathKey[], opts?: { rebind?: boolean }): void {
     if (typeof name !== 'string') return
     if (kind === 'region' && RESERVED_NAMES.has(name)) {
       this.report(
@@ -203,6 +203,11 @@ export class Analysis {
         `'${name}' is reserved in expressions (a unit, variable, constant or function); choose another region name`,
       )
     }
+    if (kind === 'region' && this.regions.has(name) && !opts?.rebind)
+      this.report(
+        key,
+        `a region named '${name}' is already defined by an earlier step: choose another name (mremap's 'as' may re-bind a name)`,
+      )
     ;(kind === 'region' ? this.regions : kind === 'fd' ? this.fds : this.marks).add(name)
   }
 
@@ -265,17 +270,6 @@ export function label(step: Step): string {
   // biome-ignore lint/suspicious/noExplicitAny: validated by the kind's schema
   if (h.label) return `${h.label(step.args as any)}${note}`
   return `${step.kind} ${procText((a as { proc: string | string[] }).proc)} ${rangeText(a as Parameters<typeof rangeText>[0])}${note}`
-}
-
-/** Does `v` fit a page's 32-bit content word? */
-export function fitsWord(v: number): boolean {
-  return Number.isInteger(v) && v >= WORD_MIN && v <= WORD_MAX
-}
-
-/** Why `v` is not a content word. */
-export function wordMessage(v: number): string {
-  const shown = Number.isInteger(v) && v >= 0 ? `0x${v.toString(16)}` : String(v)
-  return `${shown} does not fit a page's content word, which is 32 bits: 0..0xffffffff (or a negative int32)`
 }
 
 /** The smallest swap area sys_swapon takes: the header page plus one slot. */

@@ -108,6 +108,17 @@ export function sizeBytes(v: number | string): number {
 /** A page's content word: 32 bits (stored unsigned; a negative int32 stands for its two's complement). */
 export const WORD_MIN = -0x8000_0000
 export const WORD_MAX = 0xffff_ffff
+/** Does `v` fit a page's 32-bit content word? */
+export function fitsWord(v: number): boolean {
+  return Number.isInteger(v) && v >= WORD_MIN && v <= WORD_MAX
+}
+
+/** Why `v` is not a content word. */
+export function wordMessage(v: number): string {
+  const shown = Number.isInteger(v) && v >= 0 ? `0x${v.toString(16)}` : String(v)
+  return `${shown} does not fit a page's content word, which is 32 bits: 0..0xffffffff (or a negative int32)`
+}
+
 export const Word = z
   .number()
   .int()

@@ -17,6 +17,9 @@
  *
  * @packageDocumentation
  */
+
+/** The rmap strategies the core registers (a list: new designs appear here without changes to the runner). */
+export { RMAP_STRATEGIES } from '@rmaplab/rmap'
 export { type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
 export { hex, type Region } from './context.js'
 export { BadInputError } from './errors.js'
@@ -67,6 +70,14 @@ export {
   WorkloadSchema,
   workloadJsonSchema,
 } from './schema.js'
-export { objectSource, type PathKey, type Pos, parseText, type Source } from './source.js'
+export {
+  MAX_ALIAS_NODES,
+  MAX_DEPTH,
+  objectSource,
+  type PathKey,
+  type Pos,
+  parseText,
+  type Source,
+} from './source.js'
 export { STEPS, type StepHandler } from './steps/index.js'
 export { closest, parseWorkload, validateWorkload, type Workload } from './validate.js'

@@ -74,7 +74,9 @@ describe('the step-by-step runner', () => {
       }
     })()
     expect(e).toBeInstanceOf(BadInputError)
-    expect((e as BadInputError).problems[0]).toMatch(/^x\.yaml:3:\d+: steps\[1\]\.mmap\.proc: no process or group named 'q'/)
+    expect((e as BadInputError).problems[0]).toMatch(
+      /^x\.yaml:3:\d+: steps\[1\]\.mmap\.proc: no process or group named 'q'/,
+    )
   })
 })
 

@@ -2,15 +2,12 @@
 import { PAGE_SIZE, SignalError } from '@rmaplab/rmap'
 import { z } from 'zod'
 import { AssertionFailure, hex, type RunContext, WorkloadError } from '../context.js'
-import { Expr, Fails, Note, ProcRef, RangeFields, WORD_MAX, WORD_MIN } from '../format.js'
+import { Expr, Fails, fitsWord, Note, ProcRef, RangeFields, wordMessage } from '../format.js'
 import { defineStep } from './step.js'
 
 /** A content word must fit the page's 32-bit word: checked before the run when constant, else when computed. */
 function wordOf(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < WORD_MIN || v > WORD_MAX)
-    throw new WorkloadError(
-      `${what} ${Number.isInteger(v) && v >= 0 ? hex(v) : v} does not fit a page's 32-bit content word (${hex(0)}..${hex(WORD_MAX)}, or a negative int32)`,
-    )
+  if (!fitsWord(v)) throw new WorkloadError(`${what} ${wordMessage(v)}`)
   return v
 }
 

@@ -181,7 +181,7 @@ export const mremap = defineStep({
     an.expr(['new_length'])
     an.expr(['to'])
     if (a.fixed && a.to === undefined) an.report([], "'fixed' needs 'to' (the new address)", { key: 'fixed' })
-    an.define('region', a.as, ['as'])
+    an.define('region', a.as, ['as'], { rebind: true })
   },
   label: (a) =>
     `mremap ${procText(a.proc)} ${rangeText(a)} → ${a.new_length}${a.to !== undefined ? ` at ${a.to}` : ''}`,
