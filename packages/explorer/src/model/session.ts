@@ -7,7 +7,7 @@
  */
 import type { Machine } from '@rmaplab/rmap'
 import { diff, type StepDiff, snapshot } from './diff.js'
-import type { LoadedWorkload, Stepper } from './workload.js'
+import type { LoadedWorkload, Stepper, StepResult } from './workload.js'
 
 /** The small charts' series, one value per step. */
 export interface Metrics {
@@ -29,6 +29,8 @@ export interface Lane {
   failure: { step: number; message: string } | null
   /** metrics[i]: after i steps. */
   metrics: Metrics[]
+  /** The runner's summary and notices of the step that led here. */
+  said: { summary: string; notices: readonly string[] }
   /** Time of the last forward step in ms: model and diff separately. */
   lastStepMs: { model: number; diff: number }
 }
@@ -76,6 +78,7 @@ export class Session {
       diff: null,
       failure: null,
       metrics: known,
+      said: { summary: '', notices: [] },
       lastStepMs: { model: 0, diff: 0 },
     }
   }
@@ -108,7 +111,7 @@ export class Session {
     const p0 = probes(m)
     const t0 = performance.now()
     const step = l.stepper.position
-    let r: ReturnType<Stepper['step']>
+    let r: StepResult
     try {
       r = l.stepper.step()
     } catch (e) {
@@ -116,6 +119,7 @@ export class Session {
     }
     const t1 = performance.now()
     if (!r.ok) l.failure = { step, message: r.message }
+    l.said = { summary: r.summary ?? '', notices: r.notices ?? [] }
     l.metrics[l.stepper.position] = metrics(m, p0)
     l.diff = before ? diff(m, before) : null
     l.lastStepMs = { model: t1 - t0, diff: performance.now() - t1 }

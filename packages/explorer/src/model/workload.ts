@@ -34,10 +34,19 @@ export interface Stepper {
   readonly machine: Machine
   /** Steps run so far. */
   readonly position: number
-  /** Run the next step; a failure (an expectation not met, a signal) is returned, not thrown. */
-  step(): { ok: true } | { ok: false; message: string }
+  /**
+   * Run the next step; a failure (an expectation not met, a signal) is
+   * returned, not thrown. `summary` and `notices` are the runner's words on it.
+   */
+  step(): StepResult
   /** The workload's name for a process (`p`, `all[3]`). */
   nameOf(p: Process): string | undefined
+}
+
+/** What one step did. */
+export type StepResult = ({ ok: true } | { ok: false; message: string }) & {
+  summary?: string
+  notices?: readonly string[]
 }
 
 /** A parsed, validated workload. */
@@ -153,9 +162,14 @@ function wrap(w: Workload): LoadedWorkload {
         nameOf: (p: Process) => run.nameOf(p.pid),
         step() {
           const o = run.step()
-          if (!o.failure) return { ok: true }
+          const said = { summary: o.summary, notices: o.notices }
+          if (!o.failure) return { ok: true, ...said }
           const f = o.failure
-          return { ok: false, message: `${f.kind}${f.process ? ` in ${f.process}` : ''}: ${f.message}` }
+          return {
+            ok: false,
+            message: `${f.kind}${f.process ? ` in ${f.process}` : ''}: ${f.message}`,
+            ...said,
+          }
         },
       }
     },

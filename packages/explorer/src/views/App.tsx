@@ -121,6 +121,19 @@ export function App() {
     }
   }
 
+  // Arrow keys step (outside text fields).
+  const total = session.current?.length ?? 0
+  useEffect(() => {
+    const key = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA')) return
+      if (e.key === 'ArrowRight') setSt((s) => ({ ...s, step: Math.min(total, s.step + 1) }))
+      else if (e.key === 'ArrowLeft') setSt((s) => ({ ...s, step: Math.max(0, s.step - 1) }))
+    }
+    addEventListener('keydown', key)
+    return () => removeEventListener('keydown', key)
+  }, [total])
+
   // Drop a workload file anywhere on the page.
   const onFileRef = useRef(onFile)
   onFileRef.current = onFile
@@ -301,7 +314,16 @@ export function App() {
                   i === 0 ? sel.addr : samePageOn(lane.stepper.machine, sel.pid, sel.addr, l.stepper.machine)
                 const lsel =
                   i === 0 ? sel : { pid: sel.pid, addr, pfn: pfnAt(l.stepper.machine, sel.pid, addr) }
-                const lselect = i === 0 ? select : () => {}
+                // A click in lane B selects the same page of lane A (the frame is lane A's).
+                const lselect: typeof select =
+                  i === 0
+                    ? select
+                    : (p) =>
+                        p.addr !== undefined && p.addr >= 0
+                          ? select({
+                              addr: samePageOn(l.stepper.machine, sel.pid, p.addr, lane.stepper.machine),
+                            })
+                          : undefined
                 return (
                   <div key={l.layout} data-testid={`lane-${l.layout}`}>
                     <h3>{l.layout}</h3>

@@ -358,6 +358,12 @@ export function Changes(props: { lane: Lane; select: Select }) {
           step {lane.failure.step + 1} failed: {lane.failure.message}
         </p>
       )}
+      {lane.said.summary && <p data-testid="step-summary">{lane.said.summary}</p>}
+      {lane.said.notices.map((n) => (
+        <p key={n} class="dim" data-testid="step-notice">
+          note: {n}
+        </p>
+      ))}
       {!d ? (
         <p class="hint">Nothing yet: step forward.</p>
       ) : (
