@@ -115,6 +115,20 @@ describe('explorer in Chromium', () => {
     await page.close()
   })
 
+  it("lists page_referenced's probes, and the real call on a copy agrees without changing the page shown", async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=5&pid=1&addr=0x40002000')
+    await page.getByTestId('rmap-found').waitFor()
+    const walk = page.getByTestId('walk-page_referenced')
+    await walk.locator('summary').click()
+    expect(await walk.locator('summary').textContent()).toMatch(/4 probes, 4 references/)
+    await page.getByTestId('call-page_referenced').click()
+    const called = page.getByTestId('called-page_referenced')
+    await expect.poll(() => called.textContent()).toMatch(/visited 4 vma\(s\), probed 4 pte\(s\)/)
+    // The page on screen still has its young ptes: the call ran on a copy.
+    expect(await walk.locator('summary').textContent()).toMatch(/4 references/)
+    await page.close()
+  })
+
   it("shows a malformed workload's problems at their positions", async () => {
     const page = await open()
     const text = [

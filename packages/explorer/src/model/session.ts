@@ -124,4 +124,29 @@ export class Session {
     l.diff = before ? diff(m, before) : null
     l.lastStepMs = { model: t1 - t0, diff: performance.now() - t1 }
   }
+
+  /**
+   * Call the kernel function itself on `pfn`, on a copy: the lane's workload
+   * re-run to the same step on a fresh machine, so the machine on screen is
+   * not changed (page_referenced clears young bits, try_to_unmap unmaps). The
+   * answer and the walk's cost, as `m.stats().lastWalk` reports them.
+   */
+  callOnCopy(
+    lane: number,
+    pfn: number,
+    kind: 'page_referenced' | 'try_to_unmap',
+  ): { result: string; vmasVisited: number; ptesProbed: number } {
+    const l = this.lanes[lane]!
+    const copy = this.workload.start(l.layout, this.rmap)
+    while (copy.position < l.stepper.position) if (!copy.step().ok) break
+    const m = copy.machine
+    let result: string
+    try {
+      result = kind === 'page_referenced' ? `${m.pageReferenced(pfn)} reference(s)` : m.tryToUnmap(pfn)
+    } catch (e) {
+      result = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    }
+    const w = m.stats().lastWalk
+    return { result, vmasVisited: w.vmasVisited, ptesProbed: w.ptesProbed }
+  }
 }

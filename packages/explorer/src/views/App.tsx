@@ -350,7 +350,16 @@ export function App() {
           </div>
           <div class="col wide">
             {lanes.length === 1 && <PageTables lane={lane} sel={sel} select={select} version={version} />}
-            <Rmap lane={lane} view={rmap} sel={sel} select={select} />
+            <Rmap
+              lane={lane}
+              view={rmap}
+              sel={sel}
+              select={select}
+              call={(kind) => {
+                const r = s!.callOnCopy(0, st.pfn, kind)
+                return `→ ${r.result}; the walk visited ${r.vmasVisited} vma(s), probed ${r.ptesProbed} pte(s)`
+              }}
+            />
           </div>
           <div class="col">
             <Frames lane={lane} sel={sel} select={select} />

@@ -1,5 +1,5 @@
 import type { Machine } from '@rmaplab/rmap'
-import { useMemo } from 'preact/hooks'
+import { useMemo, useState } from 'preact/hooks'
 import { frameInfo, frameUse, processes, type RmapView, rmapOf, walkProbes } from '../model/introspect.js'
 import { hexAddr } from '../model/pte.js'
 import type { Lane, Metrics } from '../model/session.js'
@@ -164,8 +164,14 @@ export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
 const RMAP_ROWS = 256
 
 /** The selected page's reverse map and the walks page_referenced / try_to_unmap would make. */
-export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; select: Select }) {
-  const { lane, view, sel, select } = props
+export function Rmap(props: {
+  lane: Lane
+  view: RmapView | null
+  sel: Sel
+  select: Select
+  call?: (kind: 'page_referenced' | 'try_to_unmap') => string
+}) {
+  const { lane, view, sel, select, call } = props
   const m = lane.stepper.machine
   if (!view)
     return (
@@ -243,13 +249,19 @@ export function Rmap(props: { lane: Lane; view: RmapView | null; sel: Sel; selec
           … and {view.entries.length - RMAP_ROWS} more vmas on the list (the first {RMAP_ROWS} shown)
         </p>
       )}
-      <Walk m={m} view={view} />
+      {/* keyed: a new page or a new step starts without the answers of earlier calls */}
+      <Walk key={`${view.pfn}:${lane.layout}:${lane.stepper.position}`} m={m} view={view} call={call} />
     </section>
   )
 }
 
-function Walk(props: { m: Machine; view: RmapView }) {
-  const { m, view } = props
+function Walk(props: {
+  m: Machine
+  view: RmapView
+  call: ((kind: 'page_referenced' | 'try_to_unmap') => string) | undefined
+}) {
+  const { m, view, call } = props
+  const [called, setCalled] = useState<Record<string, string>>({})
   if (view.kind !== 'anon_vma' && view.kind !== 'address_space') return null
   return (
     <div class="walks">
@@ -264,6 +276,18 @@ function Walk(props: { m: Machine; view: RmapView }) {
                 ? ' (anonymous page not in the swap cache: SWAP_AGAIN before any walk)'
                 : ''}
             </summary>
+            {call && (
+              <p>
+                <button
+                  type="button"
+                  data-testid={`call-${k}`}
+                  onClick={() => setCalled((c) => ({ ...c, [k]: call(k) }))}
+                >
+                  call {k}() on a copy
+                </button>{' '}
+                <span data-testid={`called-${k}`}>{called[k] ?? ''}</span>
+              </p>
+            )}
             <ol>
               {probes.map((p) => (
                 <li key={p.step} class={p.hit ? 'hit' : ''}>
@@ -275,7 +299,10 @@ function Walk(props: { m: Machine; view: RmapView }) {
           </details>
         )
       })}
-      <p class="dim">Listed without running: the walk the kernel function would make on this page now.</p>
+      <p class="dim">
+        Listed without running: the walk the kernel function would make on this page now. “Call on a copy”
+        re-runs the workload to this step on a fresh machine and calls the function there.
+      </p>
     </div>
   )
 }
