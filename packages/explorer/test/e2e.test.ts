@@ -2,11 +2,13 @@
  * End-to-end: the built explorer (dist/) in headless Chromium. Each test opens
  * a URL and reads what the page shows, through data-testid hooks.
  */
+
+import { join } from 'node:path'
 import { i386 } from '@rmaplab/arch-i386'
 import { experiments } from '@rmaplab/workload'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launch, serve } from './browser.js'
+import { DIST, launch, serve } from './browser.js'
 
 let server: Awaited<ReturnType<typeof serve>>
 let browser: Awaited<ReturnType<typeof launch>>
@@ -127,6 +129,15 @@ describe('explorer in Chromium', () => {
     // The page on screen still has its young ptes: the call ran on a copy.
     expect(await walk.locator('summary').textContent()).toMatch(/4 references/)
     await page.close()
+  })
+
+  it('works from a sub-path of any static server (relative asset paths)', async () => {
+    const parent = await serve(join(DIST, '..'))
+    const page = await browser.page()
+    await page.goto(`${parent.url}dist/index.html#x=a1&a=ppc&s=3`)
+    await stepTo(page, 3, Number((await page.getByTestId('step-pos').textContent())!.split('/')[1]))
+    await page.close()
+    await parent.close()
   })
 
   it("shows a malformed workload's problems at their positions", async () => {

@@ -45,6 +45,13 @@ export function App() {
   const expKey = `${st.experiment}|${JSON.stringify(st.params)}`
   useEffect(() => {
     if (st.experiment === '' && loaded?.file) return
+    if (st.experiment === '') {
+      setLoaded(null)
+      setLoadError(
+        'This link was made with a workload loaded from a file, which links do not carry: load the file again, or pick an experiment.',
+      )
+      return
+    }
     try {
       setLoaded(load(st))
       setLoadError('')
