@@ -419,10 +419,11 @@ function FileErrors(props: { err: FileError; onClose: () => void }) {
           const ps = byLine.get(i + 1)
           return (
             <div key={i} class={ps ? 'errline' : ''}>
-              <span class="ln">{i + 1}</span> {l}
+              <span class="ln">{String(i + 1).padStart(4)}</span>
+              {` ${l}`}
               {ps?.map((p, j) => (
                 <div key={j} class="caret" data-testid="inline-problem">
-                  <span class="ln" /> {' '.repeat(Math.max(0, (p.col ?? 1) - 1))}^ {p.message}
+                  {`${' '.repeat(5 + Math.max(0, (p.col ?? 1) - 1))}^ ${p.message}`}
                 </div>
               ))}
             </div>
