@@ -195,6 +195,7 @@ export function Rmap(props: {
           <span class="bad"> (differs from mapcount)</span>
         ) : null}
       </p>
+      <ChainPicture view={view} m={m} sel={sel} />
       <table class="list" data-testid="rmap-list">
         <thead>
           <tr>
@@ -252,6 +253,65 @@ export function Rmap(props: {
       {/* keyed: a new page or a new step starts without the answers of earlier calls */}
       <Walk key={`${view.pfn}:${lane.layout}:${lane.stepper.position}`} m={m} view={view} call={call} />
     </section>
+  )
+}
+
+const PIC_ROWS = 12
+
+/**
+ * The reverse map as it is drawn on whiteboards: the page, the object its
+ * mapping names, each vma on that object's list, and the pte at the address
+ * vm_pgoff gives (green when it maps the page).
+ */
+function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
+  const { view, m, sel } = props
+  const rows = view.entries.slice(0, PIC_ROWS)
+  if (rows.length === 0) return null
+  const RH = 26
+  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 8
+  const mid = H / 2
+  const x = { page: 4, obj: 120, vma: 290, pte: 520 }
+  return (
+    <svg class="chain" width="100%" viewBox={`0 0 760 ${H}`} height={H} role="img" aria-label="reverse map">
+      <g class="node page">
+        <rect x={x.page} y={mid - 14} width={96} height={28} rx={4} />
+        <text x={x.page + 48} y={mid + 4}>
+          page {view.pfn}
+        </text>
+      </g>
+      <line class="edge" x1={x.page + 96} y1={mid} x2={x.obj} y2={mid} />
+      <g class="node obj">
+        <rect x={x.obj} y={mid - 14} width={150} height={28} rx={4} />
+        <text x={x.obj + 75} y={mid + 4}>
+          {view.kind === 'anon_vma' ? `anon_vma #${view.objectId}` : `address_space #${view.objectId}`}
+        </text>
+      </g>
+      {rows.map((e, i) => {
+        const y = 4 + i * RH + RH / 2
+        const on = e.pid === sel.pid && e.address === sel.addr
+        return (
+          <g key={i} class={`link ${e.maps ? 'maps' : 'nomap'} ${on ? 'on' : ''}`}>
+            <line class="edge" x1={x.obj + 150} y1={mid} x2={x.vma} y2={y} />
+            <rect class="vma" x={x.vma} y={y - 11} width={200} height={22} rx={3} />
+            <text x={x.vma + 100} y={y + 4}>
+              pid {e.pid} vma {hexAddr(m.arch, e.vmaStart)}
+            </text>
+            <line class="edge" x1={x.vma + 200} y1={y} x2={x.pte} y2={y} />
+            <rect class="pte" x={x.pte} y={y - 11} width={230} height={22} rx={3} />
+            <text x={x.pte + 115} y={y + 4}>
+              {e.address < 0
+                ? 'outside the vma'
+                : `${hexAddr(m.arch, e.address)}: ${e.pte ? e.pte.raw : 'no pte'}`}
+            </text>
+          </g>
+        )
+      })}
+      {view.entries.length > PIC_ROWS && (
+        <text x={x.vma + 100} y={H - 8}>
+          … {view.entries.length - PIC_ROWS} more
+        </text>
+      )}
+    </svg>
   )
 }
 
