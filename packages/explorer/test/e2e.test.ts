@@ -4,7 +4,7 @@
  */
 
 import { join } from 'node:path'
-import { i386 } from '@rmaplab/arch-i386'
+import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { experiments } from '@rmaplab/workload'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -76,6 +76,22 @@ describe('explorer in Chromium', () => {
     expect(decoded).toContain(`pfn ${i386.ptePfn(raw)}`)
     // The struct page the selection shows is that pfn's.
     expect(await page.getByTestId('struct-page').textContent()).toContain(String(i386.ptePfn(raw)))
+    await page.close()
+  })
+
+  it('walks the 3-level PAE tables: pgd → pmd page → pte page, 64-bit ptes decoded', async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386-pae&s=3&pid=1&addr=0x40001000')
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    // The tree names the pmd page between the pgd entry and the pte page.
+    const tree = (await page.getByTestId('pte-pages').textContent())!
+    expect(tree).toMatch(/\[1\] → pmd@\d+\[0\] → pfn \d+/) // 0x40000000: pgd index 1, pmd index 0
+    const rawText = (await row.getByTestId('pte-raw').textContent())!
+    expect(rawText).toHaveLength(18)
+    const raw = BigInt(rawText)
+    const b = i386Pae.bits
+    expect(raw & b['_PAGE_PRESENT']!).toBe(b['_PAGE_PRESENT'])
+    expect(await row.getByTestId('pte-decoded').textContent()).toContain(`pfn ${i386Pae.ptePfn(raw)}`)
     await page.close()
   })
 
