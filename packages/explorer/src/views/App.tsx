@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { pfnAt, pteAt, samePageOn } from '../model/introspect.js'
 import { decodePte, fieldText, hexAddr } from '../model/pte.js'
 import { Session } from '../model/session.js'
-import { DEFAULT_STATE, formatHash, parseHash, type ViewState } from '../model/url.js'
+import { formatHash, parseHash, type ViewState } from '../model/url.js'
 import {
   ARCH_NAMES,
   experimentList,
@@ -26,10 +26,17 @@ interface Loaded {
   workload: LoadedWorkload
   /** The file it came from, when not a built-in experiment. */
   file: string
+  /** The experiment and parameters it was loaded for (see `expKey`). */
+  key: string
+}
+
+/** The experiment and its parameters, as one string. */
+function experimentKey(st: ViewState): string {
+  return `${st.experiment}|${JSON.stringify(st.params)}`
 }
 
 function load(st: ViewState): Loaded {
-  return { workload: loadExperiment(st.experiment, st.params), file: '' }
+  return { workload: loadExperiment(st.experiment, st.params), file: '', key: experimentKey(st) }
 }
 
 export function App() {
@@ -39,10 +46,12 @@ export function App() {
   const [loadError, setLoadError] = useState<string>('')
   const [version, setVersion] = useState(0)
   const session = useRef<Session | null>(null)
+  /** The experiment and layouts the session was made for: a step change waits for a new one. */
+  const sessionFor = useRef('')
   const experiments = useMemo(() => experimentList(), [])
 
   // (Re)load the built-in experiment when it or its parameters change.
-  const expKey = `${st.experiment}|${JSON.stringify(st.params)}`
+  const expKey = experimentKey(st)
   useEffect(() => {
     if (st.experiment === '' && loaded?.file) return
     if (st.experiment === '') {
@@ -68,12 +77,17 @@ export function App() {
       session.current = null
       return
     }
+    if (loaded.key !== expKey) return // the new experiment is still loading
     const layouts = [st.layout, ...(st.compare && st.compare !== st.layout ? [st.compare] : [])].filter((l) =>
       loaded.workload.layouts.includes(l),
     )
     if (layouts.length === 0) layouts.push(loaded.workload.layouts[0]!)
-    session.current = new Session(loaded.workload, layouts, st.rmap || undefined)
-    session.current.goTo(st.step)
+    const s = new Session(loaded.workload, layouts, st.rmap || undefined)
+    session.current = s
+    sessionFor.current = `${expKey}|${layoutKey}`
+    s.goTo(st.step)
+    // A step past the end (or past a failed step) is where the run stopped.
+    if (s.position !== st.step) setSt((x) => ({ ...x, step: s.position }))
     setVersion((v) => v + 1)
   }, [loaded, layoutKey])
 
@@ -82,9 +96,10 @@ export function App() {
   const stepStart = useRef(0)
   useEffect(() => {
     const s = session.current
-    if (!s || s.position === st.step) return
+    if (!s || s.position === st.step || sessionFor.current !== `${expKey}|${layoutKey}`) return
     stepStart.current = performance.now()
     s.goTo(st.step)
+    if (s.position !== st.step) setSt((x) => ({ ...x, step: s.position }))
     setVersion((v) => v + 1)
   }, [st.step, version])
   useEffect(() => {
@@ -130,8 +145,9 @@ export function App() {
     try {
       const w = loadText(text, file.name)
       setFileError(null)
-      setLoaded({ workload: w, file: file.name })
-      setSt((s) => ({ ...s, experiment: '', params: {}, step: 0, pid: -1, addr: -1, pfn: -1 }))
+      const next = { ...st, experiment: '', params: {}, step: 0, pid: -1, addr: -1, pfn: -1 }
+      setLoaded({ workload: w, file: file.name, key: experimentKey(next) })
+      setSt(next)
     } catch (e) {
       if (e instanceof WorkloadError) setFileError({ file: file.name, text, problems: e.problems })
       else setFileError({ file: file.name, text, problems: [{ message: String(e) }] })
@@ -433,5 +449,3 @@ function FileErrors(props: { err: FileError; onClose: () => void }) {
     </section>
   )
 }
-
-export { DEFAULT_STATE }
