@@ -3,13 +3,15 @@
  * every step. Each violation names the invariant it breaks:
  *
  * - every present user pte maps a page whose mapcount counts it (and nothing else does);
- * - the rmap walk of every mapped page finds exactly mapcount ptes;
- * - anon pages' (mapping, index) agree with every vma that maps them;
+ * - the rmap design's own invariants (`m.rmap.check`; for objrmap: the rmap
+ *   walk of every mapped page finds exactly mapcount ptes, less the nonlinear
+ *   ones, anon pages' (mapping, index) agree with every vma that maps them,
+ *   anon_vma lists, see rmap/objrmap/model.ts);
  * - page count covers the mappings (count == mapcount for anonymous pages);
  * - nr_mapped and nr_page_table_pages equal what they count;
  * - rss per mm equals its present ptes of non-reserved pages;
  * - total_vm and locked_vm per mm equal the pages of its vmas and of its VM_LOCKED vmas;
- * - vmas are sorted, do not overlap, and sit on their anon_vma lists;
+ * - vmas are sorted and do not overlap;
  * - files: a page-cache page has mapping = its address_space, index = its
  *   offset, count = mapcount + 1 (the cache's reference), is on the LRU and lies
  *   below i_size rounded up to a page (nothing cached past EOF after a
@@ -19,10 +21,8 @@
  *   its file (i_mmap_shared if VM_SHARED, else i_mmap) and nothing else is;
  *   Cached and nr_dirty count the cached and the dirty cached pages;
  * - a page on the LRU is mapped, in a page cache or in the swap cache (no leak);
- * - the rmap walk finds every pte of a mapped page except those a nonlinear vma
- *   holds away from the page's linear address (objrmap cannot see them: see
- *   fremap.ts); the file ptes the 2.6.7 cluster scan leaves are not mappings
- *   and count in neither;
+ * - the file ptes the 2.6.7 cluster scan leaves are not mappings and count
+ *   as neither ptes nor nonlinear ptes;
  * - swap: every swap pte names a used slot; every used slot's count equals the
  *   swap ptes holding its entry, plus 1 per tmpfs swap-vector entry holding
  *   it, plus 1 when a swap-cache page holds it (a
@@ -49,7 +49,6 @@ import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset, userPtePages } from './pgtable.js'
-import { countRmapPtes } from './rmap/objrmap.js'
 import { checkShmem, shmemSwapRefs } from './shmem.js'
 import { SWAP_MAP_MAX } from './swapfile.js'
 
@@ -73,8 +72,6 @@ export function runCheck(m: Machine): void {
       if (vma.start < prevEnd || vma.start >= vma.end)
         v.push(`vmas of pid ${p.pid} are sorted and do not overlap (0x${vma.start.toString(16)})`)
       prevEnd = vma.end
-      if (vma.anonVma && !vma.anonVma.vmas.includes(vma))
-        v.push(`a vma with an anon_vma is on its list (pid ${p.pid}, 0x${vma.start.toString(16)})`)
       liveVmas.add(vma)
       for (let a = vma.start; a < vma.end; a += 4096) {
         const ptr = lookupPte(m.env, mm.id, a)
@@ -89,8 +86,6 @@ export function runCheck(m: Machine): void {
           if (!f.none(lo, hi) && !f.file(lo, hi)) {
             const e = m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi))
             swapPtes.set(e, (swapPtes.get(e) ?? 0) + 1)
-            if (!vma.anonVma)
-              v.push(`a swap pte lives only in a vma with an anon_vma (pid ${p.pid}, 0x${a.toString(16)})`)
           }
           continue
         }
@@ -103,11 +98,6 @@ export function runCheck(m: Machine): void {
         rss++
         ptes[pfn]!++
         if (fr.test(pfn, PG.anon)) {
-          if (!vma.anonVma || fr.mapping[pfn] !== vma.anonVma.id || fr.index[pfn] !== vma.linearIndex(a)) {
-            v.push(
-              `anon page ${pfn} (mapping ${fr.mapping[pfn]}, index ${fr.index[pfn]}) agrees with the vma mapping it at 0x${a.toString(16)} (anon_vma ${vma.anonVma?.id}, index ${vma.linearIndex(a)})`,
-            )
-          }
           if (vma.flags & VM.SHARED)
             v.push(`a VM_SHARED vma maps no anonymous page (pid ${p.pid}, 0x${a.toString(16)} → ${pfn})`)
         } else if (!vma.file || fr.mapping[pfn] !== vma.file.id) {
@@ -145,18 +135,9 @@ export function runCheck(m: Machine): void {
     if (mc !== ptes[pfn]) v.push(`mapcount of page ${pfn} (${mc}) counts its ptes (${ptes[pfn]})`)
     if (mc > 0) {
       mapped++
-      const found = countRmapPtes(m, pfn)
-      const reachable = mc - nonlinear[pfn]!
-      if (found !== reachable) {
-        v.push(
-          `the rmap walk of page ${pfn} finds its mapcount (${mc}) ptes, less the ${nonlinear[pfn]} nonlinear ones, found ${found}`,
-        )
-      }
       if (fr.test(pfn, PG.anon) && fr.count[pfn] !== mc + (fr.test(pfn, PG.swapcache) ? 1 : 0)) {
         v.push(`count of anon page ${pfn} (${fr.count[pfn]}) equals its mappings (${mc}) plus the swap cache`)
       }
-    } else if (fr.test(pfn, PG.anon)) {
-      v.push(`PG_anon is set only on mapped pages (page ${pfn})`)
     }
     if (fr.count[pfn] === 0) continue
     let cache: AddressSpace | null = null
@@ -223,6 +204,8 @@ export function runCheck(m: Machine): void {
     )
   for (const pfn of m.fs.tails.keys())
     if (fr.count[pfn] === 0) v.push(`an EOF tail word belongs to a page in use (page ${pfn} is free)`)
+  // The rmap design's own invariants (its structures, what its walk finds).
+  m.rmap.check(m, { ptes, nonlinear }, v)
   const ps = m.env.pageState
   if (ps.count(PS.nr_mapped) !== mapped)
     v.push(`nr_mapped (${ps.count(PS.nr_mapped)}) equals the mapped pages (${mapped})`)

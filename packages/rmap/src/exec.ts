@@ -10,7 +10,6 @@
  * expand the vma).
  */
 import type { Machine } from './machine.js'
-import { anonVmaPrepare } from './memory.js'
 import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
 import { vmaLink, vmPageProt } from './mmap.js'
@@ -31,7 +30,8 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
   const start = top - pages * 4096
   const vma = new Vma(mm, start, top, VM_STACK_FLAGS, vmPageProt(m, VM_STACK_FLAGS), start / 4096, null, null)
   vmaLink(m, vma)
-  anonVmaPrepare(m, vma)
+  m.rmap.mmExec(m, mm)
+  m.rmap.vmaPrepare(m, vma)
   const f = m.fast
   const prevCpu = m.env.cpu
   m.env.cpu = cpu
@@ -48,7 +48,7 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
         (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0,
         f.mkPteHi(pfn, vma.pageProt),
       )
-      m.rmap.pageAddRmap(m, pfn, vma, address, true)
+      m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
       pteUnmap(m.env, ptr)
     })

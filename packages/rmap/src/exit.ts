@@ -19,6 +19,7 @@ export function exitMmap(m: Machine, mm: Mm): void {
     vmaUnlink(m, vma)
     unlinkFileVma(vma)
   }
+  m.rmap.mmExit(m, mm)
   if (mm.mapCount !== 0)
     throw new KernelBugError('exit_mmap: map_count is 0 after unmapping', 'mm/mmap.c exit_mmap')
   if (mm.rss !== 0)

@@ -1,8 +1,10 @@
 /**
  * kernel/fork.c `dup_mmap`, as 2.6.7 has it and the -aa tree calls it
  * (kernel-facts/rmap.md §2.2 "fork"): every vma is copied with its anon_vma
- * pointer, VM_LOCKED cleared, and the copy linked on the same anon_vma list,
- * so one anon_vma lists every fork-copy of a vma. Then `copy_page_range` copies
+ * pointer, VM_LOCKED cleared, and the copy linked on the same anon_vma list
+ * (at its head, -aa's anon_vma_link), so one anon_vma lists every fork-copy of
+ * a vma, newest first. The rmap design sees the fork through `mmFork` and
+ * `vmaFork`, and each copy through `vmaLink`. Then `copy_page_range` copies
  * the ptes, and the parent's TLB is flushed because its COW ptes were just
  * write-protected.
  */
@@ -16,6 +18,7 @@ import { vmaLink } from './mmap.js'
 export function dupMmap(m: Machine, parent: Mm, cpu: number): Mm {
   const child = new Mm(m.env.mmCreate(), cpu)
   try {
+    m.rmap.mmFork(m, parent, child)
     copyVmas(m, parent, child)
   } catch (e) {
     // fail_nomem: the parent's COW ptes were already write-protected, so its
@@ -41,7 +44,16 @@ function copyVmas(m: Machine, parent: Mm, child: Mm): void {
       vma.file,
       vma.anonVma,
     )
-    if (tmp.file) (tmp.flags & VM.SHARED ? tmp.file.iMmapShared : tmp.file.iMmap).push(tmp)
+    m.rmap.vmaFork(m, vma, tmp)
+    if (tmp.file) {
+      // 2.6.5 inserts the copy with list_add_tail(&tmp->shared, &mpnt->shared):
+      // just before its parent in list order, so a walk of the file's vmas
+      // meets the child first (changed to list_add, after the parent, for
+      // 2.6.6 by "fork vma ordering during fork", April 2004).
+      const list = tmp.flags & VM.SHARED ? tmp.file.iMmapShared : tmp.file.iMmap
+      const at = list.indexOf(vma)
+      list.splice(at < 0 ? list.length : at, 0, tmp)
+    }
     vmaLink(m, tmp)
     m.counters.fork.vmasCopied++
     copyPageRange(m, tmp, vma)

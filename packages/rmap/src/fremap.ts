@@ -56,7 +56,7 @@ function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
     mmu.flushTlbPage(vma.mm.id, addr)
     if (pfn < m.frames.n && !m.frames.test(pfn, PG.reserved)) {
       if (old & f.DIRTY) setPageDirty(m, pfn)
-      m.rmap.pageRemoveRmap(m, pfn)
+      m.rmap.pageRemoveRmap(m, pfn, ptr)
       m.putPage(pfn)
       vma.mm.rss--
     }
@@ -78,7 +78,7 @@ export function installPage(m: Machine, vma: Vma, addr: number, pfn: number, pro
     zapPte(m, vma, addr, ptr)
     vma.mm.rss++
     m.env.mmu.setPte(ptr, f.mkPteLo(pfn, prot), f.mkPteHi(pfn, prot))
-    m.rmap.pageAddRmap(m, pfn, vma, addr, false)
+    m.rmap.pageAddRmap(m, pfn, vma, addr, ptr, false)
     m.counters.filemap.installPage++
   } finally {
     pteUnmap(m.env, ptr)

@@ -35,7 +35,12 @@ export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
 export * from './pgtable.js'
-export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
+export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
+export {
+  RmapDesignNotImplementedError,
+  resolveRmapDesign,
+  UnknownRmapDesignError,
+} from './rmap/registry.js'
 export * from './rmap/strategy.js'
 export {
   moveFromSwapCache,

@@ -37,13 +37,8 @@ import { type AnonVma, Mm, VM } from './mm/vma.js'
 import { doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
 import { doMremap } from './mremap.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
-import { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
-import {
-  RMAP_STRATEGIES,
-  type RmapStrategy,
-  type RmapStrategyName,
-  type SwapResult,
-} from './rmap/strategy.js'
+import { resolveRmapDesign } from './rmap/registry.js'
+import type { RmapAccounting, RmapDesignName, RmapStrategy, RmapView, SwapResult } from './rmap/strategy.js'
 import {
   type SwapoffReport,
   type SwaponOptions,
@@ -76,8 +71,13 @@ export interface MachineOptions {
   swap?: number | string
   /** Number of cpus (1..32). Default 2. */
   cpus?: number
-  /** Reverse-mapping strategy. Default `'objrmap'`. */
-  rmap?: RmapStrategyName
+  /**
+   * The reverse-mapping design (RMAP_DESIGNS): `'objrmap'` (2.6.5-aa objrmap +
+   * anon_vma, the default), `'pte_chains'` (mainline 2.6.4) or `'anonmm'`
+   * (Hugh's rmap 10/11). An unknown name throws UnknownRmapDesignError, a
+   * design not modelled yet RmapDesignNotImplementedError (both RangeErrors).
+   */
+  rmap?: RmapDesignName
   /** Kernel profile for the rules that differ between kernels. Default `'2.6.5-aa'`. */
   profile?: KernelProfile
   /** Seed of the deterministic choices (which cpu a process runs on). Default 1. */
@@ -246,8 +246,13 @@ export type VmCounters = ReturnType<typeof newCounters>
 
 /** `m.stats()`: per-operation costs and the memory the rmap design costs. */
 export interface VmStats extends VmCounters {
-  /** Bytes the reverse mapping costs, by structure, at the arch's sizes (kernel-facts/rmap.md §1, §4). */
+  /**
+   * Bytes the reverse mapping costs at the arch's sizes: objrmap's structures
+   * (0 under a design without them) and the design's total.
+   */
   rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
+  /** The design's own accounting: bytes and objects by structure, lowmem frames it occupies. */
+  rmapMemory: RmapAccounting
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
@@ -547,7 +552,7 @@ export class Machine {
   readonly frames: PageFrames
   /** ZERO_PAGE: reserved, reads 0, never counted in rss or tracked by rmap. */
   readonly zeroPage: number
-  /** The reverse-mapping strategy. */
+  /** The reverse-mapping design, resolved once from the `rmap` option. */
   readonly rmap: RmapStrategy
   /** Objects page->mapping can name: anon_vmas and address_spaces. */
   readonly objects = new Map<number, AnonVma | AddressSpace>()
@@ -588,12 +593,7 @@ export class Machine {
     const { arch } = opts
     if (!arch || typeof arch.mkPte !== 'function')
       throw new TypeError('Machine: options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)')
-    const rmap = opts.rmap ?? 'objrmap'
-    if (!RMAP_STRATEGIES.includes(rmap)) {
-      throw new RangeError(
-        `Machine: unknown rmap strategy '${String(rmap)}'; valid: ${RMAP_STRATEGIES.join(', ')}`,
-      )
-    }
+    const rmap = resolveRmapDesign(opts.rmap ?? 'objrmap')
     const profile = opts.profile ?? '2.6.5-aa'
     if (!KERNEL_PROFILES.includes(profile)) {
       throw new RangeError(
@@ -631,7 +631,7 @@ export class Machine {
     this.rng = seed >>> 0 || 1
     this.arch = arch
     this.fast = arch.fast
-    this.rmap = objrmap
+    this.rmap = rmap
     const z = zonePages(arch, ram / 4096)
     this.env = new PageTableEnv({
       arch,
@@ -982,11 +982,11 @@ export class Machine {
     const c = this.counters.rmap
     const v0 = c.vmasVisited
     const p0 = c.ptesProbed
-    pageMapLock(this, pfn)
+    this.rmap.pageMapLock(this, pfn)
     try {
       return this.rmap.pageReferenced(this, pfn)
     } finally {
-      pageMapUnlock(this, pfn)
+      this.rmap.pageMapUnlock(this, pfn)
       this.recordWalk(v0, p0)
     }
   }
@@ -1020,13 +1020,17 @@ export class Machine {
     const c = this.counters.rmap
     this.recordWalk(c.vmasVisited, c.ptesProbed)
     if (f.test(pfn, PG.reserved))
-      throw new KernelBugError('try_to_unmap of a reserved page', 'mm/objrmap.c try_to_unmap', `pfn ${pfn}`)
+      throw new KernelBugError(
+        'try_to_unmap of a reserved page',
+        `${this.rmap.source} try_to_unmap`,
+        `pfn ${pfn}`,
+      )
     if (f.count[pfn] === 0 || f.mapping[pfn] === NO_MAPPING || this.env.tables.has(pfn)) {
       const what =
         f.count[pfn] === 0 ? 'free page' : this.env.tables.has(pfn) ? 'page-table page' : 'no mapping'
       throw new KernelBugError(
         'try_to_unmap of a page without mapping',
-        'mm/objrmap.c try_to_unmap',
+        `${this.rmap.source} try_to_unmap`,
         `pfn ${pfn}: ${what}`,
       )
     }
@@ -1037,11 +1041,11 @@ export class Machine {
     const p0 = c.ptesProbed
     this.getPage(pfn)
     try {
-      pageMapLock(this, pfn)
+      this.rmap.pageMapLock(this, pfn)
       try {
         return this.rmap.tryToUnmap(this, pfn)
       } finally {
-        pageMapUnlock(this, pfn)
+        this.rmap.pageMapUnlock(this, pfn)
       }
     } finally {
       f.clear(pfn, PG.locked)
@@ -1053,14 +1057,32 @@ export class Machine {
   /** Per-operation costs and rmap memory. */
   stats(): VmStats {
     const c = structuredClone(this.counters)
-    const ptr = this.arch.geometry.BITS_PER_LONG / 8
-    // anon_vma: a spinlock (4 bytes) and a list_head, padded to pointer alignment;
-    // each vma gains a list_head and a pointer; each struct page an unsigned long mapcount.
-    const anonVmaSize = Math.ceil((4 + 2 * ptr) / ptr) * ptr
-    const anonVma = c.objects.anonVmas * anonVmaSize
-    const vmaFields = c.objects.vmas * 3 * ptr
-    const mapcount = this.frames.n * ptr
-    return { ...c, rmapBytes: { anonVma, vmaFields, mapcount, total: anonVma + vmaFields + mapcount } }
+    const acc = this.rmap.accounting(this)
+    const b = acc.bytes
+    return {
+      ...c,
+      rmapBytes: {
+        anonVma: b.anonVma ?? 0,
+        vmaFields: b.vmaFields ?? 0,
+        mapcount: b.mapcount ?? 0,
+        total: acc.total,
+      },
+      rmapMemory: acc,
+    }
+  }
+
+  /**
+   * The reverse map of page `pfn` as data, for tools: the design, mapcount,
+   * the object page->mapping names (objrmap: the anon_vma or the file's
+   * address_space) and every vma the design's walk visits, in walk order, each
+   * with vm_start, vm_end, vm_pgoff, the address the walk computes there and
+   * the pte found at it (raw words, and whether it maps this page). Reads
+   * only; allocates its answer (an introspection call, not for hot paths).
+   * Throws RangeError for a pfn outside 0..max_mapnr-1.
+   */
+  rmapOf(pfn: number): RmapView {
+    this.checkPfn('rmapOf', pfn)
+    return this.rmap.describe(this, pfn)
   }
 
   /** The whole-machine consistency check; throws an InvariantError naming every violation. */

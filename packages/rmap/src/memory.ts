@@ -11,7 +11,7 @@ import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './
 import { filemapPopulate } from './fremap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
-import { AnonVma, VM, type Vma } from './mm/vma.js'
+import { VM, type Vma } from './mm/vma.js'
 import {
   lookupPte,
   NO_PTE,
@@ -49,36 +49,6 @@ export type FaultKind =
   | 'nonlinear'
   | 'swapCache'
   | 'swapMajor'
-
-/** `anon_vma_prepare(vma)`: give the vma an anon_vma (a fresh one, as -aa does) and link it. */
-export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
-  if (vma.anonVma) return vma.anonVma
-  const av = new AnonVma(m.newObjectId())
-  m.objects.set(av.id, av)
-  vma.anonVma = av
-  av.vmas.push(vma)
-  m.counters.objects.anonVmas++
-  return av
-}
-
-/** `anon_vma_link(vma)`: put a copied or split vma on its anon_vma's list. */
-export function anonVmaLink(vma: Vma): void {
-  vma.anonVma?.vmas.push(vma)
-}
-
-/** `anon_vma_unlink(vma)`: take it off; free the anon_vma when the list empties. */
-export function anonVmaUnlink(m: Machine, vma: Vma): void {
-  const av = vma.anonVma
-  if (!av) return
-  const i = av.vmas.indexOf(vma)
-  if (i < 0)
-    throw new KernelBugError('a vma being unlinked is on its anon_vma list', 'mm/objrmap.c anon_vma_unlink')
-  av.vmas.splice(i, 1)
-  if (av.vmas.length === 0) {
-    m.objects.delete(av.id)
-    m.counters.objects.anonVmas--
-  }
-}
 
 /** Read the two words of the pte at `ptr`. The high word lands in `m.hi`. */
 function readPte(m: Machine, ptr: number): number {
@@ -128,10 +98,10 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
     // it, and it is not counted in rss.
     const lo = (f.mkPteLo(m.zeroPage, vma.pageProt) & ~f.WRITE) >>> 0
     m.env.mmu.setPte(ptr, lo, f.mkPteHi(m.zeroPage, vma.pageProt))
-    m.rmap.pageAddRmap(m, m.zeroPage, vma, address, false)
+    m.rmap.pageAddRmap(m, m.zeroPage, vma, address, ptr, false)
     return 'anonymousZero'
   }
-  anonVmaPrepare(m, vma)
+  m.rmap.vmaPrepare(m, vma)
   const pfn = m.allocUserPage()
   m.frames.content[pfn] = 0 // clear_user_highpage
   vma.mm.rss++
@@ -139,7 +109,7 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
   m.lruAddActive(pfn)
   m.frames.set(pfn, PG.referenced) // mark_page_accessed
   m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt))
-  m.rmap.pageAddRmap(m, pfn, vma, address, true)
+  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   return 'anonymous'
 }
 
@@ -168,13 +138,7 @@ function doSwapPage(
   const f = m.fast
   const fr = m.frames
   const mm = vma.mm
-  if (!vma.anonVma) {
-    throw new KernelBugError(
-      'do_swap_page: the vma has an anon_vma',
-      'mm/memory.c do_swap_page',
-      `0x${address.toString(16)}`,
-    )
-  }
+  m.rmap.vmaCheckSwapIn(m, vma, address, 'mm/memory.c do_swap_page')
   const entry = m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi))
   let major = false
   let pfn: number
@@ -205,7 +169,7 @@ function doSwapPage(
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
   fr.clear(pfn, PG.locked)
   m.env.mmu.setPte(ptr, pte >>> 0, f.mkPteHi(pfn, vma.pageProt))
-  m.rmap.pageAddRmap(m, pfn, vma, address, true)
+  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   if (major) m.counters.swap.majorFaults++
   else m.counters.swap.cacheHits++
   return major ? 'swapMajor' : 'swapCache'
@@ -249,18 +213,18 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     }
   }
   m.getPage(old)
-  anonVmaPrepare(m, vma)
+  m.rmap.vmaPrepare(m, vma)
   const pfn = m.allocUserPage()
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
   if (reserved) mm.rss++
-  m.rmap.pageRemoveRmap(m, old)
+  m.rmap.pageRemoveRmap(m, old, ptr)
   // break_cow: a dirty, young, writable pte for the copy.
   const entry = (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
   m.env.mmu.flushTlbPage(mm.id, address)
-  m.rmap.pageAddRmap(m, pfn, vma, address, true)
+  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   m.lruAddActive(pfn)
   // The old page loses the reference the pte held and the one taken above.
   m.putPage(old)
@@ -355,7 +319,7 @@ function doNoPage(
       let anon = false
       if (write && !(vma.flags & VM.SHARED)) {
         // Early COW break.
-        anonVmaPrepare(m, vma)
+        m.rmap.vmaPrepare(m, vma)
         const copy = m.allocUserPage()
         fr.content[copy] = fr.content[page]!
         copyEofTail(m, page, copy)
@@ -385,7 +349,7 @@ function doNoPage(
       let entry = f.mkPteLo(page, vma.pageProt)
       if (write) entry |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
       m.env.mmu.setPte(ptr, entry >>> 0, f.mkPteHi(page, vma.pageProt))
-      if (!(vma.flags & VM.RESERVED)) m.rmap.pageAddRmap(m, page, vma, address, anon)
+      if (!(vma.flags & VM.RESERVED)) m.rmap.pageAddRmap(m, page, vma, address, ptr, anon)
       return anon ? 'fileCow' : 'file'
     }
   } finally {
@@ -487,7 +451,7 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
           // A young pte of a page-cache page counts as an access (page_mapping
           // is NULL for anonymous pages in the -aa tree, so only file pages).
           if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
-          m.rmap.pageRemoveRmap(m, pfn)
+          m.rmap.pageRemoveRmap(m, pfn, ptr)
           if (freed === gather.length) {
             const grown = new Int32Array(gather.length * 2)
             grown.set(gather)
@@ -561,14 +525,7 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       m.getPage(pfn)
       child.mm.rss++
       mmu.setPte(dst + k, lo, w32 ? hi : 0)
-      if (fr.mapcount[pfn] === 0 || fr.mapping[pfn] === -1) {
-        throw new KernelBugError(
-          'copy_page_range: a present page in a non-VM_RESERVED vma is mapped and has a mapping',
-          'mm/memory.c copy_page_range',
-          `pfn ${pfn}`,
-        )
-      }
-      m.rmap.pageAddRmap(m, pfn, child, addr, fr.test(pfn, PG.anon))
+      m.rmap.pageDupRmap(m, pfn, child, addr, dst + k)
     }
     pteUnmapNested(m.env, src)
     pteUnmap(m.env, dst)

@@ -13,7 +13,7 @@ import { KernelBugError, SyscallError } from './errors.js'
 import type { FdTable } from './fs.js'
 import { FMODE_READ, FMODE_WRITE } from './fs.js'
 import type { Machine } from './machine.js'
-import { anonVmaLink, anonVmaUnlink, changeProtection, zapPageRange } from './memory.js'
+import { changeProtection, zapPageRange } from './memory.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
 import { clearPageTables } from './pgtable.js'
 import {
@@ -65,7 +65,7 @@ export function vmaLink(m: Machine, vma: Vma): void {
     )
   }
   mm.vmas.splice(i, 0, vma)
-  anonVmaLink(vma)
+  m.rmap.vmaLink(m, vma)
   mm.totalVm += vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm += vma.pages
   m.counters.objects.vmas++
@@ -77,20 +77,20 @@ export function vmaUnlink(m: Machine, vma: Vma): void {
   const i = mm.vmas.indexOf(vma)
   if (i < 0) throw new KernelBugError('unlinking a vma that is not in its mm', 'mm/mmap.c unmap_vma')
   mm.vmas.splice(i, 1)
-  anonVmaUnlink(m, vma)
+  m.rmap.vmaUnlink(m, vma)
   mm.totalVm -= vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm -= vma.pages
   m.counters.objects.vmas--
 }
 
-/** Can `a` (below) and `b` (above, adjacent) become one vma? */
-function canMerge(a: Vma, b: Vma): boolean {
+/** Can `a` (below) and `b` (above, adjacent) become one vma? The rmap design has the last word. */
+function canMerge(m: Machine, a: Vma, b: Vma): boolean {
   return (
     a.end === b.start &&
     a.flags === b.flags &&
     a.file === b.file &&
     a.pgoff + a.pages === b.pgoff &&
-    (!a.anonVma || !b.anonVma || a.anonVma === b.anonVma)
+    m.rmap.vmaCanMerge(a, b)
   )
 }
 
@@ -104,32 +104,23 @@ export function vmaMergeAround(m: Machine, vma: Vma): Vma {
   let cur = vma
   const i = mm.vmas.indexOf(cur)
   const prev = mm.vmas[i - 1]
-  if (prev && canMerge(prev, cur)) {
+  if (prev && canMerge(m, prev, cur)) {
     absorb(m, prev, cur)
     cur = prev
   }
   const j = mm.vmas.indexOf(cur)
   const next = mm.vmas[j + 1]
-  if (next && canMerge(cur, next)) absorb(m, cur, next)
+  if (next && canMerge(m, cur, next)) absorb(m, cur, next)
   return cur
 }
 
 /** `anon_vma_merge` + vma removal: `keep` grows over `dying`, which is adjacent. */
 function absorb(m: Machine, keep: Vma, dying: Vma): void {
-  if (keep.anonVma && dying.anonVma && keep.anonVma !== dying.anonVma) {
-    throw new KernelBugError(
-      'anon_vma_merge: two anon_vmas being merged are the same object',
-      'mm/objrmap.c anon_vma_merge',
-    )
-  }
   const pages = dying.pages
   const lowerDies = dying.start < keep.start
   // anon_vma_merge before the unlink: if `dying` is the only vma on its
   // anon_vma, unlinking it first would free the anon_vma its pages still name.
-  if (!keep.anonVma && dying.anonVma) {
-    keep.anonVma = dying.anonVma
-    anonVmaLink(keep)
-  }
+  m.rmap.vmaMerge(m, keep, dying)
   vmaUnlink(m, dying)
   unlinkFileVma(dying)
   if (lowerDies) {
@@ -164,6 +155,7 @@ export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): V
   vma.end = addr
   if (vma.file) (vma.flags & VM.SHARED ? vma.file.iMmapShared : vma.file.iMmap).push(upper)
   vmaLink(m, upper)
+  m.rmap.vmaSplit(m, vma, upper)
   return upper
 }
 

@@ -56,6 +56,7 @@
 import { OutOfMemoryError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { makePagesPresent } from './mlock.js'
+import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
 import { doMunmap, getUnmappedArea, linkFileVma, vmaLink, vmaMergeAround } from './mmap.js'
 import {
@@ -98,27 +99,36 @@ function getOnePteMapNested(m: Machine, mm: number, addr: number): number {
  * `ptep_clear_flush` clears the source and flushes its TLB entry (on ppc the
  * hash entry, found through the source pte's _PAGE_HASHPTE); `set_pte` stores
  * the word at the destination (the arch drops hash bits that belonged to the
- * source). The page itself is not touched: no rmap call, no count change.
+ * source). The page itself is not touched (no count change); the rmap design
+ * is told of every present pte it moved (`pteMoved`: objrmap needs nothing,
+ * pte_chains move the chain entry, anonmm its page->index).
  * Throws OutOfMemoryError (with nothing mapped or moved) when the destination
  * page table cannot be allocated.
  */
-function moveOnePage(m: Machine, mm: number, oldAddr: number, newAddr: number): void {
+function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): void {
   const env = m.env
-  let src = getOnePteMapNested(m, mm, oldAddr)
+  let src = getOnePteMapNested(m, mm.id, oldAddr)
   if (src === NO_PTE) return
   // page_table_present(mm, new_addr)
-  if (lookupPte(env, mm, newAddr) === NO_PTE) {
+  if (lookupPte(env, mm.id, newAddr) === NO_PTE) {
     pteUnmapNested(env, src)
     src = NO_PTE
   }
-  const dst = pteAllocMap(env, mm, newAddr)
-  if (src === NO_PTE) src = getOnePteMapNested(m, mm, oldAddr)
+  const dst = pteAllocMap(env, mm.id, newAddr)
+  if (src === NO_PTE) src = getOnePteMapNested(m, mm.id, oldAddr)
   if (src !== NO_PTE) {
     const mmu = env.mmu
+    const f = m.fast
     const lo = mmu.ptepGetAndClear(src)
     const hi = mmu.lastHi
-    mmu.flushTlbPage(mm, oldAddr)
+    mmu.flushTlbPage(mm.id, oldAddr)
     mmu.setPte(dst, lo, hi)
+    // The rmap design hears of a moved present pte of a tracked page.
+    if (f.present(lo, hi)) {
+      const pfn = f.pfn(lo, hi)
+      if (pfn < m.frames.n && !m.frames.test(pfn, PG.reserved))
+        m.rmap.pteMoved(m, pfn, mm, oldAddr, src, newAddr, dst)
+    }
     pteUnmapNested(env, src)
   }
   pteUnmap(env, dst)
@@ -136,12 +146,11 @@ export function movePageTables(m: Machine, mm: Mm, newAddr: number, oldAddr: num
   try {
     while (offset > 0) {
       offset -= PAGE
-      moveOnePage(m, mm.id, oldAddr + offset, newAddr + offset)
+      moveOnePage(m, mm, oldAddr + offset, newAddr + offset)
     }
   } catch (e) {
     if (!(e instanceof OutOfMemoryError)) throw e
-    for (offset += PAGE; offset < len; offset += PAGE)
-      moveOnePage(m, mm.id, newAddr + offset, oldAddr + offset)
+    for (offset += PAGE; offset < len; offset += PAGE) moveOnePage(m, mm, newAddr + offset, oldAddr + offset)
     throw new SyscallError(S, 'ENOMEM', 'move_page_tables: no memory for a destination page table')
   }
 }

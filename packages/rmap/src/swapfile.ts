@@ -421,12 +421,12 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       const hi = f.words === 2 ? w[at + 1]! : 0
       if (f.present(lo, hi) || f.none(lo, hi) || f.file(lo, hi)) continue
       if (f.swpType(lo, hi) !== type || f.swpOffset(lo, hi) !== offset) continue
-      if (!vma.anonVma) swapBug('unuse_pte: the vma has an anon_vma', 'unuse_pte', `0x${a.toString(16)}`)
+      m.rmap.vmaCheckSwapIn(m, vma, a, 'mm/swapfile.c unuse_pte')
       mm.rss++
       m.getPage(pfn)
       const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0
       m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt))
-      m.rmap.pageAddRmap(m, pfn, vma, a, true)
+      m.rmap.pageAddRmap(m, pfn, vma, a, ptr, true)
       swapFree(m, entry)
       return 1
     }

@@ -52,7 +52,6 @@ import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
-import { pageMapLock, pageMapUnlock } from './rmap/objrmap.js'
 import type { SwapResult } from './rmap/strategy.js'
 import { addToSwap, deleteFromSwapCacheLocked, swapWritepage } from './swap_state.js'
 import { swapFree } from './swapfile.js'
@@ -156,31 +155,33 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   m.lruDel(pfn)
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
-  pageMapLock(m, pfn)
+  m.rmap.pageMapLock(m, pfn)
   r.referenced = m.rmap.pageReferenced(m, pfn)
   if (r.referenced && pageMappingInuse(m, pfn)) {
-    pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, pfn)
     return finish(m, r, 'activated', 'referenced and in use', true, detail)
   }
   if (fr.test(pfn, PG.anon) && !fr.test(pfn, PG.swapcache)) {
-    pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, pfn)
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
-    pageMapLock(m, pfn)
+    m.rmap.pageMapLock(m, pfn)
   }
-  if (fr.mapcount[pfn]! > 0 && fr.mapping[pfn] !== -1) {
+  // page_mapped: the design's try_to_unmap finds the ptes (objrmap BUGs on a
+  // mapped page without page->mapping; pte_chains' anonymous pages have none).
+  if (fr.mapcount[pfn]! > 0) {
     const u = m.rmap.tryToUnmap(m, pfn)
     r.unmap = u
     if (u === 'SWAP_FAIL') {
-      pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, pfn)
       return finish(m, r, 'activated', 'SWAP_FAIL', true, detail)
     }
     if (u === 'SWAP_AGAIN') {
-      pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, pfn)
       return finish(m, r, 'kept', 'SWAP_AGAIN', true, detail)
     }
   }
-  pageMapUnlock(m, pfn)
+  m.rmap.pageMapUnlock(m, pfn)
   if (fr.test(pfn, PG.dirty)) {
     // A dirty page that was referenced (but not in use) is not written yet.
     if (r.referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
@@ -365,9 +366,9 @@ function refillInactiveZone(
     if (fr.mapcount[pfn]! > 0) {
       keep = !t.reclaimMapped
       if (!keep) {
-        pageMapLock(m, pfn)
+        m.rmap.pageMapLock(m, pfn)
         keep = m.rmap.pageReferenced(m, pfn) > 0
-        pageMapUnlock(m, pfn)
+        m.rmap.pageMapUnlock(m, pfn)
       }
     } else if (noSwap && fr.mapping[pfn] === -1 && !fr.test(pfn, PG.private)) keep = true
     if (keep) {

@@ -168,7 +168,7 @@ function vmWorkload(arch: Arch) {
       return { vmas, pages }
     })
     const info = m.meminfo()
-    const { rmapBytes: _bytes, ...counters } = m.stats()
+    const { rmapBytes: _bytes, rmapMemory: _memory, ...counters } = m.stats()
     m.check()
     steps.push({ what, view, Mapped: info.Mapped, Active: info.Active, counters })
   }

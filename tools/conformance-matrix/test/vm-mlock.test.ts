@@ -256,13 +256,17 @@ describe.each(ARCHES)('mlock on $name', (arch) => {
       expect(pfnAt(c, a)).toBe(pfn)
       expect(m.page(pfn)).toMatchObject({ mapcount: 2, count: 3 })
       m.check()
-      // The walk visits the locked parent's vma first (i_mmap_shared order) and stops there.
+      // 2.6.5's dup_mmap put the child's vma just before its parent on
+      // i_mmap_shared: the walk unmaps the child's pte (fork cleared
+      // VM_LOCKED there), then meets the locked parent and stops.
       expect(m.tryToUnmap(pfn)).toBe('SWAP_FAIL')
-      expect(m.stats().lastWalk).toEqual({ vmasVisited: 1, ptesProbed: 1 })
-      expect(m.page(pfn)).toMatchObject({ mapcount: 2, count: 3 })
+      expect(m.stats().lastWalk).toEqual({ vmasVisited: 2, ptesProbed: 2 })
+      expect(m.page(pfn)).toMatchObject({ mapcount: 1, count: 2 })
+      expect([p.pagemap(a).present, c.pagemap(a).present]).toEqual([true, false])
       m.check()
       p.munlock(a, pages(2))
       expect(m.tryToUnmap(pfn)).toBe('SWAP_SUCCESS')
+      // The child's vma holds no pte now: probed, nothing found; the parent's is unmapped.
       expect(m.stats().lastWalk).toEqual({ vmasVisited: 2, ptesProbed: 2 })
       expect(m.page(pfn)).toMatchObject({ mapcount: 0, count: 1 }) // only the page cache holds it
       expect(m.page(pfn).flags).toContain('dirty') // the parent's write fault dirtied the pte

@@ -410,9 +410,14 @@ export const vmFileChecks: CheckDef[] = [
         anon: [],
       })
       const vmas = { P: vmaOf(p, a), C: vmaOf(c, a) }
-      expect({ iMmap: named(file.iMmap, vmas), iMmapShared: named(file.iMmapShared, vmas) }).toEqual({
+      // 2.6.5 dup_mmap: list_add_tail(&tmp->shared, &mpnt->shared) puts the
+      // child just before its parent, so the walk meets C first.
+      expect(
+        { iMmap: named(file.iMmap, vmas), iMmapShared: named(file.iMmapShared, vmas) },
+        'the child before its parent',
+      ).toEqual({
         iMmap: [],
-        iMmapShared: ['P', 'C'],
+        iMmapShared: ['C', 'P'],
       })
       expect(
         { p: pte(p, page2), c: pte(c, page2) },

@@ -6,8 +6,6 @@
  * the arch's own codec (no `pte_offset_map`, which would take a kmap slot).
  */
 import {
-  type AddressSpace,
-  type AnonVma,
   type Machine,
   type Mm,
   NO_MAPPING,
@@ -258,9 +256,11 @@ export interface RmapEntry {
   nonlinear?: boolean
 }
 
-/** The reverse map of a page: its object and every vma the objrmap walk visits. */
+/** The reverse map of a page: its object and every vma the rmap walk visits. */
 export interface RmapView {
   pfn: number
+  /** The rmap design of the machine (`objrmap`). */
+  design: string
   kind: 'anon_vma' | 'address_space' | 'none' | 'page table'
   objectId: number
   /** `anon_vma #3` / `address_space #2 (/data)`. */
@@ -273,76 +273,66 @@ export interface RmapView {
 }
 
 /**
- * The reverse map of `pfn` as objrmap sees it: page → anon_vma (its vmas) or
- * address_space (i_mmap, then i_mmap_shared) → each vma → the address its
- * vm_pgoff gives → the pte there. Computed from the vmas and the page tables;
- * the core's own `m.rmapOf(pfn)` can replace it when it exists.
+ * The reverse map of `pfn`: page → anon_vma (its vmas) or address_space
+ * (i_mmap, then i_mmap_shared) → each vma → the address its vm_pgoff gives →
+ * the pte there, as the core's `m.rmapOf(pfn)` reports the design's walk; plus,
+ * for people, the process names, vm_flags, each pte decoded, what the walk
+ * skips, and the ptes of nonlinear vmas the linear walk cannot find.
  */
 export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string | undefined): RmapView {
   const p = m.page(pfn)
-  const f = m.frames
-  const base = { pfn, objectId: p.mapping.id, index: p.index, mapcount: p.mapcount }
+  const base = { pfn, objectId: p.mapping.id, index: p.index, mapcount: p.mapcount, design: m.rmap.name }
   if (m.env.tables.has(pfn))
     return { ...base, kind: 'page table', objectLabel: 'a page-table page', entries: [], found: 0 }
-  const obj = m.objects.get(p.mapping.id)
-  if (!obj || p.mapping.id === NO_MAPPING)
+  // The core's own account of the walk: the object, and every vma in walk order.
+  const core = m.rmapOf(pfn)
+  if (core.object.kind === 'none')
     return { ...base, kind: 'none', objectLabel: 'no mapping', entries: [], found: 0 }
-  const lists: Array<[RmapEntry['list'], readonly Vma[]]> =
-    'vmas' in obj
-      ? [['anon_vma', (obj as AnonVma).vmas]]
-      : [
-          ['i_mmap', (obj as AddressSpace).iMmap],
-          ['i_mmap_shared', (obj as AddressSpace).iMmapShared],
-        ]
-  const procs = new Map<Mm, Process>()
-  for (const pr of m.processes()) if (pr.alive) procs.set(pr.mm, pr)
+  const procs = new Map<number, Process>()
+  for (const pr of m.processes()) if (pr.alive) procs.set(pr.pid, pr)
+  const anon = core.object.kind === 'anon_vma'
   const entries: RmapEntry[] = []
-  const index = f.index[pfn]!
-  const anon = 'vmas' in obj
-  for (const [list, vmas] of lists) {
-    for (const v of vmas) {
-      const pr = procs.get(v.mm)
-      const a = v.addressOf(index)
-      const inside = a >= v.start && a < v.end
-      const at = inside ? pteAt(m, v.mm.id, a) : null
-      const pte = at ? decodePte(m.arch, at.lo, at.hi) : null
-      const e: RmapEntry = {
-        pid: pr?.pid ?? -1,
-        procName: pr ? (nameOf(pr) ?? `pid ${pr.pid}`) : '(no process)',
-        vmaStart: v.start,
-        vmaEnd: v.end,
-        vmaFlags: vmFlagNames(v.flags),
-        list,
-        address: inside ? a : -1,
-        pte,
-        maps: pte?.kind === 'present' && pte.pfn === pfn,
-      }
-      if (!anon && v.flags & VM.NONLINEAR && m.nonlinearReclaim === '2.6.7-cluster')
-        e.skipped = 'nonlinear: not on the linear walk (2.6.7 i_mmap_nonlinear)'
-      else if (m.heldPageTableLocks.has(v.mm.id)) e.skipped = 'page_table_lock held: trylock fails'
-      entries.push(e)
-      if (v.flags & VM.NONLINEAR) {
-        // remap_file_pages put file pages anywhere in the vma: scan it for ptes of this page.
-        for (let at = v.start; at < v.end; at += 4096) {
-          if (at === e.address) continue
-          const w = pteAt(m, v.mm.id, at)
-          if (!w || !m.fast.present(w.lo, w.hi) || m.fast.pfn(w.lo, w.hi) !== pfn) continue
-          entries.push({
-            ...e,
-            address: at,
-            pte: decodePte(m.arch, w.lo, w.hi),
-            maps: true,
-            nonlinear: true,
-            skipped: 'nonlinear pte away from the linear address: only a scan of the vma finds it',
-          })
-        }
+  for (const c of core.entries) {
+    const pr = procs.get(c.pid)
+    const v = pr?.mm.vmas.find((x) => x.start === c.start)
+    const e: RmapEntry = {
+      pid: c.pid,
+      procName: pr ? (nameOf(pr) ?? `pid ${pr.pid}`) : '(no process)',
+      vmaStart: c.start,
+      vmaEnd: c.end,
+      vmaFlags: v ? vmFlagNames(v.flags) : c.nonlinear ? ['NONLINEAR'] : [],
+      list: c.via as RmapEntry['list'],
+      address: c.address,
+      pte: c.pte ? decodePte(m.arch, c.pte.lo, c.pte.hi) : null,
+      maps: c.mapsPage,
+    }
+    if (!anon && c.nonlinear && m.nonlinearReclaim === '2.6.7-cluster')
+      e.skipped = 'nonlinear: not on the linear walk (2.6.7 i_mmap_nonlinear)'
+    else if (m.heldPageTableLocks.has(c.mm)) e.skipped = 'page_table_lock held: trylock fails'
+    entries.push(e)
+    if (c.nonlinear) {
+      // remap_file_pages put file pages anywhere in the vma: scan it for ptes of this page.
+      for (let at = c.start; at < c.end; at += 4096) {
+        if (at === e.address) continue
+        const w = pteAt(m, c.mm, at)
+        if (!w || !m.fast.present(w.lo, w.hi) || m.fast.pfn(w.lo, w.hi) !== pfn) continue
+        entries.push({
+          ...e,
+          address: at,
+          pte: decodePte(m.arch, w.lo, w.hi),
+          maps: true,
+          nonlinear: true,
+          skipped: 'nonlinear pte away from the linear address: only a scan of the vma finds it',
+        })
       }
     }
   }
+  const o = core.object
   return {
     ...base,
-    kind: anon ? 'anon_vma' : 'address_space',
-    objectLabel: anon ? `anon_vma #${obj.id}` : `address_space #${obj.id} (${(obj as AddressSpace).path})`,
+    objectId: o.id,
+    kind: o.kind,
+    objectLabel: anon ? `anon_vma #${o.id}` : `address_space #${o.id} (${o.path ?? '?'})`,
     entries,
     found: entries.filter((e) => e.maps).length,
   }

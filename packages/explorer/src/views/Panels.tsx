@@ -185,7 +185,8 @@ export function Rmap(props: {
   return (
     <section class="panel" data-testid="rmap">
       <h2>
-        Reverse map of pfn {view.pfn}: <span data-testid="rmap-object">{view.objectLabel}</span>
+        Reverse map of pfn {view.pfn}: <span data-testid="rmap-object">{view.objectLabel}</span>{' '}
+        <span class="dim">({view.design})</span>
       </h2>
       <p>
         page → {view.objectLabel} → {view.entries.length} vma{view.entries.length === 1 ? '' : 's'} → ptes;

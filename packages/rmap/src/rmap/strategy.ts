@@ -1,28 +1,178 @@
 /**
- * The reverse-mapping strategy interface. Callers (faults, fork, munmap,
- * reclaim) go through it, so that Rik's pte_chains (2.6.4) and Hugh's anonmm
- * can be added later without touching them (kernel-facts/rmap.md §2.3–2.4).
+ * The reverse-mapping design interface: everything that differs between the
+ * 2004 designs — -aa objrmap + anon_vma, mainline 2.6.4's per-pte pte_chains,
+ * Hugh's anonmm — sits behind it. Faults, fork, munmap, mremap, exit, reclaim,
+ * swapoff, `m.check()` and `m.stats()` call these methods and name no design;
+ * each design lives in its own folder (`rmap/objrmap/` ...) and is picked by
+ * the Machine option `rmap` through `rmap/registry.ts`.
+ *
+ * A pte location is a {@link PtePtr}: the pte page's frame times PTRS_PER_PTE
+ * plus the pte's index in it, the number every page-table walk already holds,
+ * so passing it costs nothing. It is what 2.6.4's `pte_addr_t` stores, and it
+ * stays valid while the pte page does (pte_chains keep it; objrmap ignores it).
+ *
+ * The life-cycle hooks are called by the generic code at the kernel's places:
+ * `vmaLink` from `__vma_link` (every vma insertion: mmap, the new piece of
+ * split_vma, a fork copy, mremap's copy, the exec stack), `vmaUnlink` from
+ * unmap_vma and exit_mmap, `vmaMerge` from vma_merge before the dying vma is
+ * unlinked, `vmaPrepare` wherever the kernel calls anon_vma_prepare (before an
+ * anonymous page is added to a vma). A design that needs nothing there does
+ * nothing: the hook costs one call.
  */
+import type { PtePtr } from '../arch/mmu.js'
 import type { Machine } from '../machine.js'
-import type { Vma } from '../mm/vma.js'
+import type { Mm, Vma } from '../mm/vma.js'
 
-/** try_to_unmap's answer ([AA] objrmap.h: SWAP_SUCCESS 0, SWAP_AGAIN 1, SWAP_FAIL 2). */
+/** try_to_unmap's answer (-aa include/linux/objrmap.h: SWAP_SUCCESS 0, SWAP_AGAIN 1, SWAP_FAIL 2). */
 export type SwapResult = 'SWAP_SUCCESS' | 'SWAP_AGAIN' | 'SWAP_FAIL'
 
-/** Names of the strategies a Machine can run. */
+/** Names of the designs a Machine can run today (the `rmap` option's implemented values). */
 export const RMAP_STRATEGIES = ['objrmap'] as const
-/** A strategy name. */
+/** An implemented design's name. */
 export type RmapStrategyName = (typeof RMAP_STRATEGIES)[number]
 
-/** What every rmap design provides, with the kernel's function names. */
+/**
+ * Every design name the `rmap` option knows: `'objrmap'` (2.6.5-aa objrmap +
+ * anon_vma), `'pte_chains'` (mainline 2.6.4), `'anonmm'` (Hugh's rmap 10/11).
+ * A known name that is not in {@link RMAP_STRATEGIES} is refused with an
+ * RmapDesignNotImplementedError.
+ */
+export const RMAP_DESIGNS = ['objrmap', 'pte_chains', 'anonmm'] as const
+/** A design name, implemented or not. */
+export type RmapDesignName = (typeof RMAP_DESIGNS)[number]
+
+/**
+ * What `m.check()` has counted for the design's own invariants: per pfn, the
+ * present user ptes that map it (`ptes`) and those of them that a
+ * VM_NONLINEAR vma holds away from the page's linear address (`nonlinear`).
+ */
+export interface RmapCheckFacts {
+  readonly ptes: Int32Array
+  readonly nonlinear: Int32Array
+}
+
+/** The memory a design costs at this moment, at the arch's structure sizes. */
+export interface RmapAccounting {
+  /** The design. */
+  design: RmapStrategyName
+  /** Bytes by structure (e.g. `anonVma`, `vmaFields`, `mapcount` for objrmap). */
+  bytes: Record<string, number>
+  /** Sum of `bytes`. */
+  total: number
+  /** Live objects by structure (e.g. `anonVma`). */
+  objects: Record<string, number>
+  /** Page frames of the model's lowmem the design's structures occupy (0 when they are not modelled as frames). */
+  lowmemFrames: number
+}
+
+/** One vma (or pte) an rmap walk of a page reaches, as {@link RmapView} lists them. */
+export interface RmapViewEntry {
+  /** The list or structure it was found through: `'anon_vma'`, `'i_mmap'`, `'i_mmap_shared'` ... */
+  via: string
+  /** The mm's id, and the pid of the process that owns it (-1 for none). */
+  mm: number
+  pid: number
+  /** The vma: vm_start, vm_end, vm_pgoff, and whether it is VM_NONLINEAR. */
+  start: number
+  end: number
+  pgoff: number
+  nonlinear: boolean
+  /** The user address the design computes for the page in this vma, or -1 when it falls outside the vma. */
+  address: number
+  /** The pte at that address: its low and high words, or null when there is no pte page. */
+  pte: { lo: number; hi: number } | null
+  /** True when that pte is present and maps this page. */
+  mapsPage: boolean
+}
+
+/** `m.rmapOf(pfn)`: a page's reverse map as data, for tools (an explorer draws it). */
+export interface RmapView {
+  design: RmapStrategyName
+  pfn: number
+  mapcount: number
+  /** What page->mapping names for the design: the anon_vma or the address_space (kind `'none'` when nothing). */
+  object: { kind: 'none' | 'anon_vma' | 'address_space'; id: number; path?: string }
+  /** page->index (the linear index objrmap computes addresses from). */
+  index: number
+  /** Every vma (or pte) the design's walk visits, in walk order. */
+  entries: RmapViewEntry[]
+}
+
+/** What every rmap design provides, named after the kernel functions. */
 export interface RmapStrategy {
   readonly name: RmapStrategyName
-  /** `page_add_rmap(page, vma, address, anon)`: a pte now maps `pfn`. */
-  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, anon: boolean): void
-  /** `page_remove_rmap(page)`: a pte no longer maps `pfn`. */
-  pageRemoveRmap(m: Machine, pfn: number): void
-  /** `page_referenced(page)` (page_map_lock held): young ptes cleared and counted. */
+  /** The kernel file the design's BUG_ONs are reported from (e.g. `'mm/objrmap.c'`). */
+  readonly source: string
+
+  // --- page operations ---------------------------------------------------
+
+  /** `page_add_rmap(page, vma, address, anon)`: the pte at `ptep` (user address `address` in `vma`) now maps `pfn`. */
+  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void
+  /**
+   * copy_page_range's rmap step for a present page the parent maps: the
+   * child's pte at `ptep` now maps `pfn` too (-aa: the BUG_ONs, then
+   * `page_add_rmap(page, vma, address, PageAnon(page))`; 2.6.7: page_dup_rmap).
+   */
+  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void
+  /** `page_remove_rmap(page, ptep)`: the pte at `ptep` no longer maps `pfn`. */
+  pageRemoveRmap(m: Machine, pfn: number, ptep: PtePtr): void
+  /** The page's rmap lock (PG_maplock's page_map_lock in -aa; pte_chain_lock in 2.6.4). */
+  pageMapLock(m: Machine, pfn: number): void
+  /** Release {@link pageMapLock}. */
+  pageMapUnlock(m: Machine, pfn: number): void
+  /** `page_referenced(page)` (rmap lock held): young ptes cleared and counted. */
   pageReferenced(m: Machine, pfn: number): number
-  /** `try_to_unmap(page)` (page lock and page_map_lock held). */
+  /** `try_to_unmap(page)` (page lock and rmap lock held), for a mapped page. */
   tryToUnmap(m: Machine, pfn: number): SwapResult
+
+  // --- vma and mm life cycle ----------------------------------------------
+
+  /** `anon_vma_prepare(vma)`: before an anonymous page is added to `vma`. */
+  vmaPrepare(m: Machine, vma: Vma): void
+  /**
+   * The design's BUG_ON before a swap pte of `vma` at `address` is made
+   * present again (do_swap_page, unuse_pte; `where` names the caller as
+   * `'mm/memory.c do_swap_page'`): -aa BUGs on a vma without an anon_vma.
+   */
+  vmaCheckSwapIn(m: Machine, vma: Vma, address: number, where: string): void
+  /** `__vma_link`'s rmap part: `vma` was inserted into its mm. */
+  vmaLink(m: Machine, vma: Vma): void
+  /** unmap_vma / exit_mmap: `vma` leaves its mm. */
+  vmaUnlink(m: Machine, vma: Vma): void
+  /** split_vma: `piece` was cut off `vma` (and already linked). */
+  vmaSplit(m: Machine, vma: Vma, piece: Vma): void
+  /** The design's part of can_vma_merge: may `a` and `b` become one vma? */
+  vmaCanMerge(a: Vma, b: Vma): boolean
+  /** `anon_vma_merge(keep, dying)`: `keep` grows over `dying`, which is unlinked next. */
+  vmaMerge(m: Machine, keep: Vma, dying: Vma): void
+  /** dup_mmap: `child` is the fork copy of `parent` (before it is linked and its ptes copied). */
+  vmaFork(m: Machine, parent: Vma, child: Vma): void
+  /** dup_mmap's start: `child` is being forked from `parent`. */
+  mmFork(m: Machine, parent: Mm, child: Mm): void
+  /** exec: `mm` is a new image's mm (its stack vma linked, before the argument pages). */
+  mmExec(m: Machine, mm: Mm): void
+  /** exit_mmap: every vma of `mm` is gone. */
+  mmExit(m: Machine, mm: Mm): void
+  /**
+   * mremap's move_one_page moved a present pte mapping `pfn` in `mm` from
+   * (`oldAddr`, `oldPtep`) to (`newAddr`, `newPtep`).
+   */
+  pteMoved(
+    m: Machine,
+    pfn: number,
+    mm: Mm,
+    oldAddr: number,
+    oldPtep: PtePtr,
+    newAddr: number,
+    newPtep: PtePtr,
+  ): void
+
+  // --- the model -----------------------------------------------------------
+
+  /** The design's own invariants for `m.check()`: push one line per violation onto `out`. */
+  check(m: Machine, facts: RmapCheckFacts, out: string[]): void
+  /** The design's memory now. */
+  accounting(m: Machine): RmapAccounting
+  /** `pfn`'s reverse map as data (see {@link RmapView}). */
+  describe(m: Machine, pfn: number): RmapView
 }

@@ -27,15 +27,16 @@
  *   clusters of ptes in every nonlinear vma of the file (rmap.md §2.5).
  */
 
-import { PS } from '../arch/percpu.js'
-import { KernelBugError } from '../errors.js'
-import { setPageDirty } from '../filemap.js'
-import type { Machine } from '../machine.js'
-import { PG } from '../mm/page.js'
-import { VM, type Vma } from '../mm/vma.js'
-import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../pgtable.js'
-import { swapDuplicate } from '../swapfile.js'
-import type { RmapStrategy, SwapResult } from './strategy.js'
+import type { PtePtr } from '../../arch/mmu.js'
+import { PS } from '../../arch/percpu.js'
+import { KernelBugError } from '../../errors.js'
+import { setPageDirty } from '../../filemap.js'
+import type { Machine } from '../../machine.js'
+import { PG } from '../../mm/page.js'
+import { AnonVma, VM, type Vma } from '../../mm/vma.js'
+import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../../pgtable.js'
+import { swapDuplicate } from '../../swapfile.js'
+import type { RmapStrategy, SwapResult } from '../strategy.js'
 
 const WHERE = 'mm/objrmap.c'
 
@@ -107,11 +108,12 @@ function rmapVmas(m: Machine, pfn: number): readonly Vma[] {
       : [...obj.iMmap, ...obj.iMmapShared]
 }
 
-/** The objrmap + anon_vma strategy. */
-export const objrmap: RmapStrategy = {
-  name: 'objrmap',
-
-  pageAddRmap(m, pfn, vma, address, anon) {
+/**
+ * The page operations of mm/objrmap.c. The pte location the interface passes
+ * is not needed: objrmap finds ptes from the vmas.
+ */
+export const objrmapPageOps = {
+  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, _ptep: PtePtr, anon: boolean): void {
     const f = m.frames
     if (untracked(m, pfn)) return
     if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
@@ -144,7 +146,7 @@ export const objrmap: RmapStrategy = {
     pageMapUnlock(m, pfn)
   },
 
-  pageRemoveRmap(m, pfn) {
+  pageRemoveRmap(m: Machine, pfn: number, _ptep: PtePtr): void {
     const f = m.frames
     if (untracked(m, pfn)) return
     m.counters.rmap.pageRemoveRmap++
@@ -165,7 +167,7 @@ export const objrmap: RmapStrategy = {
     pageMapUnlock(m, pfn)
   },
 
-  pageReferenced(m, pfn) {
+  pageReferenced(m: Machine, pfn: number): number {
     const f = m.frames
     const c = m.counters.rmap
     c.pageReferencedCalls++
@@ -208,7 +210,7 @@ export const objrmap: RmapStrategy = {
     return referenced
   },
 
-  tryToUnmap(m, pfn) {
+  tryToUnmap(m: Machine, pfn: number): SwapResult {
     const f = m.frames
     const c = m.counters.rmap
     c.tryToUnmapCalls++
@@ -248,7 +250,29 @@ export const objrmap: RmapStrategy = {
     }
     return countResult(m, ret)
   },
-}
+
+  /**
+   * copy_page_range's step for a present page of a vma that is not
+   * VM_RESERVED: the BUG_ON that -aa mm/memory.c has there (the page is
+   * mapped and has a mapping: objrmap needs page->mapping to find the new
+   * pte), then `page_add_rmap(page, vma, address, PageAnon(page))`, reading
+   * PG_anon outside page_map_lock (safe: the parent's pte keeps it mapped).
+   */
+  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
+    const fr = m.frames
+    if (fr.mapcount[pfn] === 0 || fr.mapping[pfn] === -1) {
+      throw new KernelBugError(
+        'copy_page_range: a present page in a non-VM_RESERVED vma is mapped and has a mapping',
+        'mm/memory.c copy_page_range',
+        `pfn ${pfn}`,
+      )
+    }
+    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, fr.test(pfn, PG.anon))
+  },
+
+  pageMapLock,
+  pageMapUnlock,
+} satisfies Partial<RmapStrategy>
 
 function countResult(m: Machine, r: SwapResult): SwapResult {
   const c = m.counters.rmap
@@ -432,7 +456,7 @@ function tryToUnmapCluster(
           bug('try_to_unmap_cluster: mapcount > 0 before the decrement', 'try_to_unmap_cluster')
         fr.mapcount[pfn]!--
       } else {
-        m.rmap.pageRemoveRmap(m, pfn)
+        m.rmap.pageRemoveRmap(m, pfn, ptr)
       }
       m.putPage(pfn)
       mm.rss--
@@ -474,4 +498,67 @@ export function countRmapPtes(m: Machine, pfn: number): number {
     if (m.fast.present(lo, hi) && m.fast.pfn(lo, hi) === pfn) n++
   }
   return n
+}
+
+// The anon_vma helpers, at the end of -aa mm/objrmap.c as there. -aa links a
+// vma at the head of its anon_vma's list (list_add in anon_vma_prepare,
+// __anon_vma_link and anon_vma_link), so the walks of page_referenced and
+// try_to_unmap visit the newest vma first: after a fork, the child's.
+
+/** `anon_vma_prepare(vma)`: give the vma an anon_vma (a fresh one, as -aa does) and link it. */
+export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
+  if (vma.anonVma) return vma.anonVma
+  const av = new AnonVma(m.newObjectId())
+  m.objects.set(av.id, av)
+  vma.anonVma = av
+  av.vmas.unshift(vma)
+  m.counters.objects.anonVmas++
+  return av
+}
+
+/**
+ * `anon_vma_merge(vma, dying)` (vma_merge, before `dying` is unlinked): a
+ * survivor without an anon_vma takes the dying vma's, in the dying vma's
+ * place on the list; otherwise both must have the same one and the dying vma
+ * leaves the list. Either way `dying` no longer holds the anon_vma, so its
+ * unlink that follows does not touch the list (nor free an anon_vma that
+ * `keep` and the pages still name).
+ */
+export function anonVmaMerge(keep: Vma, dying: Vma): void {
+  const av = dying.anonVma
+  if (!av) return
+  const i = av.vmas.indexOf(dying)
+  if (i < 0) bug('a vma being merged away is on its anon_vma list', 'anon_vma_merge')
+  if (!keep.anonVma) {
+    keep.anonVma = av
+    av.vmas[i] = keep
+  } else {
+    if (keep.anonVma !== av)
+      bug('anon_vma_merge: two anon_vmas being merged are the same object', 'anon_vma_merge')
+    av.vmas.splice(i, 1)
+  }
+  dying.anonVma = null
+}
+
+/** `__anon_vma_link(vma)` / `anon_vma_link(vma)`: put a copied or split vma at the head of its anon_vma's list. */
+export function anonVmaLink(vma: Vma): void {
+  vma.anonVma?.vmas.unshift(vma)
+}
+
+/** `anon_vma_unlink(vma)`: take it off; free the anon_vma when the list empties. */
+export function anonVmaUnlink(m: Machine, vma: Vma): void {
+  const av = vma.anonVma
+  if (!av) return
+  const i = av.vmas.indexOf(vma)
+  if (i < 0) bug('a vma being unlinked is on its anon_vma list', 'anon_vma_unlink')
+  av.vmas.splice(i, 1)
+  if (av.vmas.length === 0) {
+    m.objects.delete(av.id)
+    m.counters.objects.anonVmas--
+  }
+}
+
+/** The anon_vma part of can_vma_merge_before/after: at most one anon_vma, or both the same. */
+export function anonVmaCanMerge(a: Vma, b: Vma): boolean {
+  return !a.anonVma || !b.anonVma || a.anonVma === b.anonVma
 }

@@ -1,0 +1,308 @@
+// The reverse-mapping seam: the generic VM reaches the design only through
+// RmapStrategy. A spy design wraps objrmap and records every call: the VM must
+// behave identically through it, and the hooks must be called where the
+// kernel calls them.
+import { describe, expect, it } from 'vitest'
+import {
+  lookupPte,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Machine,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  O_RDWR,
+  objrmap,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  RMAP_DESIGNS,
+  RMAP_STRATEGIES,
+  RmapDesignNotImplementedError,
+  UnknownRmapDesignError,
+} from '../src/index.js'
+import { type SpyVma, spyMachine } from './support/spy.js'
+import { toy32 } from './support/toy32.js'
+
+const P = PAGE_SIZE
+const RW = PROT_READ | PROT_WRITE
+const ANON = MAP_PRIVATE | MAP_ANONYMOUS
+const OPTS = { arch: toy32, ram: '16M', swap: 0 } as const
+
+/**
+ * A workload over every path that reaches the design: anonymous and file
+ * faults, COW, fork, mprotect split and merge, mremap of present ptes,
+ * munmap, pageout and reclaim with swap, swap-in, swapoff, exec and exit.
+ * `m.check()` after each step; returns everything a process could observe.
+ */
+function workload(m: Machine): unknown[] {
+  const seen: unknown[] = []
+  const step = (what: string, fn: () => unknown) => {
+    const r = fn()
+    m.check()
+    seen.push([what, r])
+  }
+  const type = m.swapon('4M')
+  m.fs.create('/f', { size: 4 * P, fill: 5 })
+  const p = m.spawn()
+  const x = m.taskUnmappedBase + 64 * P
+  step('mmap', () => p.mmap(x, 8 * P, RW, ANON | MAP_FIXED))
+  step('write', () => {
+    for (let i = 0; i < 8; i++) p.write(x + i * P, 100 + i)
+  })
+  const fd = p.open('/f', O_RDWR)
+  const f = p.mmap(0, 4 * P, RW, MAP_SHARED, fd, 0)
+  const fp = p.mmap(0, 4 * P, RW, MAP_PRIVATE, fd, 0)
+  step('file faults', () => [p.read(f), p.read(fp + P), p.write(f + 2 * P, 9), p.write(fp + 3 * P, 11)])
+  const c = p.fork()
+  step('cow', () => {
+    c.write(x, 1)
+    return [p.read(x), c.read(x), c.read(fp + 3 * P)]
+  })
+  step('mprotect split', () => p.mprotect(x + 2 * P, 2 * P, PROT_READ))
+  step('mprotect merge', () => p.mprotect(x + 2 * P, 2 * P, RW))
+  step('mremap', () => p.mremap(x + 4 * P, 4 * P, 6 * P, MREMAP_MAYMOVE | MREMAP_FIXED, x + 256 * P))
+  step('munmap', () => p.munmap(x + P, P))
+  step('pageout', () => {
+    const out: unknown[] = []
+    for (const a of [x, x + 2 * P, f + 2 * P, fp + 3 * P]) {
+      const e = c.pagemap(a)
+      if (!e.present) continue
+      m.pageReferenced(e.pfn!)
+      out.push(m.pageout(e.pfn!).result)
+    }
+    return out
+  })
+  step('reclaim', () => m.reclaim({ pages: 64 }).freed)
+  step('swap-in', () => [c.read(x + 2 * P), p.read(x + 2 * P), c.read(fp + 3 * P)])
+  step('swapoff', () => m.swapoff(type))
+  step('exec', () => c.exec([1, 2]))
+  step('exit', () => {
+    c.exit()
+    p.exit()
+  })
+  seen.push(m.meminfo(), m.stats())
+  return seen
+}
+
+describe('the rmap seam', () => {
+  it('the registry: objrmap by default; a typo and an unimplemented design are RangeErrors naming the valid names', () => {
+    expect(new Machine(OPTS).rmap).toBe(objrmap)
+    expect(RMAP_DESIGNS).toEqual(['objrmap', 'pte_chains', 'anonmm'])
+    expect(RMAP_STRATEGIES).toContain('objrmap')
+    const typo = () => new Machine({ ...OPTS, rmap: 'pte_chain' as 'objrmap' })
+    expect(typo).toThrow(UnknownRmapDesignError)
+    expect(typo).toThrow(RangeError)
+    expect(typo).toThrow("unknown rmap design 'pte_chain'; valid: objrmap, pte_chains, anonmm")
+    expect(() => new Machine({ ...OPTS, rmap: 42 as unknown as 'objrmap' })).toThrow(UnknownRmapDesignError)
+    const later = () => new Machine({ ...OPTS, rmap: 'anonmm' })
+    expect(later).toThrow(RmapDesignNotImplementedError)
+    expect(later).toThrow(/rmap design 'anonmm' is not implemented yet/)
+  })
+
+  it('the VM behaves identically through the spy, and the spy saw every hook', () => {
+    const plain = workload(new Machine(OPTS))
+    const { m, spy } = spyMachine(OPTS)
+    expect(workload(m)).toEqual(plain)
+    const n = spy.counts()
+    for (const fn of [
+      'pageAddRmap',
+      'pageDupRmap',
+      'pageRemoveRmap',
+      'pageMapLock',
+      'pageMapUnlock',
+      'pageReferenced',
+      'tryToUnmap',
+      'vmaPrepare',
+      'vmaCheckSwapIn',
+      'vmaLink',
+      'vmaUnlink',
+      'vmaSplit',
+      'vmaCanMerge',
+      'vmaMerge',
+      'vmaFork',
+      'mmFork',
+      'mmExec',
+      'mmExit',
+      'pteMoved',
+      'check',
+      'accounting',
+    ] as const)
+      expect(n[fn] ?? 0, fn).toBeGreaterThan(0)
+    // The page's rmap lock is always released.
+    expect(n.pageMapLock).toBe(n.pageMapUnlock)
+  })
+
+  it('fork: mmFork once, then per vma vmaFork and vmaLink of the copy; pageDupRmap per present page with the child pte', () => {
+    const { m, spy } = spyMachine(OPTS)
+    const p = m.spawn()
+    const x = p.mmap(0, 3 * P, RW, ANON)
+    const y = p.mmap(0, 2 * P, RW, ANON)
+    p.write(x, 1)
+    p.write(x + 2 * P, 2)
+    p.write(y, 3)
+    spy.reset()
+    const c = p.fork()
+    expect(spy.of('mmFork')).toEqual([[{ mm: p.mm.id }, { mm: c.mm.id }]])
+    const forks = spy.of('vmaFork') as [SpyVma, SpyVma][]
+    expect(forks.map(([pv, cv]) => [pv.mm, cv.mm, cv.start, cv.end])).toEqual(
+      p.mm.vmas.map((v) => [p.mm.id, c.mm.id, v.start, v.end]),
+    )
+    const links = spy.of('vmaLink') as [SpyVma][]
+    expect(links.map(([v]) => v.vma)).toEqual(c.mm.vmas)
+    const dups = spy.of('pageDupRmap') as [number, SpyVma, number, number][]
+    expect(dups.map(([pfn, v, a]) => [pfn, v.mm, a])).toEqual(
+      [x, x + 2 * P, y].sort((a, b) => a - b).map((a) => [p.pagemap(a).pfn, c.mm.id, a]),
+    )
+    // The pte location handed to the design is the child's pte for that address.
+    for (const [, v, a, ptep] of dups) expect(ptep).toBe(lookupPte(m.env, v.mm, a))
+    m.check()
+  })
+
+  it('a fault gives the design the pte it set: pageAddRmap(pfn, vma, address, ptep, anon), after vmaPrepare', () => {
+    const { m, spy } = spyMachine(OPTS)
+    const p = m.spawn()
+    const x = p.mmap(0, 2 * P, RW, ANON)
+    spy.reset()
+    p.write(x + P, 7)
+    expect(spy.calls.map((c) => c.fn)).toEqual(['vmaPrepare', 'pageAddRmap'])
+    const [pfn, v, a, ptep, anon] = spy.of('pageAddRmap')[0] as [number, SpyVma, number, number, boolean]
+    expect([pfn, v.start, a, anon]).toEqual([p.pagemap(x + P).pfn, x, x + P, true])
+    expect(ptep).toBe(lookupPte(m.env, p.mm.id, x + P))
+    spy.reset()
+    p.munmap(x, 2 * P)
+    expect(spy.of('pageRemoveRmap')).toEqual([[pfn, ptep]])
+    expect((spy.of('vmaUnlink') as [SpyVma][]).map(([u]) => u.start)).toEqual([x])
+  })
+
+  it('mprotect of the middle splits twice (vmaSplit with the new piece) and mprotect back merges twice', () => {
+    const { m, spy } = spyMachine(OPTS)
+    const p = m.spawn()
+    const x = p.mmap(0, 6 * P, RW, ANON)
+    p.write(x + 3 * P, 1)
+    spy.reset()
+    p.mprotect(x + 2 * P, 2 * P, PROT_READ)
+    const splits = spy.of('vmaSplit') as [SpyVma, SpyVma][]
+    expect(splits.map(([v, piece]) => [v.start, piece.start, piece.end])).toEqual([
+      [x, x + 2 * P, x + 6 * P],
+      [x + 2 * P, x + 4 * P, x + 6 * P],
+    ])
+    // Each new piece was linked (it shares the anon_vma) before the split hook ran.
+    expect((spy.of('vmaLink') as [SpyVma][]).map(([v]) => v.start)).toEqual([x + 2 * P, x + 4 * P])
+    expect(p.maps()).toHaveLength(3)
+    spy.reset()
+    p.mprotect(x + 2 * P, 2 * P, RW)
+    expect(p.maps()).toHaveLength(1)
+    const merges = spy.of('vmaMerge') as [SpyVma, SpyVma][]
+    expect(merges).toHaveLength(2)
+    expect(spy.of('vmaUnlink')).toHaveLength(2)
+    expect(spy.counts().vmaCanMerge).toBeGreaterThanOrEqual(2)
+    expect(p.read(x + 3 * P)).toBe(1)
+    m.check()
+  })
+
+  it('mremap that moves present ptes calls pteMoved for each, with both pte locations', () => {
+    const { m, spy } = spyMachine(OPTS)
+    const p = m.spawn()
+    const x = p.mmap(0, 4 * P, RW, ANON)
+    p.mmap(x + 4 * P, P, PROT_READ, ANON | MAP_FIXED) // a neighbour, so growing must move
+    p.write(x, 1)
+    p.write(x + 3 * P, 4)
+    const pfns = [p.pagemap(x).pfn, p.pagemap(x + 3 * P).pfn]
+    spy.reset()
+    const y = p.mremap(x, 4 * P, 8 * P, MREMAP_MAYMOVE)
+    expect(y).not.toBe(x)
+    const moves = spy.of('pteMoved') as [number, { mm: number }, number, number, number, number][]
+    // move_page_tables goes last page first.
+    expect(moves.map(([pfn, mm, oldA, , newA]) => [pfn, mm.mm, oldA, newA])).toEqual([
+      [pfns[1], p.mm.id, x + 3 * P, y + 3 * P],
+      [pfns[0], p.mm.id, x, y],
+    ])
+    for (const [, , , , newA, newPtep] of moves) expect(newPtep).toBe(lookupPte(m.env, p.mm.id, newA))
+    expect([p.read(y), p.read(y + 3 * P)]).toEqual([1, 4])
+    m.check()
+  })
+
+  it('exit: every vma unlinked, then mmExit; exec: mmExec and vmaPrepare for the stack', () => {
+    const { m, spy } = spyMachine(OPTS)
+    const p = m.spawn()
+    p.mmap(0, 2 * P, RW, ANON)
+    p.write(m.taskUnmappedBase, 1)
+    spy.reset()
+    p.exec([4, 5])
+    const fns = spy.calls.map((c) => c.fn)
+    expect(fns.indexOf('mmExec')).toBeGreaterThanOrEqual(0)
+    expect(fns.indexOf('mmExec')).toBeLessThan(fns.indexOf('vmaPrepare'))
+    expect(fns.filter((f) => f === 'pageAddRmap')).toHaveLength(2)
+    expect(fns.at(-1)).toBe('mmExit') // the old image's mm goes last
+    spy.reset()
+    const mm = p.mm
+    p.exit()
+    expect(spy.calls.map((c) => c.fn).slice(-2)).toEqual(['vmaUnlink', 'mmExit'])
+    expect(spy.of('mmExit')).toEqual([[{ mm: mm.id }]])
+  })
+
+  it('swap-out and back: try_to_unmap under the page lock and rmap lock, vmaCheckSwapIn before the swap pte is mapped again', () => {
+    const { m, spy } = spyMachine({ ...OPTS, swap: '4M' })
+    const p = m.spawn()
+    const x = p.mmap(0, P, RW, ANON)
+    p.write(x, 42)
+    const pfn = p.pagemap(x).pfn!
+    m.pageReferenced(pfn)
+    spy.reset()
+    expect(m.pageout(pfn).result).toBe('freed')
+    expect(spy.calls.map((c) => c.fn)).toEqual([
+      'pageMapLock',
+      'pageReferenced',
+      'pageMapUnlock',
+      'pageMapLock',
+      'tryToUnmap',
+      'pageMapUnlock',
+    ])
+    spy.reset()
+    expect(p.read(x)).toBe(42)
+    expect(spy.calls.map((c) => c.fn)).toEqual(['vmaCheckSwapIn', 'pageAddRmap'])
+  })
+
+  it('m.rmapOf(pfn): the anon_vma, each vma on it in walk order with the computed address and the pte found there', () => {
+    const m = new Machine(OPTS)
+    const p = m.spawn()
+    const x = p.mmap(0, 2 * P, RW, ANON)
+    p.write(x + P, 3)
+    const c = p.fork()
+    const pfn = p.pagemap(x + P).pfn!
+    const view = m.rmapOf(pfn)
+    const av = p.mm.vmaAt(x)!.anonVma!
+    expect(view).toMatchObject({
+      design: 'objrmap',
+      pfn,
+      mapcount: 2,
+      object: { kind: 'anon_vma', id: av.id },
+      index: x / P + 1,
+    })
+    // -aa links the fork copy at the head of the anon_vma list: the child first.
+    expect(view.entries.map((e) => [e.via, e.pid, e.start, e.end, e.pgoff, e.address, e.mapsPage])).toEqual([
+      ['anon_vma', c.pid, x, x + 2 * P, x / P, x + P, true],
+      ['anon_vma', p.pid, x, x + 2 * P, x / P, x + P, true],
+    ])
+    expect(view.entries[0]!.pte).not.toBeNull()
+    // An unmapped page names nothing.
+    c.exit()
+    p.exit()
+    expect(m.rmapOf(pfn)).toMatchObject({ mapcount: 0, object: { kind: 'none' }, entries: [] })
+    expect(() => m.rmapOf(-1)).toThrow(RangeError)
+    expect(() => m.rmapOf(m.frames.n)).toThrow(RangeError)
+  })
+
+  it('stats(): rmapBytes and rmapMemory come from the design', () => {
+    const m = new Machine(OPTS)
+    const p = m.spawn()
+    p.write(p.mmap(0, P, RW, ANON), 1)
+    const s = m.stats()
+    expect(s.rmapMemory).toEqual(objrmap.accounting(m))
+    expect(s.rmapMemory.objects).toEqual({ anonVma: 1 })
+    expect(s.rmapBytes.total).toBe(s.rmapMemory.total)
+    expect(s.rmapBytes.anonVma).toBe(12) // toy32: a 4-byte spinlock and a list_head of two 4-byte pointers
+  })
+})
