@@ -159,6 +159,13 @@ describe('explorer in Chromium', () => {
     await parent.close()
   })
 
+  it('says so when a link names an rmap design the core does not run', async () => {
+    const page = await browser.page()
+    await page.goto(`${server.url}#x=a1&a=i386&r=pte_chains&s=2`)
+    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/pte_chains/)
+    await page.close()
+  })
+
   it("shows a malformed workload's problems at their positions", async () => {
     const page = await open()
     const text = [

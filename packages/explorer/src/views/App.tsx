@@ -82,7 +82,17 @@ export function App() {
       loaded.workload.layouts.includes(l),
     )
     if (layouts.length === 0) layouts.push(loaded.workload.layouts[0]!)
-    const s = new Session(loaded.workload, layouts, st.rmap || undefined)
+    let s: Session
+    try {
+      s = new Session(loaded.workload, layouts, st.rmap || undefined)
+    } catch (e) {
+      // A design or layout the link names that this workload or core cannot run.
+      session.current = null
+      setLoadError(e instanceof Error ? e.message : String(e))
+      setVersion((v) => v + 1)
+      return
+    }
+    setLoadError('')
     session.current = s
     sessionFor.current = `${expKey}|${layoutKey}`
     s.goTo(st.step)
