@@ -175,5 +175,3 @@ function wrap(w: Workload): LoadedWorkload {
     },
   }
 }
-
-export type { Machine }

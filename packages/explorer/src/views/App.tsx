@@ -335,6 +335,10 @@ export function App() {
           >
             last »
           </button>
+          <p class="about" data-testid="workload-about">
+            <b>{s.workload.name}</b>
+            {s.workload.description ? ` — ${s.workload.description.trim().split('\n')[0]}` : ''}
+          </p>
           <ol class="steplist" data-testid="steplist">
             {s.workload.steps.map((x, i) => (
               <li key={i} class={i < s.position ? 'done' : i === s.position ? 'next' : ''}>

@@ -269,7 +269,7 @@ function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
   const rows = view.entries.slice(0, PIC_ROWS)
   if (rows.length === 0) return null
   const RH = 26
-  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 8
+  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 14
   const mid = H / 2
   const x = { page: 4, obj: 120, vma: 290, pte: 520 }
   return (
