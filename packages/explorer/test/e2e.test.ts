@@ -228,7 +228,10 @@ describe('explorer in Chromium', () => {
     type Timing = { step: number; total: number; lanes: Array<{ model: number; diff: number }> }
     const timing = () =>
       page.evaluate(() => (window as unknown as { __rmaplabStep?: Timing }).__rmaplabStep ?? null)
+    const ahead = () => page.evaluate(() => (window as unknown as { __rmaplabAhead?: number }).__rmaplabAhead)
     const go = async (label: string, button: string, to: number) => {
+      // As a reader would: the page has run the next step ahead while it was read.
+      if (button === 'step-next') await expect.poll(ahead, { timeout: 60_000 }).toBe(to - 1)
       const t0 = Date.now()
       await page.getByTestId(button).click()
       await stepTo(page, to, total)
@@ -236,7 +239,7 @@ describe('explorer in Chromium', () => {
       const t = (await timing())!
       const lane = t.lanes[0]!
       times.push(
-        `${label}: ${t.total.toFixed(0)} ms in the page (model ${lane.model.toFixed(0)} ms, diff ${lane.diff.toFixed(0)} ms); ${Date.now() - t0} ms click to assertion`,
+        `${label}: ${t.total.toFixed(0)} ms in the page, ${Date.now() - t0} ms click to assertion (the step itself: model ${lane.model.toFixed(0)} ms, diff ${lane.diff.toFixed(0)} ms${button === 'step-next' ? ', run ahead' : ''})`,
       )
     }
     for (let i = 1; i <= total; i++) await go(`step ${i}`, 'step-next', i)

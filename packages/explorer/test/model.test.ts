@@ -19,10 +19,12 @@ import {
 } from '@rmaplab/rmap'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { diff, snapshot } from '../src/model/diff.js'
+import { counters, diff, snapshot } from '../src/model/diff.js'
 import { pfnAt, pteAt, ptePages, rmapOf, samePageOn, walkProbes } from '../src/model/introspect.js'
 import { decodePte, fieldText } from '../src/model/pte.js'
+import { Session } from '../src/model/session.js'
 import { DEFAULT_STATE, formatHash, parseHash } from '../src/model/url.js'
+import { loadExperiment } from '../src/model/workload.js'
 
 const ARCHES: Arch[] = [i386, i386Pae, ppc, ppc64]
 const PAGE = 4096
@@ -203,4 +205,28 @@ it('finds the ptes of a nonlinear (remap_file_pages) vma by scanning it, as the 
   expect(v.found).toBe(2)
   expect(v.entries.filter((e) => e.nonlinear).map((e) => e.address)).toEqual([a])
   expect(walkProbes(m, v, 'page_referenced').some((x) => x.entry.nonlinear)).toBe(false)
+})
+
+it('steps forward through a machine run ahead, to the same state and diff as stepping itself', () => {
+  const w = loadExperiment('andrea', { size: '256K', levels: '2', walks: '4' })
+  const plain = new Session(w, ['i386', 'ppc64'])
+  const ahead = new Session(w, ['i386', 'ppc64'])
+  for (let n = 1; n <= w.steps.length; n++) {
+    expect(ahead.prefetch()).toBe(true)
+    const shown = ahead.lanes[0]!.stepper.machine
+    ahead.goTo(n)
+    plain.goTo(n)
+    // The run-ahead machine is now shown, the old one kept for the next prefetch.
+    expect(ahead.lanes[0]!.stepper.machine).not.toBe(shown)
+    expect(ahead.lanes[0]!.spare?.machine).toBe(shown)
+    for (const i of [0, 1]) {
+      const a = ahead.lanes[i]!
+      const b = plain.lanes[i]!
+      expect(a.stepper.position).toBe(n)
+      expect(counters(a.stepper.machine)).toEqual(counters(b.stepper.machine))
+      expect(a.diff?.ptesChanged).toBe(b.diff?.ptesChanged)
+      expect(a.diff?.counters).toEqual(b.diff?.counters)
+    }
+  }
+  expect(ahead.prefetch()).toBe(false) // at the end: nothing to run ahead
 })

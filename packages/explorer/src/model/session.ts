@@ -33,6 +33,10 @@ export interface Lane {
   said: { summary: string; notices: readonly string[] }
   /** Time of the last forward step in ms: model and diff separately. */
   lastStepMs: { model: number; diff: number }
+  /** The next step already run on a second machine (see {@link Session.prefetch}), or null. */
+  ahead: Lane | null
+  /** A machine no longer shown, reused for the next prefetch. */
+  spare: Stepper | null
 }
 
 function metrics(m: Machine, prevProbes: { v: number; p: number }): Metrics {
@@ -80,6 +84,8 @@ export class Session {
       metrics: known,
       said: { summary: '', notices: [] },
       lastStepMs: { model: 0, diff: 0 },
+      ahead: null,
+      spare: null,
     }
   }
 
@@ -96,12 +102,48 @@ export class Session {
     const target = Math.max(0, Math.min(this.length, Math.floor(n)))
     this.lanes = this.lanes.map((lane) => {
       let l = lane
+      const a = l.ahead
+      if (a && !l.failure && target === l.stepper.position + 1 && a.stepper.position === target) {
+        // The next step was run ahead: show that machine, keep this one for the next prefetch.
+        return { ...a, ahead: null, spare: l.stepper }
+      }
       if (target < l.stepper.position || (l.failure && target <= l.failure.step)) {
         l = this.freshLane(l.layout)
       }
       while (l.stepper.position < target && !l.failure) this.forward(l, l.stepper.position === target - 1)
       return l
     })
+  }
+
+  /**
+   * Run the next step of every lane ahead of time on a second machine (the
+   * workload is deterministic, so it is the machine the next step would
+   * make), so that stepping forward is only a swap. The caller runs it when
+   * the page is idle. Returns whether there was anything to do.
+   */
+  prefetch(): boolean {
+    let worked = false
+    for (const l of this.lanes) {
+      const next = l.stepper.position + 1
+      if (l.failure || next > this.length || l.ahead?.stepper.position === next) continue
+      let st = l.spare ?? (l.ahead && l.ahead.stepper.position < next ? l.ahead.stepper : null)
+      if (!st || st.position >= next) st = this.workload.start(l.layout, this.rmap)
+      const shadow: Lane = {
+        ...l,
+        stepper: st,
+        diff: null,
+        failure: null,
+        said: { summary: '', notices: [] },
+        ahead: null,
+        spare: null,
+      }
+      while (shadow.stepper.position < next && !shadow.failure)
+        this.forward(shadow, shadow.stepper.position === next - 1)
+      l.ahead = shadow
+      l.spare = null
+      worked = true
+    }
+    return worked
   }
 
   /** One step on a lane; the diff is taken only for the last step of a jump. */

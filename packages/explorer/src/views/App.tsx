@@ -114,11 +114,19 @@ export function App() {
   }, [st.step, version])
   useEffect(() => {
     const s = session.current
-    if (!s || stepStart.current === 0) return
-    const total = performance.now() - stepStart.current
-    stepStart.current = 0
-    const w = window as unknown as { __rmaplabStep?: unknown }
-    w.__rmaplabStep = { step: s.position, total, lanes: s.lanes.map((l) => l.lastStepMs) }
+    const w = window as unknown as { __rmaplabStep?: unknown; __rmaplabAhead?: number }
+    if (s && stepStart.current !== 0) {
+      const total = performance.now() - stepStart.current
+      stepStart.current = 0
+      w.__rmaplabStep = { step: s.position, total, lanes: s.lanes.map((l) => l.lastStepMs) }
+    }
+    // Once the page has painted, run the next step ahead on a second machine.
+    if (!s) return
+    const id = setTimeout(() => {
+      s.prefetch()
+      w.__rmaplabAhead = s.position
+    }, 60)
+    return () => clearTimeout(id)
   }, [version])
 
   // The URL follows the state; a pasted URL (hashchange) sets it.
