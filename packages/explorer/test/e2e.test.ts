@@ -159,6 +159,37 @@ describe('explorer in Chromium', () => {
     await parent.close()
   })
 
+  it('loads a workload file, runs it, and stops at a failing step with its message', async () => {
+    const page = await open()
+    const text = [
+      'name: fails at step 4',
+      'steps:',
+      '  - spawn: { as: p }',
+      '  - mmap: { proc: p, as: a, length: 1p, prot: rw }',
+      '  - write: { proc: p, region: a, value: 1 }',
+      '  - read: { proc: p, region: a, expect: 2 }',
+      '  - read: { proc: p, region: a, expect: 1 }',
+      '',
+    ].join('\n')
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'fails.yaml',
+      mimeType: 'text/yaml',
+      buffer: Buffer.from(text),
+    })
+    await expect.poll(() => page.getByTestId('workload-about').textContent()).toContain('fails at step 4')
+    await page.getByTestId('step-last').click()
+    const failure = page.getByTestId('step-failure')
+    await failure.waitFor()
+    expect(await failure.textContent()).toMatch(
+      /^step 4 failed: assertion in p \(pid 1\): .*expected 0x2, got 0x1/,
+    )
+    // The run stays before the failed step, and shows what that step changed before it failed.
+    await stepTo(page, 3, 5)
+    expect(await page.getByTestId('changes').textContent()).not.toContain('Nothing yet')
+    expect(await page.getByTestId('step-next').isDisabled()).toBe(true)
+    await page.close()
+  })
+
   it('says so when a link names an rmap design the core does not run', async () => {
     const page = await browser.page()
     await page.goto(`${server.url}#x=a1&a=i386&r=pte_chains&s=2`)

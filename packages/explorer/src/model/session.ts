@@ -111,6 +111,12 @@ export class Session {
         l = this.freshLane(l.layout)
       }
       while (l.stepper.position < target && !l.failure) this.forward(l, l.stepper.position === target - 1)
+      if (l.failure && !l.diff && l.failure.step < target - 1) {
+        // A step failed in the middle of a jump: run again to it, with its diff this time.
+        const f = l.failure.step
+        l = this.freshLane(l.layout)
+        while (l.stepper.position <= f && !l.failure) this.forward(l, l.stepper.position === f)
+      }
       return l
     })
   }

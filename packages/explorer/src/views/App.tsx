@@ -331,7 +331,7 @@ export function App() {
             type="button"
             data-testid="step-next"
             onClick={() => update({ step: st.step + 1 })}
-            disabled={st.step >= n}
+            disabled={st.step >= n || lanes.some((l) => l.failure !== null)}
           >
             step ▶
           </button>
@@ -339,7 +339,7 @@ export function App() {
             type="button"
             data-testid="step-last"
             onClick={() => update({ step: n })}
-            disabled={st.step >= n}
+            disabled={st.step >= n || lanes.some((l) => l.failure !== null)}
           >
             last »
           </button>
