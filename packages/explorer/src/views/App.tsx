@@ -407,7 +407,7 @@ export function App() {
             />
           </div>
           <div class="col">
-            <Frames lane={lane} sel={sel} select={select} />
+            <Frames lane={lane} sel={sel} select={select} version={version} />
             <Charts lanes={lanes} position={s!.position} />
           </div>
         </main>

@@ -56,12 +56,32 @@ export function Processes(props: { lane: Lane; sel: Sel; select: Select; rmap: R
 }
 
 /** Physical frames: a virtual list of every frame, and the selected frame's struct page. */
-export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
-  const { lane, sel, select } = props
+const FRAME_FILTERS = {
+  all: 'all frames',
+  used: 'in use (not free)',
+  mapped: 'mapped by a pte',
+  changed: 'changed by the step',
+} as const
+type FrameFilter = keyof typeof FRAME_FILTERS
+
+export function Frames(props: { lane: Lane; sel: Sel; select: Select; version: number }) {
+  const { lane, sel, select, version } = props
   const m = lane.stepper.machine
   const f = m.frames
   const changed = lane.diff?.frameChanged
   const info = sel.pfn >= 0 && sel.pfn < f.n ? frameInfo(m, sel.pfn) : null
+  const [filter, setFilter] = useState<FrameFilter>('used')
+  // The pfns the list shows: an index array built once per step and filter.
+  const pfns = useMemo(() => {
+    const out: number[] = []
+    for (let pfn = 0; pfn < f.n; pfn++) {
+      if (filter === 'used' && f.count[pfn] === 0) continue
+      if (filter === 'mapped' && f.mapcount[pfn] === 0) continue
+      if (filter === 'changed' && !changed?.[pfn]) continue
+      out.push(pfn)
+    }
+    return out
+  }, [m, filter, version, changed])
   return (
     <section class="panel" data-testid="frames">
       <h2>
@@ -72,6 +92,29 @@ export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
       </h2>
       <div class="frames">
         <div>
+          <div class="th">
+            <select
+              data-testid="frame-filter"
+              value={filter}
+              onChange={(e) => setFilter((e.currentTarget as HTMLSelectElement).value as FrameFilter)}
+            >
+              {Object.entries(FRAME_FILTERS).map(([k, label]) => (
+                <option key={k} value={k}>
+                  {label}
+                </option>
+              ))}
+            </select>{' '}
+            {pfns.length} shown · pfn{' '}
+            <input
+              class="param"
+              data-testid="goto-pfn"
+              placeholder="go to"
+              onChange={(e) => {
+                const v = Number((e.currentTarget as HTMLInputElement).value)
+                if (Number.isInteger(v) && v >= 0 && v < f.n) select({ pfn: v })
+              }}
+            />
+          </div>
           <div class="pte-head">
             <span class="c-i">pfn</span>
             <span class="c-k">use</span>
@@ -80,22 +123,25 @@ export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
           </div>
           <VirtualList
             testid="frame-list"
-            count={f.n}
+            count={pfns.length}
             rowHeight={20}
             height={260}
-            scrollTo={sel.pfn}
-            row={(pfn) => (
-              <button
-                type="button"
-                class={`frame rowbtn ${pfn === sel.pfn ? 'sel' : ''} ${changed?.[pfn] ? 'changed' : ''} use-${frameUse(m, pfn).replace(' ', '-')}`}
-                onClick={() => select({ pfn })}
-              >
-                <span class="c-i">{pfn}</span>
-                <span class="c-k">{frameUse(m, pfn)}</span>
-                <span class="c-i">{f.count[pfn]}</span>
-                <span class="c-i">{f.mapcount[pfn]}</span>
-              </button>
-            )}
+            scrollTo={pfnIndex(pfns, sel.pfn)}
+            row={(i) => {
+              const pfn = pfns[i]!
+              return (
+                <button
+                  type="button"
+                  class={`frame rowbtn ${pfn === sel.pfn ? 'sel' : ''} ${changed?.[pfn] ? 'changed' : ''} use-${frameUse(m, pfn).replace(' ', '-')}`}
+                  onClick={() => select({ pfn })}
+                >
+                  <span class="c-i">{pfn}</span>
+                  <span class="c-k">{frameUse(m, pfn)}</span>
+                  <span class="c-i">{f.count[pfn]}</span>
+                  <span class="c-i">{f.mapcount[pfn]}</span>
+                </button>
+              )
+            }}
           />
         </div>
         <div data-testid="struct-page">
@@ -162,6 +208,18 @@ export function Frames(props: { lane: Lane; sel: Sel; select: Select }) {
 }
 
 const RMAP_ROWS = 256
+
+/** Where `pfn` sits in the sorted `pfns` (binary search), or -1. */
+function pfnIndex(pfns: readonly number[], pfn: number): number {
+  let lo = 0
+  let hi = pfns.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (pfns[mid]! < pfn) lo = mid + 1
+    else hi = mid
+  }
+  return pfns[lo] === pfn ? lo : -1
+}
 
 /** The selected page's reverse map and the walks page_referenced / try_to_unmap would make. */
 export function Rmap(props: {
@@ -269,11 +327,19 @@ function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
   const rows = view.entries.slice(0, PIC_ROWS)
   if (rows.length === 0) return null
   const RH = 26
-  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 14
+  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 24
   const mid = H / 2
   const x = { page: 4, obj: 120, vma: 290, pte: 520 }
   return (
-    <svg class="chain" width="100%" viewBox={`0 0 760 ${H}`} height={H} role="img" aria-label="reverse map">
+    <svg
+      class="chain"
+      width="100%"
+      viewBox={`0 0 760 ${H}`}
+      height={H}
+      preserveAspectRatio="xMinYMin meet"
+      role="img"
+      aria-label="reverse map"
+    >
       <g class="node page">
         <rect x={x.page} y={mid - 14} width={96} height={28} rx={4} />
         <text x={x.page + 48} y={mid + 4}>
