@@ -327,7 +327,7 @@ function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
   const rows = view.entries.slice(0, PIC_ROWS)
   if (rows.length === 0) return null
   const RH = 26
-  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 24
+  const H = rows.length * RH + (view.entries.length > PIC_ROWS ? RH : 0) + 10
   const mid = H / 2
   const x = { page: 4, obj: 120, vma: 290, pte: 520 }
   return (
@@ -359,12 +359,12 @@ function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
         return (
           <g key={i} class={`link ${e.maps ? 'maps' : 'nomap'} ${on ? 'on' : ''}`}>
             <line class="edge" x1={x.obj + 150} y1={mid} x2={x.vma} y2={y} />
-            <rect class="vma" x={x.vma} y={y - 11} width={200} height={22} rx={3} />
+            <rect class="pic-vma" x={x.vma} y={y - 11} width={200} height={22} rx={3} />
             <text x={x.vma + 100} y={y + 4}>
               pid {e.pid} vma {hexAddr(m.arch, e.vmaStart)}
             </text>
             <line class="edge" x1={x.vma + 200} y1={y} x2={x.pte} y2={y} />
-            <rect class="pte" x={x.pte} y={y - 11} width={230} height={22} rx={3} />
+            <rect class="pic-pte" x={x.pte} y={y - 11} width={230} height={22} rx={3} />
             <text x={x.pte + 115} y={y + 4}>
               {e.address < 0
                 ? 'outside the vma'
