@@ -13,6 +13,7 @@ import {
   parseArchList,
   parseRmapList,
   parseText,
+  RMAP_STRATEGIES,
   type RunHooks,
   resolveLayouts,
   runOnLayout,
@@ -289,7 +290,7 @@ Examples:
     c
       .argument('<targets...>', 'workload files (.yaml, .yml, .json) or built-in experiment names')
       .option('-a, --arch <names>', 'layouts, comma-separated: i386, i386-pae, ppc, ppc64, or all')
-      .option('-r, --rmap <names>', 'rmap strategies, comma-separated: objrmap')
+      .option('-r, --rmap <names>', `rmap strategies, comma-separated: ${RMAP_STRATEGIES.join(', ')}`)
       .option('-p, --param <key=value>', "an experiment's parameter (repeatable), e.g. -p levels=6", collect)
       .option('--json', 'print the full report as JSON (meminfo and m.stats() per layout)')
       .option('--trace', 'print every step as it runs, with its result (to stderr)')

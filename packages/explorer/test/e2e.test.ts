@@ -190,10 +190,20 @@ describe('explorer in Chromium', () => {
     await page.close()
   })
 
+  it("shows the same page's reverse map under 2.6.4's pte_chains: the chain of ptes", async () => {
+    const page = await open(
+      '#x=andrea&p=size:1M,levels:2,walks:4&a=i386&r=pte_chains&s=5&pid=1&addr=0x40000000',
+    )
+    await expect.poll(() => page.getByTestId('rmap-object').textContent()).toBe('pte_chain of 4 ptes')
+    expect(await page.getByTestId('rmap-found').textContent()).toBe('4')
+    expect(await page.getByTestId('rmap-design').inputValue()).toBe('pte_chains')
+    await page.close()
+  })
+
   it('says so when a link names an rmap design the core does not run', async () => {
     const page = await browser.page()
-    await page.goto(`${server.url}#x=a1&a=i386&r=pte_chains&s=2`)
-    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/pte_chains/)
+    await page.goto(`${server.url}#x=a1&a=i386&r=anonmm&s=2`)
+    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/anonmm/)
     await page.close()
   })
 

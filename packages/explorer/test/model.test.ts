@@ -230,3 +230,17 @@ it('steps forward through a machine run ahead, to the same state and diff as ste
   }
   expect(ahead.prefetch()).toBe(false) // at the end: nothing to run ahead
 })
+
+it("shows 2.6.4's pte_chains: the page lists its ptes itself, as many as mapcount", () => {
+  const w = loadExperiment('andrea', { size: '256K', levels: '2', walks: '4' })
+  expect(w.rmaps).toContain('pte_chains')
+  const s = new Session(w, ['i386-pae'], 'pte_chains')
+  s.goTo(5)
+  const m = s.lanes[0]!.stepper.machine
+  const v = rmapOf(m, pfnAt(m, 1, 0x40000000), () => undefined)
+  expect(v.design).toBe('pte_chains')
+  expect(v.kind).toBe('pte_chain')
+  expect(v.entries.map((e) => e.list)).toEqual(['pte_chain', 'pte_chain', 'pte_chain', 'pte_chain'])
+  expect(v.found).toBe(v.mapcount)
+  expect(walkProbes(m, v, 'try_to_unmap')).toEqual([]) // objrmap's rules only; the call on a copy shows it
+})

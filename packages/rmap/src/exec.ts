@@ -38,6 +38,7 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
   try {
     args.forEach((word, i) => {
       const address = start + i * 4096
+      m.rmap.pageRmapReserve(m)
       const pfn = m.allocUserPage()
       m.frames.content[pfn] = word >>> 0
       const ptr = pteAllocMap(m.env, mm.id, address)

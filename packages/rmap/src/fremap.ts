@@ -73,6 +73,7 @@ function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
  */
 export function installPage(m: Machine, vma: Vma, addr: number, pfn: number, prot: number): void {
   const f = m.fast
+  m.rmap.pageRmapReserve(m)
   const ptr = pteAllocMap(m.env, vma.mm.id, addr)
   try {
     zapPte(m, vma, addr, ptr)

@@ -78,6 +78,12 @@ export interface MachineOptions {
    * design not modelled yet RmapDesignNotImplementedError (both RangeErrors).
    */
   rmap?: RmapDesignName
+  /**
+   * L1_CACHE_BYTES, the size of a 2.6.4 `struct pte_chain` (`rmap:
+   * 'pte_chains'`): a power of two; default the layout's 2004 value (i386 and
+   * ppc64 128, ppc 32). RangeError when a chain would not hold two ptes.
+   */
+  cacheLine?: number
   /** Kernel profile for the rules that differ between kernels. Default `'2.6.5-aa'`. */
   profile?: KernelProfile
   /** Seed of the deterministic choices (which cpu a process runs on). Default 1. */
@@ -593,8 +599,11 @@ export class Machine {
     const { arch } = opts
     if (!arch || typeof arch.mkPte !== 'function')
       throw new TypeError('Machine: options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)')
-    const rmap = resolveRmapDesign(opts.rmap ?? 'objrmap')
-    const profile = opts.profile ?? '2.6.5-aa'
+    const rmapDesign = resolveRmapDesign(opts.rmap ?? 'objrmap')
+    const rmapOpts = { cacheLine: opts.cacheLine }
+    rmapDesign.validate(arch, rmapOpts)
+    // pte_chains are mainline 2.6.4's: its page-table accounting and KM_PTE2 come with them.
+    const profile = opts.profile ?? (opts.rmap === 'pte_chains' ? '2.6.4' : '2.6.5-aa')
     if (!KERNEL_PROFILES.includes(profile)) {
       throw new RangeError(
         `Machine: unknown profile '${String(profile)}'; valid: ${KERNEL_PROFILES.join(', ')}`,
@@ -631,7 +640,6 @@ export class Machine {
     this.rng = seed >>> 0 || 1
     this.arch = arch
     this.fast = arch.fast
-    this.rmap = rmap
     const z = zonePages(arch, ram / 4096)
     this.env = new PageTableEnv({
       arch,
@@ -644,6 +652,7 @@ export class Machine {
     this.frames = this.env.frames
     this.zeroPage = this.env.allocPage({ highmem: false })
     this.frames.set(this.zeroPage, PG.reserved)
+    this.rmap = rmapDesign.create(this, rmapOpts)
     this.taskSize = Number(arch.geometry.TASK_SIZE)
     const base = arch.geometry.TASK_UNMAPPED_BASE ?? arch.geometry.TASK_SIZE / 3n
     this.taskUnmappedBase = Math.ceil(Number(base) / 4096) * 4096
@@ -915,7 +924,8 @@ export class Machine {
       Dirty: ps.count(PS.nr_dirty) * kb,
       Writeback: ps.count(PS.nr_writeback) * kb,
       Mapped: ps.count(PS.nr_mapped) * kb,
-      Slab: 0,
+      // The slab frames the model draws from RAM: 2.6.4's pte_chain cache (0 under objrmap).
+      Slab: this.rmap.accounting(this).lowmemFrames * kb,
       PageTables: ps.count(PS.nr_page_table_pages) * kb,
     }
   }
@@ -1025,7 +1035,13 @@ export class Machine {
         `${this.rmap.source} try_to_unmap`,
         `pfn ${pfn}`,
       )
-    if (f.count[pfn] === 0 || f.mapping[pfn] === NO_MAPPING || this.env.tables.has(pfn)) {
+    // A mapped page's backing is the design's business (pte_chains' anonymous
+    // pages have no page->mapping); an unmapped one needs a mapping here.
+    if (
+      f.count[pfn] === 0 ||
+      this.env.tables.has(pfn) ||
+      (f.mapcount[pfn] === 0 && f.mapping[pfn] === NO_MAPPING)
+    ) {
       const what =
         f.count[pfn] === 0 ? 'free page' : this.env.tables.has(pfn) ? 'page-table page' : 'no mapping'
       throw new KernelBugError(

@@ -64,6 +64,8 @@ function readPte(m: Machine, ptr: number): number {
  */
 export function handleMmFault(m: Machine, vma: Vma, address: number, write: boolean, pid: number): FaultKind {
   const mm = vma.mm
+  // 2.6.4's pte_chain_alloc before anything changes (a call that does nothing under objrmap).
+  m.rmap.pageRmapReserve(m)
   const ptr = pteAllocMap(m.env, mm.id, address)
   try {
     const lo = readPte(m, ptr)
@@ -505,6 +507,7 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       const hi = m.hi
       if (f.none(lo, hi)) continue
       m.counters.fork.ptesCopied++
+      m.rmap.pageRmapReserve(m)
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))

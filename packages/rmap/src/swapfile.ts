@@ -422,6 +422,7 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       if (f.present(lo, hi) || f.none(lo, hi) || f.file(lo, hi)) continue
       if (f.swpType(lo, hi) !== type || f.swpOffset(lo, hi) !== offset) continue
       m.rmap.vmaCheckSwapIn(m, vma, a, 'mm/swapfile.c unuse_pte')
+      m.rmap.pageRmapReserve(m)
       mm.rss++
       m.getPage(pfn)
       const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0

@@ -107,6 +107,7 @@ describe('the rmap seam', () => {
     expect(workload(m)).toEqual(plain)
     const n = spy.counts()
     for (const fn of [
+      'pageRmapReserve',
       'pageAddRmap',
       'pageDupRmap',
       'pageRemoveRmap',
@@ -166,7 +167,7 @@ describe('the rmap seam', () => {
     const x = p.mmap(0, 2 * P, RW, ANON)
     spy.reset()
     p.write(x + P, 7)
-    expect(spy.calls.map((c) => c.fn)).toEqual(['vmaPrepare', 'pageAddRmap'])
+    expect(spy.calls.map((c) => c.fn)).toEqual(['pageRmapReserve', 'vmaPrepare', 'pageAddRmap'])
     const [pfn, v, a, ptep, anon] = spy.of('pageAddRmap')[0] as [number, SpyVma, number, number, boolean]
     expect([pfn, v.start, a, anon]).toEqual([p.pagemap(x + P).pfn, x, x + P, true])
     expect(ptep).toBe(lookupPte(m.env, p.mm.id, x + P))
@@ -262,7 +263,7 @@ describe('the rmap seam', () => {
     ])
     spy.reset()
     expect(p.read(x)).toBe(42)
-    expect(spy.calls.map((c) => c.fn)).toEqual(['vmaCheckSwapIn', 'pageAddRmap'])
+    expect(spy.calls.map((c) => c.fn)).toEqual(['pageRmapReserve', 'vmaCheckSwapIn', 'pageAddRmap'])
   })
 
   it('m.rmapOf(pfn): the anon_vma, each vma on it in walk order with the computed address and the pte found there', () => {

@@ -240,7 +240,8 @@ export interface RmapEntry {
   vmaEnd: number
   vmaFlags: string[]
   /** Which list it is on: the anon_vma list, i_mmap or i_mmap_shared. */
-  list: 'anon_vma' | 'i_mmap' | 'i_mmap_shared'
+  /** Which list or structure it was found through: `anon_vma`, `i_mmap`, `i_mmap_shared`, `pte_chain`, `pte.direct`. */
+  list: string
   /** vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT), or -1 outside the vma. */
   address: number
   /** The pte found at that address, or null (no pte page, or outside the vma). */
@@ -261,7 +262,8 @@ export interface RmapView {
   pfn: number
   /** The rmap design of the machine (`objrmap`). */
   design: string
-  kind: 'anon_vma' | 'address_space' | 'none' | 'page table'
+  /** What the page's reverse map hangs off: objrmap's object, or 2.6.4's per-page pte chain. */
+  kind: 'anon_vma' | 'address_space' | 'pte_chain' | 'none' | 'page table'
   objectId: number
   /** `anon_vma #3` / `address_space #2 (/data)`. */
   objectLabel: string
@@ -286,7 +288,9 @@ export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string |
     return { ...base, kind: 'page table', objectLabel: 'a page-table page', entries: [], found: 0 }
   // The core's own account of the walk: the object, and every vma in walk order.
   const core = m.rmapOf(pfn)
-  if (core.object.kind === 'none')
+  // pte_chains: no object, the page itself lists its ptes (pte.direct for one, a chain for more).
+  const chain = core.object.kind === 'none' && core.entries.length > 0
+  if (core.object.kind === 'none' && !chain)
     return { ...base, kind: 'none', objectLabel: 'no mapping', entries: [], found: 0 }
   const procs = new Map<number, Process>()
   for (const pr of m.processes()) if (pr.alive) procs.set(pr.pid, pr)
@@ -301,7 +305,7 @@ export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string |
       vmaStart: c.start,
       vmaEnd: c.end,
       vmaFlags: v ? vmFlagNames(v.flags) : c.nonlinear ? ['NONLINEAR'] : [],
-      list: c.via as RmapEntry['list'],
+      list: c.via,
       address: c.address,
       pte: c.pte ? decodePte(m.arch, c.pte.lo, c.pte.hi) : null,
       maps: c.mapsPage,
@@ -310,8 +314,9 @@ export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string |
       e.skipped = 'nonlinear: not on the linear walk (2.6.7 i_mmap_nonlinear)'
     else if (m.heldPageTableLocks.has(c.mm)) e.skipped = 'page_table_lock held: trylock fails'
     entries.push(e)
-    if (c.nonlinear) {
-      // remap_file_pages put file pages anywhere in the vma: scan it for ptes of this page.
+    if (c.nonlinear && !chain) {
+      // remap_file_pages put file pages anywhere in the vma: scan it for ptes of this page
+      // (objrmap's linear walk cannot find them; a pte chain lists them itself).
       for (let at = c.start; at < c.end; at += 4096) {
         if (at === e.address) continue
         const w = pteAt(m, c.mm, at)
@@ -328,13 +333,26 @@ export function rmapOf(m: Machine, pfn: number, nameOf: (p: Process) => string |
     }
   }
   const o = core.object
+  const found = entries.filter((e) => e.maps).length
+  if (chain) {
+    const via = core.entries[0]!.via
+    return {
+      ...base,
+      objectId: -1,
+      kind: 'pte_chain',
+      objectLabel:
+        via === 'pte.direct' ? 'pte.direct (one pte, no chain)' : `pte_chain of ${entries.length} ptes`,
+      entries,
+      found,
+    }
+  }
   return {
     ...base,
     objectId: o.id,
-    kind: o.kind,
+    kind: o.kind as 'anon_vma' | 'address_space',
     objectLabel: anon ? `anon_vma #${o.id}` : `address_space #${o.id} (${o.path ?? '?'})`,
     entries,
-    found: entries.filter((e) => e.maps).length,
+    found,
   }
 }
 
@@ -356,6 +374,8 @@ export interface Probe {
 export function walkProbes(m: Machine, view: RmapView, kind: 'page_referenced' | 'try_to_unmap'): Probe[] {
   const out: Probe[] = []
   const f = m.frames
+  // The probe rules below are objrmap's (-aa); other designs are shown by calling the function on a copy.
+  if (kind === 'try_to_unmap' && view.design !== 'objrmap') return out
   if (kind === 'try_to_unmap' && view.kind === 'anon_vma' && !f.test(view.pfn, PG.swapcache)) return out
   let left = view.mapcount
   const swap = f.test(view.pfn, PG.swapcache)

@@ -247,7 +247,9 @@ export function Rmap(props: {
         <span class="dim">({view.design})</span>
       </h2>
       <p>
-        page → {view.objectLabel} → {view.entries.length} vma{view.entries.length === 1 ? '' : 's'} → ptes;
+        {view.kind === 'pte_chain'
+          ? `page → ${view.objectLabel} → each pte's vma;`
+          : `page → ${view.objectLabel} → ${view.entries.length} vma${view.entries.length === 1 ? '' : 's'} → ptes;`}
         page-&gt;index {view.index}, mapcount <b>{view.mapcount}</b>, ptes found{' '}
         <b data-testid="rmap-found">{view.found}</b>
         {view.kind !== 'none' && view.kind !== 'page table' && view.found !== view.mapcount ? (
@@ -350,7 +352,11 @@ function ChainPicture(props: { view: RmapView; m: Machine; sel: Sel }) {
       <g class="node obj">
         <rect x={x.obj} y={mid - 14} width={150} height={28} rx={4} />
         <text x={x.obj + 75} y={mid + 4}>
-          {view.kind === 'anon_vma' ? `anon_vma #${view.objectId}` : `address_space #${view.objectId}`}
+          {view.kind === 'anon_vma'
+            ? `anon_vma #${view.objectId}`
+            : view.kind === 'pte_chain'
+              ? view.objectLabel.split(' ')[0]
+              : `address_space #${view.objectId}`}
         </text>
       </g>
       {rows.map((e, i) => {
@@ -389,7 +395,7 @@ function Walk(props: {
 }) {
   const { m, view, call } = props
   const [called, setCalled] = useState<Record<string, string>>({})
-  if (view.kind !== 'anon_vma' && view.kind !== 'address_space') return null
+  if (view.kind !== 'anon_vma' && view.kind !== 'address_space' && view.kind !== 'pte_chain') return null
   return (
     <div class="walks">
       {(['page_referenced', 'try_to_unmap'] as const).map((k) => {
@@ -399,9 +405,11 @@ function Walk(props: {
             <summary>
               {k}: {probes.length} probe{probes.length === 1 ? '' : 's'}, {probes.filter((p) => p.hit).length}{' '}
               {k === 'page_referenced' ? 'references' : 'ptes unmapped'}
-              {k === 'try_to_unmap' && view.kind === 'anon_vma' && probes.length === 0
-                ? ' (anonymous page not in the swap cache: SWAP_AGAIN before any walk)'
-                : ''}
+              {k === 'try_to_unmap' && view.design !== 'objrmap'
+                ? ` (not listed for ${view.design}: call it on a copy)`
+                : k === 'try_to_unmap' && view.kind === 'anon_vma' && probes.length === 0
+                  ? ' (anonymous page not in the swap cache: SWAP_AGAIN before any walk)'
+                  : ''}
             </summary>
             {call && (
               <p>

@@ -15,7 +15,8 @@
 /**
  * Page flag bits, as numbered in the -aa page-flags.h (kernel-facts/rmap.md
  * §1.2): PG_maplock 15 guards mapcount, PG_anon and mapping; PG_anon 20;
- * PG_swapcache 21 (private then holds the swap entry). The bits rmap.md does
+ * PG_swapcache 21 (private then holds the swap entry); 2.6.4's PG_direct 16
+ * (PG_chainlock was bit 15, the bit -aa renamed). The bits rmap.md does
  * not list (error, uptodate, lru, active, slab, highmem...) keep their 2.6.5
  * mainline numbers.
  */
@@ -36,6 +37,8 @@ export const PG = {
   writeback: 13,
   nosave: 14,
   maplock: 15,
+  /** 2.6.4 PG_direct (bit 16): page->pte.direct holds the page's one pte (rmap: 'pte_chains'). */
+  direct: 16,
   anon: 20,
   swapcache: 21,
 } as const

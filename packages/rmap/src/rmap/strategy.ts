@@ -27,7 +27,7 @@ import type { Mm, Vma } from '../mm/vma.js'
 export type SwapResult = 'SWAP_SUCCESS' | 'SWAP_AGAIN' | 'SWAP_FAIL'
 
 /** Names of the designs a Machine can run today (the `rmap` option's implemented values). */
-export const RMAP_STRATEGIES = ['objrmap'] as const
+export const RMAP_STRATEGIES = ['objrmap', 'pte_chains'] as const
 /** An implemented design's name. */
 export type RmapStrategyName = (typeof RMAP_STRATEGIES)[number]
 
@@ -63,6 +63,8 @@ export interface RmapAccounting {
   objects: Record<string, number>
   /** Page frames of the model's lowmem the design's structures occupy (0 when they are not modelled as frames). */
   lowmemFrames: number
+  /** The design's sizing (pte_chains: `cacheLine`, `nrpte`, `pteAddrBytes`); empty when it has none. */
+  parameters: Record<string, number>
 }
 
 /** One vma (or pte) an rmap walk of a page reaches, as {@link RmapView} lists them. */
@@ -106,6 +108,12 @@ export interface RmapStrategy {
 
   // --- page operations ---------------------------------------------------
 
+  /**
+   * Before a caller changes anything for a page_add_rmap / pageDupRmap to
+   * come: allocate what that call may need (2.6.4's pte_chain_alloc), so
+   * that an OutOfMemoryError leaves nothing half done. objrmap needs nothing.
+   */
+  pageRmapReserve(m: Machine): void
   /** `page_add_rmap(page, vma, address, anon)`: the pte at `ptep` (user address `address` in `vma`) now maps `pfn`. */
   pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void
   /**

@@ -33,6 +33,7 @@ export const objrmap: RmapStrategy = {
   name: 'objrmap',
   source: 'mm/objrmap.c',
   ...objrmapPageOps,
+  pageRmapReserve: nothing,
   vmaPrepare(m, vma) {
     anonVmaPrepare(m, vma)
   },

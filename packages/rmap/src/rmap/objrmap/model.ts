@@ -105,6 +105,7 @@ export function objrmapAccounting(m: Machine): RmapAccounting {
     total: anonVma + vmaFields + mapcount,
     objects: { anonVma: c.anonVmas },
     lowmemFrames: 0,
+    parameters: {},
   }
 }
 
