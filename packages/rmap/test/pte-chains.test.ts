@@ -154,6 +154,29 @@ describe("rmap: 'pte_chains'", () => {
     m.check()
   })
 
+  it('try_to_unmap refills each unmapped slot from the head, so a pte skipped on a failed trylock stays on the chain', () => {
+    const m = new Machine({ arch: toy32, ram: '16M', rmap: 'pte_chains' })
+    m.fs.create('/s', { size: P, fill: 4 })
+    const p = m.spawn()
+    const a = p.mmap(0, P, RW, MAP_SHARED, p.open('/s', O_RDWR), 0)
+    expect(p.read(a)).toBe(4)
+    const c1 = p.fork()
+    const c2 = p.fork()
+    expect([c1.read(a), c2.read(a)]).toEqual([4, 4])
+    const pfn = p.pagemap(a).pfn!
+    // Chain order, newest first: c2, c1, p. c2's page_table_lock is held.
+    expect(m.rmapOf(pfn).entries.map((e) => e.pid)).toEqual([c2.pid, c1.pid, p.pid])
+    m.heldPageTableLocks.add(c2.mm.id)
+    expect(m.tryToUnmap(pfn)).toBe('SWAP_AGAIN')
+    expect(m.rmapOf(pfn).entries.map((e) => [e.pid, e.mapsPage])).toEqual([[c2.pid, true]])
+    expect([p.pagemap(a).present, c1.pagemap(a).present, c2.pagemap(a).present]).toEqual([false, false, true])
+    m.check()
+    m.heldPageTableLocks.delete(c2.mm.id)
+    expect(m.tryToUnmap(pfn)).toBe('SWAP_SUCCESS')
+    m.check()
+    expect([p.read(a), c1.read(a), c2.read(a)]).toEqual([4, 4, 4])
+  })
+
   it('a nonlinear page is found at its nonlinear pte and swapped out (objrmap cannot)', () => {
     const m = new Machine({ arch: toy32, ram: '16M', rmap: 'pte_chains', nonlinearReclaim: 'aa-none' })
     m.fs.create('/n', { size: 4 * P, fill: 0 })

@@ -107,7 +107,9 @@ describe.each(ARCHES)('rmap designs on $name', (arch) => {
     const before = m.env.kmap.highmemMaps
     m.pageReferenced(pfn)
     // One kmap of the (highmem, HIGHPTE) pte page for the one pte; none where pte pages are not kmapped.
-    expect(m.env.kmap.highmemMaps - before).toBe(arch.pgtable.pteOffsetMapKmaps && arch.pgtable.highpte ? 1 : 0)
+    expect(m.env.kmap.highmemMaps - before).toBe(
+      arch.pgtable.pteOffsetMapKmaps && arch.pgtable.highpte ? 1 : 0,
+    )
     expect(m.env.kmap.outstanding()).toEqual([])
     m.check()
   })
