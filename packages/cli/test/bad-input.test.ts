@@ -108,6 +108,10 @@ describe('the YAML itself', () => {
       code: 2,
       err: 'w.json:3:31: JSON syntax: a comma before the closing bracket (JSON allows none)\n',
     })
+    // YAML would read single quotes; a .json file must be JSON.
+    const q = await run(`{ 'steps': [ { "spawn": { "as": "p" } } ] }\n`, 'json')
+    expect(q.code).toBe(2)
+    expect(q.err).toMatch(/^w\.json:1:3: JSON syntax: /)
   })
 })
 

@@ -158,11 +158,12 @@ export function resolveLayouts(
  * not about an option (a bug, rethrown). The core's option errors carry the
  * option's name (`option`); its swap errors are about `swap`.
  */
-function optionOf(e: unknown): string | undefined {
+export function optionOf(e: unknown): string | undefined {
   if (e instanceof SwapAreaError || e instanceof ArchLimitError) return 'swap'
   if (e instanceof Error && typeof (e as { option?: unknown }).option === 'string') {
+    // The core's MachineOptionError (a RangeError naming its option).
     const o = (e as unknown as { option: string }).option
-    return o === 'maxMapCount' ? 'max_map_count' : o
+    return o === 'maxMapCount' ? 'max_map_count' : o === 'options' ? '' : o
   }
   if (e instanceof RangeError || e instanceof TypeError) {
     // The core before typed option errors: its RangeErrors name the option first.

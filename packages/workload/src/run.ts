@@ -115,6 +115,8 @@ export interface RunOptions {
   withRmapName?: boolean
   /** Collect /proc/PID/maps of the live processes in result(). */
   maps?: boolean
+  /** After every step (however it is run: step(), runToEnd()), with what it did: for progress on long runs. */
+  onStep?: (outcome: StepOutcome, run: Run) => void
 }
 
 /** A run in progress. */
@@ -248,7 +250,7 @@ class WorkloadRun implements Run {
     }
     for (const message of cx.notes)
       this.notices.push({ step: step.index + 1, pos: step.pos, label: step.label, message })
-    return {
+    const outcome: StepOutcome = {
       index: step.index,
       kind: step.kind,
       label: step.label,
@@ -258,6 +260,8 @@ class WorkloadRun implements Run {
       failure,
       timeMs: now() - t0,
     }
+    this.options.onStep?.(outcome, this)
+    return outcome
   }
 
   runToEnd(progress?: (fraction: number) => void): LayoutRun {

@@ -104,6 +104,15 @@ export function parseText(text: string, file: string): { data: unknown; source: 
       throw new BadInputError([
         `${at(comma)}: JSON syntax: a comma before the closing bracket (JSON allows none)`,
       ])
+    // YAML reads more than JSON (comments, single quotes, bare words): a .json file must be JSON.
+    try {
+      JSON.parse(text)
+    } catch (e) {
+      const msg = (e as Error).message
+      const offset = /at position (\d+)/.exec(msg)?.[1]
+      const where = offset !== undefined ? at(Number(offset)) : file
+      throw new BadInputError([`${where}: JSON syntax: ${msg.replace(/ in JSON at position \d+.*$/s, '')}`])
+    }
   }
   const tooDeep = nodeDeeperThan(doc.contents, MAX_DEPTH)
   if (tooDeep)
