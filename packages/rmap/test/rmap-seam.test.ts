@@ -135,6 +135,15 @@ describe('the rmap seam', () => {
     expect(n.pageMapLock).toBe(n.pageMapUnlock)
   })
 
+  it('pte_chains behaves identically through the spy too (a design that is a class)', () => {
+    const opts = { ...OPTS, rmap: 'pte_chains' } as const
+    const plain = workload(new Machine(opts))
+    const { m, spy } = spyMachine(opts)
+    expect(workload(m)).toEqual(plain)
+    expect(spy.counts().pteMoved ?? 0).toBeGreaterThan(0)
+    expect(spy.counts().pageMapLock).toBe(spy.counts().pageMapUnlock)
+  })
+
   it('fork: mmFork once, then per vma vmaFork and vmaLink of the copy; pageDupRmap per present page with the child pte', () => {
     const { m, spy } = spyMachine(OPTS)
     const p = m.spawn()

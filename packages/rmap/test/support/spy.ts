@@ -33,7 +33,11 @@ export class SpyRmap {
 
   constructor(readonly inner: RmapStrategy) {
     const spy: Record<string, unknown> = { name: inner.name, source: inner.source }
-    for (const key of Object.keys(inner) as (keyof RmapStrategy)[]) {
+    // Own keys (a plain object like objrmap) and prototype methods (a class like PteChains).
+    const keys = new Set<string>()
+    for (let o: object | null = inner; o && o !== Object.prototype; o = Object.getPrototypeOf(o))
+      for (const k of Object.getOwnPropertyNames(o)) if (k !== 'constructor') keys.add(k)
+    for (const key of keys as Set<keyof RmapStrategy>) {
       const fn = inner[key]
       if (typeof fn !== 'function') continue
       spy[key] = (...args: unknown[]) => {
