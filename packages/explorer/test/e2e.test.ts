@@ -1,0 +1,293 @@
+/**
+ * End-to-end: the built explorer (dist/) in headless Chromium. Each test opens
+ * a URL and reads what the page shows, through data-testid hooks.
+ */
+
+import { join } from 'node:path'
+import { i386, i386Pae } from '@rmaplab/arch-i386'
+import { experiments, loadExperiment } from '@rmaplab/workload'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DIST, launch, serve } from './browser.js'
+
+let server: Awaited<ReturnType<typeof serve>>
+let browser: Awaited<ReturnType<typeof launch>>
+
+beforeAll(async () => {
+  server = await serve()
+  browser = await launch()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function open(hash = ''): Promise<Page> {
+  const page = await browser.page()
+  await page.goto(`${server.url}${hash}`)
+  await page.getByTestId('step-pos').waitFor()
+  return page
+}
+
+async function stepTo(page: Page, n: number, total: number): Promise<void> {
+  await page
+    .getByTestId('step-pos')
+    .filter({ hasText: new RegExp(`^step ${n} / ${total}$`) })
+    .waitFor()
+}
+
+describe('explorer in Chromium', () => {
+  it("opens on the default experiment, steps, and shows a page's rmap list with one vma per process", async () => {
+    const page = await open()
+    const total = Number((await page.getByTestId('step-pos').textContent())!.split('/')[1])
+    expect(total).toBeGreaterThanOrEqual(5)
+    await stepTo(page, 0, total)
+    // Step forward one at a time to the fork and the read (default: levels 2 → 4 processes).
+    for (let i = 1; i <= 5; i++) {
+      await page.getByTestId('step-next').click()
+      await stepTo(page, i, total)
+    }
+    await expect.poll(() => page.getByTestId('proc').count()).toBe(4)
+    await page.getByTestId('proc').first().click()
+    await page.getByTestId('pte-row').first().click()
+    const entries = page.getByTestId('rmap-entry')
+    await expect.poll(() => entries.count()).toBe(4)
+    expect(await page.getByTestId('rmap-object').textContent()).toMatch(/^anon_vma #\d+$/)
+    expect(await page.getByTestId('rmap-found').textContent()).toBe('4')
+    expect(await page.getByTestId('page-mapcount').textContent()).toBe('4')
+    // Clicking another vma's entry selects that process's pte of the same page.
+    const pid = /pid (\d+)/.exec((await entries.nth(2).textContent())!)![1]
+    expect(pid).not.toBe('1')
+    await entries.nth(2).click()
+    await expect.poll(() => page.url()).toMatch(new RegExp(`pid=${pid}&`))
+    await expect.poll(() => page.locator('[data-testid=pte-row].sel').count()).toBe(1)
+    await page.close()
+  })
+
+  it("decodes a known pte in the layout's own bits (i386: present, rw, user, accessed, dirty)", async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=3&pid=1&addr=0x40000000')
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    const raw = BigInt((await row.getByTestId('pte-raw').textContent())!)
+    const decoded = (await row.getByTestId('pte-decoded').textContent())!
+    // Independently of the view: the bits the i386 header names.
+    const b = i386.bits
+    for (const name of ['_PAGE_PRESENT', '_PAGE_RW', '_PAGE_USER', '_PAGE_ACCESSED', '_PAGE_DIRTY']) {
+      expect(raw & b[name]!, name).toBe(b[name])
+      expect(decoded).toContain(name.slice(6))
+    }
+    expect(decoded).toContain(`pfn ${i386.ptePfn(raw)}`)
+    // The struct page the selection shows is that pfn's.
+    expect(await page.getByTestId('struct-page').textContent()).toContain(String(i386.ptePfn(raw)))
+    await page.close()
+  })
+
+  it('walks the 3-level PAE tables: pgd → pmd page → pte page, 64-bit ptes decoded', async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386-pae&s=3&pid=1&addr=0x40001000')
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    // The tree names the pmd page between the pgd entry and the pte page.
+    const tree = (await page.getByTestId('pte-pages').textContent())!
+    expect(tree).toMatch(/\[1\] → pmd@\d+\[0\] → pfn \d+/) // 0x40000000: pgd index 1, pmd index 0
+    const rawText = (await row.getByTestId('pte-raw').textContent())!
+    expect(rawText).toHaveLength(18)
+    const raw = BigInt(rawText)
+    const b = i386Pae.bits
+    expect(raw & b['_PAGE_PRESENT']!).toBe(b['_PAGE_PRESENT'])
+    expect(await row.getByTestId('pte-decoded').textContent()).toContain(`pfn ${i386Pae.ptePfn(raw)}`)
+    await page.close()
+  })
+
+  it('shows ppc64 ptes with their hash bits, side by side with i386', async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&b=ppc64&s=5&pid=1&addr=0x40000000')
+    const same = page.getByTestId('same-pte')
+    await expect.poll(() => same.count()).toBe(2)
+    const ppc64Lane = page.getByTestId('lane-ppc64')
+    const row = ppc64Lane.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    const raw = BigInt((await row.getByTestId('pte-raw').textContent())!)
+    expect((await row.getByTestId('pte-raw').textContent())!.length).toBe(18) // 64-bit pte
+    const decoded = (await row.getByTestId('pte-decoded').textContent())!
+    // A pte the hash MMU has seen carries _PAGE_HASHPTE and its slot bits.
+    expect(decoded.includes('HASHPTE')).toBe((raw & 0x400n) !== 0n)
+    const slot = Number((raw & 0x7000n) >> 12n)
+    if (slot) expect(decoded).toContain(`GROUP_IX=${slot}`)
+    await page.close()
+  })
+
+  it('lands on the same view from a link', async () => {
+    const hash = '#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=5&pid=2&addr=0x40003000'
+    const page = await open(hash)
+    await stepTo(page, 5, Number((await page.getByTestId('step-pos').textContent())!.split('/')[1]))
+    const row = page.locator('[data-testid=pte-row].sel')
+    await row.waitFor()
+    expect(await row.getAttribute('data-addr')).toBe(String(0x40003000))
+    await expect.poll(() => page.getByTestId('rmap-entry').count()).toBe(4)
+    // The app put the selected frame in the URL: opening that URL gives the same page.
+    const url = page.url()
+    expect(url).toMatch(/pfn=\d+/)
+    const again = await browser.page()
+    await again.goto(url)
+    await again.locator('[data-testid=pte-row].sel').waitFor()
+    expect(await again.getByTestId('struct-page').textContent()).toBe(
+      await page.getByTestId('struct-page').textContent(),
+    )
+    await again.close()
+    await page.close()
+  })
+
+  it("lists page_referenced's probes, and the real call on a copy agrees without changing the page shown", async () => {
+    const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=5&pid=1&addr=0x40002000')
+    await page.getByTestId('rmap-found').waitFor()
+    const walk = page.getByTestId('walk-page_referenced')
+    await walk.locator('summary').click()
+    expect(await walk.locator('summary').textContent()).toMatch(/4 probes, 4 references/)
+    await page.getByTestId('call-page_referenced').click()
+    const called = page.getByTestId('called-page_referenced')
+    await expect.poll(() => called.textContent()).toMatch(/visited 4 vma\(s\), probed 4 pte\(s\)/)
+    // The page on screen still has its young ptes: the call ran on a copy.
+    expect(await walk.locator('summary').textContent()).toMatch(/4 references/)
+    await page.close()
+  })
+
+  it('works from a sub-path of any static server (relative asset paths)', async () => {
+    const parent = await serve(join(DIST, '..'))
+    const page = await browser.page()
+    await page.goto(`${parent.url}dist/index.html#x=a1&a=ppc&s=3`)
+    await stepTo(page, 3, Number((await page.getByTestId('step-pos').textContent())!.split('/')[1]))
+    await page.close()
+    await parent.close()
+  })
+
+  it('loads a workload file, runs it, and stops at a failing step with its message', async () => {
+    const page = await open()
+    const text = [
+      'name: fails at step 4',
+      'steps:',
+      '  - spawn: { as: p }',
+      '  - mmap: { proc: p, as: a, length: 1p, prot: rw }',
+      '  - write: { proc: p, region: a, value: 1 }',
+      '  - read: { proc: p, region: a, expect: 2 }',
+      '  - read: { proc: p, region: a, expect: 1 }',
+      '',
+    ].join('\n')
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'fails.yaml',
+      mimeType: 'text/yaml',
+      buffer: Buffer.from(text),
+    })
+    await expect.poll(() => page.getByTestId('workload-about').textContent()).toContain('fails at step 4')
+    await page.getByTestId('step-last').click()
+    const failure = page.getByTestId('step-failure')
+    await failure.waitFor()
+    expect(await failure.textContent()).toMatch(
+      /^step 4 failed: assertion in p \(pid 1\): .*expected 0x2, got 0x1/,
+    )
+    // The run stays before the failed step, and shows what that step changed before it failed.
+    await stepTo(page, 3, 5)
+    expect(await page.getByTestId('changes').textContent()).not.toContain('Nothing yet')
+    expect(await page.getByTestId('step-next').isDisabled()).toBe(true)
+    await page.close()
+  })
+
+  it("shows the same page's reverse map under 2.6.4's pte_chains: the chain of ptes", async () => {
+    const page = await open(
+      '#x=andrea&p=size:1M,levels:2,walks:4&a=i386&r=pte_chains&s=5&pid=1&addr=0x40000000',
+    )
+    await expect.poll(() => page.getByTestId('rmap-object').textContent()).toBe('pte_chain of 4 ptes')
+    expect(await page.getByTestId('rmap-found').textContent()).toBe('4')
+    expect(await page.getByTestId('rmap-design').inputValue()).toBe('pte_chains')
+    await page.close()
+  })
+
+  it('says so when a link names an rmap design the core does not run', async () => {
+    const page = await browser.page()
+    await page.goto(`${server.url}#x=a1&a=i386&r=anonmm&s=2`)
+    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/anonmm/)
+    await page.close()
+  })
+
+  it("shows a malformed workload's problems at their positions", async () => {
+    const page = await open()
+    const text = [
+      'name: broken',
+      'steps:',
+      '  - spawn: { as: p }',
+      '  - mmapp: { proc: p, length: 4K }',
+      '',
+    ].join('\n')
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'broken.yaml',
+      mimeType: 'text/yaml',
+      buffer: Buffer.from(text),
+    })
+    const err = page.getByTestId('file-error')
+    await err.waitFor()
+    const problems = await page.getByTestId('problem').allTextContents()
+    expect(problems.some((p) => p.startsWith('broken.yaml:4:'))).toBe(true)
+    expect(await page.getByTestId('inline-problem').count()).toBeGreaterThan(0)
+    await page.close()
+  })
+
+  it('runs every demo to its end on every layout without a page error or a failed step', async () => {
+    const page = await browser.page()
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const demos = experiments().filter((e) => e.group === 'demo')
+    expect(demos.length).toBeGreaterThan(10)
+    const layouts = ['i386', 'i386-pae', 'ppc', 'ppc64']
+    for (const [i, d] of demos.entries()) {
+      const layout = layouts[i % layouts.length]!
+      await page.goto(`${server.url}#x=${d.name}&a=${layout}&s=9999&pid=1`)
+      await expect.poll(() => page.getByTestId('experiment').inputValue()).toBe(d.name)
+      const total = loadExperiment(d.name).workload.steps.length
+      await stepTo(page, total, total)
+      expect(await page.getByTestId('step-failure').count(), d.name).toBe(0)
+      if (i === 0) {
+        // A step past the end lands on the end: one back is the step before it.
+        await expect.poll(() => page.url()).toContain(`s=${total}`)
+        await page.getByTestId('step-back').click()
+        await stepTo(page, total - 1, total)
+      }
+      // Select the first present pte, if any, and check its rmap agrees with mapcount.
+      const present = page.locator('[data-testid=pte-row].present')
+      if ((await present.count()) > 0) {
+        await present.first().click()
+        await page.getByTestId('rmap-found').waitFor()
+        const found = await page.getByTestId('rmap-found').textContent()
+        expect(found, `${d.name} on ${layout}`).toBe(await page.getByTestId('page-mapcount').textContent())
+      }
+    }
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('steps the 64 MB fork test (prints the time per step)', async () => {
+    const page = await open('#x=andrea&p=size:64M,levels:5,walks:64&a=i386&s=0')
+    const total = Number((await page.getByTestId('step-pos').textContent())!.split('/')[1])
+    const times: string[] = []
+    type Timing = { step: number; total: number; lanes: Array<{ model: number; diff: number }> }
+    const timing = () =>
+      page.evaluate(() => (window as unknown as { __rmaplabStep?: Timing }).__rmaplabStep ?? null)
+    const ahead = () => page.evaluate(() => (window as unknown as { __rmaplabAhead?: number }).__rmaplabAhead)
+    const go = async (label: string, button: string, to: number) => {
+      // As a reader would: the page has run the next step ahead while it was read.
+      if (button === 'step-next') await expect.poll(ahead, { timeout: 60_000 }).toBe(to - 1)
+      const t0 = Date.now()
+      await page.getByTestId(button).click()
+      await stepTo(page, to, total)
+      await expect.poll(async () => (await timing())?.step).toBe(to)
+      const t = (await timing())!
+      const lane = t.lanes[0]!
+      times.push(
+        `${label}: ${t.total.toFixed(0)} ms in the page, ${Date.now() - t0} ms click to assertion (the step itself: model ${lane.model.toFixed(0)} ms, diff ${lane.diff.toFixed(0)} ms${button === 'step-next' ? ', run ahead' : ''})`,
+      )
+    }
+    for (let i = 1; i <= total; i++) await go(`step ${i}`, 'step-next', i)
+    await go(`back to step ${total - 1} (re-run from the start)`, 'step-back', total - 1)
+    console.log(
+      `[explorer e2e] andrea size=64M levels=5 (32 processes) on i386, per step:\n  ${times.join('\n  ')}`,
+    )
+    await page.close()
+  }, 300_000)
+})
