@@ -9,6 +9,7 @@
  * argument pages (an access there is a SIGSEGV here, where the kernel would
  * expand the vma).
  */
+import { BUG } from './bugs.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
@@ -48,6 +49,7 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
         (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0,
         f.mkPteHi(pfn, vma.pageProt),
       )
+      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
       pteUnmap(m.env, ptr)

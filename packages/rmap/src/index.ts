@@ -14,6 +14,7 @@ export * from './arch/percpu.js'
 export * from './arch/swapops.js'
 export * from './arch/tlb.js'
 export * from './arch/types.js'
+export * from './bugs.js'
 export * from './errors.js'
 export * from './filemap.js'
 export { installFilePte, installPage, MAP_NONBLOCK } from './fremap.js'
@@ -31,10 +32,13 @@ export {
   O_TRUNC,
   O_WRONLY,
 } from './fs.js'
+export * from './locks.js'
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
 export * from './pgtable.js'
+export * from './race/explore.js'
+export * from './race/scenarios.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
 export {
   RmapDesignNotImplementedError,

@@ -14,6 +14,7 @@
 import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
+import { type BugName, bugMask } from './bugs.js'
 import { runCheck } from './check.js'
 import {
   ArchLimitError,
@@ -29,6 +30,7 @@ import { type AddressSpace, accessPastEof } from './filemap.js'
 import { dupMmap } from './fork.js'
 import { sysRemapFilePages } from './fremap.js'
 import { FdTable, FileSystem, sysClose, sysFtruncate, sysOpen } from './fs.js'
+import { LOCK, type Smp } from './locks.js'
 import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
@@ -102,6 +104,14 @@ export interface MachineOptions {
    *   in effect locked in memory (a local DoS like unrestricted mlock).
    */
   nonlinearReclaim?: NonlinearReclaim
+  /**
+   * Bugs of the 2004 thread to re-introduce (BUG_NAMES): `'pg-anon-race'`
+   * (PG_anon set by the callers outside page_map_lock, the 2.6.5-aa1 code)
+   * and `'pg-anon-clear-race'` (PG_anon cleared after page_map_lock is
+   * dropped). Default none: every path is the fixed kernel. An unknown name
+   * throws a RangeError listing the valid ones.
+   */
+  bugs?: readonly BugName[]
 }
 
 /** Values of {@link MachineOptions.nonlinearReclaim}. */
@@ -582,6 +592,14 @@ export class Machine {
   private nextPid = 1
   private nextObject = 1
   private rng: number
+  /** The `bugs` option as a mask of BUG bits (0: the fixed kernel). */
+  readonly bugs: number
+  /**
+   * The several-cpu context while the interleaving explorer drives this
+   * machine (race/explore.ts); null otherwise, and then every lock is the
+   * one-thread flag it always was.
+   */
+  smp: Smp | null = null
   /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
   readonly heldPageTableLocks = new Set<number>()
   /** @internal First page of each LRU list, per zone × {inactive, active} (vmscan.ts walks them). */
@@ -626,6 +644,11 @@ export class Machine {
         `Machine: unknown nonlinearReclaim '${String(nonlinearReclaim)}'; valid: ${NONLINEAR_RECLAIM.join(', ')}`,
       )
     }
+    this.bugs = bugMask(opts.bugs, 'Machine')
+    if (this.bugs !== 0 && (opts.rmap ?? 'objrmap') !== 'objrmap')
+      throw new RangeError(
+        `Machine: bugs [${String(opts.bugs)}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+      )
     this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
@@ -810,6 +833,7 @@ export class Machine {
 
   /** @internal True while an experiment holds `mm`'s page_table_lock (rmap trylocks then fail). */
   pageTableLockHeld(mm: Mm): boolean {
+    if (this.smp !== null && this.smp.locks.holder(LOCK.page_table_lock, mm.id) >= 0) return true
     return this.heldPageTableLocks.size > 0 && this.heldPageTableLocks.has(mm.id)
   }
 

@@ -6,9 +6,11 @@
  * The hot paths read and write pte words straight from the page-table store
  * through the arch's fast codec: no bigint, no object per pte.
  */
+import { BUG } from './bugs.js'
 import { KernelBugError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
+import { LOCK, smpLockPage, smpUnlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
@@ -109,6 +111,7 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
   m.lruAddActive(pfn)
   m.frames.set(pfn, PG.referenced) // mark_page_accessed
   m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt))
+  if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   return 'anonymous'
 }
@@ -150,15 +153,22 @@ function doSwapPage(
       major = true
     }
     markPageAccessed(m, pfn)
-    if (fr.testAndSet(pfn, PG.locked))
+    if (m.smp !== null) smpLockPage(m, pfn)
+    else if (fr.testAndSet(pfn, PG.locked))
       throw new KernelBugError('lock_page of a page nobody unlocks', 'mm/memory.c do_swap_page', `pfn ${pfn}`)
   } finally {
     pteOffsetMap(m.env, mm.id, address)
   }
+  // spin_lock(&mm->page_table_lock), held to the end (modelled under the explorer only).
+  const smp = m.smp
+  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, mm.id)
   const now = readPte(m, ptr)
   if (now !== lo || m.hi !== hi) {
     // Another thread handled the fault meanwhile: back out.
-    fr.clear(pfn, PG.locked)
+    if (smp !== null) {
+      smpUnlockPage(m, pfn)
+      smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
+    } else fr.clear(pfn, PG.locked)
     m.putPage(pfn)
     return 'minor'
   }
@@ -167,9 +177,13 @@ function doSwapPage(
   mm.rss++
   let pte = f.mkPteLo(pfn, vma.pageProt)
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
-  fr.clear(pfn, PG.locked)
+  if (smp !== null) smpUnlockPage(m, pfn)
+  else fr.clear(pfn, PG.locked)
   m.env.mmu.setPte(ptr, pte >>> 0, f.mkPteHi(pfn, vma.pageProt))
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
+  if (smp !== null) smp.preempt('do_swap_page:set_pte→page_add_rmap')
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
+  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
   if (major) m.counters.swap.majorFaults++
   else m.counters.swap.cacheHits++
   return major ? 'swapMajor' : 'swapCache'
@@ -213,6 +227,8 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     }
   }
   m.getPage(old)
+  // page_table_lock dropped to allocate the copy.
+  if (m.smp !== null) m.smp.preempt('do_wp_page:page_table_lock dropped→alloc')
   m.rmap.vmaPrepare(m, vma)
   const pfn = m.allocUserPage()
   // copy_cow_page: the zero page is cleared rather than copied.
@@ -224,6 +240,7 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   const entry = (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
   m.env.mmu.flushTlbPage(mm.id, address)
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(new_page)
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   m.lruAddActive(pfn)
   // The old page loses the reference the pte held and the one taken above.
@@ -300,6 +317,7 @@ function doNoPage(
   try {
     let sequence = as.truncateCount
     for (;;) {
+      if (m.smp !== null) m.smp.preempt('do_no_page:->nopage')
       let page = filemapNopage(m, vma, address)
       if (page === NOPAGE_SIGBUS) {
         m.counters.filemap.sigbus++
@@ -327,11 +345,14 @@ function doNoPage(
         m.lruAddActive(copy)
         page = copy
         anon = true
+        if (m.bugs & BUG.pgAnonRace) fr.set(copy, PG.anon) // 2.6.5-aa1: SetPageAnon, cleared on retry
       }
       runNopageRacer(m, vma, address)
+      if (m.smp !== null) m.smp.preempt('do_no_page:truncate_count check')
       if (sequence !== as.truncateCount) {
         // invalidate_mmap_range ran meanwhile: drop the page, ask ->nopage again.
         sequence = as.truncateCount
+        if (anon && m.bugs & BUG.pgAnonRace) fr.clear(page, PG.anon)
         m.putPage(page)
         m.counters.filemap.nopageRetries++
         continue

@@ -50,6 +50,7 @@
 import { PS } from './arch/percpu.js'
 import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
+import { smpTookPageLock } from './locks.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
 import type { SwapResult } from './rmap/strategy.js'
@@ -153,8 +154,13 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   // isolate_lru_page: off the list, with a reference of its own.
   m.getPage(pfn)
   m.lruDel(pfn)
+  if (m.smp !== null) m.smp.preempt('shrink_list:isolated→TestSetPageLocked')
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
+  if (m.smp !== null) {
+    smpTookPageLock(m, pfn)
+    m.smp.preempt('shrink_list:page locked→page_map_lock')
+  }
   m.rmap.pageMapLock(m, pfn)
   r.referenced = m.rmap.pageReferenced(m, pfn)
   if (r.referenced && pageMappingInuse(m, pfn)) {
@@ -163,6 +169,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   }
   if (fr.test(pfn, PG.anon) && !fr.test(pfn, PG.swapcache)) {
     m.rmap.pageMapUnlock(m, pfn)
+    if (m.smp !== null) m.smp.preempt('shrink_list:page_map_unlock→add_to_swap')
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
     m.rmap.pageMapLock(m, pfn)
@@ -182,6 +189,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
     }
   }
   m.rmap.pageMapUnlock(m, pfn)
+  if (m.smp !== null) m.smp.preempt('shrink_list:try_to_unmap done→pageout')
   if (fr.test(pfn, PG.dirty)) {
     // A dirty page that was referenced (but not in use) is not written yet.
     if (r.referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)

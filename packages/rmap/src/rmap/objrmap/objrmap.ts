@@ -29,8 +29,10 @@
 
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
+import { BUG } from '../../bugs.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
+import { LOCK } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { AnonVma, VM, type Vma } from '../../mm/vma.js'
@@ -44,8 +46,13 @@ function bug(invariant: string, fn: string, detail?: string): never {
   throw new KernelBugError(invariant, `${WHERE} ${fn}`, detail)
 }
 
-/** `page_map_lock`: the PG_maplock bit spinlock. The model runs one thread, so finding it held is a bug. */
+/**
+ * `page_map_lock`: the PG_maplock bit spinlock. On a sequential machine
+ * finding it held is a bug (self-deadlock); under the explorer (`m.smp`) the
+ * owner table decides: held by another cpu means wait (locks.ts).
+ */
 export function pageMapLock(m: Machine, pfn: number): void {
+  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.page_map_lock, pfn)
   if (m.frames.testAndSet(pfn, PG.maplock))
     bug('page_map_lock: PG_maplock already held (self-deadlock)', 'page_map_lock', `pfn ${pfn}`)
 }
@@ -54,6 +61,7 @@ export function pageMapLock(m: Machine, pfn: number): void {
 export function pageMapUnlock(m: Machine, pfn: number): void {
   if (!m.frames.test(pfn, PG.maplock))
     bug('page_map_unlock: PG_maplock not held', 'page_map_unlock', `pfn ${pfn}`)
+  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.page_map_lock, pfn)
   m.frames.clear(pfn, PG.maplock)
 }
 
@@ -119,6 +127,9 @@ export const objrmapPageOps = {
     if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
     m.counters.rmap.pageAddRmap++
     pageMapLock(m, pfn)
+    // The 2.6.5-aa1 page_add_rmap had no `anon` argument: its callers set
+    // PG_anon before calling, outside the lock, and it read the flag.
+    if (m.bugs & BUG.pgAnonRace) anon = f.test(pfn, PG.anon)
     if (anon && !f.test(pfn, PG.anon)) f.set(pfn, PG.anon)
     if (!anon && f.test(pfn, PG.anon))
       bug('a PageAnon page added as a file mapping', 'page_add_rmap', `pfn ${pfn}`)
@@ -140,6 +151,9 @@ export const objrmapPageOps = {
         )
       }
     } else {
+      // 2.6.5-aa1 tested the mapping first (the BUG_ON at mm/objrmap.c:271); the fix swapped the two.
+      if (m.bugs & BUG.pgAnonRace && f.mapping[pfn] === -1)
+        bug('file page_add_rmap of a page without mapping', 'page_add_rmap', `pfn ${pfn} (mm/objrmap.c:271)`)
       if (f.test(pfn, PG.swapcache)) bug('file page_add_rmap of a swapcache page', 'page_add_rmap')
       if (f.mapping[pfn] === -1) bug('file page_add_rmap of a page without mapping', 'page_add_rmap')
     }
@@ -158,6 +172,13 @@ export const objrmapPageOps = {
           bug('anon_vma_page_unlink: the page still has its mapping', 'anon_vma_page_unlink')
         if (f.mapcount[pfn] === 0) {
           f.mapping[pfn] = -1
+          if (m.bugs & BUG.pgAnonClearRace) {
+            // The mirror race: PG_anon cleared after page_map_lock is dropped.
+            pageMapUnlock(m, pfn)
+            if (m.smp !== null) m.smp.preempt('page_remove_rmap:page_map_unlock→ClearPageAnon')
+            f.clear(pfn, PG.anon)
+            return
+          }
           f.clear(pfn, PG.anon)
         }
       } else if (f.mapping[pfn] === -1 || f.test(pfn, PG.swapcache)) {
@@ -267,7 +288,9 @@ export const objrmapPageOps = {
         `pfn ${pfn}`,
       )
     }
-    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, fr.test(pfn, PG.anon))
+    const anon = fr.test(pfn, PG.anon)
+    if (m.smp !== null) m.smp.preempt('copy_page_range:PageAnon→page_add_rmap')
+    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, anon)
   },
 
   pageMapLock,
@@ -285,6 +308,7 @@ function countResult(m: Machine, r: SwapResult): SwapResult {
 /** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
 function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
   const f = m.frames
+  if (m.smp !== null) m.smp.preempt('try_to_unmap_one:entry')
   if (m.pageTableLockHeld(vma.mm)) {
     m.counters.rmap.trylockFailures++
     return 'SWAP_AGAIN'
