@@ -371,7 +371,7 @@ Examples:
         ['2004', 'The 2004 workloads (parameters: -p key=value; defaults shown)'],
         [
           'demo',
-          'Acceptance scenarios (shared/acceptance/scenarios.md), with their expected outcomes as assertions',
+          'Acceptance scenarios (https://github.com/rmaplab/rmaplab/blob/main/docs/scenarios.md), with their expected outcomes as assertions',
         ],
       ] as const) {
         io.out(heading)

@@ -258,7 +258,8 @@ export type VmCounters = ReturnType<typeof newCounters>
 export interface VmStats extends VmCounters {
   /**
    * Bytes the reverse mapping costs at the arch's sizes: objrmap's structures
-   * (0 under a design without them) and the design's total.
+   * (0 under a design without them) and the design's total
+   * (docs/designs.md#data-structures-and-sizes, docs/designs.md#costs).
    */
   rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
   /** The design's own accounting: bytes and objects by structure, lowmem frames it occupies. */

@@ -55,7 +55,7 @@ function pgAnonMachine(o: RaceScenarioOptions): Machine {
   return new Machine({ arch: o.arch, ram: '16M', swap: '1M', cpus: 2, ...(o.bugs ? { bugs: o.bugs } : {}) })
 }
 
-/** The thread's setup (rmap.md §3 of the project notes; the oops analysis of the thread). */
+/** The thread's setup (the oops analysis of the thread, <20040318221447.GA3248@dualathlon.random>). */
 function pgAnonSetup(m: Machine): PgAnonContext {
   const A = m.spawn()
   const x = A.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
