@@ -1,5 +1,5 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema.
+ * The rmaplab command: run, compare, check, list, show, schema, race.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -9,6 +9,7 @@ import { Document, isMap, isSeq } from 'yaml'
 import { BadInputError, EXIT } from './errors.js'
 import { experiment, experiments } from './experiments/index.js'
 import { showParam } from './experiments/params.js'
+import { raceCommand } from './race.js'
 import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
 import {
   type Layout,
@@ -415,6 +416,8 @@ Examples:
         io.out(workloadYaml(data))
       }
     })
+
+  raceCommand(cmd, io, setExit)
 
   cmd
     .command('schema')

@@ -69,11 +69,13 @@ describe('the PG_anon race (pre-fix 2.6.5-aa1 against the fix)', () => {
     expect(f.steps.filter((s) => s.preemption)).toEqual([
       { from: 0, to: 1, fn: 'do_swap_page', point: 'set_pte→page_add_rmap', preemption: true },
     ])
+    // The thread's steps: B set_pte; reclaim unmaps P from A (B's pte skipped by the
+    // page_table_lock trylock), mapcount 1→0 clears PG_anon and mapping; B's page_add_rmap oopses.
     expect(f.trace).toEqual([
       "cpu0 (B) runs 'B reads x (do_swap_page)'",
       'cpu0 (B) preempted in do_swap_page at set_pte→page_add_rmap',
       "cpu1 (reclaim) runs 'shrink_list of P (m.pageout)'",
-      "cpu1 (reclaim) finishes 'shrink_list of P (m.pageout)'",
+      "cpu1 (reclaim) finishes 'shrink_list of P (m.pageout)': kept (still in use (page count 3); try_to_unmap SWAP_SUCCESS); P mapcount 0, no PG_anon, no mapping, swapcache",
       'cpu0 (B) resumes in do_swap_page at set_pte→page_add_rmap',
       `cpu0 (B) raises ${f.violation.message}`,
     ])

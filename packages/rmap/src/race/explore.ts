@@ -52,7 +52,8 @@ import { PG } from '../mm/page.js'
 export interface RaceOp<C> {
   /** What it does, e.g. `'B reads x (fault)'`. */
   readonly name: string
-  run(m: Machine, ctx: C): void
+  /** Run it; what it returns (if anything) is printed in the trace as its outcome. */
+  run(m: Machine, ctx: C): string | undefined | void
 }
 
 /** A cpu's program. */
@@ -291,8 +292,9 @@ class Run<C> {
     this.current = cpu
     this.smp.cpu = cpu
     this.events.push({ cpu, what: 'runs', text: `runs '${op.name}'` })
+    let outcome: string | undefined | void
     try {
-      op.run(this.m, this.ctx)
+      outcome = op.run(this.m, this.ctx)
     } catch (e) {
       if (e instanceof Unwind) throw e
       if (e instanceof LockBlocked) {
@@ -316,7 +318,7 @@ class Run<C> {
     }
     this.next[cpu]!++
     this.current = -1
-    this.events.push({ cpu, what: 'done', text: `finishes '${op.name}'` })
+    this.events.push({ cpu, what: 'done', text: `finishes '${op.name}'${outcome ? `: ${outcome}` : ''}` })
   }
 
   execute(): Outcome {

@@ -102,6 +102,29 @@ function pgAnonCheck(_m: Machine, c: PgAnonContext): string[] {
   return out
 }
 
+/** struct page of P in the trace's words. */
+function pageText(m: Machine, pfn: number): string {
+  const f = m.frames
+  const anon = f.test(pfn, PG.anon) ? 'PG_anon' : 'no PG_anon'
+  const mapping = f.mapping[pfn] === -1 ? 'no mapping' : `mapping ${f.mapping[pfn]}`
+  return `P mapcount ${f.mapcount[pfn]}, ${anon}, ${mapping}${f.test(pfn, PG.swapcache) ? ', swapcache' : ''}`
+}
+
+function pageoutText(m: Machine, pfn: number): string {
+  const r = m.pageout(pfn)
+  return `${r.result} (${r.reason}; try_to_unmap ${r.unmap ?? 'not called'}); ${pageText(m, pfn)}`
+}
+
+function readX(who: 'B'): { name: string; run(m: Machine, c: PgAnonContext): string } {
+  return {
+    name: `${who} reads x (do_swap_page)`,
+    run: (m, c) => {
+      const v = c[who].read(c.x)
+      return `reads ${v}; ${pageText(m, c.pfn)}`
+    },
+  }
+}
+
 /** The PG_anon race (see the module comment). */
 export function pgAnonScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
   return {
@@ -111,10 +134,10 @@ export function pgAnonScenario(o: RaceScenarioOptions): RaceScenario<PgAnonConte
     machine: () => pgAnonMachine(o),
     setup: pgAnonSetup,
     cpus: [
-      { name: 'B', ops: [{ name: 'B reads x (do_swap_page)', run: (_m, c) => void c.B.read(c.x) }] },
+      { name: 'B', ops: [readX('B')] },
       {
         name: 'reclaim',
-        ops: [{ name: 'shrink_list of P (m.pageout)', run: (m, c) => void m.pageout(c.pfn) }],
+        ops: [{ name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) }],
       },
     ],
     check: pgAnonCheck,
@@ -129,8 +152,19 @@ export function pgAnonClearScenario(o: RaceScenarioOptions): RaceScenario<PgAnon
     machine: () => pgAnonMachine(o),
     setup: pgAnonSetup,
     cpus: [
-      { name: 'A', ops: [{ name: 'A munmaps x (zap_pte_range)', run: (_m, c) => c.A.munmap(c.x, 4096) }] },
-      { name: 'B', ops: [{ name: 'B reads x (do_swap_page)', run: (_m, c) => void c.B.read(c.x) }] },
+      {
+        name: 'A',
+        ops: [
+          {
+            name: 'A munmaps x (zap_pte_range)',
+            run: (m, c) => {
+              c.A.munmap(c.x, 4096)
+              return pageText(m, c.pfn)
+            },
+          },
+        ],
+      },
+      { name: 'B', ops: [readX('B')] },
     ],
     check: pgAnonCheck,
   }
