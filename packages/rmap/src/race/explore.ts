@@ -52,8 +52,8 @@ import { PG } from '../mm/page.js'
 export interface RaceOp<C> {
   /** What it does, e.g. `'B reads x (fault)'`. */
   readonly name: string
-  /** Run it; what it returns (if anything) is printed in the trace as its outcome. */
-  run(m: Machine, ctx: C): string | undefined | void
+  /** Run it; a string it returns is printed in the trace as its outcome. */
+  run(m: Machine, ctx: C): unknown
 }
 
 /** A cpu's program. */
@@ -292,7 +292,7 @@ class Run<C> {
     this.current = cpu
     this.smp.cpu = cpu
     this.events.push({ cpu, what: 'runs', text: `runs '${op.name}'` })
-    let outcome: string | undefined | void
+    let outcome: unknown
     try {
       outcome = op.run(this.m, this.ctx)
     } catch (e) {
@@ -318,7 +318,11 @@ class Run<C> {
     }
     this.next[cpu]!++
     this.current = -1
-    this.events.push({ cpu, what: 'done', text: `finishes '${op.name}'${outcome ? `: ${outcome}` : ''}` })
+    this.events.push({
+      cpu,
+      what: 'done',
+      text: `finishes '${op.name}'${typeof outcome === 'string' && outcome ? `: ${outcome}` : ''}`,
+    })
   }
 
   execute(): Outcome {
