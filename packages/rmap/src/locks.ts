@@ -13,9 +13,9 @@
  * 5. `page_map_lock` (the PG_maplock bit: mapcount, PG_anon, mapping);
  * 6. the anon_vma lock.
  *
- * 4 → 5 → 6 is the header comment of -aa mm/objrmap.c and mm/mmap.c
- * (2.6.5-aa: "page_table_lock, then PG_maplock, then anon_vma lock"; fork
- * needs that order). mmap_sem → page lock is the 2.6 mm/filemap.c header
+ * 4 → 5 → 6 is the order the header comment of 2.6.5-aa mm/mmap.c gives
+ * (page_table_lock outside PG_maplock outside the anon_vma lock; fork
+ * depends on it). mmap_sem → page lock is the 2.6 mm/filemap.c header
  * (access_process_vm); page lock → i_shared_sem → page_table_lock is where
  * 2.6.9's mm/rmap.c header puts i_mmap_lock, i_shared_sem's successor
  * (mapping->i_mmap_lock under lock_page, page_table_lock under it).
@@ -79,7 +79,7 @@ export class LockOrderError extends KernelBugError {
   ) {
     super(
       `lock order: ${wanted} is taken before ${held}, not under it`,
-      'lock order (mm/objrmap.c, mm/mmap.c headers)',
+      'lock order (2.6.5-aa mm/mmap.c header)',
       `cpu ${cpu} holds ${held} and asks for ${wanted}`,
     )
   }
@@ -100,7 +100,7 @@ export class LockBlocked extends RmapError {
   }
 }
 
-/** Lock classes whose truth is a page-flag bit that unwired sites may clear directly. */
+/** Is the page-flag bit of a bit lock (page lock) still set? */
 export type BitTest = (cls: number, id: number) => boolean
 
 /**
@@ -135,15 +135,17 @@ export class LockTable {
   }
 
   /**
-   * Forget a bit lock a path not wired to this table released by clearing
-   * the bit itself (the sequential code's unlock_page sites).
+   * Forget a page lock that a path not wired to this table released by
+   * clearing PG_locked itself (the sequential code's unlock_page sites, e.g.
+   * the end of shrink_list). page_map_lock needs no such help: every site
+   * goes through page_map_lock/page_map_unlock.
    */
   private prune(cpu: number): void {
     const h = this.held[cpu]!
     for (let i = h.length - 1; i >= 0; i--) {
       const k = h[i]!
       const cls = k % 8
-      if ((cls === LOCK.page_lock || cls === LOCK.page_map_lock) && !this.bitHeld(cls, Math.floor(k / 8))) {
+      if (cls === LOCK.page_lock && !this.bitHeld(cls, Math.floor(k / 8))) {
         h.splice(i, 1)
         if (this.owner.get(k) === cpu) this.owner.delete(k)
       }

@@ -330,6 +330,23 @@ export class Process {
     }
   }
 
+  /**
+   * {@link enter} for the syscalls that take `down_write(&mm->mmap_sem)`
+   * (mmap, munmap, mprotect, mremap): the semaphore is modelled only while
+   * the interleaving explorer drives the machine.
+   */
+  private enterWrite<T>(fn: () => T): T {
+    const smp = this.m.smp
+    if (smp === null) return this.enter(fn)
+    const cpu = smp.cpu
+    smp.locks.acquire(cpu, LOCK.mmap_sem, this.mm.id)
+    try {
+      return this.enter(fn)
+    } finally {
+      smp.locks.release(cpu, LOCK.mmap_sem, this.mm.id)
+    }
+  }
+
   /** Run on this process's cpu: returns the cpu to switch back to. */
   private switchIn(): number {
     if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
@@ -340,7 +357,7 @@ export class Process {
 
   /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
   mmap(addr: number, length: number, prot: number, flags: number, fd?: number, offset = 0): number {
-    return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
+    return this.enterWrite(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
   }
 
   /** `open(path, flags)`: O_RDONLY/O_WRONLY/O_RDWR with O_CREAT, O_EXCL, O_TRUNC; the lowest free fd (see fs.ts). */
@@ -365,12 +382,12 @@ export class Process {
 
   /** `munmap(addr, length)`. */
   munmap(addr: number, length: number): void {
-    this.enter(() => doMunmap(this.m, this.mm, addr, length))
+    this.enterWrite(() => doMunmap(this.m, this.mm, addr, length))
   }
 
   /** `mprotect(addr, length, prot)`. */
   mprotect(addr: number, length: number, prot: number): void {
-    this.enter(() => doMprotect(this.m, this.mm, addr, length, prot))
+    this.enterWrite(() => doMprotect(this.m, this.mm, addr, length, prot))
   }
 
   /**
@@ -380,7 +397,7 @@ export class Process {
    * change (see mremap.ts).
    */
   mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {
-    return this.enter(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
+    return this.enterWrite(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
   }
 
   /** `mlock(addr, length)`: VM_LOCKED on the range, its pages faulted in (see mlock.ts). */
@@ -467,12 +484,18 @@ export class Process {
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
       if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
       let kind: FaultKind
+      // do_page_fault: down_read(&mm->mmap_sem), modelled only under the explorer.
+      const smp = m.smp
+      const cpu = smp === null ? 0 : smp.cpu
+      if (smp !== null) smp.locks.downRead(cpu, this.mm.id)
       try {
         kind = handleMmFault(m, vma, page, write, this.pid)
       } catch (e) {
         // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
         if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))
         throw e
+      } finally {
+        if (smp !== null) smp.locks.upRead(cpu, this.mm.id)
       }
       m.counters.faults[kind]++
     }

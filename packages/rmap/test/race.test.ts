@@ -2,6 +2,7 @@
 // two PG_anon races of the "Re: 2.6.5-rc1-aa1" thread, re-introduced with the
 // `bugs` option. A checker that cannot fail is a defect: each scenario is run
 // both ways, and the buggy variant must be caught.
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   BUG_NAMES,
@@ -16,6 +17,7 @@ import {
   Machine,
   pgAnonScenario,
   RACE_SCENARIO_NAMES,
+  type RaceScenario,
   ReplayMismatchError,
   raceScenario,
 } from '../src/index.js'
@@ -213,5 +215,54 @@ describe('locks with owners and the lock order', () => {
     t.upRead(1, 1)
     t.acquire(1, LOCK.mmap_sem, 1)
     expect(() => t.downRead(0, 1)).toThrow(LockBlocked)
+  })
+})
+
+describe('the explorer reports what the kernel paths break', () => {
+  it('an out-of-order acquire inside an operation is a violation naming both locks', () => {
+    const s: RaceScenario<null> = {
+      name: 'bad-order',
+      description: 'takes page_map_lock, then page_table_lock',
+      machine: () => new Machine({ arch, ram: '4M' }),
+      setup: () => null,
+      cpus: [
+        {
+          name: 'one',
+          ops: [
+            {
+              name: 'inverted',
+              run(m) {
+                const smp = m.smp!
+                smp.locks.acquire(smp.cpu, LOCK.page_map_lock, 1)
+                smp.locks.acquire(smp.cpu, LOCK.page_table_lock, 1)
+              },
+            },
+          ],
+        },
+      ],
+    }
+    const r = explore(s, { bound: 0 })
+    expect(r.failure!.violation.error).toBeInstanceOf(LockOrderError)
+    expect(r.failure!.violation.message).toMatch(
+      /mm->page_table_lock of mm 1.*page_map_lock \(PG_maplock\) of pfn 1/,
+    )
+  })
+
+  it('PCT never flags the fixed kernel, whatever the seed (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 4 }), (seed, depth) => {
+        for (const name of ['pg-anon', 'pg-anon-clear'])
+          expect(explore(raceScenario(name, { arch }), { pct: { runs: 3, seed, depth } }).failure).toBeNull()
+      }),
+      { numRuns: 15 },
+    )
+  })
+
+  it('machines outside the explorer are untouched: smp is null after a run, sequential paths unchanged', () => {
+    const s = pgAnonScenario({ arch })
+    const m = s.machine()
+    s.setup(m)
+    expect(m.smp).toBeNull()
+    m.check()
   })
 })

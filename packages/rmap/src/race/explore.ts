@@ -206,7 +206,7 @@ class Run<C> {
     const run = this
     this.smp = {
       cpu: 0,
-      locks: new LockTable(n, (cls, id) => frames.test(id, cls === 1 ? PG.locked : PG.maplock)),
+      locks: new LockTable(n, (_cls, id) => frames.test(id, PG.locked)),
       preempt(point: string) {
         run.point(point)
       },
