@@ -227,13 +227,27 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     }
   }
   m.getPage(old)
-  // page_table_lock dropped to allocate the copy.
-  if (m.smp !== null) m.smp.preempt('do_wp_page:page_table_lock dropped→alloc')
+  // page_table_lock dropped (and the pte unmapped) to allocate and copy; under
+  // the explorer another cpu may run here.
+  const smp = m.smp
+  if (smp !== null) {
+    pteUnmap(m.env, ptr)
+    smp.preempt('do_wp_page:page_table_lock dropped→alloc')
+  }
   m.rmap.vmaPrepare(m, vma)
   const pfn = m.allocUserPage()
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
+  if (smp !== null) pteOffsetMap(m.env, mm.id, address)
+  // page_table_lock retaken: if the pte changed meanwhile (reclaim unmapped
+  // the page, or aged the pte), back out and let the access fault again.
+  const now = readPte(m, ptr)
+  if (now !== lo || m.hi !== hi) {
+    m.putPage(pfn)
+    m.putPage(old)
+    return 'minor'
+  }
   if (reserved) mm.rss++
   m.rmap.pageRemoveRmap(m, old, ptr)
   // break_cow: a dirty, young, writable pte for the copy.

@@ -78,6 +78,8 @@ describe('the PG_anon race (pre-fix 2.6.5-aa1 against the fix)', () => {
       'cpu0 (B) preempted in do_swap_page at set_pte→page_add_rmap',
       "cpu1 (reclaim) runs 'shrink_list of P (m.pageout)'",
       "cpu1 (reclaim) finishes 'shrink_list of P (m.pageout)': kept (still in use (page count 3); try_to_unmap SWAP_SUCCESS); P mapcount 0, no PG_anon, no mapping, swapcache",
+      "cpu1 (reclaim) runs 'shrink_list of P again'",
+      "cpu1 (reclaim) finishes 'shrink_list of P again': kept (still in use (page count 3); try_to_unmap not called); P mapcount 0, no PG_anon, no mapping, swapcache",
       'cpu0 (B) resumes in do_swap_page at set_pte→page_add_rmap',
       `cpu0 (B) raises ${f.violation.message}`,
     ])
@@ -85,6 +87,9 @@ describe('the PG_anon race (pre-fix 2.6.5-aa1 against the fix)', () => {
     expect(replay.failure!.trace).toEqual(f.trace)
   })
 
+  // This also covers do_wp_page's pte_same re-check after the page_table_lock
+  // is dropped to allocate: without it, reclaim unmapping B's pte in that
+  // window left B's COW copy mapped over a swap pte (found at bound 1).
   it('the fixed page_add_rmap(..., anon) comes out clean over every schedule to bound 3', () => {
     const r = explore(pgAnonScenario({ arch }), { bound: 3 })
     expect(r.failure).toBeNull()

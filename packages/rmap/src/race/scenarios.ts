@@ -111,6 +111,8 @@ function pageText(m: Machine, pfn: number): string {
 }
 
 function pageoutText(m: Machine, pfn: number): string {
+  const f = m.frames
+  if (f.count[pfn] === 0 || !f.test(pfn, PG.lru)) return 'P is not on an LRU list (freed or isolated)'
   const r = m.pageout(pfn)
   return `${r.result} (${r.reason}; try_to_unmap ${r.unmap ?? 'not called'}); ${pageText(m, pfn)}`
 }
@@ -125,6 +127,16 @@ function readX(who: 'B'): { name: string; run(m: Machine, c: PgAnonContext): str
   }
 }
 
+function writeX(who: 'B'): { name: string; run(m: Machine, c: PgAnonContext): string } {
+  return {
+    name: `${who} writes x (do_wp_page or do_swap_page)`,
+    run: (m, c) => {
+      c[who].write(c.x, VALUE)
+      return pageText(m, c.pfn)
+    },
+  }
+}
+
 /** The PG_anon race (see the module comment). */
 export function pgAnonScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
   return {
@@ -134,10 +146,13 @@ export function pgAnonScenario(o: RaceScenarioOptions): RaceScenario<PgAnonConte
     machine: () => pgAnonMachine(o),
     setup: pgAnonSetup,
     cpus: [
-      { name: 'B', ops: [readX('B')] },
+      { name: 'B', ops: [readX('B'), writeX('B')] },
       {
         name: 'reclaim',
-        ops: [{ name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) }],
+        ops: [
+          { name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) },
+          { name: 'shrink_list of P again', run: (m, c) => pageoutText(m, c.pfn) },
+        ],
       },
     ],
     check: pgAnonCheck,
@@ -164,6 +179,7 @@ export function pgAnonClearScenario(o: RaceScenarioOptions): RaceScenario<PgAnon
           },
         ],
       },
+      // B only reads: a later COW write would drop P's mapping again and hide the damage.
       { name: 'B', ops: [readX('B')] },
     ],
     check: pgAnonCheck,
