@@ -524,6 +524,10 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
   const cow = (parent.flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE
   const shared = (parent.flags & VM.SHARED) !== 0
   const w32 = f.words === 2
+  // spin_lock(&dst->page_table_lock) for the whole copy, the source's per pte
+  // page (nested, same class): modelled only under the explorer.
+  const smp = m.smp
+  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, child.mm.id)
   for (let a = parent.start; a < parent.end; ) {
     const spanEnd = pteSpanEnd(m, a, parent.end)
     // An empty source pmd is skipped; otherwise, in the kernel's order, the
@@ -534,6 +538,7 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       continue
     }
     const dst = pteAllocMap(m.env, child.mm.id, a)
+    if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, parent.mm.id, true)
     const src = pteOffsetMapNested(m.env, parent.mm.id, a)
     for (let addr = a, k = 0; addr < spanEnd; addr += 4096, k++) {
       let lo = readPte(m, src + k)
@@ -564,8 +569,10 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
     }
     pteUnmapNested(m.env, src)
     pteUnmap(m.env, dst)
+    if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, parent.mm.id)
     a = spanEnd
   }
+  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, child.mm.id)
 }
 
 /**

@@ -135,6 +135,21 @@ describe('the mirror race: PG_anon cleared outside page_map_lock', () => {
   })
 })
 
+describe("fork against reclaim: copy_page_range's unlocked PG_anon read", () => {
+  // Safe because copy_page_range holds the parent's page_table_lock, so reclaim's
+  // trylock on the parent fails. With that lock left out (a mutation tried by
+  // hand), the explorer finds the copy_page_range BUG_ON at bound 1.
+  it.each([[[]], [['pg-anon-race']], [['pg-anon-clear-race']]] as const)(
+    'is clean to bound 3 with bugs %j',
+    (bugs) => {
+      const r = explore(raceScenario('pg-anon-fork', { arch, bugs }), { bound: 3 })
+      expect(r.failure).toBeNull()
+      expect(r.boundReached).toBe(3)
+      expect(r.schedules).toBeGreaterThan(3)
+    },
+  )
+})
+
 describe('the bugs option and the explorer surface', () => {
   it('lists the valid bug names for an unknown one, before building anything', () => {
     expect(() => new Machine({ arch, bugs: ['nope' as never] })).toThrow(

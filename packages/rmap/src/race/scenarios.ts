@@ -17,6 +17,8 @@
  * - `pg-anon-clear`: the mirror race, with `bugs: ['pg-anon-clear-race']`:
  *   same setup; cpu 0: A unmaps x (page_remove_rmap drops the last mapping,
  *   clears PG_anon only after page_map_unlock); cpu 1: B read-faults x.
+ * - `pg-anon-fork`: A forks while reclaim takes P (copy_page_range reads
+ *   PG_anon outside page_map_lock); clean in every variant.
  * - `toy-counter` / `toy-counter-locked`: the explorer's own self-test, an
  *   unlocked read-modify-write of a counter on two cpus (must be caught with
  *   one preemption) and the same under a lock (must never be flagged).
@@ -186,6 +188,46 @@ export function pgAnonClearScenario(o: RaceScenarioOptions): RaceScenario<PgAnon
   }
 }
 
+/**
+ * Fork against reclaim: copy_page_range reads PG_anon outside page_map_lock
+ * (the one unlocked reader the fix leaves, "made safe by the parent's pte
+ * reference"). Cpu 0: A forks a third process; cpu 1: reclaim takes P. The
+ * parent's page_table_lock, held across the copy, makes reclaim's trylock on
+ * A fail, so P cannot lose its last mapping under the copy. Clean in both the
+ * pre-fix and the fixed code: a scenario that must not be flagged.
+ */
+export function pgAnonForkScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
+  return {
+    name: 'pg-anon-fork',
+    description: "A forks (copy_page_range's unlocked PageAnon read) while reclaim unmaps P",
+    machine: () => pgAnonMachine(o),
+    setup: (m) => {
+      const c = pgAnonSetup(m)
+      m.pageReferenced(c.pfn) // no reference left: reclaim will try to unmap P
+      return c
+    },
+    cpus: [
+      {
+        name: 'A',
+        ops: [
+          {
+            name: 'A forks (copy_page_range)',
+            run: (m, c) => {
+              const child = c.A.fork()
+              return `child pid ${child.pid}; ${pageText(m, c.pfn)}`
+            },
+          },
+        ],
+      },
+      {
+        name: 'reclaim',
+        ops: [{ name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) }],
+      },
+    ],
+    check: pgAnonCheck,
+  }
+}
+
 /** The toy counter's context. */
 export interface ToyContext {
   counter: number
@@ -220,7 +262,13 @@ export function toyCounterScenario(o: RaceScenarioOptions & { locked: boolean })
 }
 
 /** Names of the built-in scenarios. */
-export const RACE_SCENARIO_NAMES = ['pg-anon', 'pg-anon-clear', 'toy-counter', 'toy-counter-locked'] as const
+export const RACE_SCENARIO_NAMES = [
+  'pg-anon',
+  'pg-anon-clear',
+  'pg-anon-fork',
+  'toy-counter',
+  'toy-counter-locked',
+] as const
 /** A built-in scenario's name. */
 export type RaceScenarioName = (typeof RACE_SCENARIO_NAMES)[number]
 
@@ -231,6 +279,8 @@ export function raceScenario(name: string, o: RaceScenarioOptions): RaceScenario
       return pgAnonScenario(o) as RaceScenario<unknown>
     case 'pg-anon-clear':
       return pgAnonClearScenario(o) as RaceScenario<unknown>
+    case 'pg-anon-fork':
+      return pgAnonForkScenario(o) as RaceScenario<unknown>
     case 'toy-counter':
       return toyCounterScenario({ ...o, locked: false }) as RaceScenario<unknown>
     case 'toy-counter-locked':

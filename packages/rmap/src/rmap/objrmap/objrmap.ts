@@ -280,6 +280,8 @@ export const objrmapPageOps = {
    */
   pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
     const fr = m.frames
+    // The parent's pte was read; page_map_lock is not held for what follows.
+    if (m.smp !== null) m.smp.preempt('copy_page_range:pte read→PageAnon')
     if (fr.mapcount[pfn] === 0 || fr.mapping[pfn] === -1) {
       throw new KernelBugError(
         'copy_page_range: a present page in a non-VM_RESERVED vma is mapped and has a mapping',
@@ -287,9 +289,7 @@ export const objrmapPageOps = {
         `pfn ${pfn}`,
       )
     }
-    const anon = fr.test(pfn, PG.anon)
-    if (m.smp !== null) m.smp.preempt('copy_page_range:PageAnon→page_add_rmap')
-    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, anon)
+    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, fr.test(pfn, PG.anon))
   },
 
   pageMapLock,
