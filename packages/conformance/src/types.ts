@@ -176,6 +176,13 @@ export interface ConformanceOptions {
   readonly profiles?: readonly KernelProfile[]
   /** Title of the top-level describe block; default the arch's name. */
   readonly label?: string
+  /**
+   * {@link runConformance} only: run just these checks, by id (`vm.c1`) or, for a
+   * check run once per profile, by its base id (`pt.alloc` names every
+   * `pt.alloc[<profile>]`); the others are left out of the result. An id that
+   * names no check throws a `RangeError`. Default: every check.
+   */
+  readonly only?: readonly string[]
 }
 
 /**

@@ -148,6 +148,17 @@ describe('capability manifest', () => {
     })
   })
 
+  it('runs only the checks options.only names, a per-profile check by its base id, and refuses an unknown id', () => {
+    const out = runConformance(stub('toy'), { only: ['pt.highpte', 'pt.count.user'] })
+    expect(out.map((o) => o.id).sort()).toEqual([
+      'pt.count.user[2.6.4]',
+      'pt.count.user[2.6.5-aa]',
+      'pt.count.user[2.6.7]',
+      'pt.highpte',
+    ])
+    expect(() => runConformance(stub('toy'), { only: ['pt.hihgpte'] })).toThrow(/pt\.hihgpte/)
+  })
+
   it('registers the whole-VM layer: vm.* ids citing their scenario, vm.h2 per profile, gated on a TASK_SIZE the VM can address', () => {
     const toy = (TASK_SIZE: bigint) => ({ ...stub('toy'), geometry: { TASK_SIZE } }) as unknown as Arch
     const m = byId(toy(0x80000000n))
