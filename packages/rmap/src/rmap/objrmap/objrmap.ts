@@ -534,9 +534,21 @@ export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
   const av = new AnonVma(m.newObjectId())
   m.objects.set(av.id, av)
   vma.anonVma = av
+  anonVmaLock(m, av)
   av.vmas.unshift(vma)
+  anonVmaUnlock(m, av)
   m.counters.objects.anonVmas++
   return av
+}
+
+/** `spin_lock(&anon_vma->lock)`: modelled (owner, lock order) only under the explorer. */
+function anonVmaLock(m: Machine, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.anon_vma_lock, av.id)
+}
+
+/** `spin_unlock(&anon_vma->lock)`. */
+function anonVmaUnlock(m: Machine, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.anon_vma_lock, av.id)
 }
 
 /**
@@ -574,7 +586,9 @@ export function anonVmaUnlink(m: Machine, vma: Vma): void {
   if (!av) return
   const i = av.vmas.indexOf(vma)
   if (i < 0) bug('a vma being unlinked is on its anon_vma list', 'anon_vma_unlink')
+  anonVmaLock(m, av)
   av.vmas.splice(i, 1)
+  anonVmaUnlock(m, av)
   if (av.vmas.length === 0) {
     m.objects.delete(av.id)
     m.counters.objects.anonVmas--
