@@ -36,6 +36,7 @@ export * from './locks.js'
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
+export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'
 export * from './pgtable.js'
 export * from './race/explore.js'
 export * from './race/scenarios.js'
@@ -73,5 +74,6 @@ export {
   type ReclaimReport,
   SWAP_CLUSTER_MAX,
   swapTendency,
+  totalMemory,
   VM_SWAPPINESS,
 } from './vmscan.js'

@@ -234,8 +234,15 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     pteUnmap(m.env, ptr)
     smp.preempt('do_wp_page:page_table_lock dropped→alloc')
   }
-  m.rmap.vmaPrepare(m, vma)
-  const pfn = m.allocUserPage()
+  let pfn: number
+  try {
+    m.rmap.vmaPrepare(m, vma)
+    pfn = m.allocUserPage()
+  } catch (e) {
+    // no_new_page: page_cache_release(old_page) before VM_FAULT_OOM.
+    m.putPage(old)
+    throw e
+  }
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
@@ -250,8 +257,10 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   }
   if (reserved) mm.rss++
   m.rmap.pageRemoveRmap(m, old, ptr)
-  // break_cow: a dirty, young, writable pte for the copy.
-  const entry = (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY | f.YOUNG) >>> 0
+  // break_cow: maybe_mkwrite(pte_mkdirty(mk_pte(new_page, vm_page_prot))): writable
+  // only in a VM_WRITE vma (a forced get_user_pages write COWs a read-only one).
+  const entry =
+    (f.mkPteLo(pfn, vma.pageProt) | (vma.flags & VM.WRITE ? f.WRITE : 0) | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
   m.env.mmu.flushTlbPage(mm.id, address)
   if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(new_page)
@@ -351,8 +360,15 @@ function doNoPage(
       let anon = false
       if (write && !(vma.flags & VM.SHARED)) {
         // Early COW break.
-        m.rmap.vmaPrepare(m, vma)
-        const copy = m.allocUserPage()
+        let copy: number
+        try {
+          m.rmap.vmaPrepare(m, vma)
+          copy = m.allocUserPage()
+        } catch (e) {
+          // oom: page_cache_release(new_page) before VM_FAULT_OOM.
+          m.putPage(page)
+          throw e
+        }
         fr.content[copy] = fr.content[page]!
         copyEofTail(m, page, copy)
         m.putPage(page)

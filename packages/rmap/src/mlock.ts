@@ -112,7 +112,11 @@ export function getUserPages(
     if (!vma || !(flags & vma.flags)) return i || 'EFAULT'
     do {
       let faults = 0
-      while (!followPage(m, mm, addr, write)) {
+      // After a write fault, a forced write no longer needs a writable pte: the
+      // COW it did is private (maybe_mkwrite left it read-only in a vma without
+      // VM_WRITE), so follow_page is asked for `write && !force`.
+      let lookupWrite = write
+      while (!followPage(m, mm, addr, lookupWrite)) {
         try {
           m.counters.faults[handleMmFault(m, vma, addr, write, pid)]++
         } catch (e) {
@@ -120,6 +124,7 @@ export function getUserPages(
           if (e instanceof OutOfMemoryError) return i || 'ENOMEM' // VM_FAULT_OOM
           throw e
         }
+        lookupWrite = write && !force
         if (++faults > 3)
           throw new Error(`get_user_pages: 0x${addr.toString(16)} still not present after a fault`)
       }
@@ -267,11 +272,19 @@ export function doMlockall(m: Machine, mm: Mm, pid: number, flags: number, sysca
   const current = ppc ? MCL_CURRENT_PPC : MCL_CURRENT
   const future = ppc ? MCL_FUTURE_PPC : MCL_FUTURE
   if (syscall === 'mlockall') {
-    if (!Number.isInteger(flags) || !flags || flags & ~(current | future)) {
+    // sys_mlockall takes an int: a value outside its range (2**32 would
+    // arrive as 0) is refused, never truncated into a valid one.
+    if (
+      !Number.isInteger(flags) ||
+      flags < -(2 ** 31) ||
+      flags > 2 ** 31 - 1 ||
+      !flags ||
+      flags & ~(current | future)
+    ) {
       throw new SyscallError(
         syscall,
         'EINVAL',
-        `flags 0x${flags.toString(16)} must be MCL_CURRENT (0x${current.toString(16)}) and/or MCL_FUTURE (0x${future.toString(16)}) on ${m.arch.name}`,
+        `flags ${Number.isInteger(flags) && flags >= 0 ? `0x${flags.toString(16)}` : flags} (an int) must be MCL_CURRENT (0x${current.toString(16)}) and/or MCL_FUTURE (0x${future.toString(16)}) on ${m.arch.name}`,
       )
     }
     if (flags & future)

@@ -29,9 +29,11 @@ import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './error
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
+import { waitOnPageWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import { shmemUnuse } from './shmem.js'
 import { deleteFromSwapCache, deleteFromSwapCacheLocked, readSwapCacheAsync } from './swap_state.js'
+import { show } from './validate.js'
 
 /** SWAPFILE_CLUSTER: slots allocated in sequence before scan_swap_map looks for a fresh empty cluster. */
 export const SWAPFILE_CLUSTER = 256
@@ -234,7 +236,7 @@ export function sysSwapon(m: Machine, opts: SwaponOptions | number | string): nu
   if (o.priority === undefined) prio = s.leastPriority - 1
   else {
     if (!Number.isInteger(o.priority) || o.priority < -32768 || o.priority > 32767)
-      throw new RangeError(`swapon: priority ${o.priority} is not a whole number in -32768..32767`)
+      throw new RangeError(`swapon: priority ${show(o.priority)} is not a whole number in -32768..32767`)
     prio = o.priority
   }
   if (o.priority === undefined) s.leastPriority = prio
@@ -265,6 +267,8 @@ function parseSwapSize(v: number | string): number {
       throw new RangeError(`swapon: size ${v} is not a whole, non-negative number of bytes`)
     return v
   }
+  if (typeof v !== 'string')
+    throw new TypeError(`swapon: size must be a number of bytes or a string such as '512M', got ${show(v)}`)
   const match = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(v)
   if (!match) throw new RangeError(`swapon: size '${v}' is not a size such as '512M'`)
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[match[2]!.toUpperCase()]!
@@ -370,6 +374,7 @@ function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, repo
     if (!cached) report.pagesRead++
     if (fr.testAndSet(pfn, PG.locked))
       swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
+    waitOnPageWriteback(m, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
     // kernel's find_next_to_unuse comes round to a slot that still has users).
@@ -596,13 +601,14 @@ export function swapCount(m: Machine, entry: number): number {
 
 /**
  * `exclusive_swap_page(page)`: is the swap cache the slot's only other user?
- * The slot's count is 1 (the cache's reference) and the page's count is 2
- * (the cache's and the caller's).
+ * The slot's count is 1 (the cache's reference) and the page's count, less
+ * one for buffers (PagePrivate), is 2 (the cache's and the caller's).
  */
 export function exclusiveSwapPage(m: Machine, pfn: number): boolean {
-  const entry = m.frames.getPrivate(pfn)
+  const fr = m.frames
+  const entry = fr.getPrivate(pfn)
   const p = swapInfoGet(m, entry, 'exclusive_swap_page')
-  return p.count(m.swap.offset(entry)) === 1 && m.frames.count[pfn] === 2
+  return p.count(m.swap.offset(entry)) === 1 && fr.count[pfn]! - (fr.test(pfn, PG.private) ? 1 : 0) === 2
 }
 
 /**

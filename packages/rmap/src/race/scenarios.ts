@@ -64,7 +64,12 @@ function pgAnonSetup(m: Machine): PgAnonContext {
   A.write(x, VALUE)
   const first = A.pagemap(x).pfn!
   m.pageReferenced(first) // age the pte so that shrink_list does not keep it
-  const out = m.pageout(first)
+  let out = m.pageout(first)
+  if (out.result === 'written') {
+    // Asynchronous write-back: once the write completes, the next pass frees the page.
+    m.completeWriteback()
+    out = m.pageout(first)
+  }
   if (out.result !== 'freed' || A.pagemap(x).present)
     throw new Error(`pg-anon setup: the page was not swapped out (${out.result}: ${out.reason})`)
   const B = A.fork()
