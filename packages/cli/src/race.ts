@@ -13,12 +13,11 @@ import {
   ReplayMismatchError,
   raceScenario,
 } from '@rmaplab/rmap'
+import { ARCH_NAMES, ARCHES, type ArchName } from '@rmaplab/workload'
 import cliProgress from 'cli-progress'
 import { type Command, Option } from 'commander'
 import type { Io } from './cli.js'
 import { BadInputError, EXIT } from './errors.js'
-import { ARCHES } from './run/layouts.js'
-import { ARCH_NAMES, type ArchName } from './workload/schema.js'
 
 interface RaceOpts {
   arch: string
