@@ -1,5 +1,5 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema.
+ * The rmaplab command: run, compare, check, list, show, schema, race.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -27,6 +27,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
 import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
+import { raceCommand } from './race.js'
 import {
   failureText,
   jsonReport,
@@ -459,6 +460,8 @@ Examples:
         io.out(workloadYaml(data))
       }
     })
+
+  raceCommand(cmd, io, setExit)
 
   cmd
     .command('schema')

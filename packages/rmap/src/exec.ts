@@ -9,6 +9,7 @@
  * argument pages (an access there is a SIGSEGV here, where the kernel would
  * expand the vma).
  */
+import { BUG } from './bugs.js'
 import { SyscallError } from './errors.js'
 import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
@@ -95,6 +96,7 @@ function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
         (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0,
         f.mkPteHi(pfn, vma.pageProt),
       )
+      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
     } finally {

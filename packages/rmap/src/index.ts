@@ -14,6 +14,7 @@ export * from './arch/percpu.js'
 export * from './arch/swapops.js'
 export * from './arch/tlb.js'
 export * from './arch/types.js'
+export * from './bugs.js'
 export * from './errors.js'
 export * from './filemap.js'
 export { installFilePte, installPage, MAP_NONBLOCK } from './fremap.js'
@@ -31,11 +32,14 @@ export {
   O_TRUNC,
   O_WRONLY,
 } from './fs.js'
+export * from './locks.js'
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
 export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'
 export * from './pgtable.js'
+export * from './race/explore.js'
+export * from './race/scenarios.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
 export {
   RmapDesignNotImplementedError,

@@ -14,6 +14,7 @@
 import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
+import { type BugName, bugMask } from './bugs.js'
 import { runCheck } from './check.js'
 import {
   ArchLimitError,
@@ -30,6 +31,7 @@ import { type AddressSpace, accessPastEof } from './filemap.js'
 import { dupMmap } from './fork.js'
 import { sysRemapFilePages } from './fremap.js'
 import { FdTable, FileSystem, sysClose, sysFtruncate, sysOpen } from './fs.js'
+import { LOCK, type Smp } from './locks.js'
 import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
@@ -111,6 +113,14 @@ export interface MachineOptions {
    *   in effect locked in memory (a local DoS like unrestricted mlock).
    */
   nonlinearReclaim?: NonlinearReclaim
+  /**
+   * Bugs of the 2004 thread to re-introduce (BUG_NAMES): `'pg-anon-race'`
+   * (PG_anon set by the callers outside page_map_lock, the 2.6.5-aa1 code)
+   * and `'pg-anon-clear-race'` (PG_anon cleared after page_map_lock is
+   * dropped). Default none: every path is the fixed kernel. An unknown name
+   * throws a RangeError listing the valid ones.
+   */
+  bugs?: readonly BugName[]
 }
 
 /** Values of {@link MachineOptions.nonlinearReclaim}. */
@@ -261,7 +271,8 @@ export type VmCounters = ReturnType<typeof newCounters>
 export interface VmStats extends VmCounters {
   /**
    * Bytes the reverse mapping costs at the arch's sizes: objrmap's structures
-   * (0 under a design without them) and the design's total.
+   * (0 under a design without them) and the design's total
+   * (docs/designs.md#data-structures-and-sizes, docs/designs.md#costs).
    */
   rmapBytes: { anonVma: number; vmaFields: number; mapcount: number; total: number }
   /** The design's own accounting: bytes and objects by structure, lowmem frames it occupies. */
@@ -444,6 +455,23 @@ export class Process {
     }
   }
 
+  /**
+   * {@link enter} for the syscalls that take `down_write(&mm->mmap_sem)`
+   * (mmap, munmap, mprotect, mremap): the semaphore is modelled only while
+   * the interleaving explorer drives the machine.
+   */
+  private enterWrite<T>(fn: () => T): T {
+    const smp = this.m.smp
+    if (smp === null) return this.enter(fn)
+    const cpu = smp.cpu
+    smp.locks.acquire(cpu, LOCK.mmap_sem, this.mm.id)
+    try {
+      return this.enter(fn)
+    } finally {
+      smp.locks.release(cpu, LOCK.mmap_sem, this.mm.id)
+    }
+  }
+
   /** Run on this process's cpu: returns the cpu to switch back to. */
   private switchIn(): number {
     if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
@@ -464,7 +492,7 @@ export class Process {
     )
     // An fd is an int (ignored for MAP_ANONYMOUS, but still an int).
     if (fd !== undefined) intArg('mmap', 'fd', fd, -(2 ** 31), 2 ** 31 - 1)
-    return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
+    return this.enterWrite(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
   }
 
   /** `open(path, flags)`: O_RDONLY/O_WRONLY/O_RDWR with O_CREAT, O_EXCL, O_TRUNC; the lowest free fd (see fs.ts). */
@@ -502,13 +530,13 @@ export class Process {
   /** `munmap(addr, length)`. */
   munmap(addr: number, length: number): void {
     numberArgs('munmap', ['addr', addr], ['length', length])
-    this.enter(() => doMunmap(this.m, this.mm, addr, length))
+    this.enterWrite(() => doMunmap(this.m, this.mm, addr, length))
   }
 
   /** `mprotect(addr, length, prot)`. */
   mprotect(addr: number, length: number, prot: number): void {
     numberArgs('mprotect', ['addr', addr], ['length', length], ['prot', prot])
-    this.enter(() => doMprotect(this.m, this.mm, addr, length, prot))
+    this.enterWrite(() => doMprotect(this.m, this.mm, addr, length, prot))
   }
 
   /**
@@ -526,7 +554,7 @@ export class Process {
       ['flags', flags],
       ['newAddr', newAddr],
     )
-    return this.enter(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
+    return this.enterWrite(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
   }
 
   /** `mlock(addr, length)`: VM_LOCKED on the range, its pages faulted in (see mlock.ts). */
@@ -627,12 +655,18 @@ export class Process {
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
       if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
       let kind: FaultKind
+      // do_page_fault: down_read(&mm->mmap_sem), modelled only under the explorer.
+      const smp = m.smp
+      const cpu = smp === null ? 0 : smp.cpu
+      if (smp !== null) smp.locks.downRead(cpu, this.mm.id)
       try {
         kind = handleMmFault(m, vma, page, write, this.pid)
       } catch (e) {
         // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
         if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))
         throw e
+      } finally {
+        if (smp !== null) smp.locks.upRead(cpu, this.mm.id)
       }
       m.counters.faults[kind]++
     }
@@ -767,6 +801,14 @@ export class Machine {
   private nextPid = 1
   private nextObject = 1
   private rng: number
+  /** The `bugs` option as a mask of BUG bits (0: the fixed kernel). */
+  readonly bugs: number
+  /**
+   * The several-cpu context while the interleaving explorer drives this
+   * machine (race/explore.ts); null otherwise, and then every lock is the
+   * one-thread flag it always was.
+   */
+  smp: Smp | null = null
   /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
   readonly heldPageTableLocks = new Set<number>()
   /** @internal First page of each LRU list, per zone × {inactive, active} (vmscan.ts walks them). */
@@ -788,6 +830,13 @@ export class Machine {
       nonlinearReclaim,
     } = machineOptions(opts)
     this.swapBytes = swapBytes
+    this.bugs = bugMask(opts.bugs, 'Machine')
+    if (this.bugs !== 0 && rmapDesign.name !== 'objrmap')
+      throw new MachineOptionError(
+        'bugs',
+        opts.bugs,
+        `bugs [${String(opts.bugs)}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+      )
     this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
@@ -999,6 +1048,7 @@ export class Machine {
 
   /** @internal True while an experiment holds `mm`'s page_table_lock (rmap trylocks then fail). */
   pageTableLockHeld(mm: Mm): boolean {
+    if (this.smp !== null && this.smp.locks.holder(LOCK.page_table_lock, mm.id) >= 0) return true
     return this.heldPageTableLocks.size > 0 && this.heldPageTableLocks.has(mm.id)
   }
 

@@ -6,9 +6,11 @@
  * The hot paths read and write pte words straight from the page-table store
  * through the arch's fast codec: no bigint, no object per pte.
  */
+import { BUG } from './bugs.js'
 import { KernelBugError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
+import { LOCK, smpLockPage, smpUnlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
@@ -111,6 +113,7 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
   m.lruAddActive(pfn)
   m.frames.set(pfn, PG.referenced) // mark_page_accessed
   m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt))
+  if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   return 'anonymous'
 }
@@ -152,15 +155,22 @@ function doSwapPage(
       major = true
     }
     markPageAccessed(m, pfn)
-    if (fr.testAndSet(pfn, PG.locked))
+    if (m.smp !== null) smpLockPage(m, pfn)
+    else if (fr.testAndSet(pfn, PG.locked))
       throw new KernelBugError('lock_page of a page nobody unlocks', 'mm/memory.c do_swap_page', `pfn ${pfn}`)
   } finally {
     pteOffsetMap(m.env, mm.id, address)
   }
+  // spin_lock(&mm->page_table_lock), held to the end (modelled under the explorer only).
+  const smp = m.smp
+  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, mm.id)
   const now = readPte(m, ptr)
   if (now !== lo || m.hi !== hi) {
     // Another thread handled the fault meanwhile: back out.
-    fr.clear(pfn, PG.locked)
+    if (smp !== null) {
+      smpUnlockPage(m, pfn)
+      smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
+    } else fr.clear(pfn, PG.locked)
     m.putPage(pfn)
     return 'minor'
   }
@@ -169,9 +179,13 @@ function doSwapPage(
   mm.rss++
   let pte = f.mkPteLo(pfn, vma.pageProt)
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
-  fr.clear(pfn, PG.locked)
+  if (smp !== null) smpUnlockPage(m, pfn)
+  else fr.clear(pfn, PG.locked)
   m.env.mmu.setPte(ptr, pte >>> 0, f.mkPteHi(pfn, vma.pageProt))
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
+  if (smp !== null) smp.preempt('do_swap_page:set_pte→page_add_rmap')
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
+  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
   if (major) m.counters.swap.majorFaults++
   else m.counters.swap.cacheHits++
   return major ? 'swapMajor' : 'swapCache'
@@ -215,6 +229,13 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     }
   }
   m.getPage(old)
+  // page_table_lock dropped (and the pte unmapped) to allocate and copy; under
+  // the explorer another cpu may run here.
+  const smp = m.smp
+  if (smp !== null) {
+    pteUnmap(m.env, ptr)
+    smp.preempt('do_wp_page:page_table_lock dropped→alloc')
+  }
   let pfn: number
   try {
     m.rmap.vmaPrepare(m, vma)
@@ -227,6 +248,15 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
+  if (smp !== null) pteOffsetMap(m.env, mm.id, address)
+  // page_table_lock retaken: if the pte changed meanwhile (reclaim unmapped
+  // the page, or aged the pte), back out and let the access fault again.
+  const now = readPte(m, ptr)
+  if (now !== lo || m.hi !== hi) {
+    m.putPage(pfn)
+    m.putPage(old)
+    return 'minor'
+  }
   if (reserved) mm.rss++
   m.rmap.pageRemoveRmap(m, old, ptr)
   // break_cow: maybe_mkwrite(pte_mkdirty(mk_pte(new_page, vm_page_prot))): writable
@@ -235,6 +265,7 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     (f.mkPteLo(pfn, vma.pageProt) | (vma.flags & VM.WRITE ? f.WRITE : 0) | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
   m.env.mmu.flushTlbPage(mm.id, address)
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(new_page)
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   m.lruAddActive(pfn)
   // The old page loses the reference the pte held and the one taken above.
@@ -311,6 +342,7 @@ function doNoPage(
   try {
     let sequence = as.truncateCount
     for (;;) {
+      if (m.smp !== null) m.smp.preempt('do_no_page:->nopage')
       let page = filemapNopage(m, vma, address)
       if (page === NOPAGE_SIGBUS) {
         m.counters.filemap.sigbus++
@@ -345,11 +377,14 @@ function doNoPage(
         m.lruAddActive(copy)
         page = copy
         anon = true
+        if (m.bugs & BUG.pgAnonRace) fr.set(copy, PG.anon) // 2.6.5-aa1: SetPageAnon, cleared on retry
       }
       runNopageRacer(m, vma, address)
+      if (m.smp !== null) m.smp.preempt('do_no_page:truncate_count check')
       if (sequence !== as.truncateCount) {
         // invalidate_mmap_range ran meanwhile: drop the page, ask ->nopage again.
         sequence = as.truncateCount
+        if (anon && m.bugs & BUG.pgAnonRace) fr.clear(page, PG.anon)
         m.putPage(page)
         m.counters.filemap.nopageRetries++
         continue
@@ -507,6 +542,10 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
   const cow = (parent.flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE
   const shared = (parent.flags & VM.SHARED) !== 0
   const w32 = f.words === 2
+  // spin_lock(&dst->page_table_lock) for the whole copy, the source's per pte
+  // page (nested, same class): modelled only under the explorer.
+  const smp = m.smp
+  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, child.mm.id)
   for (let a = parent.start; a < parent.end; ) {
     const spanEnd = pteSpanEnd(m, a, parent.end)
     // An empty source pmd is skipped; otherwise, in the kernel's order, the
@@ -517,6 +556,7 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       continue
     }
     const dst = pteAllocMap(m.env, child.mm.id, a)
+    if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, parent.mm.id, true)
     const src = pteOffsetMapNested(m.env, parent.mm.id, a)
     for (let addr = a, k = 0; addr < spanEnd; addr += 4096, k++) {
       let lo = readPte(m, src + k)
@@ -548,8 +588,10 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
     }
     pteUnmapNested(m.env, src)
     pteUnmap(m.env, dst)
+    if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, parent.mm.id)
     a = spanEnd
   }
+  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, child.mm.id)
 }
 
 /**

@@ -22,7 +22,9 @@
  * puts the type at bit 40 instead (every ppc64 offset is below 2^40).
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
  */
+
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
+import { BUG } from './bugs.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
@@ -431,6 +433,7 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       m.getPage(pfn)
       const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0
       m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt))
+      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, pfn, vma, a, ptr, true)
       swapFree(m, entry)
       return 1

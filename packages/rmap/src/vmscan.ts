@@ -80,6 +80,7 @@
 import { PS } from './arch/percpu.js'
 import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
+import { smpTookPageLock } from './locks.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
 import { nrFreePagecachePages, zoneWatermarks } from './page_alloc.js'
@@ -259,8 +260,13 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   // isolate_lru_page: off the list, with a reference of its own.
   m.getPage(pfn)
   m.lruDel(pfn)
+  if (m.smp !== null) m.smp.preempt('shrink_list:isolated→TestSetPageLocked')
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
+  if (m.smp !== null) {
+    smpTookPageLock(m, pfn)
+    m.smp.preempt('shrink_list:page locked→page_map_lock')
+  }
   if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
   m.rmap.pageMapLock(m, pfn)
   const referenced = m.rmap.pageReferenced(m, pfn)
@@ -272,6 +278,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   let mapping = hasPageMapping(m, pfn)
   if (fr.mapcount[pfn]! > 0 && !mapping && !fr.test(pfn, PG.private)) {
     m.rmap.pageMapUnlock(m, pfn)
+    if (m.smp !== null) m.smp.preempt('shrink_list:page_map_unlock→add_to_swap')
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
     m.rmap.pageMapLock(m, pfn)
@@ -290,6 +297,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
     }
   }
   m.rmap.pageMapUnlock(m, pfn)
+  if (m.smp !== null) m.smp.preempt('shrink_list:try_to_unmap done→pageout')
   if (fr.test(pfn, PG.dirty)) {
     if (referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
     // is_page_cache_freeable: only reclaim's reference and the cache's remain.

@@ -271,6 +271,8 @@ describe('the rmap seam', () => {
       'tryToUnmap',
       'pageMapUnlock',
     ])
+    m.completeWriteback()
+    expect(m.pageout(pfn).result).toBe('freed')
     spy.reset()
     expect(p.read(x)).toBe(42)
     expect(spy.calls.map((c) => c.fn)).toEqual(['pageRmapReserve', 'vmaCheckSwapIn', 'pageAddRmap'])

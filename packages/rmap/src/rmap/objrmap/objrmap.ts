@@ -28,8 +28,10 @@
 
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
+import { BUG } from '../../bugs.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
+import { LOCK } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { AnonVma, VM, type Vma } from '../../mm/vma.js'
@@ -43,8 +45,13 @@ function bug(invariant: string, fn: string, detail?: string): never {
   throw new KernelBugError(invariant, `${WHERE} ${fn}`, detail)
 }
 
-/** `page_map_lock`: the PG_maplock bit spinlock. The model runs one thread, so finding it held is a bug. */
+/**
+ * `page_map_lock`: the PG_maplock bit spinlock. On a sequential machine
+ * finding it held is a bug (self-deadlock); under the explorer (`m.smp`) the
+ * owner table decides: held by another cpu means wait (locks.ts).
+ */
 export function pageMapLock(m: Machine, pfn: number): void {
+  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.page_map_lock, pfn)
   if (m.frames.testAndSet(pfn, PG.maplock))
     bug('page_map_lock: PG_maplock already held (self-deadlock)', 'page_map_lock', `pfn ${pfn}`)
 }
@@ -53,6 +60,7 @@ export function pageMapLock(m: Machine, pfn: number): void {
 export function pageMapUnlock(m: Machine, pfn: number): void {
   if (!m.frames.test(pfn, PG.maplock))
     bug('page_map_unlock: PG_maplock not held', 'page_map_unlock', `pfn ${pfn}`)
+  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.page_map_lock, pfn)
   m.frames.clear(pfn, PG.maplock)
 }
 
@@ -118,6 +126,9 @@ export const objrmapPageOps = {
     if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
     m.counters.rmap.pageAddRmap++
     pageMapLock(m, pfn)
+    // The 2.6.5-aa1 page_add_rmap had no `anon` argument: its callers set
+    // PG_anon before calling, outside the lock, and it read the flag.
+    if (m.bugs & BUG.pgAnonRace) anon = f.test(pfn, PG.anon)
     if (anon && !f.test(pfn, PG.anon)) f.set(pfn, PG.anon)
     if (!anon && f.test(pfn, PG.anon))
       bug('a PageAnon page added as a file mapping', 'page_add_rmap', `pfn ${pfn}`)
@@ -139,6 +150,9 @@ export const objrmapPageOps = {
         )
       }
     } else {
+      // 2.6.5-aa1 tested the mapping first (the BUG_ON at mm/objrmap.c:271); the fix swapped the two.
+      if (m.bugs & BUG.pgAnonRace && f.mapping[pfn] === -1)
+        bug('file page_add_rmap of a page without mapping', 'page_add_rmap', `pfn ${pfn} (mm/objrmap.c:271)`)
       if (f.test(pfn, PG.swapcache)) bug('file page_add_rmap of a swapcache page', 'page_add_rmap')
       if (f.mapping[pfn] === -1) bug('file page_add_rmap of a page without mapping', 'page_add_rmap')
     }
@@ -157,6 +171,13 @@ export const objrmapPageOps = {
           bug('anon_vma_page_unlink: the page still has its mapping', 'anon_vma_page_unlink')
         if (f.mapcount[pfn] === 0) {
           f.mapping[pfn] = -1
+          if (m.bugs & BUG.pgAnonClearRace) {
+            // The mirror race: PG_anon cleared after page_map_lock is dropped.
+            pageMapUnlock(m, pfn)
+            if (m.smp !== null) m.smp.preempt('page_remove_rmap:page_map_unlock→ClearPageAnon')
+            f.clear(pfn, PG.anon)
+            return
+          }
           f.clear(pfn, PG.anon)
         }
       } else if (f.mapping[pfn] === -1 || f.test(pfn, PG.swapcache)) {
@@ -261,6 +282,8 @@ export const objrmapPageOps = {
    */
   pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
     const fr = m.frames
+    // The parent's pte was read; page_map_lock is not held for what follows.
+    if (m.smp !== null) m.smp.preempt('copy_page_range:pte read→PageAnon')
     if (fr.mapcount[pfn] === 0 || fr.mapping[pfn] === -1) {
       throw new KernelBugError(
         'copy_page_range: a present page in a non-VM_RESERVED vma is mapped and has a mapping',
@@ -286,6 +309,7 @@ function countResult(m: Machine, r: SwapResult): SwapResult {
 /** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
 function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
   const f = m.frames
+  if (m.smp !== null) m.smp.preempt('try_to_unmap_one:entry')
   if (m.pageTableLockHeld(vma.mm)) {
     m.counters.rmap.trylockFailures++
     return 'SWAP_AGAIN'
@@ -512,9 +536,21 @@ export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
   const av = new AnonVma(m.newObjectId())
   m.objects.set(av.id, av)
   vma.anonVma = av
+  anonVmaLock(m, av)
   av.vmas.unshift(vma)
+  anonVmaUnlock(m, av)
   m.counters.objects.anonVmas++
   return av
+}
+
+/** `spin_lock(&anon_vma->lock)`: modelled (owner, lock order) only under the explorer. */
+function anonVmaLock(m: Machine, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.anon_vma_lock, av.id)
+}
+
+/** `spin_unlock(&anon_vma->lock)`. */
+function anonVmaUnlock(m: Machine, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.anon_vma_lock, av.id)
 }
 
 /**
@@ -552,7 +588,9 @@ export function anonVmaUnlink(m: Machine, vma: Vma): void {
   if (!av) return
   const i = av.vmas.indexOf(vma)
   if (i < 0) bug('a vma being unlinked is on its anon_vma list', 'anon_vma_unlink')
+  anonVmaLock(m, av)
   av.vmas.splice(i, 1)
+  anonVmaUnlock(m, av)
   if (av.vmas.length === 0) {
     m.objects.delete(av.id)
     m.counters.objects.anonVmas--

@@ -1,0 +1,59 @@
+/**
+ * `rmaplab race`: the PG_anon race found in the pre-fix code (exit 1, the
+ * schedule and a replay token that reproduces it), the fixed code clean to the
+ * bound (exit 0), bad input exit 2.
+ */
+import { describe, expect, it } from 'vitest'
+import { inProcess } from './helpers.js'
+
+describe('rmaplab race', () => {
+  it('finds the PG_anon race in the pre-fix code; the printed replay reproduces it', async () => {
+    const r = await inProcess(['race', 'pg-anon', '--bugs', 'pg-anon-race'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/VIOLATION \(bug\): kernel BUG at mm\/objrmap\.c page_add_rmap/)
+    expect(r.stdout).toMatch(/cpu0 preempted in do_swap_page at set_pte→page_add_rmap → cpu1/)
+    const token = /--replay (\S+)/.exec(r.stdout)![1]!
+    const again = await inProcess(['race', 'pg-anon', '--bugs', 'pg-anon-race', '--replay', token])
+    expect(again.code).toBe(1)
+    expect(again.stdout.split('interleaving:')[1]).toBe(r.stdout.split('interleaving:')[1])
+  })
+
+  it('the fixed code is clean to the bound, with --json', async () => {
+    const r = await inProcess(['race', 'pg-anon', '--bound', '2', '--json'])
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ scenario: 'pg-anon', mode: 'bound', boundReached: 2, failure: null, bugs: [] })
+  })
+
+  it('PCT finds the mirror race', async () => {
+    const r = await inProcess([
+      'race',
+      'pg-anon-clear',
+      '--bugs',
+      'pg-anon-clear-race',
+      '--pct',
+      '--runs',
+      '200',
+      '--seed',
+      '3',
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/m\.check\(\)/)
+  })
+
+  it('bad input is exit 2 with the valid names', async () => {
+    const [a, b, c, d] = await Promise.all([
+      inProcess(['race', 'nope']),
+      inProcess(['race', 'pg-anon', '--bugs', 'x']),
+      inProcess(['race', 'pg-anon', '--bound', '-1']),
+      inProcess(['race', 'pg-anon', '--replay', 'v1:7']),
+    ])
+    expect(a.code).toBe(2)
+    expect(a.stderr).toMatch(/valid: pg-anon, pg-anon-clear, pg-anon-fork, toy-counter, toy-counter-locked/)
+    expect(b.code).toBe(2)
+    expect(b.stderr).toMatch(/valid: pg-anon-race, pg-anon-clear-race/)
+    expect(c.code).toBe(2)
+    expect(d.code).toBe(2)
+    expect(d.stderr).toMatch(/--replay/)
+  })
+})

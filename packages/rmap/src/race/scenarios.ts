@@ -1,0 +1,296 @@
+/**
+ * Built-in scenarios of the interleaving explorer.
+ *
+ * - `pg-anon`: the PG_anon race of the "Re: 2.6.5-rc1-aa1" thread (Andrea,
+ *   <20040318221447.GA3248@dualathlon.random>, fix in
+ *   <20040318230628.GA2050@dualathlon.random>). A task's anonymous page is
+ *   swapped out; the task forks into A and B, whose ptes both hold the swap
+ *   entry; A read-faults the page back (swap cache page P, mapped once, its
+ *   pte then aged). Cpu 0: B read-faults the same address (do_swap_page finds
+ *   P in the swap cache). Cpu 1: reclaim takes P through shrink_list. In the
+ *   2.6.5-aa1 code (`bugs: ['pg-anon-race']`) B sets PG_anon and its pte
+ *   before page_add_rmap; reclaim running in that window (B's
+ *   page_table_lock is held, so B's pte is skipped by the trylock) unmaps P
+ *   from A, its mapcount goes 1→0 and PG_anon and the mapping are cleared;
+ *   B's page_add_rmap then sees a file page without mapping: the oops at
+ *   mm/objrmap.c:271.
+ * - `pg-anon-clear`: the mirror race, with `bugs: ['pg-anon-clear-race']`:
+ *   same setup; cpu 0: A unmaps x (page_remove_rmap drops the last mapping,
+ *   clears PG_anon only after page_map_unlock); cpu 1: B read-faults x.
+ * - `pg-anon-fork`: A forks while reclaim takes P (copy_page_range reads
+ *   PG_anon outside page_map_lock); clean in every variant.
+ * - `toy-counter` / `toy-counter-locked`: the explorer's own self-test, an
+ *   unlocked read-modify-write of a counter on two cpus (must be caught with
+ *   one preemption) and the same under a lock (must never be flagged).
+ */
+import type { Arch } from '../arch/types.js'
+import type { BugName } from '../bugs.js'
+import { markPageAccessed } from '../filemap.js'
+import { LOCK } from '../locks.js'
+import { Machine, type Process } from '../machine.js'
+import { PG } from '../mm/page.js'
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../uapi.js'
+import type { RaceScenario } from './explore.js'
+
+/** Options of the built-in scenarios. */
+export interface RaceScenarioOptions {
+  /** The page-table layout of the machine. */
+  arch: Arch
+  /** Bugs to re-introduce (Machine's `bugs` option). Default none: the fixed kernel. */
+  bugs?: readonly BugName[]
+}
+
+/** The context of the PG_anon scenarios. */
+export interface PgAnonContext {
+  /** The parent (A) and the child (B) after the fork. */
+  A: Process
+  B: Process
+  /** The address of the shared page. */
+  x: number
+  /** P: the swap-cache page A faulted back in. */
+  pfn: number
+}
+
+const VALUE = 0x2004
+
+function pgAnonMachine(o: RaceScenarioOptions): Machine {
+  return new Machine({ arch: o.arch, ram: '16M', swap: '1M', cpus: 2, ...(o.bugs ? { bugs: o.bugs } : {}) })
+}
+
+/** The thread's setup (the oops analysis of the thread, <20040318221447.GA3248@dualathlon.random>). */
+function pgAnonSetup(m: Machine): PgAnonContext {
+  const A = m.spawn()
+  const x = A.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+  A.write(x, VALUE)
+  const first = A.pagemap(x).pfn!
+  m.pageReferenced(first) // age the pte so that shrink_list does not keep it
+  let out = m.pageout(first)
+  if (out.result === 'written') {
+    // Asynchronous write-back: once the write completes, the next pass frees the page.
+    m.completeWriteback()
+    out = m.pageout(first)
+  }
+  if (out.result !== 'freed' || A.pagemap(x).present)
+    throw new Error(`pg-anon setup: the page was not swapped out (${out.result}: ${out.reason})`)
+  const B = A.fork()
+  if (A.read(x) !== VALUE) throw new Error('pg-anon setup: A reads back the swapped page')
+  const pfn = A.pagemap(x).pfn!
+  // Heavy swapping ages P: page_referenced clears A's young bit and
+  // PG_referenced, refill_inactive_zone moves P to the inactive list, and a
+  // later access (mark_page_accessed) sets PG_referenced again. B's fault then
+  // activates P and clears PG_referenced, so that reclaim sees no reference
+  // but B's pte, which its page_table_lock trylock skips while B is inside
+  // do_swap_page.
+  m.pageReferenced(pfn)
+  if (m.frames.test(pfn, PG.active)) {
+    // refill_inactive_zone under pressure: P goes to the inactive list.
+    m.lruDel(pfn)
+    m.frames.clear(pfn, PG.active)
+    m.lruAddInactive(pfn)
+  }
+  markPageAccessed(m, pfn)
+  return { A, B, x, pfn }
+}
+
+function pgAnonCheck(_m: Machine, c: PgAnonContext): string[] {
+  const out: string[] = []
+  for (const [who, p] of [
+    ['A', c.A],
+    ['B', c.B],
+  ] as const) {
+    if (!p.alive) continue
+    try {
+      const e = p.pagemap(c.x)
+      if (e.present && p.read(c.x) !== VALUE) out.push(`${who} reads ${VALUE} at x`)
+    } catch {
+      // unmapped (pg-anon-clear: A unmapped x)
+    }
+  }
+  return out
+}
+
+/** struct page of P in the trace's words. */
+function pageText(m: Machine, pfn: number): string {
+  const f = m.frames
+  const anon = f.test(pfn, PG.anon) ? 'PG_anon' : 'no PG_anon'
+  const mapping = f.mapping[pfn] === -1 ? 'no mapping' : `mapping ${f.mapping[pfn]}`
+  return `P mapcount ${f.mapcount[pfn]}, ${anon}, ${mapping}${f.test(pfn, PG.swapcache) ? ', swapcache' : ''}`
+}
+
+function pageoutText(m: Machine, pfn: number): string {
+  const f = m.frames
+  if (f.count[pfn] === 0 || !f.test(pfn, PG.lru)) return 'P is not on an LRU list (freed or isolated)'
+  const r = m.pageout(pfn)
+  return `${r.result} (${r.reason}; try_to_unmap ${r.unmap ?? 'not called'}); ${pageText(m, pfn)}`
+}
+
+function readX(who: 'B'): { name: string; run(m: Machine, c: PgAnonContext): string } {
+  return {
+    name: `${who} reads x (do_swap_page)`,
+    run: (m, c) => {
+      const v = c[who].read(c.x)
+      return `reads ${v}; ${pageText(m, c.pfn)}`
+    },
+  }
+}
+
+function writeX(who: 'B'): { name: string; run(m: Machine, c: PgAnonContext): string } {
+  return {
+    name: `${who} writes x (do_wp_page or do_swap_page)`,
+    run: (m, c) => {
+      c[who].write(c.x, VALUE)
+      return pageText(m, c.pfn)
+    },
+  }
+}
+
+/** The PG_anon race (see the module comment). */
+export function pgAnonScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
+  return {
+    name: 'pg-anon',
+    description:
+      'B faults a shared swap-cache page back in (do_swap_page) while reclaim unmaps it from A (shrink_list)',
+    machine: () => pgAnonMachine(o),
+    setup: pgAnonSetup,
+    cpus: [
+      { name: 'B', ops: [readX('B'), writeX('B')] },
+      {
+        name: 'reclaim',
+        ops: [
+          { name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) },
+          { name: 'shrink_list of P again', run: (m, c) => pageoutText(m, c.pfn) },
+        ],
+      },
+    ],
+    check: pgAnonCheck,
+  }
+}
+
+/** The mirror race (see the module comment). */
+export function pgAnonClearScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
+  return {
+    name: 'pg-anon-clear',
+    description: 'A unmaps the shared page (page_remove_rmap) while B faults it back in (do_swap_page)',
+    machine: () => pgAnonMachine(o),
+    setup: pgAnonSetup,
+    cpus: [
+      {
+        name: 'A',
+        ops: [
+          {
+            name: 'A munmaps x (zap_pte_range)',
+            run: (m, c) => {
+              c.A.munmap(c.x, 4096)
+              return pageText(m, c.pfn)
+            },
+          },
+        ],
+      },
+      // B only reads: a later COW write would drop P's mapping again and hide the damage.
+      { name: 'B', ops: [readX('B')] },
+    ],
+    check: pgAnonCheck,
+  }
+}
+
+/**
+ * Fork against reclaim: copy_page_range reads PG_anon outside page_map_lock
+ * (the one unlocked reader the fix leaves, "made safe by the parent's pte
+ * reference"). Cpu 0: A forks a third process; cpu 1: reclaim takes P. The
+ * parent's page_table_lock, held across the copy, makes reclaim's trylock on
+ * A fail, so P cannot lose its last mapping under the copy. Clean in both the
+ * pre-fix and the fixed code: a scenario that must not be flagged.
+ */
+export function pgAnonForkScenario(o: RaceScenarioOptions): RaceScenario<PgAnonContext> {
+  return {
+    name: 'pg-anon-fork',
+    description: "A forks (copy_page_range's unlocked PageAnon read) while reclaim unmaps P",
+    machine: () => pgAnonMachine(o),
+    setup: (m) => {
+      const c = pgAnonSetup(m)
+      m.pageReferenced(c.pfn) // no reference left: reclaim will try to unmap P
+      return c
+    },
+    cpus: [
+      {
+        name: 'A',
+        ops: [
+          {
+            name: 'A forks (copy_page_range)',
+            run: (m, c) => {
+              const child = c.A.fork()
+              return `child pid ${child.pid}; ${pageText(m, c.pfn)}`
+            },
+          },
+        ],
+      },
+      {
+        name: 'reclaim',
+        ops: [{ name: 'shrink_list of P (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) }],
+      },
+    ],
+    check: pgAnonCheck,
+  }
+}
+
+/** The toy counter's context. */
+export interface ToyContext {
+  counter: number
+}
+
+/** Two cpus increment a counter: unlocked (a lost update the explorer must find), or under a lock. */
+export function toyCounterScenario(o: RaceScenarioOptions & { locked: boolean }): RaceScenario<ToyContext> {
+  const inc = {
+    name: o.locked ? 'locked counter++' : 'counter++',
+    run(m: Machine, c: ToyContext) {
+      const smp = m.smp
+      if (o.locked && smp) smp.locks.acquire(smp.cpu, LOCK.anon_vma_lock, 0)
+      const v = c.counter
+      smp?.preempt('toy_inc:read→write')
+      c.counter = v + 1
+      if (o.locked && smp) smp.locks.release(smp.cpu, LOCK.anon_vma_lock, 0)
+    },
+  }
+  return {
+    name: o.locked ? 'toy-counter-locked' : 'toy-counter',
+    description: o.locked
+      ? 'two cpus increment a counter under a lock (never a lost update)'
+      : 'two cpus increment a counter without a lock (a lost update)',
+    machine: () => new Machine({ arch: o.arch, ram: '4M', cpus: 2 }),
+    setup: () => ({ counter: 0 }),
+    cpus: [
+      { name: 'one', ops: [inc] },
+      { name: 'two', ops: [inc] },
+    ],
+    check: (_m, c) => (c.counter === 2 ? [] : [`counter is 2 after two increments, got ${c.counter}`]),
+  }
+}
+
+/** Names of the built-in scenarios. */
+export const RACE_SCENARIO_NAMES = [
+  'pg-anon',
+  'pg-anon-clear',
+  'pg-anon-fork',
+  'toy-counter',
+  'toy-counter-locked',
+] as const
+/** A built-in scenario's name. */
+export type RaceScenarioName = (typeof RACE_SCENARIO_NAMES)[number]
+
+/** A built-in scenario by name; a RangeError listing the valid names for an unknown one. */
+export function raceScenario(name: string, o: RaceScenarioOptions): RaceScenario<unknown> {
+  switch (name) {
+    case 'pg-anon':
+      return pgAnonScenario(o) as RaceScenario<unknown>
+    case 'pg-anon-clear':
+      return pgAnonClearScenario(o) as RaceScenario<unknown>
+    case 'pg-anon-fork':
+      return pgAnonForkScenario(o) as RaceScenario<unknown>
+    case 'toy-counter':
+      return toyCounterScenario({ ...o, locked: false }) as RaceScenario<unknown>
+    case 'toy-counter-locked':
+      return toyCounterScenario({ ...o, locked: true }) as RaceScenario<unknown>
+    default:
+      throw new RangeError(`unknown race scenario '${name}'; valid: ${RACE_SCENARIO_NAMES.join(', ')}`)
+  }
+}
