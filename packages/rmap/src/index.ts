@@ -35,6 +35,7 @@ export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
 export * from './pgtable.js'
+export { Anonmm, anonmm } from './rmap/anonmm/index.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
 export {
   RmapDesignNotImplementedError,

@@ -26,6 +26,7 @@
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
+import { makePageExclusive } from './memory.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
@@ -428,6 +429,12 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt))
       m.rmap.pageAddRmap(m, pfn, vma, a, ptr, true)
       swapFree(m, entry)
+      // rmap 11: a page the design cannot find at this address (anonmm after an
+      // mremap moved the swap pte) is made exclusive: a copy at once.
+      if (m.rmap.swapInMustCopy(m, pfn, a)) {
+        m.counters.rmap.swapInCows++
+        makePageExclusive(m, vma, a)
+      }
       return 1
     }
   }

@@ -3,10 +3,11 @@
  * Machine resolves its design once, at construction; every caller then goes
  * through `m.rmap`.
  */
+import { anonmm } from './anonmm/index.js'
 import { objrmap } from './objrmap/index.js'
 import { RMAP_DESIGNS, RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName } from './strategy.js'
 
-const REGISTRY: Record<RmapStrategyName, RmapStrategy> = { objrmap }
+const REGISTRY: Record<RmapStrategyName, RmapStrategy> = { objrmap, anonmm }
 
 /** The `rmap` option names a design rmaplab does not know. */
 export class UnknownRmapDesignError extends RangeError {
