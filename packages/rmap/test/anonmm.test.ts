@@ -140,6 +140,40 @@ describe('anonmm', () => {
     m.check()
   })
 
+  it('walk cost on a pre-forking server: one mm for a page only its faulting mm maps, the whole group for a late-shared one', () => {
+    const cost = (design: 'anonmm' | 'objrmap') => {
+      const m = machine(design)
+      const { p, x } = withPages(m, 2)
+      const kids = Array.from({ length: 20 }, () => p.fork())
+      p.write(x + P, 7) // the parent's own copy after the forks
+      const y = kids[0]!.mmap(0x5000_0000, P, RW, ANON | MAP_FIXED)
+      kids[0]!.write(y, 5)
+      const g = kids[0]!.fork() // shares y with kids[0]; last on the group's list
+      const walk = (pfn: number) => {
+        const a = m.stats().rmap
+        m.pageReferenced(pfn)
+        const b = m.stats().rmap
+        return { mms: b.mmsVisited - a.mmsVisited, vmas: b.vmasVisited - a.vmasVisited }
+      }
+      return {
+        shared: walk(p.pagemap(x).pfn!),
+        own: walk(p.pagemap(x + P).pfn!),
+        late: walk(g.pagemap(y).pfn!),
+      }
+    }
+    // 22 mms: the parent, 20 children and the grandchild.
+    expect(cost('anonmm')).toEqual({
+      shared: { mms: 22, vmas: 0 },
+      own: { mms: 1, vmas: 0 },
+      late: { mms: 21, vmas: 0 },
+    })
+    expect(cost('objrmap')).toEqual({
+      shared: { mms: 0, vmas: 22 },
+      own: { mms: 0, vmas: 22 },
+      late: { mms: 0, vmas: 2 },
+    })
+  })
+
   it('try_to_unmap reaches every mm of the group at page->index, with a find_vma per pte it finds', () => {
     const m = machine()
     const { p, x } = withPages(m, 1)

@@ -401,9 +401,9 @@ export const anonmmPageOps = {
       referenced++
     }
     if (f.mapcount[pfn] === 0) return referenced
-    const found = pageReferencedAnon(m, pfn)
-    c.pageReferencedFound += found
-    return referenced + found
+    referenced += pageReferencedAnon(m, pfn)
+    c.pageReferencedFound += referenced
+    return referenced
   },
 
   /** `try_to_unmap(page)`: try_to_unmap_anon or objrmap's file walk; at mapcount 0, clear_page_anon. */
