@@ -1,7 +1,7 @@
 /**
  * The i386 page-table layouts of Linux 2.6.5 (include/asm-i386/pgtable.h,
  * pgtable-2level.h, pgtable-3level.h, page.h; arch/i386/mm/pgtable.c), unchanged
- * through 2.6.7 for everything modelled here. Facts: kernel-facts/arch.md §2–3.
+ * through 2.6.7 for everything modelled here. Facts: docs/layouts.md#i386, docs/layouts.md#i386-pae.
  *
  * - 2-level: one 32-bit word per pte, 1024 ptes per page, pmd folded into the pgd.
  * - PAE (CONFIG_HIGHMEM64G): 64-bit ptes as {pte_low, pte_high}, 512 per page,

@@ -1,7 +1,7 @@
 /**
  * The ppc32 hashed page table and the pte updates that keep it coherent
  * (arch/ppc/mm/hashtable.S, arch/ppc/mm/tlb.c, include/asm-ppc/pgtable.h of
- * 2.6.5; kernel-facts/arch.md §4 and §6).
+ * 2.6.5; docs/layouts.md#ppc, docs/layouts.md#mmu-cache-coherence).
  *
  * - `hash_page` (the HPT-miss handler) checks the pte, sets ACCESSED (DIRTY
  *   on a write) and `_PAGE_HASHPTE`, and builds the HPTE. If the pte already

@@ -2,7 +2,7 @@
  * The ppc (32-bit) page-table layout of Linux 2.6.5 for the classic hash MMU:
  * the CONFIG_6xx branch of include/asm-ppc/pgtable.h (60x, 7xx, 74xx, POWER3/4
  * in 32-bit mode) with 32-bit ptes, plus include/asm-ppc/{page.h,pgalloc.h} and
- * arch/ppc/mm/{pgtable.c,tlb.c,hashtable.S}. Facts: kernel-facts/arch.md §4, §6.
+ * arch/ppc/mm/{pgtable.c,tlb.c,hashtable.S}. Facts: docs/layouts.md#ppc, docs/layouts.md#mmu-cache-coherence.
  *
  * - 2 levels: a 1024-entry pgd whose entries hold the *physical address* of a
  *   1024-entry pte page (the pmd is folded into the pgd). The hash code reaches
@@ -334,7 +334,7 @@ export const ppc: Arch = defineArch({
 
 /**
  * The 2.6.5 source as written, where it differs from what the model does
- * (kernel-facts/arch.md §6). Both points are literal source observations, not
+ * (docs/layouts.md#mmu-cache-coherence). Both points are literal source observations, not
  * checked on a ppc machine; the model runs the intended behaviour.
  */
 export const historical = {

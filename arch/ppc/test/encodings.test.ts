@@ -1,5 +1,5 @@
-// Encodings against the published rows of kernel-facts/vectors/ppc.json (the rows
-// @rmaplab/conformance ships) and the values of kernel-facts/arch.md §4.
+// Encodings against the published rows of packages/conformance/src/fixtures/ppc.ts (the rows
+// @rmaplab/conformance ships) and the values of docs/layouts.md#ppc.
 
 import { FIXTURES } from '@rmaplab/conformance'
 import { ArchLimitError, KernelBugError } from '@rmaplab/rmap'
@@ -46,7 +46,7 @@ const PTEP_TO_ADDRESS = V.ptep_to_address.map(
 
 const lo = (v: bigint): number => Number(v & 0xffffffffn)
 
-describe('ppc geometry and constants (arch.md §4)', () => {
+describe('ppc geometry and constants (docs/layouts.md#ppc)', () => {
   it('has the 6xx layout with the Kconfig defaults', () => {
     const g = ppc.geometry
     expect([g.PGDIR_SHIFT, g.PMD_SHIFT, g.PTRS_PER_PGD, g.PTRS_PER_PMD, g.PTRS_PER_PTE]).toEqual([
@@ -200,7 +200,7 @@ describe('ppc predicates and limits', () => {
   })
 })
 
-describe('ppc ptep_to_address formulas (arch.md §6)', () => {
+describe('ppc ptep_to_address formulas (docs/layouts.md#mmu-cache-coherence)', () => {
   it.each(PTEP_TO_ADDRESS)('pte of %s', (addr, index, offset, g265, g266, literal) => {
     expect(index + offset * 1024n).toBe(addr)
     expect(historical.genericPtepToAddress265(index, offset)).toBe(g265)

@@ -1,5 +1,5 @@
 // The ppc32 hashed page table: hash_page fills it, pte updates keep
-// _PAGE_HASHPTE, flush_hash_pages empties it (arch.md §4, §6).
+// _PAGE_HASHPTE, flush_hash_pages empties it (docs/layouts.md#ppc, docs/layouts.md#mmu-cache-coherence).
 import {
   KernelBugError,
   NO_MAPPING,

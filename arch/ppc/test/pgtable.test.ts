@@ -1,5 +1,5 @@
 // Page-table pages on ppc: the (mm, address) tag of pte pages, the early-boot
-// rules, and the kmap_atomic that pte_offset_map always does (arch.md §1.1, §4, §6).
+// rules, and the kmap_atomic that pte_offset_map always does (docs/layouts.md#pagetables-accounting, docs/layouts.md#ppc, docs/layouts.md#mmu-cache-coherence).
 import {
   BOOT,
   clearPageTables,

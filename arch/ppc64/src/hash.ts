@@ -2,7 +2,7 @@
  * The ppc64 hashed page table, `__hash_page`, and the batched HPTE
  * invalidation of `hpte_update`/`flush_tlb_pending` (arch/ppc64/mm/{hash_low.S,
  * hash_utils.c,tlb.c}, include/asm-ppc64/{pgtable.h,tlbflush.h} of 2.6.5;
- * kernel-facts/arch.md §5 and §6).
+ * docs/layouts.md#ppc64, docs/layouts.md#mmu-cache-coherence).
  *
  * - `__hash_page` (HPT miss) checks the pte, turns a write into DIRTY, sets
  *   ACCESSED|HASHPTE, inserts (or, when the pte names a slot that still holds
@@ -172,7 +172,7 @@ export class Ppc64HashTable extends HashMmu {
    * there was an HPTE, queue it and flush the batch at once (the generic
    * caller does not flush). 2.6.7: return early when neither ACCESSED nor
    * HASHPTE is set, clear ACCESSED only, and leave the HPTE in the batch.
-   * (That last point is kernel-facts §6; the copies of benh's May 2004
+   * (That last point is docs/layouts.md#mmu-cache-coherence; the copies of benh's May 2004
    * pgtable.h patches found in the archives still flush at once here.)
    */
   ptepTestAndClearYoung(ptr: PtePtr): boolean {

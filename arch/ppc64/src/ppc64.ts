@@ -1,7 +1,7 @@
 /**
  * The ppc64 page-table layout of Linux 2.6.5 (include/asm-ppc64/{page.h,
  * pgtable.h,pgalloc.h,processor.h}, arch/ppc64/mm/{tlb.c,hash_utils.c,
- * hash_low.S,init.c}). Facts: kernel-facts/arch.md §5 and §6.
+ * hash_low.S,init.c}). Facts: docs/layouts.md#ppc64, docs/layouts.md#mmu-cache-coherence.
  *
  * - 3 levels of 4 KB pages: pgd (1024 × 32-bit) → pmd (1024 × 32-bit) → pte
  *   (512 × 64-bit). Upper-level entries are page numbers, not pointers: a pgd
@@ -347,7 +347,7 @@ export const ppc64: Arch = defineArch({
 
 /**
  * Address formulas of the kernels, for checking the `ptep_to_address` vectors
- * (kernel-facts/arch.md §1.4, §6). On ppc64 they all agree, because
+ * (docs/layouts.md#finding-a-ptes-mm-and-address, docs/layouts.md#mmu-cache-coherence). On ppc64 they all agree, because
  * PTRS_PER_PTE × sizeof(pte_t) = PAGE_SIZE.
  */
 export const historical = {

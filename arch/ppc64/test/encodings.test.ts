@@ -1,5 +1,5 @@
-// Encodings against the published rows of kernel-facts/vectors/ppc64.json
-// (the rows @rmaplab/conformance ships) and the values of kernel-facts/arch.md §5.
+// Encodings against the published rows of packages/conformance/src/fixtures/ppc64.ts
+// (the rows @rmaplab/conformance ships) and the values of docs/layouts.md#ppc64.
 
 import { FIXTURES } from '@rmaplab/conformance'
 import { ArchLimitError } from '@rmaplab/rmap'
@@ -47,7 +47,7 @@ const PTEP_TO_ADDRESS = V.ptep_to_address.map(
 const lo = (v: bigint): number => Number(v & 0xffffffffn)
 const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn)
 
-describe('ppc64 geometry and constants (arch.md §5)', () => {
+describe('ppc64 geometry and constants (docs/layouts.md#ppc64)', () => {
   it('has 3 levels of 4 KB pages with 64-bit ptes and 32-bit upper entries', () => {
     const g = ppc64.geometry
     expect([g.PGDIR_SHIFT, g.PMD_SHIFT, g.PTRS_PER_PGD, g.PTRS_PER_PMD, g.PTRS_PER_PTE]).toEqual([
@@ -216,7 +216,7 @@ describe('ppc64 predicates, entries and limits', () => {
   })
 })
 
-describe('ppc64 ptep_to_address formulas (arch.md §1.4, §6)', () => {
+describe('ppc64 ptep_to_address formulas (docs/layouts.md#finding-a-ptes-mm-and-address, docs/layouts.md#mmu-cache-coherence)', () => {
   it.each(PTEP_TO_ADDRESS)('pte of %s', (addr, index, offset, g265, g266, h267) => {
     expect(index + offset * 512n).toBe(addr)
     expect(historical.genericPtepToAddress265(index, offset)).toBe(g265)

@@ -1,6 +1,6 @@
 // The ppc64 hashed page table: __hash_page and its slot bits, hpte_update's
 // per-cpu batch, flush_hash_page by slot, and the 2.6.5 / 2.6.7 differences
-// (arch.md §5, §6).
+// (docs/layouts.md#ppc64, docs/layouts.md#mmu-cache-coherence).
 import {
   KernelBugError,
   type KernelProfile,

@@ -1,5 +1,5 @@
 // Page-table pages on ppc64: 32-bit upper entries, pmd pages on demand, the
-// (mm, address) tag of pte pages, and the early-boot rules (arch.md §1.1, §5, §6).
+// (mm, address) tag of pte pages, and the early-boot rules (docs/layouts.md#pagetables-accounting, docs/layouts.md#ppc64, docs/layouts.md#mmu-cache-coherence).
 import {
   BOOT,
   clearPageTables,

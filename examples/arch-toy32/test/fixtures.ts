@@ -1,7 +1,7 @@
 /**
  * toy32's own vectors, worked out by hand from the layout table in
  * src/index.ts (not computed by the code under test), in the shape of the
- * kernel-facts vector files. Rows whose `back` differs from the input are past
+ * published vector files. Rows whose `back` differs from the input are past
  * a limit and show the truncation the macros perform.
  */
 import type { ArchFixture } from '@rmaplab/conformance'

@@ -9,6 +9,7 @@ import { Document, isMap, isSeq } from 'yaml'
 import { BadInputError, EXIT } from './errors.js'
 import { experiment, experiments } from './experiments/index.js'
 import { showParam } from './experiments/params.js'
+import { prepareOutputDir } from './output.js'
 import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
 import {
   type Layout,
@@ -50,6 +51,14 @@ interface RunOpts {
   meminfo?: boolean
   chart?: string
 }
+
+/**
+ * The schema comment of a workload written by `rmaplab show`: the schema's
+ * `$id`, the URL it is published at, so an editor validates the copy wherever
+ * it is saved (the demos in the package point at `../schema/` instead).
+ */
+const schemaComment = () => `# yaml-language-server: $schema=${String(workloadJsonSchema()['$id'])}`
+const SCHEMA_LINE = /^# yaml-language-server: \$schema=.*$/m
 
 /** The package version, from package.json (one level above src/ and dist/). */
 function version(): string {
@@ -290,7 +299,10 @@ Examples:
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
       return { target: t, workload, params, layouts, sweep }
     })
+    // The chart directory is made and checked before anything runs too.
+    if (opts.chart !== undefined) prepareOutputDir(opts.chart, '--chart')
     let code: number = EXIT.ok
+    const outputErrors: string[] = []
     const reports: unknown[] = []
     loaded.forEach(({ target, workload, params, layouts, sweep }, i) => {
       const runs = execute(workload, layouts, opts, io, mode === 'check')
@@ -304,7 +316,15 @@ Examples:
           return { value: p.value, runs: rs }
         })
         points.push({ value: params[sweep.param]!, runs })
-        files = writeCharts(sweepCharts(target, sweep.param, points, opts.chart))
+        // A chart that cannot be written costs the chart, never the report.
+        try {
+          files = writeCharts(sweepCharts(target, sweep.param, points, opts.chart))
+        } catch (e) {
+          outputErrors.push(
+            ...(e instanceof BadInputError ? e.problems : [`--chart: ${(e as Error).message}`]),
+          )
+          code = EXIT.badInput
+        }
       }
       if (opts.json)
         reports.push(jsonReport(workload, runs, { params, mode, ...(files ? { charts: files } : {}) }))
@@ -320,6 +340,7 @@ Examples:
     if (opts.json) {
       io.out(JSON.stringify(reports.length === 1 ? reports[0] : { ok: code === EXIT.ok, reports }, null, 2))
     }
+    for (const p of outputErrors) io.err(p)
     setExit(code)
   }
 
@@ -371,7 +392,7 @@ Examples:
         ['2004', 'The 2004 workloads (parameters: -p key=value; defaults shown)'],
         [
           'demo',
-          'Acceptance scenarios (shared/acceptance/scenarios.md), with their expected outcomes as assertions',
+          'Acceptance scenarios (https://github.com/rmaplab/rmaplab/blob/main/docs/scenarios.md), with their expected outcomes as assertions',
         ],
       ] as const) {
         io.out(heading)
@@ -407,11 +428,11 @@ Examples:
     .action((name: string, opts: { param?: string[] }) => {
       const e = experiment(name)
       const { data, source } = e.load(opts.param ?? [])
-      if (e.group === 'demo') io.out(readFileSync(source.file, 'utf8').trimEnd())
+      // The demos' relative $schema works only beside the package's schema/; a copy gets the published one.
+      if (e.group === 'demo')
+        io.out(readFileSync(source.file, 'utf8').replace(SCHEMA_LINE, schemaComment()).trimEnd())
       else {
-        io.out(
-          `# ${e.title}\n# yaml-language-server: $schema=https://unpkg.com/@rmaplab/cli/schema/workload.schema.json`,
-        )
+        io.out(`# ${e.title}\n${schemaComment()}`)
         io.out(workloadYaml(data))
       }
     })

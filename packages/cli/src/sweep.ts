@@ -3,10 +3,11 @@
  * process count, and the figures against process count drawn as SVG, one
  * line per layout.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { lineChart, type Series } from './chart.js'
 import type { ParamDef } from './experiments/params.js'
+import { prepareOutputDir } from './output.js'
 import type { LayoutRun } from './run/runner.js'
 
 /** The values a sweep runs: every whole step up to `top` when there are few, else six evenly spaced ones. */
@@ -69,7 +70,7 @@ export function sweepCharts(
 /** Write the charts as SVG files; returns their paths. */
 export function writeCharts(charts: readonly Chart[]): string[] {
   return charts.map((c) => {
-    mkdirSync(join(c.file, '..'), { recursive: true })
+    prepareOutputDir(join(c.file, '..'), '--chart')
     writeFileSync(
       c.file,
       lineChart({ title: c.title, xLabel: 'live processes', yLabel: c.yLabel, series: c.series }),

@@ -23,7 +23,7 @@ export { describeArchConformance, expectationSuffix, SUITE_PREFIX, suiteLabelOf 
 
 /**
  * The ids of the whole-VM checks that express the published acceptance
- * scenarios needing no swap-out (scenarios.md A1 … H2), in scenario order;
+ * scenarios needing no swap-out (docs/scenarios.md A1 … H2), in scenario order;
  * `vm.h2` runs once per kernel profile.
  */
 export const VM_SCENARIO_CHECKS: readonly string[] = [

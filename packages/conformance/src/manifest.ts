@@ -161,7 +161,16 @@ export interface CheckOutcome {
  * arch package's tests use {@link describeArchConformance}.
  */
 export function runConformance(arch: Arch, options: ConformanceOptions = {}): CheckOutcome[] {
-  return runnableChecks(arch, options).map((c) => {
+  let checks = runnableChecks(arch, options)
+  if (options.only !== undefined) {
+    const wanted = new Set(options.only)
+    const baseId = (id: string) => id.replace(/\[[^\]]*\]$/, '')
+    const known = new Set(checks.flatMap((c) => [c.id, baseId(c.id)]))
+    const unknown = [...wanted].filter((id) => !known.has(id))
+    if (unknown.length > 0) throw new RangeError(`options.only names no check: ${unknown.join(', ')}`)
+    checks = checks.filter((c) => wanted.has(c.id) || wanted.has(baseId(c.id)))
+  }
+  return checks.map((c) => {
     if (!c.applicable)
       return { id: c.id, status: 'n/a', ...(c.reason === undefined ? {} : { detail: c.reason }) }
     try {

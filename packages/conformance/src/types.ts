@@ -1,5 +1,5 @@
 /**
- * Types of the conformance suite: the fixture format (the kernel-facts vector
+ * Types of the conformance suite: the fixture format (the published vector
  * files, plus the facts the vectors do not carry), the options of
  * {@link describeArchConformance}, and the entries of the capability manifest.
  */
@@ -78,8 +78,8 @@ export interface PtepRow {
 }
 
 /**
- * A vector file exactly as `kernel-facts/vectors/<arch>.json` publishes it
- * (kernel-facts/arch.md §8). Rows past a limit are kept on purpose: they show
+ * A vector file exactly as `packages/conformance/src/fixtures/<arch>.ts` publishes it
+ * (docs/layouts.md#the-test-vectors). Rows past a limit are kept on purpose: they show
  * the C truncation, so `back` differs from the input there.
  */
 export interface VectorFile {
@@ -111,9 +111,9 @@ export interface EntryFormat {
  * one are then reported as not applicable.
  */
 export interface ArchFacts {
-  /** The document the facts come from, cited in test names (e.g. `"arch.md"`). */
+  /** The document the facts come from, cited in test names (e.g. `"docs/layouts.md"`). */
   readonly doc: string
-  /** Its section for this layout (e.g. `"§2"`). */
+  /** Its section for this layout (e.g. `"#i386"`, an anchor of that page). */
   readonly section: string
   readonly BITS_PER_LONG: 32 | 64
   readonly levels: 2 | 3
@@ -181,6 +181,13 @@ export interface ConformanceOptions {
    * `rmap` option); default `'objrmap'`.
    */
   readonly rmap?: RmapDesignName
+  /**
+   * {@link runConformance} only: run just these checks, by id (`vm.c1`) or, for a
+   * check run once per profile, by its base id (`pt.alloc` names every
+   * `pt.alloc[<profile>]`); the others are left out of the result. An id that
+   * names no check throws a `RangeError`. Default: every check.
+   */
+  readonly only?: readonly string[]
 }
 
 /**
@@ -194,7 +201,7 @@ export interface ConformanceCheck {
   /** Stable id, e.g. `enc.mkpte.vectors` or `pt.count.user[2.6.4]`. */
   readonly id: string
   readonly layer: Layer
-  /** The kernel fact it checks, e.g. `arch.md §2 pfn placement`. */
+  /** The kernel fact it checks, e.g. `docs/layouts.md#i386 pfn placement`. */
   readonly cite: string
   /** What it checks, in words. */
   readonly title: string

@@ -87,8 +87,8 @@ describe('capability manifest', () => {
     expect(given.get('enc.mkpte.vectors')?.applicable).toBe(true)
     expect(given.get('enc.protmap')?.reason).toContain('no facts')
 
-    expect(byId(stub('i386')).get('enc.mkpte.vectors')?.cite).toBe('arch.md §2 pfn placement')
-    expect(byId(stub('ppc64')).get('enc.mkpte.vectors')?.cite).toBe('arch.md §5 pfn placement')
+    expect(byId(stub('i386')).get('enc.mkpte.vectors')?.cite).toBe('docs/layouts.md#i386 pfn placement')
+    expect(byId(stub('ppc64')).get('enc.mkpte.vectors')?.cite).toBe('docs/layouts.md#ppc64 pfn placement')
     // PAE has no row past the largest pfn, so its truncation check does not apply.
     expect(byId(stub('i386-pae')).get('enc.mkpte.truncation')?.applicable).toBe(false)
   })
@@ -148,6 +148,17 @@ describe('capability manifest', () => {
     })
   })
 
+  it('runs only the checks options.only names, a per-profile check by its base id, and refuses an unknown id', () => {
+    const out = runConformance(stub('toy'), { only: ['pt.highpte', 'pt.count.user'] })
+    expect(out.map((o) => o.id).sort()).toEqual([
+      'pt.count.user[2.6.4]',
+      'pt.count.user[2.6.5-aa]',
+      'pt.count.user[2.6.7]',
+      'pt.highpte',
+    ])
+    expect(() => runConformance(stub('toy'), { only: ['pt.hihgpte'] })).toThrow(/pt\.hihgpte/)
+  })
+
   it('registers the whole-VM layer: vm.* ids citing their scenario, vm.h2 per profile, gated on a TASK_SIZE the VM can address', () => {
     const toy = (TASK_SIZE: bigint) => ({ ...stub('toy'), geometry: { TASK_SIZE } }) as unknown as Arch
     const m = byId(toy(0x80000000n))
@@ -164,7 +175,9 @@ describe('capability manifest', () => {
       'vm.errno.mmap',
     ])
       expect(m.has(id), id).toBe(true)
-    expect(m.get('vm.a1')?.cite).toBe('scenarios.md A1; rmap.md §2.2 do_wp_page, fork')
+    expect(m.get('vm.a1')?.cite).toBe(
+      'docs/scenarios.md#a1; docs/designs.md#objrmap-and-anon_vma do_wp_page, fork',
+    )
     // Every published scenario, swap-out included (vm-swap.ts), in scenario order, each citing its scenario.
     const scenarios = vm.map((c) => c.id).filter((id) => /^vm\.[a-z]\d/.test(id))
     expect(scenarios).toEqual([
@@ -199,7 +212,7 @@ describe('capability manifest', () => {
     expect(VM_SCENARIO_CHECKS).toEqual(scenarios)
     for (const c of vm.filter((c) => scenarios.includes(c.id))) {
       const letter = c.id.slice(3, 5).toUpperCase()
-      expect(c.cite, c.id).toMatch(new RegExp(`^scenarios\\.md ${letter}\\b`))
+      expect(c.cite, c.id).toMatch(new RegExp(`^docs/scenarios\\.md#${letter.toLowerCase()}\\b`))
       expect(c.cite, `${c.id} cites a kernel fact too`).toMatch(/; /)
     }
     expect(m.get('vm.a6')?.title).toContain(
@@ -248,7 +261,7 @@ describe('shipped fixtures', () => {
       }
       expect(BigInt(facts.SWP_OFFSET_MAX) - 1n).toBe(BigInt(f.constants['SWAP_MAXPAGES_LIMIT']!))
       expect(facts.levels === 3).toBe(facts.pgdEntry !== undefined)
-      expect(facts.section).toMatch(/^§[2-5]$/)
+      expect(facts.section).toMatch(/^#(?:i386|i386-pae|ppc|ppc64)$/)
     },
   )
 })

@@ -3,7 +3,7 @@
  * (VM_GROWSDOWN, `vm_pgoff = vm_start >> PAGE_SHIFT`) holding the argument
  * pages, each installed by `put_dirty_page` as an anonymous page of the stack
  * vma: the -aa tree calls `page_add_rmap(page, vma, address, 1)` there, so the
- * stack vma's anon_vma must be prepared first (kernel-facts/rmap.md §2.2).
+ * stack vma's anon_vma must be prepared first (docs/designs.md#objrmap-and-anon_vma).
  *
  * Not modelled: the executable's own file mappings, and stack growth below the
  * argument pages (an access there is a SIGSEGV here, where the kernel would

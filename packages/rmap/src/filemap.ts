@@ -2,7 +2,7 @@
  * Files and their page cache: `address_space` with the two vma lists objrmap
  * walks (`i_mmap` for private mappings, `i_mmap_shared` for shared ones), the
  * `truncate_count` that closes the nopage/truncate race, and the pages cached
- * by index (kernel-facts/rmap.md §1.5).
+ * by index (docs/designs.md#data-structures-and-sizes).
  *
  * A file's content is modelled per page as one 32-bit word: a page never
  * written reads a value derived from (file id, page index), and writeback
@@ -120,7 +120,7 @@ export function pageCacheOf(m: Machine, pfn: number): AddressSpace | null {
  * "over-enthusiastic BUG_ONs which will trigger when shmem_writepage swizzles
  * a tmpfs page to swap at the wrong moment"); Andrea accepted them (Andrea
  * Arcangeli, "Re: 2.6.5-rc1-aa1", 19 Mar 2004,
- * <20040318230628.GA2050@dualathlon.random>). kernel-facts/rmap.md §2.2, §3.20.
+ * <20040318230628.GA2050@dualathlon.random>). docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (20).
  */
 export function findGetPage(m: Machine, as: AddressSpace, index: number): number {
   const pfn = as.pages.get(index)
@@ -261,7 +261,7 @@ export function removeFromPageCache(m: Machine, pfn: number): void {
   if (fr.test(pfn, PG.dirty)) {
     throw new KernelBugError(
       'a dirty page leaves the page cache only after writeback (its content would be lost)',
-      'design.md "content is never lost"',
+      'docs/simplifications.md#page-content',
       `pfn ${pfn}`,
     )
   }

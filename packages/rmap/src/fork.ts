@@ -1,6 +1,6 @@
 /**
  * kernel/fork.c `dup_mmap`, as 2.6.7 has it and the -aa tree calls it
- * (kernel-facts/rmap.md §2.2 "fork"): every vma is copied with its anon_vma
+ * (docs/designs.md#objrmap-and-anon_vma "fork"): every vma is copied with its anon_vma
  * pointer, VM_LOCKED cleared, and the copy linked on the same anon_vma list
  * (at its head, -aa's anon_vma_link), so one anon_vma lists every fork-copy of
  * a vma, newest first. The rmap design sees the fork through `mmFork` and

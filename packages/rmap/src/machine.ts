@@ -34,7 +34,7 @@ import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
 import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
 import { type AnonVma, Mm, VM } from './mm/vma.js'
-import { doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
+import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
 import { doMremap } from './mremap.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import type { Anonmm } from './rmap/anonmm/anonmm.js'
@@ -449,7 +449,7 @@ export class Process {
   private access(addr: number, write: boolean): number {
     const m = this.m
     if (!Number.isInteger(addr) || addr < 0)
-      throw new RangeError(`address ${addr} is not a non-negative integer`)
+      throw new RangeError(`address ${addrText(addr)} is not a non-negative integer`)
     const page = addr - (addr % 4096)
     const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
     let reason = ''

@@ -30,6 +30,7 @@ import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { isolateRange } from './mlock.js'
 import { type Mm, VM, type Vma } from './mm/vma.js'
+import { addrText } from './mmap.js'
 import { MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED } from './uapi.js'
 
 const PAGE = 4096
@@ -97,7 +98,7 @@ function madviseVma(m: Machine, vma: Vma, start: number, end: number, behavior: 
 /** `sys_madvise(start, len, behavior)`. */
 export function doMadvise(m: Machine, mm: Mm, start: number, len: number, behavior: number): void {
   if (!Number.isInteger(start) || start < 0)
-    throw new SyscallError(S, 'EINVAL', `address ${start} is not a non-negative integer`)
+    throw new SyscallError(S, 'EINVAL', `address ${addrText(start)} is not a non-negative integer`)
   if (!Number.isInteger(len) || len < 0)
     throw new SyscallError(S, 'EINVAL', `length ${len} is not a non-negative integer`)
   if (!Number.isInteger(behavior))

@@ -124,7 +124,7 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
  * that can_share_swap_page allows (otherwise the retried access COWs through
  * do_wp_page); and `page_add_rmap(page, vma, address, 1)`, whose 0→1
  * transition re-homes an unmapped swap-cache page to this vma's anon_vma and
- * linear index (rmap.md §7 state 3 → 1/2). Entered and left with `ptr` mapped.
+ * linear index (docs/designs.md#the-three-states-of-an-anonymous-page state 3 → 1/2). Entered and left with `ptr` mapped.
  */
 function doSwapPage(
   m: Machine,
@@ -329,7 +329,7 @@ function doNoPage(
           `page offset ${vma.linearIndex(address)} of ${as.path} is at or past i_size (${as.size} bytes)`,
         )
       }
-      // BUG_ONs of do_no_page (kernel-facts/rmap.md §3.13).
+      // BUG_ONs of do_no_page (docs/designs.md#invariants (13)).
       if (page < 0 || page >= fr.n) nopageBug('->nopage returns a valid pfn', page)
       if (fr.test(page, PG.swapcache)) nopageBug('->nopage never returns a swapcache page', page)
       if (fr.test(page, PG.anon)) nopageBug('->nopage never returns an anonymous page', page)

@@ -52,7 +52,7 @@ import type { Machine } from './machine.js'
 import { handleMmFault } from './memory.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, type Vma } from './mm/vma.js'
-import { splitVma } from './mmap.js'
+import { addrText, splitVma } from './mmap.js'
 import { NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from './pgtable.js'
 import { MCL_CURRENT, MCL_CURRENT_PPC, MCL_FUTURE, MCL_FUTURE_PPC } from './uapi.js'
 
@@ -208,7 +208,7 @@ export function mlockFixup(
 
 function checkArgs(syscall: string, start: number, len: number): void {
   if (!Number.isInteger(start) || start < 0)
-    throw new SyscallError(syscall, 'EINVAL', `address ${start} is not a non-negative integer`)
+    throw new SyscallError(syscall, 'EINVAL', `address ${addrText(start)} is not a non-negative integer`)
   if (!Number.isInteger(len) || len < 0)
     throw new SyscallError(syscall, 'EINVAL', `length ${len} is not a non-negative integer`)
 }

@@ -179,10 +179,19 @@ export function getUnmappedArea(m: Machine, mm: Mm, hint: number, len: number, s
   }
 }
 
+/** An address as error text shows it: hex as the kernel prints addresses, anything else (NaN, -1, 1.5) as is. */
+export function addrText(addr: number): string {
+  return Number.isSafeInteger(addr) && addr >= 0 ? `0x${addr.toString(16)}` : String(addr)
+}
+
 /** Check an (addr, len) pair the way sys_munmap/sys_mprotect do; returns the page-aligned length. */
 function checkRange(m: Machine, syscall: string, addr: number, len: number): number {
   if (!Number.isInteger(addr) || addr < 0 || addr % PAGE !== 0) {
-    throw new SyscallError(syscall, 'EINVAL', `address ${addr} is not a page-aligned non-negative integer`)
+    throw new SyscallError(
+      syscall,
+      'EINVAL',
+      `address ${addrText(addr)} is not a page-aligned non-negative integer`,
+    )
   }
   if (!Number.isInteger(len) || len < 0)
     throw new SyscallError(syscall, 'EINVAL', `length ${len} is not a non-negative integer`)
@@ -369,7 +378,11 @@ export function doMprotect(m: Machine, mm: Mm, start: number, length: number, pr
   const S = 'mprotect'
   // sys_mprotect has no TASK_SIZE test: a range above it finds no vma (ENOMEM).
   if (!Number.isInteger(start) || start < 0 || start % PAGE !== 0) {
-    throw new SyscallError(S, 'EINVAL', `address ${start} is not a page-aligned non-negative integer`)
+    throw new SyscallError(
+      S,
+      'EINVAL',
+      `address ${addrText(start)} is not a page-aligned non-negative integer`,
+    )
   }
   if (!Number.isInteger(length) || length < 0) {
     throw new SyscallError(S, 'EINVAL', `length ${length} is not a non-negative integer`)

@@ -2,8 +2,7 @@
  * mm/mremap.c of the -aa tree (`do_mremap`, `move_vma`, `move_page_tables`),
  * with the 2.6.7 `copy_vma` rules where -aa left merging disabled.
  *
- * Why an anonymous mremap costs the reverse mapping nothing (kernel-facts/
- * rmap.md §2.2, "Why anonymous vm_pgoff makes mremap free"): an anonymous
+ * Why an anonymous mremap costs the reverse mapping nothing (docs/designs.md#mremap-and-the-anonymous-vm_pgoff): an anonymous
  * page's page->index is its *linear* index, the virtual page number of the
  * mapping it was first faulted in, and the rmap finds it in a vma at
  * vm_start + (index - vm_pgoff) pages. `move_vma` gives the new vma the old

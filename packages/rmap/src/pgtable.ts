@@ -62,7 +62,7 @@ function pmdSlot(env: PgtableEnv, mm: number, pgdI: number, pmdI: number, alloc:
   let hi = pgdWords(arch) === 2 ? w[pgdAt + 1]! : 0
   if (lo === 0 && hi === 0) {
     if (!alloc) return -1
-    // pmd_alloc: kernel page, lowmem, never counted (kernel-facts §1.1).
+    // pmd_alloc: kernel page, lowmem, never counted (docs/layouts.md#pagetables-accounting).
     const pmdPfn = env.allocPage({ highmem: false })
     tables.attach(pmdPfn)
     lo = arch.fast.pgdEntryLo(pmdPfn)
@@ -387,7 +387,7 @@ export function clearPageTables(env: PgtableEnv, mm: number, first: number, nr: 
 
 /**
  * `ptep_to_mm`: the mm a pte belongs to, read from page->mapping of its pte page
- * (ppc and ppc64 tag pte pages; see kernel-facts/arch.md §6). {@link NO_MAPPING}
+ * (ppc and ppc64 tag pte pages; see docs/layouts.md#mmu-cache-coherence). {@link NO_MAPPING}
  * for an untagged page, such as a ppc pte page built before mem_init_done.
  */
 export function ptepToMm(env: PgtableEnv, ptr: PtePtr): number {
@@ -399,7 +399,7 @@ export function ptepToMm(env: PgtableEnv, ptr: PtePtr): number {
  * i.e. index + (byte offset / sizeof(pte_t)) * PAGE_SIZE. This is the generic
  * formula of 2.6.5 (byte offset × PTRS_PER_PTE) and 2.6.6 (the ARM fix), which
  * agree on every layout here; ppc's `flush_hash_one_pte` shifted by 9 instead
- * (kernel-facts/arch.md §6), which the ppc package documents.
+ * (docs/layouts.md#mmu-cache-coherence), which the ppc package documents.
  */
 export function ptepToAddress(env: PgtableEnv, ptr: PtePtr): bigint {
   const pfn = ptePage(env, ptr)

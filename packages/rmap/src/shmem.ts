@@ -1,7 +1,7 @@
 /**
  * mm/shmem.c: tmpfs, the swap-backed files under /dev/shm
- * (kernel-facts/rmap.md §2.2 "shmem_writepage and the filemap.c/truncate.c
- * BUG_ONs", §3.17, §3.19, §3.20; scenarios.md F4).
+ * (docs/designs.md#objrmap-and-anon_vma "shmem_writepage and the filemap.c/truncate.c
+ * BUG_ONs", docs/designs.md#invariants (17, 19, 20); docs/scenarios.md#f4).
  *
  * A tmpfs inode is an AddressSpace (filemap.ts) with a {@link ShmemInfo}: its
  * pages live in its page cache (mapping = the inode, index = page offset) or,

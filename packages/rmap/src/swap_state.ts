@@ -1,11 +1,11 @@
 /**
  * mm/swap_state.c of the -aa tree: the swap cache (swapper_space), in which a
- * page is found by its swap entry (kernel-facts/rmap.md §2.2, §3.17).
+ * page is found by its swap entry (docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (17)).
  *
  * A swap-cache page carries PG_swapcache, page->private = its swap entry, one
  * page reference held by the cache and one slot reference held by the cache.
  * An anonymous page keeps its anon_vma in page->mapping while it is mapped
- * (rmap.md §7 state 2); once no pte maps it, mapping is NULL and PG_anon is
+ * (docs/designs.md#the-three-states-of-an-anonymous-page state 2); once no pte maps it, mapping is NULL and PG_anon is
  * clear (state 3) and the next fault re-homes it to the faulting vma's
  * anon_vma through page_add_rmap's 0→1 transition.
  *

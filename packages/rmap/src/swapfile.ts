@@ -3,7 +3,7 @@
  * a use count per slot, `get_swap_page` / `scan_swap_map` slot allocation,
  * `swap_duplicate`, `swap_free`, `exclusive_swap_page`,
  * `can_share_swap_page`, `remove_exclusive_swap_page` and
- * `free_swap_and_cache` (kernel-facts/rmap.md §2.2, §3.16).
+ * `free_swap_and_cache` (docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (16)).
  *
  * A slot's count is the number of references to it: one per swap pte that
  * holds its entry, plus one while a page for it sits in the swap cache. The
@@ -13,12 +13,11 @@
  * The swap map is kept in chunks of {@link SWAP_MAP_CHUNK} slots, allocated on
  * first use, so an area as large as the arch allows (SWAP_MAXPAGES_LIMIT is
  * 2^40 - 2 pages on ppc64) costs memory only for the slots ever used. Each
- * used slot also holds the content word written to it (design.md: writeback
+ * used slot also holds the content word written to it (docs/simplifications.md#page-content: writeback
  * stores the page's word in the swap slot, read-in restores it).
  *
  * The swap entry in page->private. The kernel's `swp_entry_t.val` keeps the
- * type in the top 5 bits of an unsigned long and the offset below (arch.md
- * §1.3). On 32-bit layouts the model stores exactly that value; on ppc64 the
+ * type in the top 5 bits of an unsigned long and the offset below (docs/layouts.md#swap-entries). On 32-bit layouts the model stores exactly that value; on ppc64 the
  * type would sit at bit 59, past what a JS number holds exactly, so the model
  * puts the type at bit 40 instead (every ppc64 offset is below 2^40).
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
@@ -287,7 +286,7 @@ export interface SwapoffReport {
 
 /**
  * `sys_swapoff(type)` → `try_to_unuse` (2.6.5 mm/swapfile.c; unuse_pte as
- * the -aa tree has it, rmap.md §2.2).
+ * the -aa tree has it, docs/designs.md#objrmap-and-anon_vma).
  *
  * Errors, with nothing changed: a type that is not an area in use, or one
  * already being turned off (its SWP_WRITEOK is clear, so sys_swapoff's search

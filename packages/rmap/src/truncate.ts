@@ -20,7 +20,7 @@
  * page_remove_rmap then BUGs on the NULL mapping). The 2.6.7-era
  * `unmap_mapping_range` walks nonlinear vmas whole and zaps a pte only when
  * the file page it maps (page->index, or the pgoff of a file pte) lies in the
- * hole. rmaplab follows that (design.md, "Which kernel").
+ * hole. rmaplab follows that (docs/README.md#which-kernel).
  */
 import { KernelBugError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'

@@ -1,6 +1,6 @@
 /**
  * mm/vmscan.c of the -aa tree, one page at a time: `shrink_list`'s steps for
- * a single page, as `m.pageout(pfn)` runs them (kernel-facts/rmap.md §2.1).
+ * a single page, as `m.pageout(pfn)` runs them (docs/designs.md#locking-and-the-reclaim-order).
  *
  * The order is the kernel's: trylock the page lock; page_map_lock;
  * page_referenced (a referenced page still in use is activated); an
@@ -12,7 +12,7 @@
  * reclaim still hold it, the page leaves the swap cache (its slot reference
  * freed) or the page cache, and is freed.
  *
- * Around it, the LRU scan of 2.6.5 (kernel-facts/rmap.md §2.1; the
+ * Around it, the LRU scan of 2.6.5 (docs/designs.md#locking-and-the-reclaim-order; the
  * structure checked against mm/vmscan.c of the 2.6.5-era mainline history,
  * repository dmgerman/history-token): `refill_inactive_zone` moves pages from
  * the tail of a zone's active list — a mapped page only when `reclaim_mapped`

@@ -1,5 +1,5 @@
 /**
- * Andrea's fork test (kernel-facts/rmap.md §4 "Published numbers (2004)"): a
+ * Andrea's fork test (docs/designs.md#published-numbers): a
  * 512 MB private anonymous mapping, every page written, then L levels of fork
  * (2^L processes), and every process read-touches every page. 2.6.5-aa ran
  * L = 7 in 12.07 s real on Andrea's box.

@@ -3,7 +3,7 @@
  * themselves: every typed array with one element per page frame found among the
  * own properties of `m.frames` (struct page), `m.env` and its page-table store,
  * and the Machine. Compared with the 32 bytes of the -aa tree's struct page
- * (kernel-facts/rmap.md §1.1).
+ * (docs/designs.md#data-structures-and-sizes).
  *
  * Two machines of different sizes are measured and an array counts only when
  * it has one element per frame in both, so an array that merely happens to be

@@ -35,7 +35,7 @@ const PTE_SPAN_MAX = 0x400000 // the largest span one pte page maps (i386, ppc: 
 
 describe('differential: every layout agrees', () => {
   it.each(KERNEL_PROFILES)(
-    '[arch.md §1.1] the same page-table workload leaves the same per-cpu nr_page_table_pages (%s)',
+    '[docs/layouts.md#pagetables-accounting] the same page-table workload leaves the same per-cpu nr_page_table_pages (%s)',
     (profile) => {
       const outcome = (arch: Arch) => {
         const env = new PageTableEnv({ arch, profile, cpus: 3, lowmemPages: 256 })
@@ -82,7 +82,7 @@ describe('differential: every layout agrees', () => {
     },
   )
 
-  it('[arch.md §1.3] the generic swp_entry_t is the same on every 32-bit layout, and type/offset agree on all', () => {
+  it('[docs/layouts.md#swap-entries] the generic swp_entry_t is the same on every 32-bit layout, and type/offset agree on all', () => {
     const narrow = ARCHES.filter((a) => a.geometry.BITS_PER_LONG === 32)
     expect(narrow.map((a) => a.name)).toEqual(['i386', 'i386-pae', 'ppc'])
     const common = ARCHES.map((a) => a.geometry.SWP_OFFSET_MAX).sort((x, y) => (x < y ? -1 : 1))[0]!
@@ -100,7 +100,7 @@ describe('differential: every layout agrees', () => {
     )
   })
 
-  it('[arch.md §1.3] SWAP_MAXPAGES_LIMIT is 0xfffffe on i386, PAE and ppc, 0xfffffffffe on ppc64', () => {
+  it('[docs/layouts.md#swap-entries] SWAP_MAXPAGES_LIMIT is 0xfffffe on i386, PAE and ppc, 0xfffffffffe on ppc64', () => {
     expect(Object.fromEntries(ARCHES.map((a) => [a.name, a.geometry.SWAP_MAXPAGES_LIMIT]))).toEqual({
       i386: 0xfffffen,
       'i386-pae': 0xfffffen,
@@ -109,7 +109,7 @@ describe('differential: every layout agrees', () => {
     })
   })
 
-  it('[arch.md §1.4] PTRS_PER_PTE·sizeof(pte_t) = PAGE_SIZE, so the 2.6.5 and 2.6.6 ptep_to_address agree', () => {
+  it('[docs/layouts.md#finding-a-ptes-mm-and-address] PTRS_PER_PTE·sizeof(pte_t) = PAGE_SIZE, so the 2.6.5 and 2.6.6 ptep_to_address agree', () => {
     for (const a of ARCHES)
       expect(BigInt((a.geometry.PTRS_PER_PTE * a.geometry.PTE_BITS) / 8)).toBe(a.geometry.PAGE_SIZE)
   })
@@ -204,14 +204,14 @@ function vmWorkload(arch: Arch) {
 }
 
 describe('differential: the whole VM agrees on every layout', () => {
-  it('[scenarios.md A, B, D, H; design.md Public API] one workload gives the same contents, vmas, sharing, mapcounts and counters on all four', () => {
+  it('[docs/scenarios.md A, B, D, H; docs/README.md#the-public-api-in-one-example] one workload gives the same contents, vmas, sharing, mapcounts and counters on all four', () => {
     const runs = ARCHES.map((arch) => ({ arch: arch.name, ...vmWorkload(arch) }))
     const [first, ...rest] = runs
     expect(first!.steps).toHaveLength(6)
     for (const r of rest) expect(r.steps, `${r.arch} vs ${first!.arch}`).toEqual(first!.steps)
   })
 
-  it('[rmap.md §1.4, §4 anon_vma] rmap memory differs by pointer size only: 12-byte anon_vmas and 3 words per vma on 32-bit, twice that on ppc64', () => {
+  it('[docs/designs.md#data-structures-and-sizes, docs/designs.md#costs anon_vma] rmap memory differs by pointer size only: 12-byte anon_vmas and 3 words per vma on 32-bit, twice that on ppc64', () => {
     const runs = Object.fromEntries(
       ARCHES.map((arch) => [
         arch.name,
@@ -260,7 +260,7 @@ describe('differential: the whole VM agrees on every layout', () => {
       ),
     }))
     const [first, ...rest] = outcomes
-    // The published scenarios that need no swap-out (scenarios.md A1, A3, A6, B1–B4, C1, C3, C7,
+    // The published scenarios that need no swap-out (docs/scenarios.md A1, A3, A6, B1–B4, C1, C3, C7,
     // C8, D1, D2, D4, E1–E3, G2, H2), each a check of the VM layer that passes on every layout.
     const scenarios = VM_SCENARIO_CHECKS
     expect(Object.keys(first!.vm).length).toBeGreaterThanOrEqual(29)

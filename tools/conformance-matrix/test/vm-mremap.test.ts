@@ -2,7 +2,7 @@
 // and D2, with m.check() after every step. The anon_vma design moves
 // anonymous memory without touching a page: the moved vma keeps the old
 // linear origin (vm_pgoff), pages keep page->index, and the rmap walk still
-// reaches every pte (kernel-facts/rmap.md §2.2).
+// reaches every pte (docs/designs.md#objrmap-and-anon_vma).
 import {
   MAP_SHARED,
   Machine,

@@ -1,5 +1,4 @@
-// Nonlinear vmas under pressure, issue 4 item 6 (kernel-facts/rmap.md §2.2,
-// §2.5 [RMAP8]): with the default `nonlinearReclaim: '2.6.7-cluster'`,
+// Nonlinear vmas under pressure, issue 4 item 6 (docs/designs.md#objrmap-and-anon_vma, docs/designs.md#what-267-merged [RMAP8]): with the default `nonlinearReclaim: '2.6.7-cluster'`,
 // try_to_unmap of a file page in a file with VM_NONLINEAR vmas ages and
 // unmaps clusters of 32 ptes from each vma's cursor, leaving file ptes that
 // hold each page's pgoff; page_referenced skips nonlinear vmas. With 'aa-none'

@@ -2,7 +2,7 @@
 // 2.6.5 (refill_inactive_zone with the swap_tendency / reclaim_mapped rule,
 // shrink_list in batches, priorities DEF_PRIORITY..0), m.reclaim({ pages }),
 // direct reclaim when a fault finds memory short, the OOM killer, and a small
-// seeded swap stress run (kernel-facts/rmap.md §2.1, §2.2, §7), on every
+// seeded swap stress run (docs/designs.md#locking-and-the-reclaim-order, docs/designs.md#objrmap-and-anon_vma, docs/designs.md#the-three-states-of-an-anonymous-page), on every
 // layout, with m.check() after every step.
 import {
   DEF_PRIORITY,

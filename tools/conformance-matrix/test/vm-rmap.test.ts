@@ -1,5 +1,4 @@
-// The objrmap + anon_vma walk's locking rules and outcomes (kernel-facts/rmap.md
-// §2.1–2.2), on every layout, with m.check() after every step.
+// The objrmap + anon_vma walk's locking rules and outcomes (docs/designs.md#locking-and-the-reclaim-order, docs/designs.md#objrmap-and-anon_vma), on every layout, with m.check() after every step.
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'

@@ -1,4 +1,4 @@
-// The design.md example and a fork/COW/mprotect/munmap/exec/exit round on every
+// The docs/README.md#the-public-api-in-one-example example and a fork/COW/mprotect/munmap/exec/exit round on every
 // layout, with m.check() after every step. The cross-arch VM scenarios live in
 // the conformance suite; this is the quick end-to-end guard.
 import { i386, i386Pae } from '@rmaplab/arch-i386'
@@ -16,7 +16,7 @@ import {
 import { describe, expect, it } from 'vitest'
 
 describe.each([i386, i386Pae, ppc, ppc64])('VM smoke on $name', (arch) => {
-  it('design.md: the child still reads 0x01 after the parent writes 0xff', () => {
+  it('docs/README.md#the-public-api-in-one-example: the child still reads 0x01 after the parent writes 0xff', () => {
     const m = new Machine({ arch, ram: '256M', swap: '512M', cpus: 2, rmap: 'objrmap' })
     const p = m.spawn()
     const a = p.mmap(0, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)

@@ -1,6 +1,6 @@
 // Swap, step 1 of issue 4: swap areas, the swap cache, try_to_unmap of a
 // swap-cache page, do_swap_page, and m.pageout's shrink_list order
-// (kernel-facts/rmap.md §2.1, §2.2, §3.16–3.17, §7; scenarios.md F2, C1, C3, E1),
+// (docs/designs.md#locking-and-the-reclaim-order, docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (16–17), docs/designs.md#the-three-states-of-an-anonymous-page; docs/scenarios.md F2, C1, C3, E1),
 // on every layout, with m.check() after every step.
 import {
   ArchLimitError,
@@ -176,7 +176,7 @@ describe.each(ARCHES)('swap on $name', (arch) => {
     m.check()
   })
 
-  it("the anon page's three states (rmap.md §7), re-homed to the vma that maps it next", () => {
+  it("the anon page's three states (docs/designs.md#the-three-states-of-an-anonymous-page), re-homed to the vma that maps it next", () => {
     const m = new Machine({ arch, swap: '1M' })
     const p = m.spawn()
     const a = anon(p, 1)

@@ -1,5 +1,5 @@
 // swapoff (issue 4 item 4): sys_swapoff → try_to_unuse → unuse_process →
-// unuse_vma → unuse_pte (kernel-facts/rmap.md §2.2, §3.16), on every layout,
+// unuse_vma → unuse_pte (docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (16)), on every layout,
 // with m.check() after every step.
 import { Machine, type PageoutReport, type Process, SyscallError } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'

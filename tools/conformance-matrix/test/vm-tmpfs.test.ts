@@ -1,7 +1,6 @@
 // tmpfs (issue 4 item 5): /dev/shm files are swap-backed; shmem_writepage,
 // move_to_swap_cache / move_from_swap_cache, shmem_getpage, truncate of a
-// tmpfs file, swapoff's shmem_unuse (kernel-facts/rmap.md §2.2, §3.17,
-// §3.19, §3.20; scenarios.md F4), on every layout, with m.check() after
+// tmpfs file, swapoff's shmem_unuse (docs/designs.md#objrmap-and-anon_vma, docs/designs.md#invariants (17, 19, 20); docs/scenarios.md#f4), on every layout, with m.check() after
 // every step.
 import {
   MAP_ANONYMOUS,

@@ -1,6 +1,6 @@
 /**
  * The 2004 workloads people measured, as parameterised workloads
- * (kernel-facts/rmap.md §4 "Published numbers (2004)"): each builds an
+ * (https://github.com/rmaplab/rmaplab/blob/main/docs/designs.md#published-numbers): each builds an
  * ordinary workload, so `rmaplab show NAME` prints it in the file format.
  */
 import type { ParamDefs, Params } from './params.js'
@@ -240,7 +240,7 @@ export const rik = define({
   sweep: 'children',
   title: "Rik van Riel's case: children x pages COW copies, all on one anon_vma",
   description:
-    "Rik van Riel's worst case for anon_vma (scenarios.md A6): a parent writes `pages` private anonymous pages and forks `children` children; every child writes every page, so each holds its own copy (mapcount 1), yet all copies hang off one anon_vma whose list holds children+1 vmas. A page_referenced walk of any child page visits every vma of the family to find one pte: what anon_vma_chain fixed in 2.6.34. The original is 1000 x 1000: -p children=1000 -p pages=1000 (about 4 GB of RAM: i386-pae and ppc64; i386 and ppc cannot hold it).",
+    "Rik van Riel's worst case for anon_vma (https://github.com/rmaplab/rmaplab/blob/main/docs/scenarios.md#a6): a parent writes `pages` private anonymous pages and forks `children` children; every child writes every page, so each holds its own copy (mapcount 1), yet all copies hang off one anon_vma whose list holds children+1 vmas. A page_referenced walk of any child page visits every vma of the family to find one pte: what anon_vma_chain fixed in 2.6.34. The original is 1000 x 1000: -p children=1000 -p pages=1000 (about 4 GB of RAM: i386-pae and ppc64; i386 and ppc cannot hold it).",
   params: {
     children: {
       kind: 'int',

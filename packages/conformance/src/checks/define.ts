@@ -40,14 +40,14 @@ export interface CheckDef {
 /** `[doc §N topic]` for the arch's own section, or a contract citation without facts. */
 export function sec(ctx: Ctx, topic: string): string {
   const f = ctx.facts
-  return f ? `${f.doc} ${f.section} ${topic}` : `vectors ${topic}`
+  return f ? `${f.doc}${f.section.startsWith('#') ? '' : ' '}${f.section} ${topic}` : `vectors ${topic}`
 }
 
 /** A citation of a section that applies to every layout. */
 export const generic =
   (text: string) =>
   (_ctx: Ctx): string =>
-    `arch.md ${text}`
+    `${text}`
 
 /** The check needs the vector rows. */
 export function needFixture(ctx: Ctx): string | undefined {

@@ -143,7 +143,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'geo.capabilities',
     layer: L,
-    cite: (c) => sec(c, 'and §6 hash-table facts'),
+    cite: (c) => sec(c, 'and docs/layouts.md#mmu-cache-coherence hash-table facts'),
     title: 'MMU kind, pte-page tagging, the early-boot rule and pgd-time pmds are those the facts state',
     needs: needFacts,
     run(ctx) {
@@ -169,7 +169,9 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'geo.derived',
     layer: L,
-    cite: generic('§1.3, §1.4 (PTRS_PER_PTE·sizeof(pte_t) = PAGE_SIZE)'),
+    cite: generic(
+      'docs/layouts.md#swap-entries, docs/layouts.md#finding-a-ptes-mm-and-address (PTRS_PER_PTE·sizeof(pte_t) = PAGE_SIZE)',
+    ),
     title:
       'the geometry is self-consistent: sizes from shifts, one pte page per PMD span, SWAP_MAXPAGES_LIMIT',
     run({ arch }) {
@@ -349,7 +351,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'enc.swp.vectors',
     layer: L,
-    cite: (c) => sec(c, 'Swap encoding; §1.3 generic swap entry'),
+    cite: (c) => sec(c, 'Swap encoding; docs/layouts.md#swap-entries generic swap entry'),
     title: 'swap entries give the published arch_entry, generic_val, pte, back and generic_back',
     needs: needFixture,
     run(ctx) {
@@ -373,7 +375,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'enc.swp.back',
     layer: L,
-    cite: (c) => sec(c, 'Swap encoding; §1.3 generic swap entry'),
+    cite: (c) => sec(c, 'Swap encoding; docs/layouts.md#swap-entries generic swap entry'),
     title: 'every swap row decodes to the published back, generic_back and present/file/none',
     needs: needFixture,
     run(ctx) {
@@ -492,7 +494,9 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'enc.ptep.formula',
     layer: L,
-    cite: generic('§1.4 ptep_to_address, §6'),
+    cite: generic(
+      'docs/layouts.md#finding-a-ptes-mm-and-address ptep_to_address, docs/layouts.md#mmu-cache-coherence',
+    ),
     title:
       'page->index, byte offset and ptep_to_address (2.6.5, 2.6.6 and the arch formulas) of the published addresses',
     needs: needFixture,
@@ -519,7 +523,7 @@ export const encodingChecks: CheckDef[] = [
           generic_2_6_5: hex(h(r.generic_2_6_5)),
           generic_2_6_6: hex(h(r.generic_2_6_6)),
         }
-        // The arch formulas of §6: ppc's flush_hash_one_pte shifts the byte
+        // The arch formulas of docs/layouts.md#mmu-cache-coherence: ppc's flush_hash_one_pte shifts the byte
         // offset by 9 (as written); ppc64's 2.6.7 hpte_update multiplies by PTRS_PER_PTE.
         const ppc = r['ppc_flush_hash_one_pte']
         if (ppc !== undefined) {
@@ -593,7 +597,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'prop.swp.roundtrip',
     layer: L,
-    cite: generic('§1.3 generic swap entry'),
+    cite: generic('docs/layouts.md#swap-entries generic swap entry'),
     title: 'every (type < 32, offset <= SWP_OFFSET_MAX) survives swp_entry_to_pte and pte_to_swp_entry',
     run(ctx) {
       const { arch } = ctx
@@ -767,7 +771,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'lim.swp-offset',
     layer: L,
-    cite: generic('§1.3 largest usable offset (sys_swapon maxpages)'),
+    cite: generic('docs/layouts.md#swap-entries largest usable offset (sys_swapon maxpages)'),
     title:
       'SWP_OFFSET_MAX round-trips, SWP_OFFSET_MAX+1 is refused, and SWAP_MAXPAGES_LIMIT is the sys_swapon bound',
     run(ctx) {
@@ -797,7 +801,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'lim.swp-type',
     layer: L,
-    cite: generic('§1.3 MAX_SWAPFILES_SHIFT = 5'),
+    cite: generic('docs/layouts.md#swap-entries MAX_SWAPFILES_SHIFT = 5'),
     title: 'swap types 0..31 are accepted; 32 and above, negative, fractional and non-numbers are refused',
     run(ctx) {
       const { arch } = ctx
@@ -897,7 +901,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'lim.bug',
     layer: L,
-    cite: generic('§1.3 pte_to_swp_entry BUG() on pte_file'),
+    cite: generic('docs/layouts.md#swap-entries pte_to_swp_entry BUG() on pte_file'),
     title: 'pte_to_swp_entry of a file pte is the kernel BUG (KernelBugError), not a swap entry',
     run(ctx) {
       const { arch } = ctx
@@ -977,7 +981,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'fast.swp',
     layer: L,
-    cite: generic('§1.3 generic swap entry'),
+    cite: generic('docs/layouts.md#swap-entries generic swap entry'),
     title: 'fast swpLo/swpHi/swpType/swpOffset agree with the bigint swap surface',
     run(ctx) {
       const { arch } = ctx
@@ -1047,7 +1051,7 @@ export const encodingChecks: CheckDef[] = [
   {
     id: 'fast.vectors',
     layer: L,
-    cite: generic('§8 vector files'),
+    cite: generic('docs/layouts.md#the-test-vectors vector files'),
     title: 'the fast form gives the published mk_pte, swp, pgoff and user index rows',
     needs: needFixture,
     run(ctx) {

@@ -160,7 +160,9 @@ function eachProfile(ctx: Ctx, body: (profile: KernelProfile) => void): void {
 }
 
 const mmuCite = (c: Ctx) =>
-  c.arch.mmu.kind === 'hash' ? 'arch.md §6 hash-table flushes' : sec(c, 'per-cpu TLB; flush_tlb_*')
+  c.arch.mmu.kind === 'hash'
+    ? 'docs/layouts.md#mmu-cache-coherence hash-table flushes'
+    : sec(c, 'per-cpu TLB; flush_tlb_*')
 
 const staleChecks: CheckDef[] = (Object.keys(OPS) as (keyof typeof OPS)[]).map((op) => ({
   id: `mmu.stale.${op}`,
@@ -178,7 +180,7 @@ const staleChecks: CheckDef[] = (Object.keys(OPS) as (keyof typeof OPS)[]).map((
       expect(m.env.mmu.stale()).toEqual([])
       OPS[op].change(ctx.arch, m)
       // ppc64 from 2.6.7 on: set_pte over a present pte clears it and flushes
-      // the batch itself (arch.md §6), so nothing is left behind to be stale.
+      // the batch itself (docs/layouts.md#mmu-cache-coherence), so nothing is left behind to be stale.
       if (
         op === 'remap' &&
         profile === '2.6.7' &&
@@ -275,7 +277,7 @@ export const mmuChecks: CheckDef[] = [
     layer: L,
     cite: (c) =>
       c.arch.mmu.kind === 'hash'
-        ? 'arch.md §6 the hashed page table is shared by all cpus'
+        ? 'docs/layouts.md#mmu-cache-coherence the hashed page table is shared by all cpus'
         : sec(c, 'per-cpu TLB'),
     title: "a flush issued on one cpu clears every cpu's cached translation of the page",
     run(ctx) {
@@ -307,7 +309,7 @@ export const mmuChecks: CheckDef[] = [
   {
     id: 'mmu.hash.hashpte',
     layer: L,
-    cite: generic('§6 hash_page sets _PAGE_HASHPTE; pte_none ignores it'),
+    cite: generic('docs/layouts.md#mmu-cache-coherence hash_page sets _PAGE_HASHPTE; pte_none ignores it'),
     title: 'an access through the hash MMU sets _PAGE_HASHPTE in the pte, and a cleared pte stays pte_none',
     needs: needCap('hashMmu'),
     run(ctx) {

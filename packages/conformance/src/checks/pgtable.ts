@@ -96,7 +96,9 @@ export const pgtableChecks: CheckDef[] = [
     id: 'pt.count.user',
     layer: L,
     perProfile: true,
-    cite: generic('§1.1 page_state; pte_alloc_map counts, free_one_pmd uncounts'),
+    cite: generic(
+      'docs/layouts.md#pagetables-accounting page_state; pte_alloc_map counts, free_one_pmd uncounts',
+    ),
     title:
       'a user pte page allocated on cpu 0 and freed on cpu 1 leaves cpu0 = 1, cpu1 = 2^BITS_PER_LONG-1, sum 0, frames freed',
     run(ctx) {
@@ -140,7 +142,9 @@ export const pgtableChecks: CheckDef[] = [
     id: 'pt.count.kernel',
     layer: L,
     perProfile: true,
-    cite: generic('§1.1 pte_alloc_kernel (counted by 2.6.4 pgtable_add_rmap, not by 2.6.7/-aa)'),
+    cite: generic(
+      'docs/layouts.md#pagetables-accounting pte_alloc_kernel (counted by 2.6.4 pgtable_add_rmap, not by 2.6.7/-aa)',
+    ),
     title:
       'kernel pte pages count only under 2.6.4, on the current cpu; user pte pages count under every profile',
     run(ctx) {
@@ -172,7 +176,7 @@ export const pgtableChecks: CheckDef[] = [
     layer: L,
     perProfile: true,
     cite: generic(
-      '§1.2 the pmd re-check under page_table_lock; §1.1 a page that loses the race is never counted',
+      'docs/layouts.md#pagetables-accounting the pmd re-check under page_table_lock; docs/layouts.md#pagetables-accounting a page that loses the race is never counted',
     ),
     title:
       'when another thread (on cpu 1) populates the pmd first, our user or kernel pte page goes back through pte_free uncounted',
@@ -346,7 +350,9 @@ export const pgtableChecks: CheckDef[] = [
     id: 'pt.ptep-to-mm',
     layer: L,
     perProfile: true,
-    cite: generic('§6 page->mapping = mm, page->index = address & PMD_MASK; §1.4 ptep_to_address'),
+    cite: generic(
+      'docs/layouts.md#mmu-cache-coherence page->mapping = mm, page->index = address & PMD_MASK; docs/layouts.md#finding-a-ptes-mm-and-address ptep_to_address',
+    ),
     title: 'every pte of a tagged pte page maps back to its (mm, address); kernel pte pages to init_mm',
     needs: needCap('ptepToMmAddress'),
     run(ctx) {
@@ -394,7 +400,9 @@ export const pgtableChecks: CheckDef[] = [
     layer: L,
     perProfile: true,
     profileFilter: (p) => profileRules(p).pgtableRmap,
-    cite: generic('§1.4 pgtable_add_rmap and ptep_to_address (2.6.4–2.6.6)'),
+    cite: generic(
+      'docs/layouts.md#finding-a-ptes-mm-and-address pgtable_add_rmap and ptep_to_address (2.6.4–2.6.6)',
+    ),
     title:
       "page->index and ptep_to_address of real pte pages give the published rows (the pte_chain kernels' rmap)",
     needs: needFixture,
@@ -444,7 +452,9 @@ export const pgtableChecks: CheckDef[] = [
     layer: L,
     perProfile: true,
     profileFilter: (p) => profileRules(p).pgtableRmap,
-    cite: generic('§1.1 BROKEN_PPC_PTE_ALLOC_ONE: pgtable_add_rmap returns before mem_init_done'),
+    cite: generic(
+      'docs/layouts.md#pagetables-accounting BROKEN_PPC_PTE_ALLOC_ONE: pgtable_add_rmap returns before mem_init_done',
+    ),
     title:
       'before mem_init_done a kernel pte page gets no mapping, no index and no count, even before per-cpu set-up',
     needs: (ctx) =>
@@ -480,7 +490,9 @@ export const pgtableChecks: CheckDef[] = [
     layer: L,
     perProfile: true,
     profileFilter: notOnly('2.6.4'),
-    cite: generic('§1.1 2.6.7 (rmap 12) and -aa: pte_alloc_kernel does not count'),
+    cite: generic(
+      'docs/layouts.md#pagetables-accounting 2.6.7 (rmap 12) and -aa: pte_alloc_kernel does not count',
+    ),
     title: 'kernel pte pages built before per-cpu set-up never touch page_state',
     run(ctx) {
       const { arch, profile } = ctx

@@ -2,7 +2,7 @@
  * Layer (c), the whole VM, file scenarios: private file mappings and their COW
  * (B2, B3), protection rules of file mappings (D4's EACCES part), shared file
  * mappings, mapping past EOF and truncation (E1, E2, E3), and the argument
- * errors of remap_file_pages (G2), from shared/acceptance/scenarios.md, run
+ * errors of remap_file_pages (G2), from docs/scenarios.md, run
  * through the public API of a fresh `Machine` (`m.fs.create`, `open`, `mmap`,
  * `ftruncate`, `remapFilePages`…) with `m.check()` after every step.
  *
@@ -92,7 +92,7 @@ export const vmFileChecks: CheckDef[] = [
     id: 'vm.b2',
     layer: L,
     cite: () =>
-      'scenarios.md B2; rmap.md §1.3 (a MAP_PRIVATE file vma on i_mmap and an anon_vma), §2.2 do_wp_page',
+      'docs/scenarios.md#b2; docs/designs.md#data-structures-and-sizes (a MAP_PRIVATE file vma on i_mmap and an anon_vma), docs/designs.md#objrmap-and-anon_vma do_wp_page',
     title:
       'a 1-page file of zeros mapped MAP_PRIVATE RW and MAP_SHARED RO: after reads one page-cache page, mapcount 2, found by a walk of both file lists; the private write COWs it to an anon frame (cache mapcount 2 → 1), smem and the file still read zero, the private vma is on i_mmap and an anon_vma',
     needs: needVm,
@@ -217,7 +217,7 @@ export const vmFileChecks: CheckDef[] = [
   {
     id: 'vm.b3',
     layer: L,
-    cite: () => 'scenarios.md B3; rmap.md §2.2 do_no_page early COW',
+    cite: () => 'docs/scenarios.md#b3; docs/designs.md#objrmap-and-anon_vma do_no_page early COW',
     title:
       'a write as the first access of a MAP_PRIVATE file page: one fault (early COW); the pte maps a new anon frame holding the write; the page-cache page is read in but never mapped (mapcount 0); the vma gets its anon_vma on this fault; the copy carries the file contents',
     needs: needVm,
@@ -287,7 +287,7 @@ export const vmFileChecks: CheckDef[] = [
     id: 'vm.d4.file',
     layer: L,
     cite: () =>
-      'scenarios.md D4 (file; LTP mprotect01, mprotect02, mmap05); mm/mmap.c do_mmap_pgoff, mm/mprotect.c VM_MAY*; rmap.md §2.2 do_wp_page (the private map)',
+      'docs/scenarios.md#d4 (file; LTP mprotect01, mprotect02, mmap05); mm/mmap.c do_mmap_pgoff, mm/mprotect.c VM_MAY*; docs/designs.md#objrmap-and-anon_vma do_wp_page (the private map)',
     title:
       'a read-only fd: MAP_SHARED with PROT_WRITE is EACCES and mprotect to RW of its shared mapping is EACCES; a write to the PROT_READ shared map SIGSEGVs a child; its MAP_PRIVATE map may become writable (COW); an O_RDWR PROT_READ map becomes writable by mprotect; PROT_NONE SIGSEGVs any access; a write-only fd cannot be mapped',
     needs: needVm,
@@ -365,7 +365,8 @@ export const vmFileChecks: CheckDef[] = [
   {
     id: 'vm.e1',
     layer: L,
-    cite: () => 'scenarios.md E1; rmap.md §2.2 page_referenced_inode, try_to_unmap_inode',
+    cite: () =>
+      'docs/scenarios.md#e1; docs/designs.md#objrmap-and-anon_vma page_referenced_inode, try_to_unmap_inode',
     title:
       'a 4-page file MAP_SHARED in P and its child: C writes page 2, P reads it; one page-cache frame, mapcount 2, no anon_vma, found by the i_mmap_shared walk; writeback unmaps both ptes to pte_none, the word reaches the file, and later faults read it back from the file and the page cache',
     needs: needVm,
@@ -485,7 +486,7 @@ export const vmFileChecks: CheckDef[] = [
     id: 'vm.e2',
     layer: L,
     cite: () =>
-      'scenarios.md E2 (LTP mmap13, mmap01); rmap.md §2.2 do_no_page (->nopage: NOPAGE_SIGBUS past i_size)',
+      'docs/scenarios.md#e2 (LTP mmap13, mmap01); docs/designs.md#objrmap-and-anon_vma do_no_page (->nopage: NOPAGE_SIGBUS past i_size)',
     title:
       'a half-page file mapped over 2 pages, MAP_PRIVATE then MAP_SHARED: the rest of the last page reads zero, a store there stays in the page and never reaches the file, the second page is SIGBUS; a 1-page file mapped over 2: SIGBUS on the second page only',
     needs: needVm,
@@ -553,7 +554,7 @@ export const vmFileChecks: CheckDef[] = [
     id: 'vm.e3',
     layer: L,
     cite: () =>
-      'scenarios.md E3 (LTP mmap09); rmap.md §2.2 vmtruncate, invalidate_mmap_range (zaps COWs too)',
+      'docs/scenarios.md#e3 (LTP mmap09); docs/designs.md#objrmap-and-anon_vma vmtruncate, invalidate_mmap_range (zaps COWs too)',
     title:
       "ftruncate of a 64 KB file of 'A' MAP_SHARED in P and C: to 56 KB removes the ptes of pages 14–15 in both and frees them, 60 KB is SIGBUS, 40 KB reads 'A'; back to 65 KB page 15 reads zero; to 0 every access is SIGBUS; the vmas never change; a MAP_PRIVATE COW copy in the hole goes too",
     needs: needVm,
@@ -648,7 +649,7 @@ export const vmFileChecks: CheckDef[] = [
     id: 'vm.g2',
     layer: L,
     cite: () =>
-      'scenarios.md G2 (LTP remap_file_pages02); rmap.md §2.2 Nonlinear vmas (sys_remap_file_pages)',
+      'docs/scenarios.md#g2 (LTP remap_file_pages02); docs/designs.md#objrmap-and-anon_vma Nonlinear vmas (sys_remap_file_pages)',
     title:
       'EINVAL for a start in a MAP_PRIVATE mapping, start + 1 page of a 1-page shared mapping, a size past the vma (from the start or from inside), a non-zero prot, a zero or sub-page size, an anonymous mapping, unmapped space, a pgoff a file pte cannot hold; nothing changes; a valid call succeeds',
     needs: needVm,

@@ -48,7 +48,7 @@ export function vmMachine(
 }
 
 /**
- * The VM takes user addresses as JavaScript numbers (design.md, "Public API"),
+ * The VM takes user addresses as JavaScript numbers (docs/README.md#the-public-api-in-one-example),
  * so it can run a layout whose user space ends at or below 2^53: every 32-bit
  * layout and ppc64 (2^41). That is the whole requirement: any layout that passes
  * layers (a) and (b) and meets it runs the VM.

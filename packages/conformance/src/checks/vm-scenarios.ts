@@ -1,7 +1,7 @@
 /**
  * Layer (c), the whole VM, anonymous-memory scenarios beyond fork and COW:
  * the A6 walk-length metric, MADV_DONTNEED (B4), mremap (C1, C3, C7, C8) and
- * the map-count limit (D2), from shared/acceptance/scenarios.md, run through
+ * the map-count limit (D2), from docs/scenarios.md, run through
  * the public API of a fresh `Machine` with `m.check()` after every step.
  *
  * The swap-out steps of C1 and C3 are separate checks in vm-swap.ts
@@ -59,7 +59,7 @@ export const vmScenarioChecks: CheckDef[] = [
     id: 'vm.a6',
     layer: L,
     cite: () =>
-      `scenarios.md A6 (metric, ${A6_PAGES} × ${A6_CHILDREN}); rmap.md §4 search cost (anon_vma), §2.2 try_to_unmap`,
+      `docs/scenarios.md#a6 (metric, ${A6_PAGES} × ${A6_CHILDREN}); docs/designs.md#costs search cost (anon_vma), docs/designs.md#objrmap-and-anon_vma try_to_unmap`,
     title: `${A6_PAGES} pages × ${A6_CHILDREN} children, every child writes every page: each child page has mapcount 1, all on one anon_vma listing ${A6_CHILDREN + 1} vmas; -aa's try_to_unmap returns SWAP_AGAIN for an anon page not in swap cache (no walk), so page_referenced's walk is measured: it visits all ${A6_CHILDREN + 1} vmas and probes ${A6_CHILDREN + 1} ptes to find 1`,
     needs: needVm,
     run(ctx) {
@@ -164,7 +164,7 @@ export const vmScenarioChecks: CheckDef[] = [
     id: 'vm.b4',
     layer: L,
     cite: () =>
-      'scenarios.md B4 and its extension; madvise_dontneed → zap_page_range, rmap.md §2.2 page_remove_rmap',
+      'docs/scenarios.md#b4 and its extension; madvise_dontneed → zap_page_range, docs/designs.md#objrmap-and-anon_vma page_remove_rmap',
     title:
       'MADV_DONTNEED over 8 written pages: 8 page_remove_rmap, every frame freed (mapcount 0, count 0), the vma and its anon_vma unchanged, reads give the zero page; on a MAP_PRIVATE file mapping the COW copy goes and the file shows again',
     needs: needVm,
@@ -255,7 +255,7 @@ export const vmScenarioChecks: CheckDef[] = [
   {
     id: 'vm.c1',
     layer: L,
-    cite: () => 'scenarios.md C1; rmap.md §2.2 "Why anonymous vm_pgoff makes mremap free"',
+    cite: () => 'docs/scenarios.md#c1; docs/designs.md#mremap-and-the-anonymous-vm_pgoff',
     title:
       'mremap(MAYMOVE|FIXED) of 2 written pages into another pte page: the destination holds the pattern in the same frames, the old range is unmapped, the vma keeps the original vm_pgoff and the pages their index and anon_vma; the rmap walk finds each pte at its new address',
     needs: needVm,
@@ -324,7 +324,7 @@ export const vmScenarioChecks: CheckDef[] = [
   {
     id: 'vm.c3',
     layer: L,
-    cite: () => 'scenarios.md C3 (anon_vma); rmap.md §2.2 move_vma, fork',
+    cite: () => 'docs/scenarios.md#c3 (anon_vma); docs/designs.md#objrmap-and-anon_vma move_vma, fork',
     title:
       'fork, then C mremap-moves 4 shared pages from X to Y: no copies; each frame is mapped at X in P and Y in C with mapcount 2; C keeps vm_pgoff = X; one walk over the single anon_vma finds both ptes; a later write by C copies at index X',
     needs: needVm,
@@ -411,7 +411,7 @@ export const vmScenarioChecks: CheckDef[] = [
     id: 'vm.c7',
     layer: L,
     cite: () =>
-      'scenarios.md C7; rmap.md §2.2 page_remove_rmap (the tail zapped); mm/mremap.c do_mremap shrink',
+      'docs/scenarios.md#c7; docs/designs.md#objrmap-and-anon_vma page_remove_rmap (the tail zapped); mm/mremap.c do_mremap shrink',
     title:
       'mremap(addr, 8 pages, 3 pages, 0) returns addr with a 3-page vma; pages 3–7 are unmapped and their frames freed; the pte page stays (PageTables unchanged); touching page 5 SIGSEGVs a child',
     needs: needVm,
@@ -458,7 +458,7 @@ export const vmScenarioChecks: CheckDef[] = [
     id: 'vm.c8',
     layer: L,
     cite: () =>
-      'scenarios.md C8; mm/mremap.c do_mremap error order; rmap.md §2.2 move_vma (the moves that succeed)',
+      'docs/scenarios.md#c8; mm/mremap.c do_mremap error order; docs/designs.md#objrmap-and-anon_vma move_vma (the moves that succeed)',
     title:
       'EINVAL for an unaligned or 1 KB-aligned old address, FIXED without MAYMOVE, an unaligned or 1 KB-aligned FIXED target, overlapping ranges (both ways), a target past TASK_SIZE, unknown flags, a new length 0; EFAULT for an unmapped old range; ENOMEM for growth blocked by the next mapping without MAYMOVE; nothing changes',
     needs: needVm,
@@ -506,7 +506,7 @@ export const vmScenarioChecks: CheckDef[] = [
     id: 'vm.d2',
     layer: L,
     cite: () =>
-      'scenarios.md D2 (LTP munmap04); rmap.md §1.3 split_vma; mm/mmap.c do_mmap_pgoff, split_vma: sysctl max_map_count',
+      'docs/scenarios.md#d2 (LTP munmap04); docs/designs.md#data-structures-and-sizes split_vma; mm/mmap.c do_mmap_pgoff, split_vma: sysctl max_map_count',
     title:
       'at vm.max_map_count 32, separate 3-page PROT_NONE vmas fill to 33 (mmap refuses at map_count > max); munmap of a middle page is ENOMEM and changes nothing; unmapping whole vmas needs no split; below the limit the same munmap splits',
     needs: needVm,

@@ -3,7 +3,7 @@
  * `m.pageout` (shrink_list's order: page_referenced, add_to_swap,
  * try_to_unmap, pageout, free) in scenarios F2 and F4, and the swap-out steps
  * of C1, C3 and E1 that vm-scenarios.ts and vm-files.ts leave out, from
- * shared/acceptance/scenarios.md, run through the public API of a fresh
+ * docs/scenarios.md, run through the public API of a fresh
  * `Machine` with one 1 MB swap area (255 slots, 1020 kB) and `m.check()` after
  * every step.
  */
@@ -55,7 +55,8 @@ export const vmSwapChecks: CheckDef[] = [
   {
     id: 'vm.c1.swap',
     layer: L,
-    cite: () => 'scenarios.md C1 (swap-out); rmap.md §2.2 mremap and vm_pgoff, try_to_unmap',
+    cite: () =>
+      'docs/scenarios.md#c1 (swap-out); docs/designs.md#objrmap-and-anon_vma mremap and vm_pgoff, try_to_unmap',
     title:
       'after mremap(MAYMOVE|FIXED) of 2 written pages the vma keeps the original vm_pgoff; both pages swap out at their new address (SWAP_SUCCESS, slots 1 and 2, swap ptes at the destination, the old range pte_none) and read back with their data; exit frees every slot',
     needs: needVm,
@@ -105,7 +106,8 @@ export const vmSwapChecks: CheckDef[] = [
   {
     id: 'vm.c3.swap',
     layer: L,
-    cite: () => 'scenarios.md C3 (anon_vma, swap-out); rmap.md §2.2 try_to_unmap_anon, do_swap_page',
+    cite: () =>
+      'docs/scenarios.md#c3 (anon_vma, swap-out); docs/designs.md#objrmap-and-anon_vma try_to_unmap_anon, do_swap_page',
     title:
       'fork, the child moves 4 shared pages: swap-out of each page removes both ptes (P at X, C at Y) through the one anon_vma, the slot counts 2, 4 frames freed and no copies; reads bring each page back shared (mapcount 2, count 3, slot count 1); both exit: SwapFree back',
     needs: needVm,
@@ -167,7 +169,8 @@ export const vmSwapChecks: CheckDef[] = [
   {
     id: 'vm.e1.swap',
     layer: L,
-    cite: () => 'scenarios.md E1 (swap-out); rmap.md §2.2 page_referenced_inode, try_to_unmap_inode',
+    cite: () =>
+      'docs/scenarios.md#e1 (swap-out); docs/designs.md#objrmap-and-anon_vma page_referenced_inode, try_to_unmap_inode',
     title:
       'a shared file page written by the child and read by the parent: reclaim unmaps both ptes through the file lists (pte_none, not swap entries), writes the word to the file and frees the page without a swap slot; the parent reads it back from the file',
     needs: needVm,
@@ -207,7 +210,8 @@ export const vmSwapChecks: CheckDef[] = [
   {
     id: 'vm.f2',
     layer: L,
-    cite: () => 'scenarios.md F2; rmap.md §2.1 shrink_list order, §2.2 page_referenced, try_to_unmap',
+    cite: () =>
+      'docs/scenarios.md#f2; docs/designs.md#locking-and-the-reclaim-order shrink_list order, docs/designs.md#objrmap-and-anon_vma page_referenced, try_to_unmap',
     title:
       'a written anon page: the first pageout finds it referenced (PG_referenced and the young pte) and activates it, the pte intact with its young bit now clear; the second finds it unreferenced, adds it to swap, unmaps it (the pte holds the swap entry), writes and frees it; a read swaps it back in with its data',
     needs: needVm,
@@ -282,7 +286,8 @@ export const vmSwapChecks: CheckDef[] = [
   {
     id: 'vm.f4',
     layer: L,
-    cite: () => 'scenarios.md F4; rmap.md §2.2 shmem_writepage, §3 (19) shmem_writepage unmapped',
+    cite: () =>
+      'docs/scenarios.md#f4; docs/designs.md#objrmap-and-anon_vma shmem_writepage, docs/designs.md#invariants (19) shmem_writepage unmapped',
     title:
       'a 2-page tmpfs file mapped MAP_SHARED by P and C: reclaim of page 0 unmaps both ptes (pte_none) before shmem_writepage moves it to swap (swapped 1, out of the page cache); C reads it back through the swap entry into the page cache (mapcount 1, not swapcache, slot freed), P finds it there (mapcount 2); when SHM_LOCKed writepage refuses and the page stays in the page cache',
     needs: needVm,

@@ -1,6 +1,6 @@
 /**
  * Layer (c), the whole VM: the published acceptance scenarios
- * (shared/acceptance/scenarios.md) run through the public API of a fresh
+ * (docs/scenarios.md) run through the public API of a fresh
  * `Machine` on the arch under test, with `m.check()` after every step, and
  * their outcomes asserted exactly. What they assert is arch-independent (data,
  * vmas, mapcounts, anon_vma identity, fault counts); where the arch enters
@@ -62,7 +62,7 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.a1',
     layer: L,
-    cite: () => 'scenarios.md A1; rmap.md §2.2 do_wp_page, fork',
+    cite: () => 'docs/scenarios.md#a1; docs/designs.md#objrmap-and-anon_vma do_wp_page, fork',
     title:
       'after fork the parent writes: C keeps 0x01 in the original frame (mapcount 2 → 1); P gets a new writable dirty anon frame on the same anon_vma, index = its linear page',
     needs: needVm,
@@ -126,7 +126,7 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.a3',
     layer: L,
-    cite: () => 'scenarios.md A3; rmap.md §2.2 anon_vma_page_link, do_wp_page',
+    cite: () => 'docs/scenarios.md#a3; docs/designs.md#objrmap-and-anon_vma anon_vma_page_link, do_wp_page',
     title:
       '16 pages, C writes page 3: 17 anon frames; page 3 split 1 + 1, the other 15 shared read-only with mapcount 2; one anon_vma; index = linear index',
     needs: needVm,
@@ -197,7 +197,8 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.b1',
     layer: L,
-    cite: () => 'scenarios.md B1; rmap.md §2.2 do_anonymous_page, §7 ZERO_PAGE',
+    cite: () =>
+      'docs/scenarios.md#b1; docs/designs.md#objrmap-and-anon_vma do_anonymous_page, docs/designs.md#the-three-states-of-an-anonymous-page ZERO_PAGE',
     title:
       'read faults map the reserved zero page read-only in both vmas, with no rss, no mapcount, no anon_vma; the write to A gets a private frame and the anon_vma, B keeps the zero page',
     needs: needVm,
@@ -271,7 +272,7 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.d1',
     layer: L,
-    cite: () => 'scenarios.md D1 (anonymous); rmap.md §1.3 split_vma pgoff',
+    cite: () => 'docs/scenarios.md#d1 (anonymous); docs/designs.md#data-structures-and-sizes split_vma pgoff',
     title:
       'munmap of the middle page: two vmas with pgoff p and p+2 on one anon_vma, map_count 1 → 2, the hole SIGSEGVs a child, outer data kept, the middle frame freed',
     needs: needVm,
@@ -334,7 +335,7 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.d4',
     layer: L,
-    cite: () => 'scenarios.md D4 (anonymous); mm/mprotect.c mprotect_fixup (2.6.7 merge)',
+    cite: () => 'docs/scenarios.md#d4 (anonymous); mm/mprotect.c mprotect_fixup (2.6.7 merge)',
     title:
       'a write to PROT_READ and any access to PROT_NONE SIGSEGV a child; after mprotect RW the write works; a partial mprotect splits and a whole one merges back; the frames survive PROT_NONE',
     needs: needVm,
@@ -385,7 +386,7 @@ export const vmChecks: CheckDef[] = [
     id: 'vm.h2',
     layer: L,
     perProfile: true,
-    cite: () => 'scenarios.md H2; rmap.md §2.2 Counters nr_page_table_pages',
+    cite: () => 'docs/scenarios.md#h2; docs/designs.md#objrmap-and-anon_vma Counters nr_page_table_pages',
     title:
       'three pte pages touched: PageTables +3 pages, the child copies them (+6), C exits (+3), P exits (0), each count on the cpu that ran it; MemFree back to baseline',
     needs: needVm,
@@ -460,7 +461,8 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.fork-tree',
     layer: L,
-    cite: () => 'rmap.md §2.2 fork, do_wp_page (can_share_swap_page), exit_mmap; §3 invariants',
+    cite: () =>
+      'docs/designs.md#objrmap-and-anon_vma fork, do_wp_page (can_share_swap_page), exit_mmap; docs/designs.md#invariants invariants',
     title:
       'three generations of fork, write and exit: every process reads what it inherited and wrote, copies and reuses are counted exactly, and at the end MemFree is back at baseline with Mapped and PageTables 0',
     needs: needVm,
@@ -533,7 +535,8 @@ export const vmChecks: CheckDef[] = [
   {
     id: 'vm.exec',
     layer: L,
-    cite: () => 'rmap.md §2.2 put_dirty_page (exec); design.md exec()',
+    cite: () =>
+      'docs/designs.md#objrmap-and-anon_vma put_dirty_page (exec); docs/README.md#the-public-api-in-one-example exec()',
     title:
       'exec: one stack vma at the top of user space holds the argument words; the old mm is freed (its private frame released, shared ones back to mapcount 1); old addresses SIGSEGV',
     needs: needVm,

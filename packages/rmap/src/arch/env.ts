@@ -20,7 +20,7 @@ import type { Arch } from './types.js'
  * - `'2.6.5-aa'` (default): Andrea's objrmap + anon_vma tree. User pte pages are
  *   counted in `pte_alloc_map` only; ppc/ppc64 pte pages are tagged by the arch's
  *   `pte_alloc_one*` as 2.6.7 does (how that tree tagged them is not verified,
- *   kernel-facts/arch.md §7).
+ *   docs/layouts.md#open-points).
  * - `'2.6.7'`: mainline after rmap 12 (`29024c89…`): the same accounting.
  * - `'2.6.4'`: mainline with pte_chains (also 2.6.5 and 2.6.6 mainline): the
  *   generic `pgtable_add_rmap` tags and counts every pte page, kernel ones too,

@@ -75,7 +75,7 @@ export interface ArchGeometry {
   readonly MAX_PTE_PFN: bigint
   /** Largest swap offset that survives the pte encoding (`__swp_offset` of the all-ones offset). */
   readonly SWP_OFFSET_MAX: bigint
-  /** `sys_swapon`'s bound on maxpages: SWP_OFFSET_MAX - 1 (see kernel-facts §1.3). */
+  /** `sys_swapon`'s bound on maxpages: SWP_OFFSET_MAX - 1 (see docs/layouts.md#swap-entries). */
   readonly SWAP_MAXPAGES_LIMIT: bigint
 }
 

@@ -2,7 +2,7 @@
  * `struct page`, as struct-of-arrays over page frame numbers.
  *
  * The -aa tree's struct page is 32 bytes on i386: flags, count, mapcount,
- * mapping, index, lru and private (kernel-facts/rmap.md §1.1). Each field is one
+ * mapping, index, lru and private (docs/designs.md#data-structures-and-sizes). Each field is one
  * typed array here, so per-page state costs no object and no allocation: the
  * fault, fork and rmap-walk paths index arrays by pfn.
  *
@@ -13,9 +13,8 @@
  */
 
 /**
- * Page flag bits, as numbered in the -aa page-flags.h (kernel-facts/rmap.md
- * §1.2): PG_maplock 15 guards mapcount, PG_anon and mapping; PG_anon 20;
- * PG_swapcache 21 (private then holds the swap entry). The bits rmap.md does
+ * Page flag bits, as numbered in the -aa page-flags.h (docs/designs.md#data-structures-and-sizes): PG_maplock 15 guards mapcount, PG_anon and mapping; PG_anon 20;
+ * PG_swapcache 21 (private then holds the swap entry). The bits docs/designs.md does
  * not list (error, uptodate, lru, active, slab, highmem...) keep their 2.6.5
  * mainline numbers.
  */

@@ -7,7 +7,7 @@
  * splices, which at the map-count limit (65536) is still cheap next to the page
  * work that goes with them.
  *
- * The -aa tree adds two fields to the vma (kernel-facts/rmap.md §1.3): the
+ * The -aa tree adds two fields to the vma (docs/designs.md#data-structures-and-sizes): the
  * `anon_vma` pointer and the `anon_vma_node` list link. An anon_vma is the
  * head of a list of every vma that may map the same anonymous pages: a vma,
  * its fork-copies and its split pieces.

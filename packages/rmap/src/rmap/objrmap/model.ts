@@ -85,8 +85,8 @@ export function checkObjrmap(m: Machine, facts: RmapCheckFacts, out: string[]): 
 }
 
 /**
- * objrmap's memory at the arch's sizes (rmap.md §1.3–1.4 of the project's
- * notes; -aa include/linux/objrmap.h and mm.h): each anon_vma is a spinlock
+ * objrmap's memory at the arch's sizes (docs/designs.md#data-structures-and-sizes;
+ * -aa include/linux/objrmap.h and mm.h): each anon_vma is a spinlock
  * (4 bytes) and a list_head, padded to pointer alignment; each vma gains a
  * list_head and a pointer (anon_vma_node, anon_vma); each struct page an
  * unsigned long mapcount. anon_vmas come from a slab of lowmem that the model

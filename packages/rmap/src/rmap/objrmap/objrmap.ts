@@ -1,6 +1,5 @@
 /**
- * Strategy B: the -aa objrmap + anon_vma reverse mapping (kernel-facts/rmap.md
- * §2.2), as fixed in the "Re: 2.6.5-rc1-aa1" thread.
+ * Strategy B: the -aa objrmap + anon_vma reverse mapping (docs/designs.md#objrmap-and-anon_vma), as fixed in the "Re: 2.6.5-rc1-aa1" thread.
  *
  * A page carries no list of ptes. A file page is found through its
  * address_space's `i_mmap` (private) and `i_mmap_shared` vmas; an anonymous page
@@ -10,7 +9,7 @@
  *
  * PG_anon is set and cleared only under page_map_lock, on the mapcount 0→1 and
  * 1→0 transitions, from the `anon` argument the caller passes: the fix for the
- * race Andrea found after hours of swap stress (rmap.md §3, "The PG_anon race").
+ * race Andrea found after hours of swap stress (docs/designs.md#invariants, "The PG_anon race").
  *
  * Nonlinear vmas (remap_file_pages): the walk looks only at the linear address
  * of page->index in each vma, so a pte a VM_NONLINEAR vma holds elsewhere is
@@ -24,7 +23,7 @@
  *   on `i_mmap_nonlinear` rather than `i_mmap_shared`, so page_referenced and
  *   the linear walk of try_to_unmap skip them; once the linear walk is done and
  *   the page is still mapped, {@link tryToUnmapNonlinear} ages and unmaps
- *   clusters of ptes in every nonlinear vma of the file (rmap.md §2.5).
+ *   clusters of ptes in every nonlinear vma of the file (docs/designs.md#what-267-merged).
  */
 
 import type { PtePtr } from '../../arch/mmu.js'
