@@ -278,6 +278,22 @@ describe('anonmm', () => {
     }
   })
 
+  it('scenario C4 (rmap 11): a shared page on swap, moved by the child, read back by the child then the parent: two frames, mapcount 1 each', () => {
+    const frames = (design: 'anonmm' | 'objrmap') => {
+      const m = machine(design)
+      const { p, x } = withPages(m, 1)
+      const c = p.fork()
+      expect(evict(m, p.pagemap(x).pfn!)).toBe('freed')
+      const y = c.mremap(x, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, 0x7000_0000)
+      expect([c.read(y), p.read(x)]).toEqual([100, 100])
+      m.check()
+      const [cp, pp] = [c.pagemap(y).pfn!, p.pagemap(x).pfn!]
+      return { same: cp === pp, mapcount: [m.page(cp).mapcount, m.page(pp).mapcount] }
+    }
+    expect(frames('anonmm')).toEqual({ same: false, mapcount: [1, 1] })
+    expect(frames('objrmap')).toEqual({ same: true, mapcount: [2, 2] })
+  })
+
   it('swapoff copies such a page too (unuse_process → make_page_exclusive)', () => {
     const m = machine('anonmm', 0)
     const type = m.swapon('2M')
