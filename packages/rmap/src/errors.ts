@@ -1,3 +1,5 @@
+import { show } from './validate.js'
+
 /**
  * Typed errors. Every failure a user can see names what went wrong in kernel
  * terms: the limit a value broke, or the BUG_ON that would have fired.
@@ -62,13 +64,38 @@ export class OutOfMemoryError extends RmapError {
 function formatValue(v: unknown): string {
   if (typeof v === 'bigint') return `0x${v.toString(16)}`
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `0x${v.toString(16)}`
-  return String(v)
+  return show(v)
+}
+
+/**
+ * A {@link Machine} option the machine cannot be built with: a size outside
+ * the arch's bounds, an unknown name, a value of the wrong type. Thrown by the
+ * constructor before anything is allocated. `option` names the option as
+ * {@link MachineOptions} spells it, so a caller (the cli maps it to its input
+ * errors) needs no message matching.
+ *
+ * It is a RangeError (not an {@link RmapError}) so that callers that already
+ * treat the constructor's RangeErrors as bad input keep doing so.
+ */
+export class MachineOptionError extends RangeError {
+  override name = 'MachineOptionError'
+  constructor(
+    /** The option, e.g. `'swap'`, `'ram'`, `'arch'`. */
+    readonly option: string,
+    /** The value that was refused, as given. */
+    readonly value: unknown,
+    /** Why, naming the bound (with the arch where the bound is the arch's). */
+    readonly reason: string,
+  ) {
+    super(`Machine: ${reason}`)
+  }
 }
 
 /** The errno values rmaplab's syscalls return, as the 2.6 kernel names them. */
 export type Errno =
   | 'EPERM'
   | 'ENOENT'
+  | 'E2BIG'
   | 'ESRCH'
   | 'EBADF'
   | 'EAGAIN'

@@ -9,11 +9,14 @@
  * argument pages (an access there is a SIGSEGV here, where the kernel would
  * expand the vma).
  */
+import { SyscallError } from './errors.js'
+import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
 import { vmaLink, vmPageProt } from './mmap.js'
 import { pteAllocMap, pteUnmap } from './pgtable.js'
+import { numberArg, show } from './validate.js'
 
 /** VM_STACK_FLAGS: grows down, read/write/exec, with the MAY bits. */
 const VM_STACK_FLAGS =
@@ -22,9 +25,52 @@ const VM_STACK_FLAGS =
 /** MAX_ARG_PAGES of 2.6 (binfmts.h). */
 export const MAX_ARG_PAGES = 32
 
-/** Build the mm of a new image with `args` argument words, one page each, on cpu `cpu`. */
+/**
+ * Check exec's argument words before anything is allocated: an array of at
+ * most MAX_ARG_PAGES integers. More pages than that is E2BIG, as copy_strings
+ * answers when bprm->p runs out of its MAX_ARG_PAGES pages; anything that is
+ * not an array of integers is a TypeError (or RangeError for a fractional or
+ * unsafe number) naming the argument.
+ */
+export function checkExecArgs(args: unknown): asserts args is readonly number[] {
+  if (!Array.isArray(args)) throw new TypeError(`exec: args must be an array of numbers, got ${show(args)}`)
+  if (args.length > MAX_ARG_PAGES) {
+    throw new SyscallError(
+      'execve',
+      'E2BIG',
+      `${args.length} argument pages exceed MAX_ARG_PAGES (${MAX_ARG_PAGES})`,
+    )
+  }
+  for (let i = 0; i < args.length; i++) {
+    const word: unknown = args[i]
+    numberArg('exec', `args[${i}]`, word)
+    if (!Number.isSafeInteger(word)) throw new RangeError(`exec: args[${i}] ${word} is not an integer`)
+  }
+}
+
+/**
+ * Build the mm of a new image with `args` argument words, one page each, on
+ * cpu `cpu` (the words checked by {@link checkExecArgs}). An allocation that
+ * fails tears the half-built mm down (exit_mmap) before the OutOfMemoryError
+ * goes on: nothing of it is left.
+ */
 export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
   const mm = new Mm(m.env.mmCreate(), cpu)
+  const prevCpu = m.env.cpu
+  m.env.cpu = cpu
+  try {
+    setupArgPages(m, mm, args)
+  } catch (e) {
+    exitMmap(m, mm)
+    throw e
+  } finally {
+    m.env.cpu = prevCpu
+  }
+  return mm
+}
+
+/** The stack vma and its argument pages (`setup_arg_pages` with `put_dirty_page`). */
+function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
   const top = m.taskSize
   const pages = Math.max(1, args.length)
   const start = top - pages * 4096
@@ -33,14 +79,14 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
   m.rmap.mmExec(m, mm)
   m.rmap.vmaPrepare(m, vma)
   const f = m.fast
-  const prevCpu = m.env.cpu
-  m.env.cpu = cpu
-  try {
-    args.forEach((word, i) => {
-      const address = start + i * 4096
+  for (let i = 0; i < args.length; i++) {
+    const address = start + i * 4096
+    // The pte page first: a page allocated before a failing pte_alloc_map
+    // would belong to nobody.
+    const ptr = pteAllocMap(m.env, mm.id, address)
+    try {
       const pfn = m.allocUserPage()
-      m.frames.content[pfn] = word >>> 0
-      const ptr = pteAllocMap(m.env, mm.id, address)
+      m.frames.content[pfn] = args[i]! >>> 0
       m.lruAddActive(pfn)
       mm.rss++
       m.env.mmu.setPte(
@@ -50,10 +96,8 @@ export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
       )
       m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
+    } finally {
       pteUnmap(m.env, ptr)
-    })
-  } finally {
-    m.env.cpu = prevCpu
+    }
   }
-  return mm
 }

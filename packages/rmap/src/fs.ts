@@ -25,6 +25,7 @@ import { PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
 import { ShmemInfo } from './shmem.js'
 import { S_MAXBYTES, vmtruncate } from './truncate.js'
+import { show } from './validate.js'
 
 /** open(2) flags, with the values of the 2.6 headers (i386, ppc and ppc64 agree on these). */
 export const O_ACCMODE = 0o3
@@ -132,7 +133,9 @@ export class FileSystem {
    */
   create(path: string, opts: CreateOptions = {}): AddressSpace {
     if (typeof path !== 'string' || !path.startsWith('/'))
-      throw new RangeError(`fs.create: path ${String(path)} is not an absolute path`)
+      throw new RangeError(`fs.create: path ${show(path)} is not an absolute path`)
+    if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+      throw new TypeError(`fs.create: options must be an object ({ size, fill }), got ${show(opts)}`)
     const shm = isShmPath(path)
     if (shm && (path === '/dev/shm' || path === '/dev/shm/'))
       throw new SyscallError('creat', 'EEXIST', `${path} is the tmpfs mount point`)
@@ -140,11 +143,11 @@ export class FileSystem {
       throw new RangeError(`fs.create: fill is not accepted for tmpfs file ${path}`)
     const size = opts.size ?? 0
     if (!Number.isInteger(size) || size < 0)
-      throw new RangeError(`fs.create: size ${size} is not a whole, non-negative number of bytes`)
+      throw new RangeError(`fs.create: size ${show(size)} is not a whole, non-negative number of bytes`)
     if (size > S_MAXBYTES)
       throw new SyscallError('creat', 'EFBIG', `size ${size} exceeds s_maxbytes (${S_MAXBYTES})`)
     if (opts.fill !== undefined && !Number.isInteger(opts.fill))
-      throw new RangeError(`fs.create: fill ${opts.fill} is not an integer`)
+      throw new RangeError(`fs.create: fill ${show(opts.fill)} is not an integer`)
     if (this.byPath.has(path)) throw new SyscallError('creat', 'EEXIST', `${path} exists`)
     const as = new AddressSpace(this.m.newObjectId(), path, size, shm ? 0 : (opts.fill ?? null))
     if (shm) as.shmem = new ShmemInfo()
@@ -159,10 +162,18 @@ export class FileSystem {
    * instead of moving them to swap. EINVAL for a file that is not in tmpfs.
    */
   shmLock(file: string | AddressSpace, lock: boolean): void {
-    const as = typeof file === 'string' ? this.byPath.get(file) : file
+    const as = this.fileArg('shmLock', file)
+    if (typeof lock !== 'boolean') throw new TypeError(`shmLock: lock must be a boolean, got ${show(lock)}`)
     if (!as) throw new SyscallError('shmctl', 'EINVAL', `no file ${String(file)}`)
     if (!as.shmem) throw new SyscallError('shmctl', 'EINVAL', `${as.path} is not a tmpfs (shmem) file`)
     as.shmem.locked = lock
+  }
+
+  /** A file named by path or given as its AddressSpace (undefined when no file has that path). */
+  private fileArg(fn: string, file: unknown): AddressSpace | undefined {
+    if (typeof file === 'string') return this.byPath.get(file)
+    if (file instanceof AddressSpace) return file
+    throw new TypeError(`${fn}: file must be a path or an AddressSpace, got ${show(file)}`)
   }
 
   /** The file at `path`, if there is one. */
@@ -198,7 +209,7 @@ export class FileSystem {
    * stays). Returns the pages dropped.
    */
   invalidateInodePages(file: string | AddressSpace): number {
-    const as = typeof file === 'string' ? this.byPath.get(file) : file
+    const as = this.fileArg('invalidateInodePages', file)
     if (!as) throw new SyscallError('invalidate_inode_pages', 'ENOENT', `no file ${String(file)}`)
     const fr = this.m.frames
     let n = 0

@@ -18,12 +18,13 @@ import { runCheck } from './check.js'
 import {
   ArchLimitError,
   KernelBugError,
+  MachineOptionError,
   OutOfMemoryError,
   ProcessExitedError,
   SignalError,
   SyscallError,
 } from './errors.js'
-import { execMm } from './exec.js'
+import { checkExecArgs, execMm } from './exec.js'
 import { exitMmap } from './exit.js'
 import { type AddressSpace, accessPastEof } from './filemap.js'
 import { dupMmap } from './fork.js'
@@ -48,6 +49,7 @@ import {
   sysSwapoff,
   sysSwapon,
 } from './swapfile.js'
+import { intArg, numberArg, numberArgs, show } from './validate.js'
 import {
   directReclaim,
   FAULT_WATERMARK,
@@ -275,6 +277,8 @@ export function parseSize(v: number | string, what: string): number {
       throw new RangeError(`${what}: ${v} is not a whole, non-negative number of bytes`)
     return v
   }
+  if (typeof v !== 'string')
+    throw new RangeError(`${what}: ${show(v)} is not a number of bytes or a size such as '64M'`)
   const match = /^\s*(\d+)\s*([KMG]?)B?\s*$/i.exec(v)
   if (!match) throw new RangeError(`${what}: '${v}' is not a size such as '64M', '1G' or '512K'`)
   return Number(match[1]) * UNITS[match[2]!.toUpperCase()]!
@@ -294,6 +298,105 @@ function maxRam(arch: Arch): number {
   if (arch.name === 'i386') return 4 * 1024 ** 3
   if (arch.name === 'ppc') return 768 * 1024 ** 2 // CONFIG_LOWMEM_SIZE: ppc without CONFIG_HIGHMEM
   return 16 * 1024 ** 3
+}
+
+/** The validated, defaulted options of a machine. */
+interface ValidOptions {
+  arch: Arch
+  profile: KernelProfile
+  cpus: number
+  ram: number
+  swapBytes: number
+  seed: number
+  maxMapCount: number
+  nonlinearReclaim: NonlinearReclaim
+}
+
+/** A size option in bytes, or a MachineOptionError naming it. */
+function sizeOption(option: string, v: number | string): number {
+  try {
+    return parseSize(v, option)
+  } catch (e) {
+    if (e instanceof RangeError) throw new MachineOptionError(option, v, e.message)
+    throw e
+  }
+}
+
+/**
+ * Check every option before anything is built: a MachineOptionError naming
+ * the option and its bound (the arch's, for sizes) for the first bad one.
+ */
+function machineOptions(opts: MachineOptions): ValidOptions {
+  if (typeof opts !== 'object' || opts === null)
+    throw new MachineOptionError('options', opts, `options must be an object, got ${show(opts)}`)
+  const { arch } = opts
+  if (typeof arch !== 'object' || arch === null || typeof arch.mkPte !== 'function')
+    throw new MachineOptionError(
+      'arch',
+      arch,
+      'options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)',
+    )
+  // UnknownRmapDesignError / RmapDesignNotImplementedError (MachineOptionErrors listing the valid names).
+  resolveRmapDesign(opts.rmap ?? 'objrmap')
+  const profile = opts.profile ?? '2.6.5-aa'
+  if (!KERNEL_PROFILES.includes(profile)) {
+    throw new MachineOptionError(
+      'profile',
+      profile,
+      `unknown profile '${String(profile)}'; valid: ${KERNEL_PROFILES.join(', ')}`,
+    )
+  }
+  const cpus = opts.cpus ?? 2
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 32)
+    throw new MachineOptionError('cpus', cpus, `cpus must be a whole number in 1..32, got ${show(cpus)}`)
+  const ram = sizeOption('ram', opts.ram ?? '64M')
+  const limit = maxRam(arch)
+  if (ram < 4 * 1024 ** 2 || ram > limit) {
+    throw new MachineOptionError(
+      'ram',
+      opts.ram,
+      `ram must be between 4M and ${limit / 1024 ** 2}M on ${arch.name}, got ${ram} bytes`,
+    )
+  }
+  if (ram % 4096 !== 0)
+    throw new MachineOptionError('ram', opts.ram, `ram ${ram} is not a whole number of 4 KB pages`)
+  // swap: what sys_swapon would refuse, refused here first: below the header
+  // page plus one slot, or more pages than the swap pte's offset field holds
+  // (SWAP_MAXPAGES_LIMIT of the arch). 0 means no swap.
+  const swapBytes = sizeOption('swap', opts.swap ?? 0)
+  if (swapBytes !== 0) {
+    const swapPages = Math.floor(swapBytes / 4096)
+    const maxPages = Number(arch.geometry.SWAP_MAXPAGES_LIMIT)
+    if (swapPages < 2 || swapPages > maxPages) {
+      const max = maxPages * 4096
+      const maxText = max % 1024 ** 3 === 0 ? `${max / 1024 ** 3}G` : `${Math.floor(max / 1024 ** 2)}M`
+      throw new MachineOptionError(
+        'swap',
+        opts.swap,
+        `swap must be 0 (none) or between 8K (the header page and one slot) and ${maxText} (SWAP_MAXPAGES_LIMIT, 0x${maxPages.toString(16)} pages) on ${arch.name}, got ${swapBytes} bytes`,
+      )
+    }
+  }
+  const seed = opts.seed ?? 1
+  if (!Number.isInteger(seed))
+    throw new MachineOptionError('seed', seed, `seed must be an integer, got ${show(seed)}`)
+  const maxMapCount = opts.maxMapCount ?? MAX_MAP_COUNT
+  if (!Number.isInteger(maxMapCount) || maxMapCount < 1 || maxMapCount > 0x7fffffff) {
+    throw new MachineOptionError(
+      'maxMapCount',
+      maxMapCount,
+      `maxMapCount (sysctl vm.max_map_count, an int) must be a whole number in 1..2147483647, got ${show(maxMapCount)}`,
+    )
+  }
+  const nonlinearReclaim = opts.nonlinearReclaim ?? '2.6.7-cluster'
+  if (!NONLINEAR_RECLAIM.includes(nonlinearReclaim)) {
+    throw new MachineOptionError(
+      'nonlinearReclaim',
+      nonlinearReclaim,
+      `unknown nonlinearReclaim '${String(nonlinearReclaim)}'; valid: ${NONLINEAR_RECLAIM.join(', ')}`,
+    )
+  }
+  return { arch, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim }
 }
 
 /** A process: a pid, an mm, and the syscalls of the kernel with their arguments. */
@@ -340,36 +443,60 @@ export class Process {
 
   /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
   mmap(addr: number, length: number, prot: number, flags: number, fd?: number, offset = 0): number {
+    numberArgs(
+      'mmap',
+      ['addr', addr],
+      ['length', length],
+      ['prot', prot],
+      ['flags', flags],
+      ['offset', offset],
+    )
+    // An fd is an int (ignored for MAP_ANONYMOUS, but still an int).
+    if (fd !== undefined) intArg('mmap', 'fd', fd, -(2 ** 31), 2 ** 31 - 1)
     return this.enter(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
   }
 
   /** `open(path, flags)`: O_RDONLY/O_WRONLY/O_RDWR with O_CREAT, O_EXCL, O_TRUNC; the lowest free fd (see fs.ts). */
   open(path: string, flags: number): number {
+    if (typeof path !== 'string') throw new TypeError(`open: path must be a string, got ${show(path)}`)
+    numberArg('open', 'flags', flags)
     return this.enter(() => sysOpen(this.m, this.files, path, flags))
   }
 
   /** `close(fd)`. Mappings of the file stay. */
   close(fd: number): void {
+    numberArg('close', 'fd', fd)
     this.enter(() => sysClose(this.files, fd))
   }
 
   /** `ftruncate(fd, length)`: a shrink unmaps and drops the pages past the new end (truncate.ts). */
   ftruncate(fd: number, length: number): void {
+    numberArgs('ftruncate', ['fd', fd], ['length', length])
     this.enter(() => sysFtruncate(this.m, this.files, fd, length))
   }
 
   /** `remap_file_pages(start, size, prot, pgoff, flags)`: a nonlinear window on a shared file mapping (fremap.ts). */
   remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): void {
+    numberArgs(
+      'remap_file_pages',
+      ['start', start],
+      ['size', size],
+      ['prot', prot],
+      ['pgoff', pgoff],
+      ['flags', flags],
+    )
     this.enter(() => sysRemapFilePages(this.m, this.mm, start, size, prot, pgoff, flags))
   }
 
   /** `munmap(addr, length)`. */
   munmap(addr: number, length: number): void {
+    numberArgs('munmap', ['addr', addr], ['length', length])
     this.enter(() => doMunmap(this.m, this.mm, addr, length))
   }
 
   /** `mprotect(addr, length, prot)`. */
   mprotect(addr: number, length: number, prot: number): void {
+    numberArgs('mprotect', ['addr', addr], ['length', length], ['prot', prot])
     this.enter(() => doMprotect(this.m, this.mm, addr, length, prot))
   }
 
@@ -380,21 +507,32 @@ export class Process {
    * change (see mremap.ts).
    */
   mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {
+    numberArgs(
+      'mremap',
+      ['oldAddr', oldAddr],
+      ['oldLen', oldLen],
+      ['newLen', newLen],
+      ['flags', flags],
+      ['newAddr', newAddr],
+    )
     return this.enter(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
   }
 
   /** `mlock(addr, length)`: VM_LOCKED on the range, its pages faulted in (see mlock.ts). */
   mlock(addr: number, length: number): void {
+    numberArgs('mlock', ['addr', addr], ['length', length])
     this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, true))
   }
 
   /** `munlock(addr, length)`. */
   munlock(addr: number, length: number): void {
+    numberArgs('munlock', ['addr', addr], ['length', length])
     this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, false))
   }
 
   /** `mlockall(flags)`: MCL_CURRENT (the arch's value: 1 on i386, 0x2000 on ppc/ppc64); MCL_FUTURE is not modelled. */
   mlockall(flags: number): void {
+    numberArg('mlockall', 'flags', flags)
     this.enter(() => doMlockall(this.m, this.mm, this.pid, flags, 'mlockall'))
   }
 
@@ -405,6 +543,7 @@ export class Process {
 
   /** `madvise(addr, length, advice)`: MADV_NORMAL/RANDOM/SEQUENTIAL/WILLNEED/DONTNEED (see madvise.ts). */
   madvise(addr: number, length: number, advice: number): void {
+    numberArgs('madvise', ['addr', addr], ['length', length], ['advice', advice])
     this.enter(() => doMadvise(this.m, this.mm, addr, length, advice))
   }
 
@@ -414,6 +553,7 @@ export class Process {
    * (the rest of the last page) reads the page's EOF tail: 0 unless written.
    */
   read(addr: number): number {
+    if (typeof addr !== 'number') numberArg('read', 'addr', addr)
     // The hot path: no closure, as enter() would allocate one per access.
     const prev = this.switchIn()
     try {
@@ -427,6 +567,8 @@ export class Process {
 
   /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. Past EOF it goes to the EOF tail. */
   write(addr: number, value: number): void {
+    if (typeof addr !== 'number') numberArg('write', 'addr', addr)
+    numberArg('write', 'value', value)
     if (!Number.isInteger(value)) throw new RangeError(`write: value ${value} is not an integer`)
     const prev = this.switchIn()
     try {
@@ -449,7 +591,9 @@ export class Process {
   private access(addr: number, write: boolean): number {
     const m = this.m
     if (!Number.isInteger(addr) || addr < 0)
-      throw new RangeError(`address ${addrText(addr)} is not a non-negative integer`)
+      throw new RangeError(
+        `${write ? 'write' : 'read'}: address ${addrText(addr)} is not a non-negative integer`,
+      )
     const page = addr - (addr % 4096)
     const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
     let reason = ''
@@ -457,13 +601,18 @@ export class Process {
     else if (write && !(vma.flags & VM.WRITE)) reason = 'write to a vma without VM_WRITE'
     else if (!write && !(vma.flags & (VM.READ | VM.EXEC))) reason = 'read from a vma without VM_READ'
     if (!vma || reason) throw this.kill(segv(this.pid, addr, reason))
-    for (let tries = 0; tries < 3; tries++) {
+    // The cpu retries the access after each fault. A write to a swapped,
+    // shared page takes two (do_swap_page maps it read-only, do_wp_page copies
+    // it), and direct reclaim before a fault may swap out what the previous one
+    // brought in; the pte is looked at again after the last fault too.
+    for (let tries = 0; ; tries++) {
       const ptr = lookupPte(m.env, this.mm.id, page)
       if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write)) {
         const w = m.env.tables.words
         const at = pteWordOffset(m.env, ptr)
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
+      if (tries === 8) break
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
       if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
       let kind: FaultKind
@@ -476,7 +625,11 @@ export class Process {
       }
       m.counters.faults[kind]++
     }
-    throw new Error(`pid ${this.pid}: access to 0x${addr.toString(16)} still faults after handling`)
+    throw new KernelBugError(
+      'the access completes once its faults are handled',
+      'mm/memory.c handle_mm_fault',
+      `pid ${this.pid}, 0x${addr.toString(16)}`,
+    )
   }
 
   private kill(e: SignalError): SignalError {
@@ -490,11 +643,20 @@ export class Process {
     return this.enter(() => this.m.forkProcess(this))
   }
 
-  /** `exec()`: replace the image with a fresh one whose stack holds `args` (one word per argument page). */
+  /**
+   * `exec()`: replace the image with a fresh one whose stack holds `args` (one
+   * word per argument page). Checked first: not an array of integers is a
+   * TypeError/RangeError, more than MAX_ARG_PAGES (32) words SyscallError
+   * E2BIG. The new image is built, with reclaim when memory is short, before
+   * the old one goes: ENOMEM leaves the process as it was.
+   */
   exec(args: readonly number[] = [0]): void {
+    checkExecArgs(args)
     this.enter(() => {
       const old = this.mm
-      this.mm = execMm(this.m, args, old.cpu)
+      // The new image is built whole before the old one goes: a failure
+      // (ENOMEM after reclaim) leaves the process as it was.
+      this.mm = this.m.withReclaim('execve', 'the new image', () => execMm(this.m, args, old.cpu))
       this.m.releaseMm(old)
     })
   }
@@ -517,6 +679,7 @@ export class Process {
 
   /** What the pte of `addr` holds. */
   pagemap(addr: number): PagemapEntry {
+    numberArg('pagemap', 'addr', addr)
     const m = this.m
     if (!Number.isInteger(addr) || addr < 0 || addr >= m.taskSize) {
       throw new ArchLimitError(
@@ -601,42 +764,9 @@ export class Machine {
   readonly lruCount: Int32Array
 
   constructor(opts: MachineOptions) {
-    const { arch } = opts
-    if (!arch || typeof arch.mkPte !== 'function')
-      throw new TypeError('Machine: options.arch must be an Arch (e.g. i386 from @rmaplab/arch-i386)')
+    const { arch, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim } = machineOptions(opts)
+    this.swapBytes = swapBytes
     const rmap = resolveRmapDesign(opts.rmap ?? 'objrmap')
-    const profile = opts.profile ?? '2.6.5-aa'
-    if (!KERNEL_PROFILES.includes(profile)) {
-      throw new RangeError(
-        `Machine: unknown profile '${String(profile)}'; valid: ${KERNEL_PROFILES.join(', ')}`,
-      )
-    }
-    const cpus = opts.cpus ?? 2
-    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 32)
-      throw new RangeError(`Machine: cpus must be a whole number in 1..32, got ${cpus}`)
-    const ram = parseSize(opts.ram ?? '64M', 'ram')
-    const limit = maxRam(arch)
-    if (ram < 4 * 1024 ** 2 || ram > limit) {
-      throw new RangeError(
-        `Machine: ram must be between 4M and ${limit / 1024 ** 2}M on ${arch.name}, got ${ram} bytes`,
-      )
-    }
-    if (ram % 4096 !== 0) throw new RangeError(`Machine: ram ${ram} is not a whole number of 4 KB pages`)
-    this.swapBytes = parseSize(opts.swap ?? 0, 'swap')
-    const seed = opts.seed ?? 1
-    if (!Number.isInteger(seed)) throw new RangeError(`Machine: seed must be an integer, got ${seed}`)
-    const maxMapCount = opts.maxMapCount ?? MAX_MAP_COUNT
-    if (!Number.isInteger(maxMapCount) || maxMapCount < 1 || maxMapCount > 0x7fffffff) {
-      throw new RangeError(
-        `Machine: maxMapCount (sysctl vm.max_map_count, an int) must be a whole number in 1..2147483647, got ${maxMapCount}`,
-      )
-    }
-    const nonlinearReclaim = opts.nonlinearReclaim ?? '2.6.7-cluster'
-    if (!NONLINEAR_RECLAIM.includes(nonlinearReclaim)) {
-      throw new RangeError(
-        `Machine: unknown nonlinearReclaim '${String(nonlinearReclaim)}'; valid: ${NONLINEAR_RECLAIM.join(', ')}`,
-      )
-    }
     this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
     this.rng = seed >>> 0 || 1
@@ -689,6 +819,7 @@ export class Machine {
    * swapfile.ts.
    */
   swapoff(type: number): SwapoffReport {
+    numberArg('swapoff', 'type', type)
     return sysSwapoff(this, type)
   }
 
@@ -704,6 +835,7 @@ export class Machine {
 
   /** swap_map[offset] of area `type`: the references to that slot (0 when free). */
   swapCount(type: number, offset: number): number {
+    numberArgs('swapCount', ['type', type], ['offset', offset])
     if (!Number.isInteger(type) || type < 0 || type >= 32 || !Number.isInteger(offset) || offset < 0)
       throw new RangeError(`swapCount: (${type}, ${offset}) is not a swap type 0..31 and an offset`)
     return swapCount(this, this.swap.entry(type, offset))
@@ -758,9 +890,10 @@ export class Machine {
     return this.rng % this.env.cpus
   }
 
-  /** A process with its own, empty mm. */
+  /** A process with its own, empty mm (its pgd allocated with reclaim: SyscallError ENOMEM when even that fails). */
   spawn(): Process {
-    const mm = new Mm(this.env.mmCreate(), this.pickCpu())
+    const cpu = this.pickCpu()
+    const mm = this.withReclaim('spawn', "the new mm's pgd", () => new Mm(this.env.mmCreate(), cpu))
     // mm_alloc of a fresh image: the design's exec hook (anonmm: exec_rmap's new group head).
     this.rmap.mmExec(this, mm)
     const p = new Process(this, this.nextPid++, mm)
@@ -776,29 +909,33 @@ export class Machine {
   /** @internal fork: dup_mmap into a child on a cpu of its own. */
   forkProcess(parent: Process): Process {
     const cpu = this.pickCpu()
-    let mm: Mm | undefined
     // copy_mm allocates page tables with GFP_KERNEL: the allocator reclaims
     // and retries; when that frees nothing fork fails with ENOMEM, the partial
     // child torn down (dupMmap does that), nothing else changed.
-    for (let tries = 0; mm === undefined; tries++) {
-      try {
-        mm = dupMmap(this, parent.mm, cpu)
-      } catch (e) {
-        if (!(e instanceof OutOfMemoryError)) throw e
-        if (tries >= 3 || tryToFreePages(this).freed === 0) {
-          throw new SyscallError(
-            'fork',
-            'ENOMEM',
-            "no page frames for the child's page tables, even after reclaim",
-          )
-        }
-      }
-    }
+    const mm = this.withReclaim('fork', "the child's page tables", () => dupMmap(this, parent.mm, cpu))
     const child = new Process(this, this.nextPid++, mm)
     child.files.copyFrom(parent.files)
     this.counters.fork.forks++
     this.procs.set(child.pid, child)
     return child
+  }
+
+  /**
+   * @internal Run `build`, which allocates with GFP_KERNEL/GFP_HIGHUSER and
+   * undoes its own partial work when an allocation fails: as the allocator
+   * does, reclaim (try_to_free_pages) and retry while reclaim frees
+   * something; then fail with SyscallError ENOMEM naming `syscall`.
+   */
+  withReclaim<T>(syscall: string, what: string, build: () => T): T {
+    for (let tries = 0; ; tries++) {
+      try {
+        return build()
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError)) throw e
+        if (tries >= 3 || tryToFreePages(this).freed === 0)
+          throw new SyscallError(syscall, 'ENOMEM', `no page frames for ${what}, even after reclaim`)
+      }
+    }
   }
 
   /** @internal A process is gone: release its mm. */
@@ -936,6 +1073,7 @@ export class Machine {
 
   /** One page frame's struct page. */
   page(pfn: number): PageInfo {
+    numberArg('page', 'pfn', pfn)
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.frames.n) {
       throw new RangeError(`page: pfn ${pfn} is outside 0..${this.frames.n - 1}`)
     }
@@ -969,6 +1107,7 @@ export class Machine {
 
   /** Refuse a pfn that names no page frame. */
   private checkPfn(fn: string, pfn: number): void {
+    numberArg(fn, 'pfn', pfn)
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.frames.n) {
       throw new RangeError(
         `${fn}: pfn ${pfn} is not a page frame; valid pfns are 0..${this.frames.n - 1} (max_mapnr ${this.frames.n})`,

@@ -9,7 +9,8 @@
  *   a refused vma is left unsplit.
  * - MADV_WILLNEED (`madvise_willneed`): EBADF on anonymous memory; on a file
  *   mapping the range's file pages are read into the page cache (not mapped),
- *   at once: the model's reads do not wait.
+ *   at once: the model's reads do not wait. On tmpfs nothing happens (no
+ *   ->readpage: force_page_cache_readahead's -EINVAL is ignored).
  * - MADV_DONTNEED (`madvise_dontneed`): EINVAL on a VM_LOCKED vma (2.6.5 checks
  *   nothing else: no VM_HUGETLB test, zap_page_range handles huge pages);
  *   otherwise `zap_page_range` over the range: the ptes go, each page loses its
@@ -55,6 +56,13 @@ function madviseBehavior(m: Machine, vma: Vma, start: number, end: number, behav
 function madviseWillneed(m: Machine, vma: Vma, start: number, end: number): void {
   const as = vma.file
   if (!as) throw new SyscallError(S, 'EBADF', 'MADV_WILLNEED on memory that maps no file')
+  // tmpfs: shmem_aops has no ->readpage (nor ->readpages), so 2.6.5's
+  // force_page_cache_readahead answers -EINVAL at once, which
+  // madvise_willneed ignores: nothing is read, and the call succeeds. Going
+  // through the disk-file read-in here would put a clean page (which reclaim
+  // could drop: tmpfs has no backing file) or a second, zero-filled copy of a
+  // swapped page into the page cache.
+  if (as.shmem) return
   const first = vma.linearIndex(start)
   const last = vma.linearIndex(Math.min(end, vma.end))
   const sane = Math.floor((m.lruPages().inactive + m.meminfo().MemFree / 4) / 2)

@@ -232,8 +232,15 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     }
   }
   m.getPage(old)
-  m.rmap.vmaPrepare(m, vma)
-  const pfn = m.allocUserPage()
+  let pfn: number
+  try {
+    m.rmap.vmaPrepare(m, vma)
+    pfn = m.allocUserPage()
+  } catch (e) {
+    // no_new_page: page_cache_release(old_page) before VM_FAULT_OOM.
+    m.putPage(old)
+    throw e
+  }
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
@@ -338,8 +345,15 @@ function doNoPage(
       let anon = false
       if (write && !(vma.flags & VM.SHARED)) {
         // Early COW break.
-        m.rmap.vmaPrepare(m, vma)
-        const copy = m.allocUserPage()
+        let copy: number
+        try {
+          m.rmap.vmaPrepare(m, vma)
+          copy = m.allocUserPage()
+        } catch (e) {
+          // oom: page_cache_release(new_page) before VM_FAULT_OOM.
+          m.putPage(page)
+          throw e
+        }
         fr.content[copy] = fr.content[page]!
         copyEofTail(m, page, copy)
         m.putPage(page)

@@ -267,11 +267,19 @@ export function doMlockall(m: Machine, mm: Mm, pid: number, flags: number, sysca
   const current = ppc ? MCL_CURRENT_PPC : MCL_CURRENT
   const future = ppc ? MCL_FUTURE_PPC : MCL_FUTURE
   if (syscall === 'mlockall') {
-    if (!Number.isInteger(flags) || !flags || flags & ~(current | future)) {
+    // sys_mlockall takes an int: a value outside its range (2**32 would
+    // arrive as 0) is refused, never truncated into a valid one.
+    if (
+      !Number.isInteger(flags) ||
+      flags < -(2 ** 31) ||
+      flags > 2 ** 31 - 1 ||
+      !flags ||
+      flags & ~(current | future)
+    ) {
       throw new SyscallError(
         syscall,
         'EINVAL',
-        `flags 0x${flags.toString(16)} must be MCL_CURRENT (0x${current.toString(16)}) and/or MCL_FUTURE (0x${future.toString(16)}) on ${m.arch.name}`,
+        `flags ${Number.isInteger(flags) && flags >= 0 ? `0x${flags.toString(16)}` : flags} (an int) must be MCL_CURRENT (0x${current.toString(16)}) and/or MCL_FUTURE (0x${future.toString(16)}) on ${m.arch.name}`,
       )
     }
     if (flags & future)

@@ -407,10 +407,14 @@ export function doMprotect(m: Machine, mm: Mm, start: number, length: number, pr
       throw new SyscallError(S, 'EACCES', 'the mapping may not be given that protection (VM_MAY* clear)')
     }
     const tmp = Math.min(vma.end, end)
-    vma = mprotectFixup(m, vma, nstart, tmp, newFlags)
-    nstart = tmp
+    // `prev` of 2.6.7's sys_mprotect: the vma that now holds [nstart, tmp),
+    // which a merge may have grown over its neighbours on both sides.
+    const prev = mprotectFixup(m, vma, nstart, tmp, newFlags)
+    // Continue from prev->vm_end: after a merge with the next vma the walk
+    // resumes past it, not at a start no vma has any more.
+    nstart = Math.max(tmp, prev.end)
     if (nstart >= end) return
-    const next = mm.vmas[mm.vmas.indexOf(vma) + 1]
+    const next = mm.vmas[mm.vmas.indexOf(prev) + 1]
     if (!next || next.start !== nstart)
       throw new SyscallError(S, 'ENOMEM', `0x${nstart.toString(16)} is not mapped`)
     vma = next

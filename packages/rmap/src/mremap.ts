@@ -253,6 +253,9 @@ export function doMremap(
   checkInt('old length', oldLen)
   checkInt('new length', newLen)
   checkInt('flags', flags)
+  // new_addr is an unsigned long even when MREMAP_FIXED is not given and it is ignored.
+  if (!Number.isInteger(newAddr))
+    throw new SyscallError(S, 'EINVAL', `new address ${newAddr} is not an integer`)
   if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE))
     throw new SyscallError(
       S,

@@ -98,6 +98,16 @@ export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number 
 }
 
 /**
+ * `shmem_getpage(inode, idx, &page, SGP_READ)`: the page at `idx` if it
+ * exists, in the page cache or brought back from swap, with a reference for
+ * the caller; -1 for a hole (SGP_READ allocates nothing).
+ */
+export function shmemGetpageRead(m: Machine, as: AddressSpace, idx: number): number {
+  if (!as.pages.has(idx) && !as.shmem!.swap.has(idx)) return -1
+  return shmemGetpage(m, as, idx)
+}
+
+/**
  * `move_from_swap_cache(page, idx, mapping)` as shmem_getpage and shmem_unuse
  * use it (page locked; BUG if under writeback or with private data): out of
  * swapper_space, into the inode's page cache at `idx`, dirty; the vector's

@@ -31,6 +31,7 @@ import type { Mm } from './mm/vma.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import { shmemUnuse } from './shmem.js'
 import { deleteFromSwapCache, deleteFromSwapCacheLocked, readSwapCacheAsync } from './swap_state.js'
+import { show } from './validate.js'
 
 /** SWAPFILE_CLUSTER: slots allocated in sequence before scan_swap_map looks for a fresh empty cluster. */
 export const SWAPFILE_CLUSTER = 256
@@ -233,7 +234,7 @@ export function sysSwapon(m: Machine, opts: SwaponOptions | number | string): nu
   if (o.priority === undefined) prio = s.leastPriority - 1
   else {
     if (!Number.isInteger(o.priority) || o.priority < -32768 || o.priority > 32767)
-      throw new RangeError(`swapon: priority ${o.priority} is not a whole number in -32768..32767`)
+      throw new RangeError(`swapon: priority ${show(o.priority)} is not a whole number in -32768..32767`)
     prio = o.priority
   }
   if (o.priority === undefined) s.leastPriority = prio
@@ -264,6 +265,8 @@ function parseSwapSize(v: number | string): number {
       throw new RangeError(`swapon: size ${v} is not a whole, non-negative number of bytes`)
     return v
   }
+  if (typeof v !== 'string')
+    throw new TypeError(`swapon: size must be a number of bytes or a string such as '512M', got ${show(v)}`)
   const match = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(v)
   if (!match) throw new RangeError(`swapon: size '${v}' is not a size such as '512M'`)
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[match[2]!.toUpperCase()]!

@@ -17,19 +17,22 @@
  * Nonlinear vmas: the -aa tree zaps them like linear ones, by address, which
  * misses the ptes remap_file_pages put elsewhere and would leave pages past
  * the new end mapped while truncate_inode_pages drops them (a later
- * page_remove_rmap then BUGs on the NULL mapping). The 2.6.7-era
- * `unmap_mapping_range` walks nonlinear vmas whole and zaps a pte only when
- * the file page it maps (page->index, or the pgoff of a file pte) lies in the
- * hole. rmaplab follows that (docs/README.md#which-kernel).
+ * page_remove_rmap then BUGs on the NULL mapping). 2.6.7's
+ * `unmap_mapping_range` walks nonlinear vmas whole (zap_page_range with
+ * `details->nonlinear_vma`): a present page whose page->index lies in the hole
+ * is unmapped, leaving `pgoff_to_pte(page->index)` where it was not at its
+ * linear position, and file ptes are left alone, so the next access there is
+ * SIGBUS past the new end. rmaplab follows that (mm/memory.c zap_pte_range of
+ * 2.6.7; docs/README.md#which-kernel).
  */
-import { KernelBugError, SyscallError } from './errors.js'
+import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { VM, type Vma } from './mm/vma.js'
-import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
-import { shmemTruncate } from './shmem.js'
+import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from './pgtable.js'
+import { shmemGetpageRead, shmemTruncate } from './shmem.js'
 
 const PAGE = 4096
 
@@ -54,12 +57,30 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
     as.size = offset
     return
   }
-  as.size = offset
-  invalidateMmapRange(m, as, offset + PAGE - 1, 0)
-  truncateInodePages(m, as, offset)
-  if (as.shmem)
-    shmemTruncate(m, as) // tmpfs ->truncate: free the swap vector past i_size
-  else ext2Truncate(as)
+  // shmem_notify_change: truncating tmpfs down to a partial page brings that
+  // page back from swap (shmem_getpage with SGP_READ: an existing page only)
+  // and holds it until truncation is over, so truncate_partial_page zeroes
+  // its tail instead of leaving the old bytes in the swap slot.
+  let held = -1
+  if (as.shmem && offset < as.size && offset % PAGE !== 0) {
+    try {
+      held = shmemGetpageRead(m, as, Math.floor(offset / PAGE))
+    } catch (e) {
+      // (void) shmem_getpage: an allocation failure is ignored and the
+      // truncation goes on without the page.
+      if (!(e instanceof OutOfMemoryError)) throw e
+    }
+  }
+  try {
+    as.size = offset
+    invalidateMmapRange(m, as, offset + PAGE - 1, 0)
+    truncateInodePages(m, as, offset)
+    if (as.shmem)
+      shmemTruncate(m, as) // tmpfs ->truncate: free the swap vector past i_size
+    else ext2Truncate(as)
+  } finally {
+    if (held >= 0) m.putPage(held)
+  }
 }
 
 /**
@@ -101,9 +122,14 @@ export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: num
 }
 
 /**
- * The 2.6.7-era treatment of a nonlinear vma in the hole (zap_details with
- * nonlinear_vma): every pte of the vma is looked at, and one is zapped when
- * the page it maps, or the pgoff its file pte holds, falls in [hba, hea].
+ * The 2.6.7 treatment of a nonlinear vma in the hole (zap_pte_range with
+ * `details->nonlinear_vma`): every pte of the vma is looked at. A present
+ * page whose page->index falls in [hba, hea] is unmapped, and when it was not
+ * at its linear position the pte becomes `pgoff_to_pte(page->index)`, so the
+ * next access there faults through do_file_page and gets SIGBUS past the new
+ * end instead of silently showing the file's linear page. Ptes that are not
+ * present (file ptes: a nonlinear vma is VM_SHARED, so no swap ptes) are left
+ * alone; their pgoff past i_size already makes the next access SIGBUS.
  */
 function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void {
   const f = m.fast
@@ -114,17 +140,16 @@ function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void 
     const at = pteWordOffset(m.env, ptr)
     const lo = w[at]!
     const hi = f.words === 2 ? w[at + 1]! : 0
-    let index: number
-    if (f.present(lo, hi)) {
-      const pfn = f.pfn(lo, hi)
-      if (pfn >= m.frames.n || pageCacheOf(m, pfn) !== vma.file) continue
-      index = m.frames.index[pfn]!
-    } else if (f.file(lo, hi)) {
-      index = f.pgoff(lo, hi)
-    } else {
-      continue
-    }
-    if (index >= hba && index <= hea) zapPageRange(m, vma, a, a + PAGE)
+    if (!f.present(lo, hi)) continue
+    const pfn = f.pfn(lo, hi)
+    if (pfn >= m.frames.n || pageCacheOf(m, pfn) !== vma.file) continue
+    const index = m.frames.index[pfn]!
+    if (index < hba || index > hea) continue
+    zapPageRange(m, vma, a, a + PAGE)
+    if (vma.linearIndex(a) === index) continue
+    const p = pteOffsetMap(m.env, vma.mm.id, a)
+    m.env.mmu.setPte(p, f.pgoffLo(index), f.pgoffHi(index))
+    pteUnmap(m.env, p)
   }
 }
 

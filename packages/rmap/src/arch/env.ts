@@ -549,11 +549,22 @@ export class PageTableEnv implements PgtableEnv {
     const pgd = this.allocTablePage()
     const { fast } = this.arch
     const step = this.arch.geometry.PGD_ENTRY_BITS >>> 5
-    for (let i = 0; i < pmds; i++) {
-      const pmd = this.allocTablePage()
-      const at = this.tables.base(pgd) + i * step
-      if (step === 2) this.tables.words[at + 1] = fast.pgdEntryHi(pmd)
-      this.tables.words[at] = fast.pgdEntryLo(pmd)
+    const done: number[] = []
+    try {
+      for (let i = 0; i < pmds; i++) {
+        const pmd = this.allocTablePage()
+        done.push(pmd)
+        const at = this.tables.base(pgd) + i * step
+        if (step === 2) this.tables.words[at + 1] = fast.pgdEntryHi(pmd)
+        this.tables.words[at] = fast.pgdEntryLo(pmd)
+      }
+    } catch (e) {
+      // pgd_alloc's out_oom: free the pmds already taken and the pgd.
+      for (const pfn of [...done, pgd]) {
+        this.tables.detach(pfn)
+        this.freePage(pfn)
+      }
+      throw e
     }
     return pgd
   }

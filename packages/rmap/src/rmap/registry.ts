@@ -3,6 +3,7 @@
  * Machine resolves its design once, at construction; every caller then goes
  * through `m.rmap`.
  */
+import { MachineOptionError } from '../errors.js'
 import { anonmm } from './anonmm/index.js'
 import { objrmap } from './objrmap/index.js'
 import { RMAP_DESIGNS, RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName } from './strategy.js'
@@ -10,27 +11,25 @@ import { RMAP_DESIGNS, RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName
 const REGISTRY: Record<RmapStrategyName, RmapStrategy> = { objrmap, anonmm }
 
 /** The `rmap` option names a design rmaplab does not know. */
-export class UnknownRmapDesignError extends RangeError {
+export class UnknownRmapDesignError extends MachineOptionError {
   override name = 'UnknownRmapDesignError'
-  /** The option this is about. */
-  readonly option = 'rmap'
   /** The names it takes. */
   readonly valid: readonly string[] = RMAP_DESIGNS
-  constructor(readonly value: unknown) {
-    super(`Machine: unknown rmap design ${describe(value)}; valid: ${RMAP_DESIGNS.join(', ')}`)
+  constructor(value: unknown) {
+    super('rmap', value, `unknown rmap design ${describe(value)}; valid: ${RMAP_DESIGNS.join(', ')}`)
   }
 }
 
 /** The `rmap` option names a 2004 design that rmaplab knows but does not model yet. */
-export class RmapDesignNotImplementedError extends RangeError {
+export class RmapDesignNotImplementedError extends MachineOptionError {
   override name = 'RmapDesignNotImplementedError'
-  /** The option this is about. */
-  readonly option = 'rmap'
   /** The names that work today. */
   readonly valid: readonly string[] = RMAP_STRATEGIES
-  constructor(readonly value: string) {
+  constructor(value: string) {
     super(
-      `Machine: rmap design '${value}' is not implemented yet; implemented: ${RMAP_STRATEGIES.join(', ')}`,
+      'rmap',
+      value,
+      `rmap design '${value}' is not implemented yet; implemented: ${RMAP_STRATEGIES.join(', ')}`,
     )
   }
 }

@@ -1,0 +1,74 @@
+/**
+ * `pnpm fuzz [-- --runs N] [--arch i386|i386-pae|ppc|ppc64|all] [--seed S]
+ * [--path P] [--steps N] [--minutes M]`: the model-based random test of
+ * fuzz.ts for as long as asked. Environment variables FUZZ_RUNS, FUZZ_ARCH,
+ * FUZZ_SEED, FUZZ_STEPS and FUZZ_MINUTES do the same. A failure prints
+ * fast-check's report: the seed and path that replay it, and the shrunk
+ * sequence of operations.
+ */
+import { parseArgs } from 'node:util'
+import { i386, i386Pae } from '@rmaplab/arch-i386'
+import { ppc } from '@rmaplab/arch-ppc'
+import { ppc64 } from '@rmaplab/arch-ppc64'
+import { fuzz } from './fuzz.js'
+
+const LAYOUTS = { i386, 'i386-pae': i386Pae, ppc, ppc64 }
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    runs: { type: 'string', default: process.env.FUZZ_RUNS ?? '200' },
+    arch: { type: 'string', default: process.env.FUZZ_ARCH ?? 'all' },
+    seed: { type: 'string', default: process.env.FUZZ_SEED },
+    path: { type: 'string', default: process.env.FUZZ_PATH },
+    steps: { type: 'string', default: process.env.FUZZ_STEPS ?? '80' },
+    minutes: { type: 'string', default: process.env.FUZZ_MINUTES },
+  },
+})
+
+function whole(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isSafeInteger(n)) {
+    console.error(`fuzz: --${name} must be an integer, got '${v}'`)
+    process.exit(2)
+  }
+  return n
+}
+
+const runs = whole('runs', values.runs)!
+const steps = whole('steps', values.steps)!
+const seed = whole('seed', values.seed) ?? (Date.now() ^ (Math.random() * 0x100000000)) | 0
+const minutes = values.minutes === undefined ? undefined : Number(values.minutes)
+const names = values.arch === 'all' ? Object.keys(LAYOUTS) : values.arch.split(',')
+for (const name of names) {
+  if (!(name in LAYOUTS)) {
+    console.error(`fuzz: unknown --arch '${name}'; valid: ${Object.keys(LAYOUTS).join(', ')}, all`)
+    process.exit(2)
+  }
+}
+console.log(`fuzz: seed ${seed}, ${runs} runs of up to ${steps} operations per layout`)
+let failed = false
+for (const name of names) {
+  const arch = LAYOUTS[name as keyof typeof LAYOUTS]
+  const t0 = performance.now()
+  try {
+    const r = fuzz({
+      arch,
+      runs,
+      maxCommands: steps,
+      seed,
+      ...(values.path !== undefined ? { path: values.path } : {}),
+      ...(minutes !== undefined ? { timeLimitMs: (minutes * 60_000) / names.length } : {}),
+    })
+    const s = ((performance.now() - t0) / 1000).toFixed(1)
+    console.log(`${name}: ${r.runs} runs, ${r.ops} operations, no finding (${s} s)`)
+  } catch (e) {
+    failed = true
+    console.log(
+      `${name}: FINDING (replay: pnpm fuzz -- --arch ${name} --seed ${seed} --runs ${runs} --steps ${steps} --path <path below>)`,
+    )
+    console.log(e instanceof Error ? e.message : String(e))
+  }
+}
+process.exitCode = failed ? 1 : 0
