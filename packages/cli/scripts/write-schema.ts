@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { workloadJsonSchema } from '../src/workload/schema.js'
+import { workloadJsonSchema } from '@rmaplab/workload'
 
 /** The schema as JSON text. */
 export function schemaText(): string {

@@ -3,26 +3,40 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
+import {
+  BadInputError,
+  experiment,
+  experiments,
+  type Layout,
+  type LayoutOverrides,
+  type LayoutRun,
+  parseArchList,
+  parseRmapList,
+  parseText,
+  type RunHooks,
+  resolveLayouts,
+  runOnLayout,
+  showParam,
+  validateWorkload,
+  type Workload,
+  workloadJsonSchema,
+} from '@rmaplab/workload'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
-import { BadInputError, EXIT } from './errors.js'
-import { experiment, experiments } from './experiments/index.js'
-import { showParam } from './experiments/params.js'
+import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
-import { failureText, jsonReport, mapsText, meminfoBlocks, metricsTable, passText, table } from './report.js'
 import {
-  type Layout,
-  type LayoutOverrides,
-  parseArchList,
-  parseRmapList,
-  resolveLayouts,
-} from './run/layouts.js'
-import { type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
+  failureText,
+  jsonReport,
+  mapsText,
+  meminfoBlocks,
+  metricsTable,
+  noticeLines,
+  passText,
+  table,
+} from './report.js'
 import { type SweepPoint, sweepCharts, sweepValues, writeCharts } from './sweep.js'
-import { workloadJsonSchema } from './workload/schema.js'
-import { parseText } from './workload/source.js'
-import { validateWorkload, type Workload } from './workload/validate.js'
 
 /** Where the command writes. */
 export interface Io {
@@ -74,6 +88,10 @@ export function loadTarget(
   params: readonly string[],
 ): { workload: Workload; params: Record<string, number> } {
   const isFile = existsSync(target) && statSync(target).isFile()
+  if (!isFile && existsSync(target) && statSync(target).isDirectory())
+    throw new BadInputError([
+      `${target}: is a directory; give a workload file (.yaml, .yml, .json) or an experiment name`,
+    ])
   if (isFile) {
     if (params.length)
       throw new BadInputError([`--param is for built-in experiments; ${target} is a workload file`])
@@ -172,6 +190,7 @@ function report(
     if (f) io.out(f)
     else if (mode === 'check') io.out(`✓ ${r.layout}: m.check() held after each of ${r.stepsRun} steps`)
     else io.out(passText(r))
+    for (const line of noticeLines(r, w)) io.out(line)
   }
   if (mode !== 'check' || !ok) {
     io.out('')
@@ -220,7 +239,11 @@ function sweepPlan(
     .filter((v) => v !== top)
     .map((value) => {
       const { workload } = loadTarget(target, [...rest, `${param}=${value}`])
-      return { value, workload, layouts: resolveLayouts(workload.machine, workload.source, over) }
+      return {
+        value,
+        workload,
+        layouts: resolveLayouts(workload.machine, workload.source, over, workload.steps),
+      }
     })
   return { param, points }
 }
@@ -294,7 +317,7 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params } = loadTarget(t, opts.param ?? [])
-      const layouts = resolveLayouts(workload.machine, workload.source, over)
+      const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
       return { target: t, workload, params, layouts, sweep }
@@ -427,10 +450,9 @@ Examples:
     .option('-p, --param <key=value>', 'a parameter (repeatable)', collect)
     .action((name: string, opts: { param?: string[] }) => {
       const e = experiment(name)
-      const { data, source } = e.load(opts.param ?? [])
+      const { data } = e.load(opts.param ?? [])
       // The demos' relative $schema works only beside the package's schema/; a copy gets the published one.
-      if (e.group === 'demo')
-        io.out(readFileSync(source.file, 'utf8').replace(SCHEMA_LINE, schemaComment()).trimEnd())
+      if (e.text !== undefined) io.out(e.text.replace(SCHEMA_LINE, schemaComment()).trimEnd())
       else {
         io.out(`# ${e.title}\n${schemaComment()}`)
         io.out(workloadYaml(data))

@@ -10,13 +10,5 @@ export const EXIT = {
   internal: 3,
 } as const
 
-/** Bad input: reported with its position(s) and exit code 2, before anything runs. */
-export class BadInputError extends Error {
-  override name = 'BadInputError'
-  constructor(
-    /** One line per problem, e.g. `w.yaml:3:7: steps[0].mmap.prot: expected ...`. */
-    readonly problems: readonly string[],
-  ) {
-    super(problems.join('\n'))
-  }
-}
+/** Bad input: the workload package's error, reported with its position(s) and exit code 2. */
+export { BadInputError } from '@rmaplab/workload'

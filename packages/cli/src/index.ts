@@ -1,23 +1,37 @@
 /**
- * @rmaplab/cli: the `rmaplab` command, and the pieces it is built from for
- * programs that want to load, validate and run workloads themselves.
+ * @rmaplab/cli: the `rmaplab` command. The workload format, the experiments
+ * and the runner it is built on are @rmaplab/workload's; they are re-exported
+ * here for programs that imported them from the cli.
  *
  * @packageDocumentation
  */
-export { type ChartSpec, lineChart, type Series } from './chart.js'
-export { type Io, loadTarget, main } from './cli.js'
-export { BadInputError, EXIT } from './errors.js'
-export { type Experiment, experiment, experiments } from './experiments/index.js'
-export { failureText, jsonReport, meminfoText, metricsTable } from './report.js'
-export { ARCHES, type Layout, newMachine, resolveLayouts } from './run/layouts.js'
-export { type Failure, type LayoutRun, type RunHooks, runOnLayout } from './run/runner.js'
-export { compileExpr, ExprError } from './workload/expr.js'
 export {
   ARCH_NAMES,
+  ARCHES,
+  BadInputError,
+  compileExpr,
+  type Experiment,
+  ExprError,
+  experiment,
+  experiments,
+  type Failure,
+  type Layout,
+  type LayoutRun,
+  newMachine,
+  objectSource,
+  parseText,
+  type RunHooks,
+  resolveLayouts,
+  runOnLayout,
+  type Source,
   STEP_KINDS,
   STEP_SCHEMAS,
+  validateWorkload,
+  type Workload,
   WorkloadSchema,
   workloadJsonSchema,
-} from './workload/schema.js'
-export { objectSource, parseText, type Source } from './workload/source.js'
-export { validateWorkload, type Workload } from './workload/validate.js'
+} from '@rmaplab/workload'
+export { type ChartSpec, lineChart, type Series } from './chart.js'
+export { type Io, loadTarget, main } from './cli.js'
+export { EXIT } from './errors.js'
+export { failureText, jsonReport, meminfoText, metricsTable } from './report.js'

@@ -4,9 +4,8 @@
  */
 
 import type { Meminfo } from '@rmaplab/rmap'
+import type { LayoutRun, Workload } from '@rmaplab/workload'
 import Table from 'cli-table3'
-import type { LayoutRun } from './run/runner.js'
-import type { Workload } from './workload/validate.js'
 
 /** One row of the comparison: a label, how to get the figure, and whether to show it when it is zero everywhere. */
 interface Row {
@@ -150,6 +149,14 @@ export function failureText(r: LayoutRun, w: Workload): string | undefined {
 export function passText(r: LayoutRun): string {
   const a = r.assertions.passed
   return `✓ ${r.layout}: ${r.stepsRun} steps${a ? `, ${a} assertion(s) held` : ''}, ${r.timeMs} ms`
+}
+
+/** What steps reported although they succeeded (pages a walk skipped), one line each under the verdict. */
+export function noticeLines(r: LayoutRun, w: Workload): string[] {
+  return r.notices.map((n) => {
+    const where = n.pos ? `${w.source.file}:${n.pos.line}:${n.pos.col}` : w.source.file
+    return `    note: step ${n.step} (${where}) ${n.label}: ${n.message}`
+  })
 }
 
 /** The JSON report: everything `m.stats()` and `m.meminfo()` said, per layout. */

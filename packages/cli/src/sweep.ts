@@ -5,10 +5,9 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { LayoutRun, ParamDef } from '@rmaplab/workload'
 import { lineChart, type Series } from './chart.js'
-import type { ParamDef } from './experiments/params.js'
 import { prepareOutputDir } from './output.js'
-import type { LayoutRun } from './run/runner.js'
 
 /** The values a sweep runs: every whole step up to `top` when there are few, else six evenly spaced ones. */
 export function sweepValues(def: ParamDef, top: number): number[] {

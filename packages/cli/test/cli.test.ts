@@ -160,7 +160,9 @@ steps:
       .map((x) => x.name)
       .join(', ')
     expect([e.code, a.code, s.code, p.code]).toEqual([2, 2, 2, 2])
-    expect(e.stderr).toBe(`unknown experiment 'andrae' (and no such file); experiments: ${names}\n`)
+    expect(e.stderr).toBe(
+      `unknown experiment 'andrae' (and no such file); did you mean 'andrea'?; experiments: ${names}\n`,
+    )
     expect(a.stderr).toBe(`unknown arch 'sparc'; valid: i386, i386-pae, ppc, ppc64, all\n`)
     expect(s.stderr).toBe(`unknown rmap strategy 'pte_chains'; valid: objrmap, anonmm\n`)
     expect(p.stderr).toBe(`unknown parameter 'depth' of andrea; parameters: size, levels, walks\n`)

@@ -43,10 +43,10 @@ function viaPnpm(script: string, initCwd: string, args: readonly string[]): Prom
 }
 
 describe('pnpm rmaplab resolves paths from where the user stands', () => {
-  it('cd arch && pnpm rmaplab run ../packages/cli/workloads/a1.yaml', async () => {
+  it('cd arch && pnpm rmaplab run ../packages/workload/workloads/a1.yaml', async () => {
     const r = await viaPnpm('rmaplab', join(ROOT, 'arch'), [
       'run',
-      '../packages/cli/workloads/a1.yaml',
+      '../packages/workload/workloads/a1.yaml',
       '--arch',
       'i386',
     ])
@@ -56,9 +56,9 @@ describe('pnpm rmaplab resolves paths from where the user stands', () => {
   })
 
   it('only the repository scripts move: inside another npm script, paths stay relative to the working directory', async () => {
-    const r = await viaPnpm('build', join(ROOT, 'arch'), ['run', '../packages/cli/workloads/a1.yaml'])
+    const r = await viaPnpm('build', join(ROOT, 'arch'), ['run', '../packages/workload/workloads/a1.yaml'])
     expect(r.code).toBe(2)
-    expect(r.stderr.trim()).toBe('../packages/cli/workloads/a1.yaml: no such file')
+    expect(r.stderr.trim()).toBe('../packages/workload/workloads/a1.yaml: no such file')
   })
 
   it('--chart mycharts writes under the user directory, not the repository root', async () => {

@@ -35,6 +35,9 @@
  *   list) and as many as their counts say; every in-use, non-reserved user
  *   or cache page (mapped, page cache or swap cache; not a page-table page)
  *   is on exactly one of them, and no page outside them has PG_lru;
+ * - write-back: PG_writeback exactly on the pages with a write in flight, each
+ *   in use, in the swap cache or a page cache, on an LRU list and unlocked;
+ *   PG_reclaim only with PG_writeback; nr_writeback counts them;
  * - tmpfs: every tmpfs page is in its page cache (dirty) or in swap, never
  *   both, never lost (shmem.ts checkShmem);
  * - page frames are conserved (free + in use = total);
@@ -48,6 +51,7 @@ import { AddressSpace } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
+import { pagesUnderWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset, userPtePages } from './pgtable.js'
 import { checkShmem, shmemSwapRefs } from './shmem.js'
 import { SWAP_MAP_MAX } from './swapfile.js'
@@ -234,6 +238,7 @@ export function runCheck(m: Machine): void {
   checkSwap(m, swapPtes, v)
   checkShmem(m, v)
   checkLru(m, v)
+  checkWriteback(m, v)
   for (const k of env.kmap.outstanding())
     v.push(`kmap slot ${k.slot} on cpu ${k.cpu} is released (holds pfn ${k.pfn})`)
   for (const s of env.mmu.stale()) {
@@ -301,6 +306,45 @@ function checkSwap(m: Machine, swapPtes: Map<number, number>, v: string[]): void
     if (fr.test(pfn, PG.swapcache) && s.cache.get(fr.getPrivate(pfn)) !== pfn)
       v.push(`a PG_swapcache page is in the swap cache under its private entry (page ${pfn})`)
   }
+}
+
+/**
+ * Write-back (page-writeback.ts): PG_writeback exactly on the pages whose
+ * write is in flight; each is in use, in the swap cache or a page cache (a
+ * page cannot leave its cache while its write runs) and on an LRU list, and
+ * not locked (writepage unlocked it); PG_reclaim only on a page under
+ * write-back; nr_writeback (meminfo Writeback) counts them.
+ */
+function checkWriteback(m: Machine, v: string[]): void {
+  const fr = m.frames
+  const queued = pagesUnderWriteback(m)
+  const inflight = new Set(queued)
+  const mask = (1 << PG.writeback) | (1 << PG.reclaim)
+  const flags = fr.flags
+  let n = 0
+  for (let pfn = 0; pfn < fr.n; pfn++) {
+    if ((flags[pfn]! & mask) === 0) continue // one read per frame: m.check() runs after every step
+    const wb = fr.test(pfn, PG.writeback)
+    if (!wb) {
+      v.push(`PG_reclaim only on a page under write-back (page ${pfn})`)
+      continue
+    }
+    n++
+    if (!inflight.has(pfn)) v.push(`a page with PG_writeback has a write in flight (page ${pfn})`)
+    if (fr.count[pfn] === 0) v.push(`a page under write-back is in use (page ${pfn} is free)`)
+    const cached =
+      fr.test(pfn, PG.swapcache) ||
+      (!fr.test(pfn, PG.anon) &&
+        fr.mapping[pfn] !== -1 &&
+        m.objects.get(fr.mapping[pfn]!) instanceof AddressSpace)
+    if (!cached) v.push(`a page under write-back is in the swap cache or a page cache (page ${pfn})`)
+    if (!fr.test(pfn, PG.lru)) v.push(`a page under write-back is on an LRU list (page ${pfn})`)
+    if (fr.test(pfn, PG.locked)) v.push(`a page under write-back is unlocked (page ${pfn})`)
+  }
+  for (const pfn of queued)
+    if (!fr.test(pfn, PG.writeback)) v.push(`a write in flight is of a page with PG_writeback (page ${pfn})`)
+  const nr = m.env.pageState.count(PS.nr_writeback)
+  if (nr !== n) v.push(`nr_writeback (${nr}) counts the pages under write-back (${n})`)
 }
 
 /** LRU consistency: the lists against the page flags and the counts (see the module comment). */

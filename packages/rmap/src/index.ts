@@ -34,6 +34,7 @@ export {
 export * from './machine.js'
 export * from './mm/page.js'
 export * from './mm/vma.js'
+export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './page_alloc.js'
 export * from './pgtable.js'
 export { Anonmm, anonmm } from './rmap/anonmm/index.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
@@ -70,5 +71,6 @@ export {
   type ReclaimReport,
   SWAP_CLUSTER_MAX,
   swapTendency,
+  totalMemory,
   VM_SWAPPINESS,
 } from './vmscan.js'

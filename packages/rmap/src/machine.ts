@@ -37,6 +37,7 @@ import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
 import { type AnonVma, Mm, VM } from './mm/vma.js'
 import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
 import { doMremap } from './mremap.js'
+import { completeWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import type { Anonmm } from './rmap/anonmm/anonmm.js'
 import { resolveRmapDesign } from './rmap/registry.js'
@@ -248,6 +249,10 @@ function newCounters() {
       deactivated: 0,
       activated: 0,
       oomKills: 0,
+      /** Writes that completed (end_page_writeback). */
+      writebacksCompleted: 0,
+      /** Written pages moved to the inactive tail as their write completed (rotate_reclaimable_page, pgrotated). */
+      rotated: 0,
     },
     /** The walk of the last `m.pageReferenced(pfn)` / `m.tryToUnmap(pfn)` call alone. */
     lastWalk: { vmasVisited: 0, ptesProbed: 0 },
@@ -843,12 +848,16 @@ export class Machine {
 
   /**
    * Take one page through the -aa shrink_list (vmscan.ts): trylock the page,
-   * page_map_lock, page_referenced (referenced and in use → activated),
-   * add_to_swap for an anonymous page not yet in the swap cache,
-   * try_to_unmap (SWAP_FAIL → activated, SWAP_AGAIN → kept, SWAP_SUCCESS →
-   * on), write a dirty page to its swap slot or file, then drop it from the
-   * swap or page cache and free it. Returns what happened at each stage.
-   * Throws RangeError for a pfn that is not a page on an LRU list.
+   * a page under write-back is kept, page_map_lock, page_referenced
+   * (referenced and in use → activated; an unmapped page is never
+   * referenced), add_to_swap for a mapped anonymous page not yet in the swap
+   * cache, try_to_unmap (SWAP_FAIL → activated, SWAP_AGAIN → kept,
+   * SWAP_SUCCESS → on). A dirty page that only the cache and reclaim hold is
+   * then written — result `'written'`: the page is under write-back and back
+   * on the inactive list; after `m.completeWriteback()` the next pageout frees
+   * it. A clean one leaves the swap or page cache and is freed. Returns what
+   * happened at each stage. Throws RangeError for a pfn that is not a page on
+   * an LRU list.
    */
   pageout(pfn: number): PageoutReport {
     this.checkPfn('pageout', pfn)
@@ -862,17 +871,32 @@ export class Machine {
   }
 
   /**
-   * Run the LRU scan as kswapd would (vmscan.ts): balance_pgdat —
-   * refill_inactive_zone and shrink_list over every zone at priorities
-   * DEF_PRIORITY (12) down to 1 — again while zone->prev_priority falls, until
-   * `pages` are freed or no progress is possible. Returns a report;
-   * `progress: false` when fewer than `pages` could be freed (a whole
-   * shrink_list batch is processed, so `freed` may exceed `pages`). Throws a
-   * RangeError naming the limit, with nothing changed, when `pages` is not a
-   * whole number in 0..2^31-1.
+   * Run the LRU scan as kswapd would (vmscan.ts, the -aa tree's scan):
+   * balance_pgdat — shrink_zone's nr_scan_active / nr_scan_inactive
+   * accumulators, refill_inactive_zone and shrink_cache over every zone at
+   * priorities DEF_PRIORITY (12) down to 1 — again while zone->prev_priority
+   * falls, writes were started or completed (the writes in flight complete
+   * between runs), or an accumulator grew, until `pages` are freed or no
+   * progress is possible. Returns a report; `progress: false` when fewer than
+   * `pages` could be freed (shrink_cache scans all of max_scan, so `freed` may
+   * exceed `pages`). Throws a RangeError naming the limit, with nothing
+   * changed, when `pages` is not a whole number in 0..2^31-1.
    */
   reclaim(opts: { pages: number }): ReclaimReport {
     return reclaim(this, opts?.pages)
+  }
+
+  /**
+   * Complete every write in flight (the disk catching up): each page under
+   * write-back loses PG_writeback (meminfo Writeback drops) and, if reclaim
+   * wrote it and it is still inactive, clean and unlocked, moves to the
+   * inactive tail so the next scan frees it first (end_page_writeback,
+   * rotate_reclaimable_page). Reclaim itself completes writes where the kernel
+   * sleeps (between kswapd runs, blk_congestion_wait); `m.pageout` never does.
+   * Returns how many writes completed.
+   */
+  completeWriteback(): number {
+    return completeWriteback(this)
   }
 
   /** A new object id for an anon_vma or address_space. */
@@ -995,6 +1019,21 @@ export class Machine {
   /** @internal lru_cache_add: onto the inactive list (a page-cache page read in), at once. */
   lruAddInactive(pfn: number): void {
     this.lruAdd(pfn, false)
+  }
+
+  /** @internal list_add_tail onto the inactive list (rotate_reclaimable_page). */
+  lruAddInactiveTail(pfn: number): void {
+    const f = this.frames
+    const list = this.lruList(pfn, false)
+    let tail = this.lruHead[list]!
+    for (let guard = this.lruCount[list]!; tail >= 0 && f.lruNext[tail]! >= 0 && guard > 0; guard--)
+      tail = f.lruNext[tail]!
+    f.lruNext[pfn] = -1
+    f.lruPrev[pfn] = tail
+    if (tail >= 0) f.lruNext[tail] = pfn
+    else this.lruHead[list] = pfn
+    this.lruCount[list]!++
+    f.set(pfn, PG.lru)
   }
 
   /** Link `pfn` at the head of its zone's active or inactive list. */
@@ -1129,7 +1168,9 @@ export class Machine {
    * which it clears — so a second call with no access in between returns 0.
    * The walk visits every vma on the page's anon_vma list (or its file's
    * i_mmap lists); its cost is in `m.stats().lastWalk`. A free, reserved or
-   * unmapped page has no ptes to find: the answer is its PG_referenced bit.
+   * unmapped page answers 0 and keeps its PG_referenced bit: the -aa
+   * page_referenced returns before it looks at the bit (mainline 2.6.5's
+   * mm/rmap.c tested and cleared it first).
    * Throws RangeError for a pfn outside 0..max_mapnr-1.
    */
   pageReferenced(pfn: number): number {

@@ -246,8 +246,10 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   copyEofTail(m, old, pfn)
   if (reserved) mm.rss++
   m.rmap.pageRemoveRmap(m, old, ptr)
-  // break_cow: a dirty, young, writable pte for the copy.
-  const entry = (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY | f.YOUNG) >>> 0
+  // break_cow: maybe_mkwrite(pte_mkdirty(mk_pte(new_page, vm_page_prot))): writable
+  // only in a VM_WRITE vma (a forced get_user_pages write COWs a read-only one).
+  const entry =
+    (f.mkPteLo(pfn, vma.pageProt) | (vma.flags & VM.WRITE ? f.WRITE : 0) | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
   m.env.mmu.flushTlbPage(mm.id, address)
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)

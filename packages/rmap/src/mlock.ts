@@ -112,7 +112,11 @@ export function getUserPages(
     if (!vma || !(flags & vma.flags)) return i || 'EFAULT'
     do {
       let faults = 0
-      while (!followPage(m, mm, addr, write)) {
+      // After a write fault, a forced write no longer needs a writable pte: the
+      // COW it did is private (maybe_mkwrite left it read-only in a vma without
+      // VM_WRITE), so follow_page is asked for `write && !force`.
+      let lookupWrite = write
+      while (!followPage(m, mm, addr, lookupWrite)) {
         try {
           m.counters.faults[handleMmFault(m, vma, addr, write, pid)]++
         } catch (e) {
@@ -120,6 +124,7 @@ export function getUserPages(
           if (e instanceof OutOfMemoryError) return i || 'ENOMEM' // VM_FAULT_OOM
           throw e
         }
+        lookupWrite = write && !force
         if (++faults > 3)
           throw new Error(`get_user_pages: 0x${addr.toString(16)} still not present after a fault`)
       }

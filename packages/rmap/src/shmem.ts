@@ -25,12 +25,10 @@
  *   swap-cache page (PG_swapcache, private = entry, mapping NULL), with the
  *   slot held twice (the vector's reference and the swap cache's).
  *
- *   Model difference: the kernel leaves the page dirty in the swap cache and
- *   shrink_list keeps it (PAGE_SUCCESS with PageDirty → keep) until a later
- *   pass writes it with swap_writepage and frees it. The model's one-page
- *   shrink_list (vmscan.ts) has no such recheck, so shmem_writepage here also
- *   runs that swap_writepage at once (as the model's I/O completes at once):
- *   the page leaves the same pass clean, its word in its slot.
+ *   As in the kernel, the page is left dirty in the swap cache and
+ *   shrink_list keeps it; a later pass writes it with swap_writepage (the
+ *   slot has two users, so remove_exclusive_swap_page leaves it) and, once
+ *   that write completed, frees it (vmscan.ts, page-writeback.ts).
  * - truncate frees the vector entries past the new size (`shmem_truncate` →
  *   free_swap_and_cache); swapoff's `shmem_unuse` finds the entry in a vector
  *   and moves the page back into the inode's page cache.
@@ -41,7 +39,8 @@ import { findGetPage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './fi
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
-import { readSwapCacheAsync, swapWritepage } from './swap_state.js'
+import { waitOnPageWriteback } from './page-writeback.js'
+import { readSwapCacheAsync } from './swap_state.js'
 import { freeSwapAndCache, getSwapPage, swapDuplicate, swapFree } from './swapfile.js'
 
 const WHERE = 'mm/shmem.c'
@@ -78,6 +77,7 @@ export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number 
     const pfn = readSwapCacheAsync(m, entry) // lookup_swap_cache, or read in: a reference for us
     if (fr.testAndSet(pfn, PG.locked))
       throw new KernelBugError('lock_page of a page nobody unlocks', `${WHERE} shmem_getpage`, `pfn ${pfn}`)
+    waitOnPageWriteback(m, pfn) // shmem_getpage waits for a write reclaim started
     moveFromSwapCache(m, pfn, as, idx, entry)
     fr.clear(pfn, PG.locked)
     return pfn
@@ -187,8 +187,6 @@ export function shmemWritepage(m: Machine, pfn: number, as: AddressSpace): boole
   moveToSwapCache(m, pfn, as, entry)
   info.swap.set(idx, entry)
   m.counters.swap.addToSwap++
-  // The model's shrink_list has no "PAGE_SUCCESS but dirty → keep": write the slot now.
-  swapWritepage(m, pfn)
   return true
 }
 
@@ -247,6 +245,7 @@ export function shmemUnuse(m: Machine, entry: number, pfn: number): number {
           'shmem_unuse: a swapped tmpfs index has no page-cache page',
           `${WHERE} shmem_unuse`,
         )
+      waitOnPageWriteback(m, pfn)
       moveFromSwapCache(m, pfn, as, idx, entry)
       return 1
     }

@@ -17,6 +17,7 @@
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
+import { setPageWriteback } from './page-writeback.js'
 import { getSwapPage, removeExclusiveSwapPage, swapDuplicate, swapFree } from './swapfile.js'
 
 const WHERE = 'mm/swap_state.c'
@@ -113,11 +114,18 @@ export function readSwapCacheAsync(m: Machine, entry: number): number {
 }
 
 /**
- * `swap_writepage` as pageout calls it for a dirty swap-cache page: clean it
- * and store its word (and its EOF tail word, if a private file COW gave it
- * one) in its slot. The write completes at once (no PG_writeback window).
+ * `swap_writepage` (mm/page_io.c) as shrink_list's pageout calls it for a
+ * swap-cache page it cleaned (page locked). First `remove_exclusive_swap_page`:
+ * when nobody but the cache and the caller holds the page and nothing else
+ * uses the slot, the page leaves the swap cache (dirty again, its only copy in
+ * memory), the slot is freed and nothing is written: returns false. Otherwise
+ * the page's word (and its EOF tail word, if a private file COW gave it one)
+ * goes to its slot, pswpout counts it, the page is under write-back
+ * (PG_writeback, see page-writeback.ts) and the write is in flight: returns
+ * true. Either way the caller unlocks the page (the kernel's swap_writepage
+ * does that itself).
  */
-export function swapWritepage(m: Machine, pfn: number): void {
+export function swapWritepage(m: Machine, pfn: number): boolean {
   const fr = m.frames
   if (!fr.test(pfn, PG.swapcache))
     throw new KernelBugError(
@@ -125,6 +133,7 @@ export function swapWritepage(m: Machine, pfn: number): void {
       'mm/page_io.c swap_writepage',
       `pfn ${pfn}`,
     )
+  if (removeExclusiveSwapPage(m, pfn)) return false
   const s = m.swap
   const entry = fr.getPrivate(pfn)
   const area = s.areas[s.type(entry)]!
@@ -135,6 +144,8 @@ export function swapWritepage(m: Machine, pfn: number): void {
   if (tail !== undefined) area.tails.set(offset, tail)
   else area.tails.delete(offset)
   m.counters.swap.pagesWritten++
+  setPageWriteback(m, pfn)
+  return true
 }
 
 /**

@@ -28,6 +28,7 @@ import type { Machine } from './machine.js'
 import { makePageExclusive } from './memory.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
+import { waitOnPageWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
 import { shmemUnuse } from './shmem.js'
 import { deleteFromSwapCache, deleteFromSwapCacheLocked, readSwapCacheAsync } from './swap_state.js'
@@ -372,6 +373,7 @@ function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, repo
     if (!cached) report.pagesRead++
     if (fr.testAndSet(pfn, PG.locked))
       swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
+    waitOnPageWriteback(m, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
     // kernel's find_next_to_unuse comes round to a slot that still has users).
@@ -603,13 +605,14 @@ export function swapCount(m: Machine, entry: number): number {
 
 /**
  * `exclusive_swap_page(page)`: is the swap cache the slot's only other user?
- * The slot's count is 1 (the cache's reference) and the page's count is 2
- * (the cache's and the caller's).
+ * The slot's count is 1 (the cache's reference) and the page's count, less
+ * one for buffers (PagePrivate), is 2 (the cache's and the caller's).
  */
 export function exclusiveSwapPage(m: Machine, pfn: number): boolean {
-  const entry = m.frames.getPrivate(pfn)
+  const fr = m.frames
+  const entry = fr.getPrivate(pfn)
   const p = swapInfoGet(m, entry, 'exclusive_swap_page')
-  return p.count(m.swap.offset(entry)) === 1 && m.frames.count[pfn] === 2
+  return p.count(m.swap.offset(entry)) === 1 && fr.count[pfn]! - (fr.test(pfn, PG.private) ? 1 : 0) === 2
 }
 
 /**

@@ -31,6 +31,7 @@ import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { VM, type Vma } from './mm/vma.js'
+import { waitOnPageWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from './pgtable.js'
 import { shmemGetpageRead, shmemTruncate } from './shmem.js'
 
@@ -165,6 +166,7 @@ export function truncateInodePages(m: Machine, as: AddressSpace, lstart: number)
   // No "not swapcache" assertion on these pages: see findGetPage in filemap.ts.
   for (const [index, pfn] of [...as.pages]) {
     if (index < start) continue
+    waitOnPageWriteback(m, pfn) // truncate_inode_pages waits for a write in flight
     clearPageDirty(m, pfn)
     removeFromPageCache(m, pfn)
     n++

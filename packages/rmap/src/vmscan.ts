@@ -1,41 +1,71 @@
 /**
- * mm/vmscan.c of the -aa tree, one page at a time: `shrink_list`'s steps for
- * a single page, as `m.pageout(pfn)` runs them (docs/designs.md#locking-and-the-reclaim-order).
+ * mm/vmscan.c of the -aa tree (ROCm/ROCK-Kernel-Driver at 0a71295f, the
+ * 2.6.5 objrmap + anon_vma tree): shrink_list one page at a time, as
+ * `m.pageout(pfn)` runs it, and around it the LRU scan of that tree —
+ * shrink_zone with the per-zone nr_scan_active / nr_scan_inactive
+ * accumulators, shrink_cache, refill_inactive_zone, shrink_caches,
+ * try_to_free_pages and balance_pgdat. Mainline 2.6.5 has the same scan;
+ * 2.6.4's (refill_counter, a max_scan floor, shrink_cache stopping at
+ * nr_pages) is gone. The locking and the order of the steps:
+ * docs/designs.md#locking-and-the-reclaim-order.
  *
- * The order is the kernel's: trylock the page lock; page_map_lock;
- * page_referenced (a referenced page still in use is activated); an
- * anonymous page not yet in the swap cache gets a slot (add_to_swap, with
- * page_map_lock dropped around it); try_to_unmap (SWAP_FAIL activates,
- * SWAP_AGAIN keeps the page, SWAP_SUCCESS goes on); page_map_lock dropped; a
- * dirty page is written (pageout: swap_writepage for a swap-cache page, the
- * filesystem's writepage for a page-cache page); then, if only the cache and
- * reclaim still hold it, the page leaves the swap cache (its slot reference
- * freed) or the page cache, and is freed.
+ * shrink_list, for one page isolated with a reference of its own: trylock
+ * the page lock (busy → kept); under write-back (PG_writeback) → kept;
+ * page_map_lock; page_referenced — 0 for an unmapped page — and, if it found
+ * a reference and page_mapping_inuse (mapped, a swap-cache page, or a page of
+ * a file some vma maps), activated; a mapped page with no page_mapping (an
+ * anonymous page not in the swap cache) gets a slot (add_to_swap, with
+ * page_map_lock dropped around it; no slot → activated); a mapped page with a
+ * page_mapping goes through try_to_unmap (SWAP_FAIL → activated, SWAP_AGAIN →
+ * kept). Then a dirty page: referenced → kept; not is_page_cache_freeable
+ * (someone besides the cache and reclaim holds it) → kept; no mapping → kept;
+ * else PG_dirty is cleared, PG_reclaim set and writepage called —
+ * swap_writepage for a swap-cache page (which first tries
+ * remove_exclusive_swap_page and writes nothing when the slot has no other
+ * user), shmem_writepage for tmpfs, the filesystem's for a disk file. A
+ * writepage that refuses (WRITEPAGE_ACTIVATE) activates; otherwise the page
+ * goes back on the inactive list (`goto keep`): a write started leaves it
+ * under write-back (result `'written'`), to be freed by a later pass once the
+ * write completed (see page-writeback.ts for when that happens). A clean page
+ * that only the cache and reclaim hold (count 2) leaves the swap cache (slot
+ * freed) or the page cache and is freed.
  *
- * Around it, the LRU scan of 2.6.5 (docs/designs.md#locking-and-the-reclaim-order; the
- * structure checked against mm/vmscan.c of the 2.6.5-era mainline history,
- * repository dmgerman/history-token): `refill_inactive_zone` moves pages from
- * the tail of a zone's active list — a mapped page only when `reclaim_mapped`
- * holds, and then only if page_referenced (under page_map_lock) finds no
- * reference; an unmapped page with no mapping stays active when there is no
- * swap at all; the rest go inactive. reclaim_mapped: swap_tendency =
+ * The scan, per zone: `shrink_zone(zone, max_scan)` adds ratio + 1 to
+ * nr_scan_active, ratio = SWAP_CLUSTER_MAX·nr_active / ((nr_inactive | 1)·2),
+ * and once it reaches SWAP_CLUSTER_MAX refills that many pages (no cap) and
+ * restarts it; it adds max_scan to nr_scan_inactive and once that reaches
+ * SWAP_CLUSTER_MAX runs shrink_cache over that many and restarts it. Both
+ * accumulators live in the zone across runs. `shrink_cache` takes batches of
+ * SWAP_CLUSTER_MAX from the inactive tail through shrink_list until max_scan
+ * is used up (each batch uses one more than it took: the loop's
+ * post-increment), however many pages it freed. `refill_inactive_zone` moves
+ * pages from the active tail: reclaim_mapped from swap_tendency =
  * nr_mapped·100/total_memory/2 + distress + vm_swappiness (60), distress =
- * 100 >> zone->prev_priority, reclaim_mapped when swap_tendency ≥ 100.
- * `shrink_zone` adds ratio + 1 (ratio = nr_pages·nr_active /
- * ((nr_inactive | 1)·2)) to the zone's refill_counter and, past
- * SWAP_CLUSTER_MAX, refills that many (at most 4·SWAP_CLUSTER_MAX);
- * `shrink_cache` then takes batches of max(nr_pages, SWAP_CLUSTER_MAX) from
- * the inactive tail through shrink_list until max_scan pages were scanned or
- * nr_pages freed. `balance_pgdat` (kswapd, `m.reclaim`) runs priorities 12
- * down to 1 over the zones in zone order; `try_to_free_pages` (direct
- * reclaim) 12 down to 0 over the zonelist (HighMem, Normal, DMA). Both set
- * zone->temp_priority per pass and copy it to prev_priority at the end, so a
- * run that struggled makes the next one reclaim mapped memory sooner.
+ * 100 >> zone->prev_priority, reclaim_mapped when ≥ 100, total_memory =
+ * nr_free_pagecache_pages() as kswapd_init computes it (page_alloc.ts); a
+ * mapped page stays active unless reclaim_mapped holds and page_referenced
+ * finds nothing; with no swap at all a page with no page_mapping (anonymous,
+ * not in the swap cache — mapped or not) and no buffers stays active; the
+ * rest go inactive.
  *
- * Simplifications: no per-cpu pagevecs; all_unreclaimable, pages_high and
- * slab shrinking are not modelled; m.reclaim runs balance_pgdat again while
- * prev_priority still falls (kswapd woken again), and stops with
- * `progress: false` after a run from prev_priority 1 frees nothing; the
+ * `balance_pgdat(pgdat, nr_pages)` (kswapd, `m.reclaim`; the nr_pages mode
+ * shrink_all_memory uses): priorities 12 down to 1, every zone in zone order
+ * with max_scan = nr_inactive >> priority, stopping after the first priority
+ * at whose end nr_pages are freed. `try_to_free_pages` (direct reclaim):
+ * priorities 12 down to 0, the zonelist (HighMem, Normal, DMA), max_scan =
+ * nr_inactive >> priority, temp_priority set for a zone below pages_high,
+ * stopping after the first priority at whose end SWAP_CLUSTER_MAX were freed;
+ * below DEF_PRIORITY - 2 a pass that scanned pages naps (blk_congestion_wait),
+ * which lets write-back complete. Both copy temp_priority to prev_priority at
+ * the end, so a run that struggled makes the next one reclaim mapped memory
+ * sooner.
+ *
+ * Simplifications: no per-cpu pagevecs; all_unreclaimable (and the
+ * zone->pages_scanned it comes from) and slab shrinking are not modelled;
+ * kswapd's watermark mode (nr_pages 0) is not modelled; m.reclaim runs
+ * balance_pgdat again while prev_priority still falls or write-back completed
+ * in between (kswapd woken again), and stops with `progress: false` after a
+ * run from prev_priority 1 that freed nothing with no write to wait for; the
  * list tail is found by walking from the head (lists are singly-headed here).
  *
  * Direct reclaim: in the kernel, __alloc_pages calls try_to_free_pages after
@@ -52,6 +82,8 @@ import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
+import { nrFreePagecachePages, zoneWatermarks } from './page_alloc.js'
+import { completeWriteback, setPageWriteback } from './page-writeback.js'
 import type { SwapResult } from './rmap/strategy.js'
 import { addToSwap, deleteFromSwapCacheLocked, swapWritepage } from './swap_state.js'
 import { swapFree } from './swapfile.js'
@@ -61,29 +93,47 @@ export interface PageoutReport {
   /** The page frame. */
   pfn: number
   /**
-   * The outcome: `'freed'` (written if dirty, out of every cache, back to the
-   * free lists), `'activated'` (put on the active list: referenced and in use,
-   * no swap slot free, or SWAP_FAIL), `'kept'` (put back on the inactive list:
-   * page lock busy, SWAP_AGAIN, still dirty, or still used by someone else).
+   * The outcome: `'freed'` (out of every cache, back to the free lists),
+   * `'written'` (write-back started: PG_writeback set, back on the inactive
+   * list; a later pass frees it once the write completed, see
+   * `m.completeWriteback()`), `'activated'` (put on the active list:
+   * referenced and in use, no swap slot free, SWAP_FAIL, or writepage
+   * refused), `'kept'` (put back on the inactive list: page lock busy, under
+   * write-back, SWAP_AGAIN, dirty and referenced or still used by someone
+   * else, or a writepage that finished at once without freeing it).
    */
-  result: 'freed' | 'activated' | 'kept'
+  result: 'freed' | 'written' | 'activated' | 'kept'
   /** Why it ended there, in shrink_list's terms (e.g. `'referenced and in use'`, `'SWAP_AGAIN'`). */
   reason: string
-  /** What page_referenced returned (young ptes cleared, plus PG_referenced). */
+  /** What page_referenced returned (young ptes cleared, plus PG_referenced; 0 for an unmapped page). */
   referenced: number
   /** True when this pass gave the page its swap slot (add_to_swap). */
   addedToSwap: boolean
-  /** The page's swap slot after the pass (a swap-cache page), or the slot it was written to and left; null if none. */
+  /** The page's swap slot after the pass (a swap-cache page), or the slot it was freed from; null if none. */
   swap: { type: number; offset: number } | null
   /** try_to_unmap's answer, or null when it was not called (unmapped page, or the pass stopped earlier). */
   unmap: SwapResult | null
-  /** True when pageout wrote the page (to its swap slot or its file). */
+  /** True when pageout submitted a write of the page (to its swap slot or its file). */
   wrote: boolean
 }
 
-/** `page_mapping_inuse`: mapped, or a page-cache page of a file some vma maps. */
+/** `page_mapping(page)` is not NULL: a swap-cache page (swapper_space) or a page-cache page; never an anonymous page. */
+function hasPageMapping(m: Machine, pfn: number): boolean {
+  const fr = m.frames
+  if (fr.test(pfn, PG.swapcache)) return true
+  return !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1
+}
+
+/**
+ * `page_mapping_inuse` (-aa): mapped; else, with a page_mapping, a swap-cache
+ * page ("more reluctant to reclaim swapcache than pagecache") or a page of a
+ * file some vma maps. With the -aa page_referenced (0 for an unmapped page)
+ * only the first test can matter in shrink_list; the rest is the kernel's.
+ */
 function pageMappingInuse(m: Machine, pfn: number): boolean {
   if (m.frames.mapcount[pfn]! > 0) return true
+  if (!hasPageMapping(m, pfn)) return false
+  if (m.frames.test(pfn, PG.swapcache)) return true
   const as = pageCacheOf(m, pfn)
   return as !== null && (as.iMmap.length > 0 || as.iMmapShared.length > 0)
 }
@@ -126,10 +176,66 @@ function finish(
   if (result === 'activated') {
     m.lruAddActive(pfn)
     c.activated++
-  } else if (result === 'kept') m.lruAddInactive(pfn)
+  } else if (result === 'kept' || result === 'written') m.lruAddInactive(pfn)
   else c.freed++
   m.putPage(pfn)
   return r
+}
+
+/**
+ * shrink_list's pageout of a dirty page (page locked, unmapped, only the cache
+ * and reclaim holding it): clear_page_dirty_for_io, SetPageReclaim, writepage.
+ * Every writepage unlocks the page unless it answers WRITEPAGE_ACTIVATE.
+ */
+function pageout(m: Machine, pfn: number, r: PageoutReport, detail: boolean): PageoutReport {
+  const fr = m.frames
+  fr.set(pfn, PG.reclaim)
+  if (fr.test(pfn, PG.swapcache)) {
+    fr.clear(pfn, PG.dirty) // swapper_space keeps no nr_dirty
+    if (detail) r.swap = slotOf(m, pfn)
+    r.wrote = swapWritepage(m, pfn)
+    fr.clear(pfn, PG.locked)
+    if (!r.wrote) {
+      fr.clear(pfn, PG.reclaim)
+      return finish(
+        m,
+        r,
+        'kept',
+        'swap_writepage: remove_exclusive_swap_page took it out of the swap cache (no other user of the slot), nothing written',
+        false,
+        detail,
+      )
+    }
+    return finish(m, r, 'written', 'written to swap, under write-back (PG_writeback)', false, detail)
+  }
+  const as = pageCacheOf(m, pfn)!
+  if (as.shmem) {
+    // writepage: clear_page_dirty_for_io, then shmem_writepage.
+    if (!writePage(m, pfn)) {
+      // shmem_writepage redirtied it (SHM_LOCKed inode, or no free swap slot).
+      fr.clear(pfn, PG.reclaim)
+      return finish(m, r, 'activated', 'writepage refused (WRITEPAGE_ACTIVATE)', true, detail)
+    }
+    fr.clear(pfn, PG.reclaim)
+    fr.clear(pfn, PG.locked)
+    return finish(
+      m,
+      r,
+      'kept',
+      'shmem_writepage moved it to the swap cache (dirty: a later pass writes it)',
+      false,
+      detail,
+    )
+  }
+  const index = fr.index[pfn]!
+  writePage(m, pfn)
+  if (index < as.sizePages) {
+    setPageWriteback(m, pfn)
+    r.wrote = true
+  } else fr.clear(pfn, PG.reclaim) // wholly past EOF: cleaned, nothing submitted
+  fr.clear(pfn, PG.locked)
+  if (!r.wrote) return finish(m, r, 'kept', 'writepage: past EOF, cleaned without a write', false, detail)
+  return finish(m, r, 'written', 'written to its file, under write-back (PG_writeback)', false, detail)
 }
 
 /**
@@ -155,21 +261,23 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   m.lruDel(pfn)
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
+  if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
   m.rmap.pageMapLock(m, pfn)
-  r.referenced = m.rmap.pageReferenced(m, pfn)
-  if (r.referenced && pageMappingInuse(m, pfn)) {
+  const referenced = m.rmap.pageReferenced(m, pfn)
+  r.referenced = referenced
+  if (referenced && pageMappingInuse(m, pfn)) {
     m.rmap.pageMapUnlock(m, pfn)
     return finish(m, r, 'activated', 'referenced and in use', true, detail)
   }
-  if (fr.test(pfn, PG.anon) && !fr.test(pfn, PG.swapcache)) {
+  let mapping = hasPageMapping(m, pfn)
+  if (fr.mapcount[pfn]! > 0 && !mapping && !fr.test(pfn, PG.private)) {
     m.rmap.pageMapUnlock(m, pfn)
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
     m.rmap.pageMapLock(m, pfn)
+    mapping = true
   }
-  // page_mapped: the design's try_to_unmap finds the ptes (objrmap BUGs on a
-  // mapped page without page->mapping; pte_chains' anonymous pages have none).
-  if (fr.mapcount[pfn]! > 0) {
+  if (fr.mapcount[pfn]! > 0 && mapping) {
     const u = m.rmap.tryToUnmap(m, pfn)
     r.unmap = u
     if (u === 'SWAP_FAIL') {
@@ -183,23 +291,14 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   }
   m.rmap.pageMapUnlock(m, pfn)
   if (fr.test(pfn, PG.dirty)) {
-    // A dirty page that was referenced (but not in use) is not written yet.
-    if (r.referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
-    if (fr.test(pfn, PG.swapcache)) {
-      swapWritepage(m, pfn)
-      r.wrote = true
-    } else if (pageCacheOf(m, pfn)) {
-      r.wrote = writePage(m, pfn)
-      // pageout: a writepage that redirtied the page (shmem_writepage of an
-      // SHM_LOCKed inode, or with no free swap slot) answers WRITEPAGE_ACTIVATE.
-      if (!r.wrote && fr.test(pfn, PG.dirty) && !fr.test(pfn, PG.swapcache)) {
-        return finish(m, r, 'activated', 'writepage refused (WRITEPAGE_ACTIVATE)', true, detail)
-      }
-    } else {
-      return finish(m, r, 'kept', 'dirty page without a mapping to write it to', true, detail)
-    }
+    if (referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
+    // is_page_cache_freeable: only reclaim's reference and the cache's remain.
+    if (fr.count[pfn]! - (fr.test(pfn, PG.private) ? 1 : 0) !== 2)
+      return finish(m, r, 'kept', 'dirty, still in use (page count != 2)', true, detail)
+    if (!mapping) return finish(m, r, 'kept', 'dirty page without a mapping to write it to', true, detail)
+    return pageout(m, pfn, r, detail)
   }
-  // is_page_cache_freeable: only reclaim's reference and the cache's remain.
+  if (!mapping) return finish(m, r, 'kept', 'not in a cache', true, detail)
   if (fr.count[pfn] !== 2) return finish(m, r, 'kept', 'still in use (page count != 2)', true, detail)
   if (fr.test(pfn, PG.swapcache)) {
     const entry = fr.getPrivate(pfn)
@@ -207,38 +306,40 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
     deleteFromSwapCacheLocked(m, pfn)
     swapFree(m, entry)
     m.putPage(pfn) // the swap cache's reference
-  } else if (pageCacheOf(m, pfn)) {
-    fr.clear(pfn, PG.locked)
-    removeFromPageCache(m, pfn)
-    return finish(m, r, 'freed', 'freed', false, detail)
-  } else {
-    return finish(m, r, 'kept', 'not in a cache', true, detail)
+    return finish(m, r, 'freed', 'freed', true, detail)
   }
-  return finish(m, r, 'freed', 'freed', true, detail)
+  fr.clear(pfn, PG.locked)
+  removeFromPageCache(m, pfn)
+  return finish(m, r, 'freed', 'freed', false, detail)
 }
 
 /** `m.pageout(pfn)`: one page through shrink_list, with a report of its own. */
 export function shrinkPage(m: Machine, pfn: number): PageoutReport {
   const r = shrinkPageInto(m, pfn, newPageoutReport(), true)
-  if (r.result === 'kept' && r.reason === 'still in use (page count != 2)')
-    r.reason = `still in use (page count ${m.frames.count[pfn]! + 1})` // as counted with reclaim's reference
+  if (r.result === 'kept' && r.reason.endsWith('(page count != 2)'))
+    r.reason = r.reason.replace('!= 2', String(m.frames.count[pfn]! + 1)) // as counted with reclaim's reference
   return r
 }
 
-/** SWAP_CLUSTER_MAX: pages per shrink_list batch. */
+/** SWAP_CLUSTER_MAX: pages per shrink_list batch, and the accumulators' threshold. */
 export const SWAP_CLUSTER_MAX = 32
 /** DEF_PRIORITY: the first scan priority (scan 1/4096 of a list); 0 scans all of it. */
 export const DEF_PRIORITY = 12
 /** vm_swappiness's default. */
 export const VM_SWAPPINESS = 60
+/** The most balance_pgdat runs one `m.reclaim` call makes (a bound on kswapd being woken again). */
+export const MAX_KSWAPD_RUNS = 256
 /** Free frames the model keeps before a fault: the most one fault allocates (pmd, pte page, cache page, COW copy). */
 export const FAULT_WATERMARK = 4
 
-/** Per-zone scan state (zone->prev_priority, temp_priority, refill_counter) and scratch, per machine. */
+/** Per-zone scan state (zone->prev_priority, temp_priority, nr_scan_active, nr_scan_inactive), total_memory, scratch. */
 interface ScanState {
   prevPriority: Int32Array
   tempPriority: Int32Array
-  refillCounter: Int32Array
+  nrScanActive: Int32Array
+  nrScanInactive: Int32Array
+  /** vmscan.c's total_memory: nr_free_pagecache_pages() at kswapd_init. */
+  totalMemory: number
   scratch: Int32Array
 }
 
@@ -251,7 +352,9 @@ function stateOf(m: Machine): ScanState {
     st = {
       prevPriority: new Int32Array(n).fill(DEF_PRIORITY),
       tempPriority: new Int32Array(n).fill(DEF_PRIORITY),
-      refillCounter: new Int32Array(n),
+      nrScanActive: new Int32Array(n),
+      nrScanInactive: new Int32Array(n),
+      totalMemory: nrFreePagecachePages(m.env),
       scratch: new Int32Array(SWAP_CLUSTER_MAX * 4),
     }
     zoneState.set(m, st)
@@ -262,7 +365,8 @@ function stateOf(m: Machine): ScanState {
 /**
  * refill_inactive_zone's rule: swap_tendency = mapped_ratio/2 + distress +
  * swappiness, mapped_ratio = nr_mapped·100/total_memory, distress = 100 >>
- * prev_priority (integer arithmetic, as the kernel's longs).
+ * prev_priority (integer arithmetic, as the kernel's longs). total_memory is
+ * nr_free_pagecache_pages() (see page_alloc.ts).
  */
 export function swapTendency(
   nrMapped: number,
@@ -274,6 +378,11 @@ export function swapTendency(
   const distress = 100 >> prevPriority
   const t = Math.trunc(mappedRatio / 2) + distress + swappiness
   return { mappedRatio, distress, swapTendency: t, reclaimMapped: t >= 100 }
+}
+
+/** vmscan.c's `total_memory` for a machine: nr_free_pagecache_pages() as kswapd_init computes it. */
+export function totalMemory(m: Machine): number {
+  return stateOf(m).totalMemory
 }
 
 /** What `m.reclaim()` did. */
@@ -290,8 +399,10 @@ export interface ReclaimReport {
   deactivated: number
   /** Pages put (back) on the active list by either scan. */
   activated: number
-  /** Pages written (to swap or their file). */
+  /** Pages whose write was submitted (to swap or their file). */
   writes: number
+  /** Writes that completed during the run (kswapd's sleeps, blk_congestion_wait). */
+  writebacksCompleted: number
   /** Slots given by add_to_swap. */
   addedToSwap: number
   /** The rmap walk cost of the run: vmas visited and ptes probed by page_referenced and try_to_unmap. */
@@ -328,12 +439,12 @@ function isolateTail(m: Machine, st: ScanState, list: number, n: number): number
 type ZoneReport = ReclaimReport['zones'][number]
 
 /**
- * `refill_inactive_zone(zone, nr_pages)`: take `nr` pages off the tail of
- * the active list; reclaim_mapped from swap_tendency (read once per call, from
+ * `refill_inactive_zone(zone, nr_pages)`: take `nr` pages off the tail of the
+ * active list; reclaim_mapped from swap_tendency (read once per call, from
  * nr_mapped and zone->prev_priority); a mapped page stays active unless
  * reclaim_mapped holds and page_referenced (under page_map_lock) finds
- * nothing; an unmapped page with no mapping stays active when there is no
- * swap at all (total_swap_pages == 0); every other page goes inactive.
+ * nothing; with no swap at all (total_swap_pages == 0) a page with no
+ * page_mapping and no buffers stays active; every other page goes inactive.
  */
 function refillInactiveZone(
   m: Machine,
@@ -344,9 +455,7 @@ function refillInactiveZone(
   z: ZoneReport,
 ): void {
   const fr = m.frames
-  const env = m.env
-  const total = env.totalPages - env.bootmemPages - 1
-  const t = swapTendency(env.pageState.count(PS.nr_mapped), total, st.prevPriority[zone]!)
+  const t = swapTendency(m.env.pageState.count(PS.nr_mapped), st.totalMemory, st.prevPriority[zone]!)
   rep.reclaimMapped = t.reclaimMapped
   rep.swapTendency = t.swapTendency
   const k = isolateTail(m, st, zone * 2 + 1, nr)
@@ -370,7 +479,8 @@ function refillInactiveZone(
         keep = m.rmap.pageReferenced(m, pfn) > 0
         m.rmap.pageMapUnlock(m, pfn)
       }
-    } else if (noSwap && fr.mapping[pfn] === -1 && !fr.test(pfn, PG.private)) keep = true
+    }
+    if (!keep && noSwap && !hasPageMapping(m, pfn) && !fr.test(pfn, PG.private)) keep = true
     if (keep) {
       m.lruAddActive(pfn)
       rep.activated++
@@ -386,28 +496,26 @@ function refillInactiveZone(
 const batchReport = newPageoutReport()
 
 /**
- * `shrink_cache(nr_pages, zone, max_scan)`: batches of max(nr_pages,
- * SWAP_CLUSTER_MAX) pages from the tail of the inactive list through
- * shrink_list until `maxScan` pages were scanned or `nrPages` freed. Returns
- * the pages freed.
+ * `shrink_cache(zone, max_scan)`: batches of SWAP_CLUSTER_MAX pages from the
+ * tail of the inactive list through shrink_list until `maxScan` is used up,
+ * each batch using one more than it took (`nr_scan++ < SWAP_CLUSTER_MAX`).
+ * Returns the pages freed.
  */
 function shrinkCache(
   m: Machine,
   st: ScanState,
   zone: number,
-  nrPages: number,
   maxScan: number,
   rep: ReclaimReport,
   z: ZoneReport,
 ): number {
   const fr = m.frames
   const c = m.counters.swap
-  const toProcess = Math.max(nrPages, SWAP_CLUSTER_MAX)
   let ret = 0
-  while (maxScan > 0 && ret < nrPages) {
-    const k = isolateTail(m, st, zone * 2, Math.min(toProcess, maxScan))
+  while (maxScan > 0) {
+    const k = isolateTail(m, st, zone * 2, SWAP_CLUSTER_MAX)
     if (k === 0) break
-    maxScan -= k
+    maxScan -= k + 1
     let freed = 0
     for (let i = 0; i < k; i++) {
       const pfn = st.scratch[i]!
@@ -417,13 +525,11 @@ function shrinkCache(
           'mm/vmscan.c shrink_cache',
           `pfn ${pfn}`,
         )
-      if (fr.count[pfn] === 0) continue // being freed: left on the list, as shrink_cache does
-      const w0 = c.pagesWritten
       const a0 = c.addToSwap
       shrinkPageInto(m, pfn, batchReport, false)
       rep.scanned++
       z.scanned++
-      if (batchReport.wrote || c.pagesWritten !== w0) rep.writes++
+      if (batchReport.wrote) rep.writes++
       rep.addedToSwap += c.addToSwap - a0
       if (batchReport.result === 'freed') {
         freed++
@@ -440,30 +546,30 @@ function shrinkCache(
 }
 
 /**
- * `shrink_zone`: ratio = nr_pages·nr_active / ((nr_inactive | 1)·2); the
- * zone's refill_counter grows by ratio + 1 and, past SWAP_CLUSTER_MAX,
- * refill_inactive_zone takes that many pages (at most 4·SWAP_CLUSTER_MAX)
- * and the counter restarts; then shrink_cache.
+ * `shrink_zone(zone, max_scan)`: nr_scan_active += ratio + 1 (ratio =
+ * SWAP_CLUSTER_MAX·nr_active / ((nr_inactive | 1)·2)); at SWAP_CLUSTER_MAX
+ * or more, refill_inactive_zone takes that many and it restarts at 0. Then
+ * nr_scan_inactive += max_scan; at SWAP_CLUSTER_MAX or more, shrink_cache
+ * scans that many and it restarts at 0. Returns the pages freed.
  */
-function shrinkZone(
-  m: Machine,
-  st: ScanState,
-  zone: number,
-  maxScan: number,
-  nrPages: number,
-  rep: ReclaimReport,
-): number {
+function shrinkZone(m: Machine, st: ScanState, zone: number, maxScan: number, rep: ReclaimReport): number {
   const z = rep.zones[zone]!
   const nrActive = m.lruCount[zone * 2 + 1]!
   const nrInactive = m.lruCount[zone * 2]!
-  const ratio = Math.trunc((Math.max(0, nrPages) * nrActive) / ((nrInactive | 1) * 2))
-  st.refillCounter[zone]! += ratio + 1
-  if (st.refillCounter[zone]! > SWAP_CLUSTER_MAX) {
-    const count = Math.min(st.refillCounter[zone]!, SWAP_CLUSTER_MAX * 4)
-    st.refillCounter[zone] = 0
+  const ratio = Math.trunc((SWAP_CLUSTER_MAX * nrActive) / ((nrInactive | 1) * 2))
+  st.nrScanActive[zone]! += ratio + 1
+  let count = st.nrScanActive[zone]!
+  if (count >= SWAP_CLUSTER_MAX) {
+    st.nrScanActive[zone] = 0
     refillInactiveZone(m, st, zone, count, rep, z)
   }
-  return shrinkCache(m, st, zone, nrPages, maxScan, rep, z)
+  st.nrScanInactive[zone]! += maxScan
+  count = st.nrScanInactive[zone]!
+  if (count >= SWAP_CLUSTER_MAX) {
+    st.nrScanInactive[zone] = 0
+    return shrinkCache(m, st, zone, count, rep, z)
+  }
+  return 0
 }
 
 function newReport(m: Machine, pages: number): ReclaimReport {
@@ -476,6 +582,7 @@ function newReport(m: Machine, pages: number): ReclaimReport {
     deactivated: 0,
     activated: 0,
     writes: 0,
+    writebacksCompleted: 0,
     addedToSwap: 0,
     walks: { vmasVisited: 0, ptesProbed: 0 },
     priority: DEF_PRIORITY,
@@ -502,37 +609,45 @@ function endRun(m: Machine, rep: ReclaimReport, v0: number, p0: number): Reclaim
 
 /**
  * kswapd's `balance_pgdat(pgdat, nr_pages)` with a page count (the mode
- * that frees a given number of pages): priorities DEF_PRIORITY down to 1,
- * every zone in zone order, to_reclaim = min(to_free, 8·SWAP_CLUSTER_MAX),
- * max_scan = nr_inactive >> priority but at least 2·to_reclaim and
- * SWAP_CLUSTER_MAX. Stops once the pages are freed (the kernel finishes the
- * zone loop with nothing left to reclaim). all_unreclaimable is not modelled.
- * Returns the pages freed, adding to `rep`.
+ * shrink_all_memory uses): priorities DEF_PRIORITY down to 1, every zone in
+ * zone order with max_scan = nr_inactive >> priority; after each priority's
+ * pass over the zones, done once nr_pages are freed. all_unreclaimable is
+ * not modelled. Returns the pages freed, adding to `rep`.
  */
 function balancePgdat(m: Machine, st: ScanState, pages: number, rep: ReclaimReport): number {
   m.counters.reclaim.passes++
   rep.passes++
   st.tempPriority.fill(DEF_PRIORITY)
   let toFree = pages
-  for (let priority = DEF_PRIORITY; priority > 0 && toFree > 0; priority--) {
+  for (let priority = DEF_PRIORITY; priority > 0; priority--) {
     rep.priority = priority
-    for (let zone = 0; zone < m.env.zones.length && toFree > 0; zone++) {
-      const toReclaim = Math.min(toFree, SWAP_CLUSTER_MAX * 8)
+    for (let zone = 0; zone < m.env.zones.length; zone++) {
       st.tempPriority[zone] = priority
-      const maxScan = Math.max(m.lruCount[zone * 2]! >> priority, toReclaim * 2, SWAP_CLUSTER_MAX)
-      toFree -= shrinkZone(m, st, zone, maxScan, toReclaim, rep)
+      toFree -= shrinkZone(m, st, zone, m.lruCount[zone * 2]! >> priority, rep)
     }
+    if (toFree <= 0) break
   }
   st.prevPriority.set(st.tempPriority)
   return pages - toFree
 }
 
+/** Complete the writes in flight where reclaim sleeps (see page-writeback.ts), counting them in `rep`. */
+function nap(m: Machine, rep: ReclaimReport): number {
+  const n = completeWriteback(m)
+  rep.writebacksCompleted += n
+  return n
+}
+
 /**
  * kswapd woken until `pages` are freed: balance_pgdat runs again while runs
- * free pages or while zone->prev_priority is still falling (a run that
- * failed leaves prev_priority at its last priority, so the next run's
- * swap_tendency carries more distress). Stops, with progress false, after a
- * run that freed nothing from prev_priority 1 (the lowest balance_pgdat reaches).
+ * free pages, while zone->prev_priority is still falling (a run that failed
+ * leaves prev_priority at its last priority, so the next run's swap_tendency
+ * carries more distress), while the last run started writes or writes
+ * completed before it (kswapd sleeps in between, the disk catches up, and the
+ * pages written can be freed), or while a zone's nr_scan_inactive grew without
+ * reaching SWAP_CLUSTER_MAX (a short inactive list is scanned only once runs
+ * have added up enough max_scan). Stops, with progress false, after a run from
+ * prev_priority 1 that did none of these, or after {@link MAX_KSWAPD_RUNS} runs.
  */
 function kswapd(m: Machine, pages: number): ReclaimReport {
   const st = stateOf(m)
@@ -542,38 +657,50 @@ function kswapd(m: Machine, pages: number): ReclaimReport {
   const rep = newReport(m, pages)
   m.counters.reclaim.runs++
   while (rep.freed < pages) {
+    const completed = rep.passes > 0 ? nap(m, rep) : 0
     let prevMin = DEF_PRIORITY
     for (let i = 0; i < st.prevPriority.length; i++) prevMin = Math.min(prevMin, st.prevPriority[i]!)
+    const w0 = rep.writes
+    let acc0 = 0
+    for (let i = 0; i < st.nrScanInactive.length; i++) acc0 += st.nrScanInactive[i]!
     const freed = balancePgdat(m, st, pages - rep.freed, rep)
-    if (freed === 0 && prevMin <= 1) break
+    let acc1 = 0
+    for (let i = 0; i < st.nrScanInactive.length; i++) acc1 += st.nrScanInactive[i]!
+    const idle = freed === 0 && completed === 0 && rep.writes === w0 && acc1 <= acc0
+    if ((idle && prevMin <= 1) || rep.passes >= MAX_KSWAPD_RUNS) break
   }
   return endRun(m, rep, v0, p0)
 }
 
 /**
- * `try_to_free_pages` for a GFP_HIGHUSER allocation: nr_pages =
- * SWAP_CLUSTER_MAX, priorities DEF_PRIORITY down to 0, `shrink_caches` over
- * the zonelist (HighMem, Normal, DMA) with to_reclaim = SWAP_CLUSTER_MAX and
- * max_scan = nr_inactive >> priority but at least 2·to_reclaim, until
- * nr_pages are freed.
+ * `try_to_free_pages` for a GFP_HIGHUSER allocation: priorities DEF_PRIORITY
+ * down to 0; each runs `shrink_caches` over the zonelist (HighMem, Normal,
+ * DMA) — temp_priority = priority for a zone below pages_high, max_scan =
+ * nr_inactive >> priority, shrink_zone — and stops once SWAP_CLUSTER_MAX
+ * pages were freed in all; below DEF_PRIORITY - 2 a pass that scanned pages
+ * waits for write-back (blk_congestion_wait: the writes in flight complete).
+ * The out_of_memory call at the end is {@link directReclaim}'s.
  */
-/** `try_to_free_pages`: one direct-reclaim run over every zone, priorities 12 down to 0. */
 export function tryToFreePages(m: Machine): ReclaimReport {
   const st = stateOf(m)
   const rw = m.counters.rmap
   const v0 = rw.vmasVisited
   const p0 = rw.ptesProbed
   const rep = newReport(m, SWAP_CLUSTER_MAX)
+  const wm = zoneWatermarks(m.env)
   m.counters.reclaim.directReclaims++
   rep.passes++
   st.tempPriority.fill(DEF_PRIORITY)
-  for (let priority = DEF_PRIORITY; priority >= 0 && rep.freed < SWAP_CLUSTER_MAX; priority--) {
+  for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
     rep.priority = priority
-    for (let zone = m.env.zones.length - 1; zone >= 0 && rep.freed < SWAP_CLUSTER_MAX; zone--) {
-      st.tempPriority[zone] = priority
-      const maxScan = Math.max(m.lruCount[zone * 2]! >> priority, SWAP_CLUSTER_MAX * 2)
-      shrinkZone(m, st, zone, maxScan, SWAP_CLUSTER_MAX, rep)
+    const scanned0 = rep.scanned
+    const free = m.env.freePagesPerZone()
+    for (let zone = m.env.zones.length - 1; zone >= 0; zone--) {
+      if (free[zone]! < wm[zone]!.pagesHigh) st.tempPriority[zone] = priority
+      shrinkZone(m, st, zone, m.lruCount[zone * 2]! >> priority, rep)
     }
+    if (rep.freed >= SWAP_CLUSTER_MAX) break
+    if (rep.scanned > scanned0 && priority < DEF_PRIORITY - 2) nap(m, rep)
   }
   st.prevPriority.set(st.tempPriority)
   return endRun(m, rep, v0, p0)
@@ -628,7 +755,8 @@ export function outOfMemory(m: Machine): { victim: Process; badness: number } | 
 
 /**
  * Direct reclaim at fault entry (see the module comment): try_to_free_pages,
- * again while runs free pages or lower prev_priority; when a run from
+ * again while runs free pages, lower prev_priority or had write-back to wait
+ * for; when a run from
  * prev_priority 0 frees nothing and fewer than FAULT_WATERMARK frames are
  * free, out_of_memory, then try again. Throws OomKillError when the
  * faulting process itself is the victim. When out_of_memory kills nobody
@@ -643,9 +771,11 @@ export function directReclaim(m: Machine, faulting: Process): void {
     for (let i = 0; i < st.prevPriority.length; i++) prevMin = Math.min(prevMin, st.prevPriority[i]!)
     const rep = tryToFreePages(m)
     if (rep.progress || env.nrFreePages() >= FAULT_WATERMARK) return
-    // __alloc_pages retries: a run that freed something, or one that lowered
-    // prev_priority (more distress next time), is followed by another.
-    if (rep.freed > 0 || prevMin > 0) continue
+    // __alloc_pages naps (blk_congestion_wait: the writes in flight complete)
+    // and retries: a run that freed something, lowered prev_priority (more
+    // distress next time) or had writes to wait for is followed by another.
+    const completed = completeWriteback(m) + rep.writebacksCompleted
+    if (rep.freed > 0 || prevMin > 0 || completed > 0) continue
     const killed = outOfMemory(m)
     if (!killed) return
     if (killed.victim === faulting) throw new OomKillError(faulting.pid, killed.badness)

@@ -35,6 +35,7 @@ import {
   Machine,
   MREMAP_MAYMOVE,
   PAGE_SIZE,
+  PG,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -261,6 +262,13 @@ export function runStress(o: StressOptions): StressResult {
   // Swap-cache pages nobody maps stay until reclaim takes them (as in the kernel).
   m.reclaim({ pages: ramPages })
   check('after the final reclaim')
+  // kswapd leaves an inactive list too short for nr_scan_inactive to reach
+  // SWAP_CLUSTER_MAX: once the writes in flight completed, shrink_list takes
+  // the pages left one by one (freed, or dropped by remove_exclusive_swap_page).
+  m.completeWriteback()
+  for (let pfn = 0; pfn < m.frames.n; pfn++)
+    if (m.frames.count[pfn] && m.frames.test(pfn, PG.swapcache)) m.pageout(pfn)
+  check('after the leftover swap-cache pages')
   const mi = m.meminfo()
   must(
     mi.SwapFree === mi.SwapTotal,

@@ -9,6 +9,7 @@ import {
   MAP_PRIVATE,
   type Machine,
   PAGE_SIZE,
+  type PageoutReport,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -72,4 +73,58 @@ export function expectSegvInChild(p: Process, addr: number): void {
   expect((err as SignalError).signal).toBe('SIGSEGV')
   expect((err as SignalError).address).toBe(addr)
   expect(c.alive).toBe(false)
+}
+
+/**
+ * Reclaim one page through `m.pageout` until it is freed, as successive
+ * shrink_list passes would (m.check() after each): a referenced page is first
+ * activated; a dirty page is written and stays under write-back (result
+ * 'written', PG_writeback) until `m.completeWriteback()`, then the next pass
+ * frees it; a tmpfs page first moves to the swap cache ('kept'). At most
+ * `passes` passes. Returns the last pass's report with the work of the earlier
+ * ones folded in (addedToSwap and wrote if any pass did, the first try_to_unmap
+ * answer), so a caller can check the whole swap-out as one.
+ */
+export function pageoutUntilFreed(m: Machine, pfn: number, passes = 5): PageoutReport {
+  let r = m.pageout(pfn)
+  m.check()
+  let addedToSwap = r.addedToSwap
+  let wrote = r.wrote
+  let unmap = r.unmap
+  for (let i = 1; i < passes && r.result !== 'freed'; i++) {
+    if (r.result === 'written') {
+      expect(m.page(pfn).flags).toContain('writeback')
+      m.completeWriteback()
+      m.check()
+    }
+    r = m.pageout(pfn)
+    m.check()
+    addedToSwap ||= r.addedToSwap
+    wrote ||= r.wrote
+    unmap ??= r.unmap
+  }
+  return { ...r, addedToSwap, wrote, unmap }
+}
+
+/**
+ * After every process exited: complete the writes in flight and take each page
+ * left in the swap cache through shrink_list (a page under write-back when its
+ * last pte went stays there: free_swap_and_cache leaves it, as in the kernel).
+ * Each is freed — clean, or dropped by swap_writepage's
+ * remove_exclusive_swap_page when the zap dirtied it. Returns how many.
+ */
+export function dropSwapCache(m: Machine): number {
+  m.completeWriteback()
+  m.check()
+  let n = 0
+  for (let pfn = 0; pfn < m.frames.n; pfn++) {
+    if (!m.frames.count[pfn] || !m.page(pfn).flags.includes('swapcache')) continue
+    expect(m.page(pfn).mapcount).toBe(0)
+    const r = m.pageout(pfn)
+    if (r.result !== 'freed') expect(r.reason).toMatch(/^swap_writepage: remove_exclusive_swap_page/)
+    expect(m.frames.count[pfn]).toBe(0)
+    m.check()
+    n++
+  }
+  return n
 }

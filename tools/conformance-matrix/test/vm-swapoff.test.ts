@@ -3,18 +3,12 @@
 // with m.check() after every step.
 import { Machine, type PageoutReport, type Process, SyscallError } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
-import { ARCHES, anon, errnoOf, pages, pfnAt } from './vm-helpers.js'
+import { ARCHES, anon, errnoOf, pageoutUntilFreed, pages, pfnAt } from './vm-helpers.js'
 
 describe.each(ARCHES)('swapoff on $name', (arch) => {
-  /** Swap out the page `p` maps at `addr` (a first pass may only activate it). */
+  /** Swap out the page `p` maps at `addr`: activated first if referenced, written, freed once the write completed. */
   function swapOut(m: Machine, p: Process, addr: number): PageoutReport {
-    const pfn = pfnAt(p, addr)
-    let r = m.pageout(pfn)
-    m.check()
-    if (r.result === 'activated' && r.reason === 'referenced and in use') {
-      r = m.pageout(pfn)
-      m.check()
-    }
+    const r = pageoutUntilFreed(m, pfnAt(p, addr))
     expect(r.result).toBe('freed')
     return r
   }

@@ -18,21 +18,19 @@ import {
   writePage,
 } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
-import { ARCHES, errnoOf, pages, pfnAt } from './vm-helpers.js'
+import { ARCHES, errnoOf, pageoutUntilFreed, pages, pfnAt } from './vm-helpers.js'
 
 const P = PAGE_SIZE
 const RW = PROT_READ | PROT_WRITE
 
 describe.each(ARCHES)('tmpfs on $name', (arch) => {
-  /** Reclaim a page through m.pageout until it leaves (a first pass may only find it referenced). */
+  /**
+   * Reclaim a page through m.pageout until it leaves: a first pass may only
+   * find it referenced; shmem_writepage moves it to the swap cache (dirty),
+   * the next pass writes it there, and once the write completed one more frees it.
+   */
   function reclaim(m: Machine, pfn: number): PageoutReport {
-    let r = m.pageout(pfn)
-    m.check()
-    for (let i = 0; i < 3 && r.result !== 'freed'; i++) {
-      r = m.pageout(pfn)
-      m.check()
-    }
-    return r
+    return pageoutUntilFreed(m, pfn)
   }
 
   it('F4: the page moves to swap only after every mapping is removed; faults bring it back', () => {
@@ -100,6 +98,15 @@ describe.each(ARCHES)('tmpfs on $name', (arch) => {
     expect(file.shmem!.swapped).toBe(0)
     m.check()
     m.fs.shmLock(file, false)
+    // shmem_writepage moves it to the swap cache (kept, dirty); the next pass
+    // writes it there; once the write completed, the one after frees it.
+    expect(m.pageout(pfn)).toMatchObject({ result: 'kept', wrote: false })
+    expect(file.shmem!.swapped).toBe(1)
+    expect(m.page(pfn).flags).toEqual(expect.arrayContaining(['swapcache', 'dirty']))
+    m.check()
+    expect(m.pageout(pfn)).toMatchObject({ result: 'written', wrote: true })
+    m.check()
+    expect(m.completeWriteback()).toBe(1)
     expect(m.pageout(pfn).result).toBe('freed')
     expect(file.shmem!.swapped).toBe(1)
     m.check()

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { build } from 'esbuild'
 import { checkIntegrity, checkTarball, type PackageJson } from './lib/checks.js'
 import {
   CommandError,
@@ -460,6 +461,51 @@ async function main(): Promise<void> {
     })
   } else {
     console.log('\n– (c) @rmaplab/cli: skipped (packages/cli is not a published package yet)')
+  }
+
+  const workload = packages.find((p) => p.name === '@rmaplab/workload')
+  if (workload) {
+    await step('(d) npm: @rmaplab/workload, its README examples, and a browser bundle of it', async () => {
+      const dir = await freshProject(root, 'consumer-workload', reg)
+      await run('npm', [...npmInstall, `@rmaplab/workload@${TAG}`], {
+        cwd: dir,
+        env: consumerEnv,
+        timeoutMs: 300_000,
+      })
+      const installed = npmInstalled(dir)
+      const ours = [...installed.keys()].filter((n) => n.startsWith('@rmaplab/'))
+      const expected = ['workload', 'rmap', 'arch-i386', 'arch-ppc', 'arch-ppc64'].map((n) => `@rmaplab/${n}`)
+      if (!same(ours, expected))
+        throw new Error(`installed ${ours.join(', ')}; expected exactly ${expected.join(', ')}`)
+      info(`installed: ${ours.map((n) => `${n}@${installed.get(n)}`).join(', ')}`)
+      const readme = readFileSync(join(work, 'packages/workload/README.md'), 'utf8')
+      const blocks = exampleBlocks(readme)
+      if (blocks.length === 0)
+        throw new Error('packages/workload/README.md has no ```ts example importing @rmaplab/*')
+      for (const [i, block] of blocks.entries()) {
+        const file = join(dir, `readme-example-${i + 1}.mjs`)
+        await writeFile(file, exampleScript(block).js)
+        const out = await run(process.execPath, [file], { cwd: dir, env: consumerEnv })
+        info(`README block ${i + 1}: ${out.trim().split('\n').at(-1)}`)
+      }
+      // The package is host-agnostic: esbuild bundles it for the browser (a node: import would fail here).
+      const entry = join(dir, 'browser-entry.mjs')
+      await writeFile(
+        entry,
+        "import { createRun, loadExperiment } from '@rmaplab/workload'\nconst run = createRun(loadExperiment('a1').workload, { layout: 'ppc64' })\nrun.runToEnd()\n",
+      )
+      const bundle = await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+      })
+      info(
+        `browser bundle (esbuild, platform browser): ${Math.round(bundle.outputFiles[0]!.contents.length / 1024)} kB`,
+      )
+    })
   }
 
   await step('stop the registry and remove the temporary folders', async () => {

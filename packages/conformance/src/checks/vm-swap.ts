@@ -34,21 +34,39 @@ const HELLO = 0x68656c6c
 const swapPte = (offset: number) => ({ present: false, swapped: true, swapType: 0, swapOffset: offset })
 
 /**
- * Reclaim the page `p` maps at `addr` through `m.pageout`: a page just touched
- * is found referenced on the first pass and activated (F2), so the second pass
- * takes it. Returns the report of the pass that freed it.
+ * Reclaim the page `p` maps at `addr` through `m.pageout`, pass after pass as
+ * shrink_list would: a page just touched is found referenced on the first pass
+ * and activated (F2); a tmpfs page is moved to the swap cache by
+ * shmem_writepage and kept (F4); a dirty page is written and stays under
+ * write-back (result `'written'`, the -aa shrink_list's `goto keep`) until the
+ * write completes (`m.completeWriteback()`), and the next pass frees it.
+ * Returns the freeing pass's report with the work of the earlier passes folded
+ * in (addedToSwap and wrote if any pass did, the first try_to_unmap answer).
  */
 function swapOut(m: Machine, step: Step, p: Process, addr: number, what: string): PageoutReport {
   const pfn = pfnOf(p, addr)
-  const first = step(`pageout ${what}: first pass`, () => m.pageout(pfn))
-  if (first.result === 'freed') return first
-  expect(
-    { result: first.result, reason: first.reason, addedToSwap: first.addedToSwap },
-    `${what}: a page that is not freed at once was only found referenced`,
-  ).toEqual({ result: 'activated', reason: 'referenced and in use', addedToSwap: false })
-  const second = step(`pageout ${what}: second pass`, () => m.pageout(pfn))
-  expect(second.result, `${what}: the second pass frees it`).toBe('freed')
-  return second
+  let r = step(`pageout ${what}: first pass`, () => m.pageout(pfn))
+  if (r.result === 'activated') {
+    expect(
+      { result: r.result, reason: r.reason, addedToSwap: r.addedToSwap },
+      `${what}: a page that is not taken at once was only found referenced`,
+    ).toEqual({ result: 'activated', reason: 'referenced and in use', addedToSwap: false })
+  }
+  let { addedToSwap, wrote, unmap } = r
+  for (let pass = 2; r.result !== 'freed'; pass++) {
+    expect(pass, `${what}: freed within 4 passes`).toBeLessThanOrEqual(4)
+    if (r.result === 'written') {
+      expect(m.page(pfn).flags, `${what}: PG_writeback while the write is in flight`).toContain('writeback')
+      step(`${what}: the write completes`, () => m.completeWriteback())
+    } else if (r.result === 'kept') {
+      expect(r.reason, `${what}: kept only after shmem_writepage`).toMatch(/^shmem_writepage moved it/)
+    }
+    r = step(`pageout ${what}: pass ${pass}`, () => m.pageout(pfn))
+    addedToSwap ||= r.addedToSwap
+    wrote ||= r.wrote
+    unmap ??= r.unmap
+  }
+  return { ...r, addedToSwap, wrote, unmap }
 }
 
 export const vmSwapChecks: CheckDef[] = [
@@ -213,7 +231,7 @@ export const vmSwapChecks: CheckDef[] = [
     cite: () =>
       'docs/scenarios.md#f2; docs/designs.md#locking-and-the-reclaim-order shrink_list order, docs/designs.md#objrmap-and-anon_vma page_referenced, try_to_unmap',
     title:
-      'a written anon page: the first pageout finds it referenced (PG_referenced and the young pte) and activates it, the pte intact with its young bit now clear; the second finds it unreferenced, adds it to swap, unmaps it (the pte holds the swap entry), writes and frees it; a read swaps it back in with its data',
+      'a written anon page: the first pageout finds it referenced (PG_referenced and the young pte) and activates it, the pte intact with its young bit now clear; the second finds it unreferenced, adds it to swap, unmaps it (the pte holds the swap entry) and writes it, leaving it under write-back (kept by a pass meanwhile); once the write completes the next pass frees it; a read swaps it back in with its data',
     needs: needVm,
     run(ctx) {
       const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
@@ -245,16 +263,36 @@ export const vmSwapChecks: CheckDef[] = [
       expect(m.page(pfn).flags).not.toContain('swapcache')
       expect(
         step('second pageout', () => m.pageout(pfn)),
-        'unreferenced: swapped out and freed',
+        'unreferenced: added to swap, unmapped, written and left under write-back',
       ).toEqual({
         pfn,
-        result: 'freed',
-        reason: 'freed',
+        result: 'written',
+        reason: 'written to swap, under write-back (PG_writeback)',
         referenced: 0,
         addedToSwap: true,
         swap: { type: 0, offset: 1 },
         unmap: 'SWAP_SUCCESS',
         wrote: true,
+      })
+      expect(m.page(pfn).flags, 'PG_writeback while the write is in flight').toContain('writeback')
+      expect(m.meminfo(), 'Writeback and SwapCached count it').toMatchObject({ Writeback: 4, SwapCached: 4 })
+      expect(
+        step('a pageout during the write', () => m.pageout(pfn)),
+        'under write-back: kept',
+      ).toMatchObject({ result: 'kept', reason: 'under write-back (PG_writeback)', wrote: false })
+      expect(step('the write completes', () => m.completeWriteback())).toBe(1)
+      expect(
+        step('third pageout', () => m.pageout(pfn)),
+        'written and clean: freed from the swap cache',
+      ).toEqual({
+        pfn,
+        result: 'freed',
+        reason: 'freed',
+        referenced: 0,
+        addedToSwap: false,
+        swap: { type: 0, offset: 1 },
+        unmap: null,
+        wrote: false,
       })
       expect(p.pagemap(a), 'the pte holds the swap entry').toEqual(swapPte(1))
       expect({ count: m.page(pfn).count, slot: m.swapCount(0, 1), rss: p.mm.rss }).toEqual({
@@ -289,7 +327,7 @@ export const vmSwapChecks: CheckDef[] = [
     cite: () =>
       'docs/scenarios.md#f4; docs/designs.md#objrmap-and-anon_vma shmem_writepage, docs/designs.md#invariants (19) shmem_writepage unmapped',
     title:
-      'a 2-page tmpfs file mapped MAP_SHARED by P and C: reclaim of page 0 unmaps both ptes (pte_none) before shmem_writepage moves it to swap (swapped 1, out of the page cache); C reads it back through the swap entry into the page cache (mapcount 1, not swapcache, slot freed), P finds it there (mapcount 2); when SHM_LOCKed writepage refuses and the page stays in the page cache',
+      'a 2-page tmpfs file mapped MAP_SHARED by P and C: reclaim of page 0 unmaps both ptes (pte_none) before shmem_writepage moves it to the swap cache (swapped 1, out of the page cache), a later pass writes it there and, once written, frees it; C reads it back through the swap entry into the page cache (mapcount 1, not swapcache, slot freed), P finds it there (mapcount 2); when SHM_LOCKed writepage refuses and the page stays in the page cache',
     needs: needVm,
     run(ctx) {
       const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })

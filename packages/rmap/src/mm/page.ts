@@ -35,6 +35,8 @@ export const PG = {
   writeback: 13,
   nosave: 14,
   maplock: 15,
+  /** PG_reclaim (2.6.5 bit 17): reclaim started this page's write-back; its completion rotates it to the inactive tail. */
+  reclaim: 17,
   anon: 20,
   swapcache: 21,
 } as const

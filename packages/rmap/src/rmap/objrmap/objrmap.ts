@@ -170,13 +170,15 @@ export const objrmapPageOps = {
     const f = m.frames
     const c = m.counters.rmap
     c.pageReferencedCalls++
+    // -aa: an unmapped page answers 0 before PG_referenced is looked at (and
+    // keeps the bit); mainline 2.6.5's mm/rmap.c tests and clears it first.
+    if (f.mapcount[pfn] === 0) return 0
+    if (f.mapping[pfn] === -1) bug('a mapped page has a mapping', 'page_referenced', `pfn ${pfn}`)
     let referenced = 0
     if (f.test(pfn, PG.referenced)) {
       f.clear(pfn, PG.referenced)
       referenced++
     }
-    if (f.mapcount[pfn] === 0) return referenced
-    if (f.mapping[pfn] === -1) bug('a mapped page has a mapping', 'page_referenced', `pfn ${pfn}`)
     const anon = f.test(pfn, PG.anon)
     const obj = m.objects.get(f.mapping[pfn]!)
     if (!anon) {
