@@ -47,6 +47,8 @@ describe('createRun', () => {
   it('a layout by name takes the rmap strategy from the registry', () => {
     const { workload } = loadExperiment('a1')
     expect(createRun(workload, { layout: 'ppc', rmap: 'objrmap' }).layout.rmap).toBe('objrmap')
-    expect(() => createRun(workload, { layout: 'ppc', rmap: 'nonsense' })).toThrow(/unknown rmap strategy/)
+    expect(() => createRun(workload, { layout: 'ppc', rmap: 'nonsense' })).toThrow(
+      /unknown rmap (strategy|design)/,
+    )
   })
 })
