@@ -153,7 +153,7 @@ steps:
     const [e, a, s, p] = await Promise.all([
       rmaplab(['run', 'andrae']),
       inProcess(['run', 'a1', '--arch', 'sparc']),
-      inProcess(['run', 'a1', '--rmap', 'anonmm']),
+      inProcess(['run', 'a1', '--rmap', 'pte_chain']),
       inProcess(['run', 'andrea', '-p', 'depth=3']),
     ])
     const names = experiments()
@@ -164,7 +164,7 @@ steps:
       `unknown experiment 'andrae' (and no such file); did you mean 'andrea'?; experiments: ${names}\n`,
     )
     expect(a.stderr).toBe(`unknown arch 'sparc'; valid: i386, i386-pae, ppc, ppc64, all\n`)
-    expect(s.stderr).toBe(`unknown rmap strategy 'anonmm'; valid: objrmap, pte_chains\n`)
+    expect(s.stderr).toBe(`unknown rmap strategy 'pte_chain'; valid: objrmap, pte_chains, anonmm\n`)
     expect(p.stderr).toBe(`unknown parameter 'depth' of andrea; parameters: size, levels, walks\n`)
   })
 

@@ -78,7 +78,7 @@ export function runnableChecks(arch: Arch, options: ConformanceOptions = {}): Ru
   const numRuns = options.numRuns ?? DEFAULT_NUM_RUNS
   const expectations = options.expectations ?? {}
   const fcParams = options.seed === undefined ? { numRuns } : { numRuns, seed: options.seed }
-  const base = { arch, fixture, facts, numRuns, fcParams, profiles }
+  const base = { arch, fixture, facts, numRuns, fcParams, profiles, rmap: options.rmap ?? 'objrmap' }
   const out: RunnableCheck[] = []
 
   const add = (def: CheckDef, id: string, ctx: Ctx, missing: string | undefined) => {

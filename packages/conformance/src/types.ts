@@ -3,7 +3,7 @@
  * files, plus the facts the vectors do not carry), the options of
  * {@link describeArchConformance}, and the entries of the capability manifest.
  */
-import type { KernelProfile } from '@rmaplab/rmap'
+import type { KernelProfile, RmapDesignName } from '@rmaplab/rmap'
 
 /** A hex string such as `"0x1000"`: every big number in the vector files. */
 export type Hex = string
@@ -176,6 +176,11 @@ export interface ConformanceOptions {
   readonly profiles?: readonly KernelProfile[]
   /** Title of the top-level describe block; default the arch's name. */
   readonly label?: string
+  /**
+   * The reverse-mapping design the whole-VM checks run under (the Machine's
+   * `rmap` option); default `'objrmap'`.
+   */
+  readonly rmap?: RmapDesignName
   /**
    * {@link runConformance} only: run just these checks, by id (`vm.c1`) or, for a
    * check run once per profile, by its base id (`pt.alloc` names every

@@ -40,6 +40,7 @@ export { nrFreePagecachePages, type ZoneWatermarks, zoneWatermarks } from './pag
 export * from './pgtable.js'
 export * from './race/explore.js'
 export * from './race/scenarios.js'
+export { Anonmm, anonmm } from './rmap/anonmm/index.js'
 export { objrmap, pageMapLock, pageMapUnlock } from './rmap/objrmap/index.js'
 export {
   RmapDesignNotImplementedError,

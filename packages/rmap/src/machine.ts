@@ -41,6 +41,7 @@ import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js
 import { doMremap } from './mremap.js'
 import { completeWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteWordOffset } from './pgtable.js'
+import type { Anonmm } from './rmap/anonmm/anonmm.js'
 import { type RmapDesign, type RmapDesignOptions, resolveRmapDesign } from './rmap/registry.js'
 import type { RmapAccounting, RmapDesignName, RmapStrategy, RmapView, SwapResult } from './rmap/strategy.js'
 import {
@@ -181,7 +182,7 @@ export interface PageInfo {
   count: number
   mapcount: number
   flags: PageFlag[]
-  mapping: { kind: 'none' | 'anon_vma' | 'address_space' | 'mm'; id: number }
+  mapping: { kind: 'none' | 'anon_vma' | 'anonmm' | 'address_space' | 'mm'; id: number }
   index: number
   private: number
   zone: string
@@ -238,6 +239,16 @@ function newCounters() {
       swapSuccess: 0,
       swapAgain: 0,
       swapFail: 0,
+      /** anonmm: mms an rmap walk tried (page_referenced_one / try_to_unmap_one calls). */
+      mmsVisited: 0,
+      /** anonmm: find_vma calls of try_to_unmap_one (the vma of a pte found through an mm). */
+      findVmaCalls: 0,
+      /** anonmm: pages page_referenced migrated off the anonmm of an exited mm. */
+      anonmmMigrations: 0,
+      /** anonmm (rmap 11): shared anonymous pages mremap copied before moving them ("mremap moved N cows"). */
+      mremapCows: 0,
+      /** anonmm (rmap 11): swapped-in pages copied because page->index named another address. */
+      swapInCows: 0,
     },
     objects: { anonVmas: 0, vmas: 0 },
     /**
@@ -773,8 +784,8 @@ export class Machine {
   readonly zeroPage: number
   /** The reverse-mapping design, resolved once from the `rmap` option. */
   readonly rmap: RmapStrategy
-  /** Objects page->mapping can name: anon_vmas and address_spaces. */
-  readonly objects = new Map<number, AnonVma | AddressSpace>()
+  /** Objects page->mapping can name: anon_vmas (objrmap), anonmms (anonmm) and address_spaces. */
+  readonly objects = new Map<number, AnonVma | Anonmm | AddressSpace>()
   /** The default disk filesystem: files, their page caches, and the EOF tails (fs.ts). */
   readonly fs: FileSystem = new FileSystem(this)
   /** Counters behind `m.stats()`. */
@@ -983,6 +994,8 @@ export class Machine {
   spawn(): Process {
     const cpu = this.pickCpu()
     const mm = this.withReclaim('spawn', "the new mm's pgd", () => new Mm(this.env.mmCreate(), cpu))
+    // mm_alloc of a fresh image: the design's exec hook (anonmm: exec_rmap's new group head).
+    this.rmap.mmExec(this, mm)
     const p = new Process(this, this.nextPid++, mm)
     this.procs.set(p.pid, p)
     return p
@@ -1191,7 +1204,9 @@ export class Machine {
           ? 'mm'
           : obj && 'vmas' in obj
             ? 'anon_vma'
-            : 'address_space'
+            : obj && 'ring' in obj
+              ? 'anonmm'
+              : 'address_space'
     return {
       pfn,
       count: f.count[pfn]!,

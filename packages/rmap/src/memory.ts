@@ -181,11 +181,19 @@ function doSwapPage(
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
   if (smp !== null) smpUnlockPage(m, pfn)
   else fr.clear(pfn, PG.locked)
-  m.env.mmu.setPte(ptr, pte >>> 0, f.mkPteHi(pfn, vma.pageProt))
+  const phi = f.mkPteHi(pfn, vma.pageProt)
+  m.env.mmu.setPte(ptr, pte >>> 0, phi)
   if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
   if (smp !== null) smp.preempt('do_swap_page:set_pte→page_add_rmap')
   m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
   if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
+  // rmap 11: a design that cannot find the page at this address (anonmm, after
+  // an mremap moved this swap pte away from where another mm maps the page)
+  // takes a private copy now.
+  if (m.rmap.swapInMustCopy(m, pfn, address)) {
+    m.counters.rmap.swapInCows++
+    doWpPage(m, vma, address, ptr, pte >>> 0, phi)
+  }
   if (major) m.counters.swap.majorFaults++
   else m.counters.swap.cacheHits++
   return major ? 'swapMajor' : 'swapCache'
@@ -207,6 +215,17 @@ export function canShareSwapPage(m: Machine, pfn: number): boolean {
   if (count === 3 && !fr.test(pfn, PG.private)) return false
   if (count !== 2 && count !== 3) return false
   return fr.test(pfn, PG.swapcache) && exclusiveSwapPage(m, pfn)
+}
+
+/**
+ * `make_page_exclusive(vma, addr)` of rmap 11 (include/linux/rmap.h there):
+ * a write fault at `addr` in `vma`, so that the anonymous page mapped there
+ * becomes a private copy that only this mm maps (for mremap's
+ * move_page_tables and swapoff's unuse_process under anonmm). Throws
+ * OutOfMemoryError when no frame is left for the copy (the kernel's -ENOMEM).
+ */
+export function makePageExclusive(m: Machine, vma: Vma, addr: number): void {
+  handleMmFault(m, vma, addr, true, -1)
 }
 
 /** `do_wp_page`: a write to a present, write-protected pte (COW). */

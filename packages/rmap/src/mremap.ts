@@ -10,7 +10,8 @@
  * and the same anon_vma, and `move_page_tables` moves each pte word to the
  * new address (ptep_get_and_clear + TLB flush at the old address, set_pte at
  * the new one). No page is touched: mapping, index, mapcount, count and rss all
- * stay. The walk computes the new address from the new vma's pgoff, and a page
+ * stay (under objrmap; anonmm, whose page->index is the user address, notes
+ * the new address or copies the page first: see `move_one_page`). The walk computes the new address from the new vma's pgoff, and a page
  * still shared with a fork relative (who maps it at the old address) is found
  * through the same anon_vma in both. The price: the moved vma's pgoff no longer
  * follows its address, so it cannot merge with neighbours whose pgoff does.
@@ -52,8 +53,9 @@
  *   linked after; if a destination page table cannot be allocated, the ptes
  *   already moved go back and the call fails with ENOMEM.
  */
-import { OutOfMemoryError, SyscallError } from './errors.js'
+import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
+import { makePageExclusive } from './memory.js'
 import { makePagesPresent } from './mlock.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
@@ -99,15 +101,18 @@ function getOnePteMapNested(m: Machine, mm: number, addr: number): number {
  * hash entry, found through the source pte's _PAGE_HASHPTE); `set_pte` stores
  * the word at the destination (the arch drops hash bits that belonged to the
  * source). The page itself is not touched (no count change); the rmap design
- * is told of every present pte it moved (`pteMoved`: objrmap needs nothing,
- * pte_chains move the chain entry, anonmm its page->index).
+ * is asked first whether a present pte may move (`canMoveOnePte`, rmap 11's
+ * can_move_one_pte: anonmm notes the new page->index of an exclusive
+ * anonymous page and refuses a shared one) and told of every present pte it
+ * moved (`pteMoved`: objrmap needs nothing, pte_chains move the chain entry).
+ * Returns false, with nothing moved, when the design refused (-EAGAIN).
  * Throws OutOfMemoryError (with nothing mapped or moved) when the destination
  * page table cannot be allocated.
  */
-function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): void {
+function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): boolean {
   const env = m.env
   let src = getOnePteMapNested(m, mm.id, oldAddr)
-  if (src === NO_PTE) return
+  if (src === NO_PTE) return true
   // page_table_present(mm, new_addr)
   if (lookupPte(env, mm.id, newAddr) === NO_PTE) {
     pteUnmapNested(env, src)
@@ -118,6 +123,11 @@ function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): void
   if (src !== NO_PTE) {
     const mmu = env.mmu
     const f = m.fast
+    if (!canMoveOnePte(m, mm, src, newAddr)) {
+      pteUnmapNested(env, src)
+      pteUnmap(env, dst)
+      return false
+    }
     const lo = mmu.ptepGetAndClear(src)
     const hi = mmu.lastHi
     mmu.flushTlbPage(mm.id, oldAddr)
@@ -131,26 +141,52 @@ function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): void
     pteUnmapNested(env, src)
   }
   pteUnmap(env, dst)
+  return true
+}
+
+/** `can_move_one_pte(src, new_addr)`: a present pte of a tracked page moves only if the design agrees. */
+function canMoveOnePte(m: Machine, mm: Mm, src: number, newAddr: number): boolean {
+  const w = m.env.tables.words
+  const at = pteWordOffset(m.env, src)
+  const lo = w[at]!
+  const hi = m.fast.words === 2 ? w[at + 1]! : 0
+  if (!m.fast.present(lo, hi)) return true
+  const pfn = m.fast.pfn(lo, hi)
+  if (pfn >= m.frames.n || m.frames.test(pfn, PG.reserved)) return true
+  return m.rmap.canMoveOnePte(m, pfn, mm, newAddr)
 }
 
 /**
  * `move_page_tables(vma, new_addr, old_addr, len)`: move every pte of
  * [oldAddr, oldAddr + len) to the same offset from `newAddr`, last page first.
- * When a destination page table cannot be allocated, the ptes already moved
- * are moved back (their old page tables still exist) and the move fails with
- * ENOMEM.
+ * When the design refuses to move a page shared with another mm (anonmm,
+ * rmap 11), the page is made exclusive — a write fault at the old address
+ * copies it (make_page_exclusive) — and the same pte is tried again; each
+ * copy counts in `rmap.mremapCows`, the number rmap 11 printed as "mremap
+ * moved N cows". When a destination page table or a copy cannot be
+ * allocated, the ptes already moved are moved back (their old page tables
+ * still exist) and the move fails with ENOMEM.
  */
 export function movePageTables(m: Machine, mm: Mm, newAddr: number, oldAddr: number, len: number): void {
   let offset = len
   try {
     while (offset > 0) {
       offset -= PAGE
-      moveOnePage(m, mm, oldAddr + offset, newAddr + offset)
+      if (moveOnePage(m, mm, oldAddr + offset, newAddr + offset)) continue
+      const vma = mm.findVma(oldAddr + offset)
+      if (!vma || vma.start > oldAddr + offset)
+        throw new KernelBugError(
+          'make_page_exclusive: a vma covers the pte being moved',
+          'mm/mremap.c move_page_tables',
+        )
+      makePageExclusive(m, vma, oldAddr + offset)
+      m.counters.rmap.mremapCows++
+      offset += PAGE
     }
   } catch (e) {
     if (!(e instanceof OutOfMemoryError)) throw e
     for (offset += PAGE; offset < len; offset += PAGE) moveOnePage(m, mm, newAddr + offset, oldAddr + offset)
-    throw new SyscallError(S, 'ENOMEM', 'move_page_tables: no memory for a destination page table')
+    throw new SyscallError(S, 'ENOMEM', 'move_page_tables: no memory for a destination page table or a copy')
   }
 }
 
@@ -182,8 +218,9 @@ export function moveVma(
   const locked = (vma.flags & VM.LOCKED) !== 0
   let pgoff = vma.pgoff + (addr - vma.start) / PAGE
   // 2.6.7 copy_vma: an anonymous vma that never faulted has no page to find, so
-  // it may take the new address as its origin, and so merge more often.
-  if (!vma.file && !vma.anonVma) pgoff = newAddr / PAGE
+  // it may take the new address as its origin, and so merge more often (the
+  // design decides: anon_vma's rule; anonmm's copy_vma always kept the origin).
+  if (!vma.file && m.rmap.vmaMoveRebase(vma)) pgoff = newAddr / PAGE
   movePageTables(m, mm, newAddr, addr, oldLen)
   const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
   // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).

@@ -27,6 +27,7 @@ import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { BUG } from './bugs.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
+import { makePageExclusive } from './memory.js'
 import { PG } from './mm/page.js'
 import type { Mm } from './mm/vma.js'
 import { waitOnPageWriteback } from './page-writeback.js'
@@ -436,6 +437,12 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, pfn, vma, a, ptr, true)
       swapFree(m, entry)
+      // rmap 11: a page the design cannot find at this address (anonmm after an
+      // mremap moved the swap pte) is made exclusive: a copy at once.
+      if (m.rmap.swapInMustCopy(m, pfn, a)) {
+        m.counters.rmap.swapInCows++
+        makePageExclusive(m, vma, a)
+      }
       return 1
     }
   }

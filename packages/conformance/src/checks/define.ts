@@ -2,7 +2,7 @@
  * How a check is declared: an id, the layer, the fact it cites, what it needs
  * from the arch (capabilities, fixture, profile), and its body.
  */
-import type { Arch, ArchCapabilities, KernelProfile } from '@rmaplab/rmap'
+import type { Arch, ArchCapabilities, KernelProfile, RmapDesignName } from '@rmaplab/rmap'
 import type { ArchFacts, ArchFixture, Layer } from '../types.js'
 
 /** What a check body gets. */
@@ -17,6 +17,8 @@ export interface Ctx {
   readonly profile: KernelProfile
   /** Every profile selected for this run. */
   readonly profiles: readonly KernelProfile[]
+  /** The reverse-mapping design every whole-VM check's machine runs (`options.rmap`, default `'objrmap'`). */
+  readonly rmap: RmapDesignName
 }
 
 /** A check of the suite. */

@@ -97,7 +97,7 @@ export const vmFileChecks: CheckDef[] = [
       'a 1-page file of zeros mapped MAP_PRIVATE RW and MAP_SHARED RO: after reads one page-cache page, mapcount 2, found by a walk of both file lists; the private write COWs it to an anon frame (cache mapcount 2 → 1), smem and the file still read zero, the private vma is on i_mmap and an anon_vma',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const file = step('create a 1-page file of zeros', () => m.fs.create('/b2', { size: P, fill: 0 }))
       const p = m.spawn()
@@ -222,7 +222,7 @@ export const vmFileChecks: CheckDef[] = [
       'a write as the first access of a MAP_PRIVATE file page: one fault (early COW); the pte maps a new anon frame holding the write; the page-cache page is read in but never mapped (mapcount 0); the vma gets its anon_vma on this fault; the copy carries the file contents',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const file = step("create a 1-page file of 'A'", () => m.fs.create('/b3', { size: P, fill: AAAA }))
       const p = m.spawn()
@@ -292,7 +292,7 @@ export const vmFileChecks: CheckDef[] = [
       'a read-only fd: MAP_SHARED with PROT_WRITE is EACCES and mprotect to RW of its shared mapping is EACCES; a write to the PROT_READ shared map SIGSEGVs a child; its MAP_PRIVATE map may become writable (COW); an O_RDWR PROT_READ map becomes writable by mprotect; PROT_NONE SIGSEGVs any access; a write-only fd cannot be mapped',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const file = step('create a 2-page file', () => m.fs.create('/d4', { size: 2 * P, fill: 3 }))
       const p = m.spawn()
@@ -371,7 +371,7 @@ export const vmFileChecks: CheckDef[] = [
       'a 4-page file MAP_SHARED in P and its child: C writes page 2, P reads it; one page-cache frame, mapcount 2, no anon_vma, found by the i_mmap_shared walk; writeback unmaps both ptes to pte_none, the word reaches the file, and later faults read it back from the file and the page cache',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const file = step('create a 4-page file', () => m.fs.create('/e1', { size: 4 * P, fill: 0 }))
       const p = m.spawn()
@@ -491,7 +491,7 @@ export const vmFileChecks: CheckDef[] = [
       'a half-page file mapped over 2 pages, MAP_PRIVATE then MAP_SHARED: the rest of the last page reads zero, a store there stays in the page and never reaches the file, the second page is SIGBUS; a 1-page file mapped over 2: SIGBUS on the second page only',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const file = step('create a half-page file', () => m.fs.create('/e2', { size: P / 2 }))
       const word = file.diskWord(0)
@@ -559,7 +559,7 @@ export const vmFileChecks: CheckDef[] = [
       "ftruncate of a 64 KB file of 'A' MAP_SHARED in P and C: to 56 KB removes the ptes of pages 14–15 in both and frees them, 60 KB is SIGBUS, 40 KB reads 'A'; back to 65 KB page 15 reads zero; to 0 every access is SIGBUS; the vmas never change; a MAP_PRIVATE COW copy in the hole goes too",
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const KB = 1024
       const file = step("create a 64 KB file of 'A'", () => m.fs.create('/e3', { size: 64 * KB, fill: AAAA }))
@@ -655,7 +655,7 @@ export const vmFileChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const g = ctx.arch.geometry
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       step('create an 8-page file', () => m.fs.create('/g2', { size: 8 * P }))
       const p = m.spawn()

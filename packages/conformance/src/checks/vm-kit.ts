@@ -33,14 +33,18 @@ export const PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS
 /** One page in kB, as meminfo counts. */
 export const PAGE_KB = PAGE_SIZE / 1024
 
-/** A fresh machine for one scenario on the arch under test (`maxMapCount`: sysctl vm.max_map_count; `swap`: the size of swap area 0). */
+/**
+ * A fresh machine for one scenario on the arch under test, with the run's
+ * kernel profile and rmap design (`maxMapCount`: sysctl vm.max_map_count;
+ * `swap`: the size of swap area 0).
+ */
 export function vmMachine(
   arch: Arch,
-  profile: Ctx['profile'],
+  ctx: Pick<Ctx, 'profile' | 'rmap'>,
   seed = VM_SEED,
   opts: { maxMapCount?: number; swap?: string } = {},
 ): Machine {
-  return new Machine({ arch, ram: VM_RAM, cpus: 2, profile, seed, ...opts })
+  return new Machine({ arch, ram: VM_RAM, cpus: 2, profile: ctx.profile, rmap: ctx.rmap, seed, ...opts })
 }
 
 /**

@@ -65,7 +65,7 @@ export const vmScenarioChecks: CheckDef[] = [
     run(ctx) {
       const N = A6_PAGES
       const K = A6_CHILDREN
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const a = step(`P maps ${N} pages RW`, () => p.mmap(0, N * PAGE_SIZE, RW, PRIVATE))
@@ -170,7 +170,7 @@ export const vmScenarioChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const N = 8
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const a = step(`map ${N} pages RW`, () => p.mmap(0, N * PAGE_SIZE, RW, PRIVATE))
@@ -260,7 +260,7 @@ export const vmScenarioChecks: CheckDef[] = [
       'mremap(MAYMOVE|FIXED) of 2 written pages into another pte page: the destination holds the pattern in the same frames, the old range is unmapped, the vma keeps the original vm_pgoff and the pages their index and anon_vma; the rmap walk finds each pte at its new address',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const span = spanOfPtePage(ctx.arch)
       const p = m.spawn()
@@ -330,7 +330,7 @@ export const vmScenarioChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const N = 4
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const span = spanOfPtePage(ctx.arch)
       const p = m.spawn()
@@ -416,7 +416,7 @@ export const vmScenarioChecks: CheckDef[] = [
       'mremap(addr, 8 pages, 3 pages, 0) returns addr with a 3-page vma; pages 3–7 are unmapped and their frames freed; the pte page stays (PageTables unchanged); touching page 5 SIGSEGVs a child',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const a = step('map 8 pages RW', () => p.mmap(0, 8 * PAGE_SIZE, RW, PRIVATE))
@@ -463,7 +463,7 @@ export const vmScenarioChecks: CheckDef[] = [
       'EINVAL for an unaligned or 1 KB-aligned old address, FIXED without MAYMOVE, an unaligned or 1 KB-aligned FIXED target, overlapping ranges (both ways), a target past TASK_SIZE, unknown flags, a new length 0; EFAULT for an unmapped old range; ENOMEM for growth blocked by the next mapping without MAYMOVE; nothing changes',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const span = spanOfPtePage(ctx.arch)
       const p = m.spawn()
       const P = PAGE_SIZE
@@ -512,7 +512,7 @@ export const vmScenarioChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const MAX = 32
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { maxMapCount: MAX })
+      const m = vmMachine(ctx.arch, ctx, undefined, { maxMapCount: MAX })
       const step = stepper(m)
       const p = m.spawn()
       const base = m.taskUnmappedBase

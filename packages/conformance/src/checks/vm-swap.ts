@@ -79,7 +79,7 @@ export const vmSwapChecks: CheckDef[] = [
       'after mremap(MAYMOVE|FIXED) of 2 written pages the vma keeps the original vm_pgoff; both pages swap out at their new address (SWAP_SUCCESS, slots 1 and 2, swap ptes at the destination, the old range pte_none) and read back with their data; exit frees every slot',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { swap: SWAP })
+      const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
       const step = stepper(m)
       const p = m.spawn()
       const x = step('map 2 pages RW', () => p.mmap(0, 2 * P, RW, PRIVATE))
@@ -130,7 +130,7 @@ export const vmSwapChecks: CheckDef[] = [
       'fork, the child moves 4 shared pages: swap-out of each page removes both ptes (P at X, C at Y) through the one anon_vma, the slot counts 2, 4 frames freed and no copies; reads bring each page back shared (mapcount 2, count 3, slot count 1); both exit: SwapFree back',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { swap: SWAP })
+      const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
       const step = stepper(m)
       const p = m.spawn()
       const x = step('P maps 4 pages RW', () => p.mmap(0, 4 * P, RW, PRIVATE))
@@ -193,7 +193,7 @@ export const vmSwapChecks: CheckDef[] = [
       'a shared file page written by the child and read by the parent: reclaim unmaps both ptes through the file lists (pte_none, not swap entries), writes the word to the file and frees the page without a swap slot; the parent reads it back from the file',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { swap: SWAP })
+      const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
       const step = stepper(m)
       const file = step('create a 4-page file', () => m.fs.create('/e1s', { size: 4 * P, fill: 0 }))
       const p = m.spawn()
@@ -234,7 +234,7 @@ export const vmSwapChecks: CheckDef[] = [
       'a written anon page: the first pageout finds it referenced (PG_referenced and the young pte) and activates it, the pte intact with its young bit now clear; the second finds it unreferenced, adds it to swap, unmaps it (the pte holds the swap entry) and writes it, leaving it under write-back (kept by a pass meanwhile); once the write completes the next pass frees it; a read swaps it back in with its data',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { swap: SWAP })
+      const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
       const step = stepper(m)
       const p = m.spawn()
       const a = step('map 1 page RW', () => p.mmap(0, P, RW, PRIVATE))
@@ -330,7 +330,7 @@ export const vmSwapChecks: CheckDef[] = [
       'a 2-page tmpfs file mapped MAP_SHARED by P and C: reclaim of page 0 unmaps both ptes (pte_none) before shmem_writepage moves it to the swap cache (swapped 1, out of the page cache), a later pass writes it there and, once written, frees it; C reads it back through the swap entry into the page cache (mapcount 1, not swapcache, slot freed), P finds it there (mapcount 2); when SHM_LOCKed writepage refuses and the page stays in the page cache',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile, undefined, { swap: SWAP })
+      const m = vmMachine(ctx.arch, ctx, undefined, { swap: SWAP })
       const step = stepper(m)
       const file = step('create a 2-page tmpfs file', () => m.fs.create('/dev/shm/f4', { size: 2 * P }))
       const shmem = file.shmem

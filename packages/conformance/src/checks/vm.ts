@@ -67,7 +67,7 @@ export const vmChecks: CheckDef[] = [
       'after fork the parent writes: C keeps 0x01 in the original frame (mapcount 2 → 1); P gets a new writable dirty anon frame on the same anon_vma, index = its linear page',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const a = step('P maps 1 page RW', () => p.mmap(0, PAGE_SIZE, RW, PRIVATE))
@@ -131,7 +131,7 @@ export const vmChecks: CheckDef[] = [
       '16 pages, C writes page 3: 17 anon frames; page 3 split 1 + 1, the other 15 shared read-only with mapcount 2; one anon_vma; index = linear index',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const N = 16
       const p = m.spawn()
@@ -203,7 +203,7 @@ export const vmChecks: CheckDef[] = [
       'read faults map the reserved zero page read-only in both vmas, with no rss, no mapcount, no anon_vma; the write to A gets a private frame and the anon_vma, B keeps the zero page',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const A = step('map A: 1 page RW', () => p.mmap(0, PAGE_SIZE, RW, PRIVATE))
@@ -277,7 +277,7 @@ export const vmChecks: CheckDef[] = [
       'munmap of the middle page: two vmas with pgoff p and p+2 on one anon_vma, map_count 1 → 2, the hole SIGSEGVs a child, outer data kept, the middle frame freed',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const a = step('map 3 pages RW', () => p.mmap(0, 3 * PAGE_SIZE, RW, PRIVATE))
@@ -340,7 +340,7 @@ export const vmChecks: CheckDef[] = [
       'a write to PROT_READ and any access to PROT_NONE SIGSEGV a child; after mprotect RW the write works; a partial mprotect splits and a whole one merges back; the frames survive PROT_NONE',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const p = m.spawn()
       const r = step('map 2 pages PROT_READ', () => p.mmap(0, 2 * PAGE_SIZE, PROT_READ, PRIVATE))
@@ -392,7 +392,7 @@ export const vmChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const { arch } = ctx
-      const m = vmMachine(arch, ctx.profile, SPLIT_SEED)
+      const m = vmMachine(arch, ctx, SPLIT_SEED)
       const step = stepper(m)
       const bits = arch.geometry.BITS_PER_LONG
       const span = spanOfPtePage(arch)
@@ -467,7 +467,7 @@ export const vmChecks: CheckDef[] = [
       'three generations of fork, write and exit: every process reads what it inherited and wrote, copies and reuses are counted exactly, and at the end MemFree is back at baseline with Mapped and PageTables 0',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const step = stepper(m)
       const N = 4
       const info0 = m.meminfo()
@@ -542,7 +542,7 @@ export const vmChecks: CheckDef[] = [
     needs: needVm,
     run(ctx) {
       const { arch } = ctx
-      const m = vmMachine(arch, ctx.profile)
+      const m = vmMachine(arch, ctx)
       const step = stepper(m)
       const span = spanOfPtePage(arch)
       const info0 = m.meminfo()
@@ -673,7 +673,7 @@ export const vmChecks: CheckDef[] = [
     title: 'mmap of length 0 succeeds, returns the address it was given and maps nothing',
     needs: needVm,
     run(ctx) {
-      const m = vmMachine(ctx.arch, ctx.profile)
+      const m = vmMachine(ctx.arch, ctx)
       const { p, a } = errnoProcess(m)
       const before = snapshot(m, p)
       const hint = a + 32 * PAGE_SIZE
@@ -750,7 +750,7 @@ function errnoCases(
   syscall: string,
   cases: (p: Process, a: number, m: Machine) => ErrnoCase[],
 ): void {
-  const m = vmMachine(ctx.arch, ctx.profile)
+  const m = vmMachine(ctx.arch, ctx)
   const { p, a } = errnoProcess(m)
   expectErrnoCases(m, p, syscall, cases(p, a, m))
 }

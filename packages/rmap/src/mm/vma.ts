@@ -12,7 +12,9 @@
  * head of a list of every vma that may map the same anonymous pages: a vma,
  * its fork-copies and its split pieces.
  */
+
 import type { AddressSpace } from '../filemap.js'
+import type { Anonmm } from '../rmap/anonmm/anonmm.js'
 
 /** vm_flags bits (include/linux/mm.h, 2.6.5). */
 export const VM = {
@@ -130,6 +132,8 @@ export class Mm {
   users = 1
   /** The cpu the process runs on. */
   cpu: number
+  /** `mm->anonmm` (Hugh's anonmm design, rmap 10): this mm's anonmm; null under other designs and once exited. */
+  anonmm: Anonmm | null = null
 
   constructor(id: number, cpu: number) {
     this.id = id

@@ -7,6 +7,7 @@
 import type { Arch } from '../arch/types.js'
 import { MachineOptionError } from '../errors.js'
 import type { Machine } from '../machine.js'
+import { anonmm } from './anonmm/index.js'
 import { objrmap } from './objrmap/index.js'
 import { defaultCacheLine, PteChains, pteChainGeometry } from './pte_chains/rmap.js'
 import { RMAP_DESIGNS, RMAP_STRATEGIES, type RmapStrategy, type RmapStrategyName } from './strategy.js'
@@ -38,6 +39,11 @@ const REGISTRY: Record<RmapStrategyName, RmapDesign> = {
       pteChainGeometry(arch, opts.cacheLine ?? defaultCacheLine(arch))
     },
     create: (m, opts) => new PteChains(m, opts.cacheLine ?? defaultCacheLine(m.arch)),
+  },
+  anonmm: {
+    name: 'anonmm',
+    validate() {},
+    create: () => anonmm,
   },
 }
 

@@ -27,7 +27,7 @@ import type { Mm, Vma } from '../mm/vma.js'
 export type SwapResult = 'SWAP_SUCCESS' | 'SWAP_AGAIN' | 'SWAP_FAIL'
 
 /** Names of the designs a Machine can run today (the `rmap` option's implemented values). */
-export const RMAP_STRATEGIES = ['objrmap', 'pte_chains'] as const
+export const RMAP_STRATEGIES = ['objrmap', 'pte_chains', 'anonmm'] as const
 /** An implemented design's name. */
 export type RmapStrategyName = (typeof RMAP_STRATEGIES)[number]
 
@@ -92,8 +92,8 @@ export interface RmapView {
   design: RmapStrategyName
   pfn: number
   mapcount: number
-  /** What page->mapping names for the design: the anon_vma or the address_space (kind `'none'` when nothing). */
-  object: { kind: 'none' | 'anon_vma' | 'address_space'; id: number; path?: string }
+  /** What page->mapping names for the design: the anon_vma, the anonmm or the address_space (kind `'none'` when nothing). */
+  object: { kind: 'none' | 'anon_vma' | 'anonmm' | 'address_space'; id: number; path?: string }
   /** page->index (the linear index objrmap computes addresses from). */
   index: number
   /** Every vma (or pte) the design's walk visits, in walk order. */
@@ -174,6 +174,33 @@ export interface RmapStrategy {
     newAddr: number,
     newPtep: PtePtr,
   ): void
+
+  /**
+   * mremap's `can_move_one_pte` (rmap 11), before move_one_page moves the
+   * present pte of tracked page `pfn` in `mm` to `newAddr`: true to move it
+   * (anonmm's mremap_move_anon_rmap notes the new address of an anonymous
+   * page only this pte maps), false when the page must first be made
+   * exclusive — mremap then write-faults it at the old address
+   * (make_page_exclusive, an early COW counted in `rmap.mremapCows`) and
+   * retries. objrmap and pte_chains move every pte: always true.
+   */
+  canMoveOnePte(m: Machine, pfn: number, mm: Mm, newAddr: number): boolean
+  /**
+   * copy_vma's choice for anonymous vma `vma` that mremap moves: true to give
+   * the new vma its new address as vm_pgoff (2.6.7 with anon_vma: when the
+   * vma has no anon_vma, so no page is found through its pgoff), false to
+   * keep the linear origin (anonmm's copy_vma of rmap 11 always kept it).
+   */
+  vmaMoveRebase(vma: Vma): boolean
+  /**
+   * rmap 11's `mremap_moved_anon_rmap` after a swapped-in anonymous page
+   * `pfn` was mapped at `address` (do_swap_page, swapoff's unuse_pte): true
+   * when the design cannot find the page there (anonmm: page->index names
+   * another address, noted by an earlier swap-in of an mremap-moved copy),
+   * so the caller takes a private copy at once (do_wp_page;
+   * make_page_exclusive). objrmap and pte_chains: always false.
+   */
+  swapInMustCopy(m: Machine, pfn: number, address: number): boolean
 
   // --- the model -----------------------------------------------------------
 

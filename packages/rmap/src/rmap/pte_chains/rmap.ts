@@ -529,6 +529,21 @@ export class PteChains implements RmapStrategy {
   vmaLink(): void {}
   vmaUnlink(): void {}
   vmaSplit(): void {}
+  /** Every pte moves as it is: a chain entry follows its pte (pteMoved). */
+  canMoveOnePte(): boolean {
+    return true
+  }
+
+  /** No anon_vma needs the old origin: a moved vma takes its new address as vm_pgoff. */
+  vmaMoveRebase(): boolean {
+    return true
+  }
+
+  /** The chain finds the page at any address: no copy on swap-in. */
+  swapInMustCopy(): boolean {
+    return false
+  }
+
   vmaCanMerge(): boolean {
     return true
   }

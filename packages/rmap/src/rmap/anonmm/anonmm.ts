@@ -1,0 +1,457 @@
+/**
+ * Strategy C: Hugh Dickins' anonmm reverse mapping, as mainline carried it
+ * for a few days in May 2004 — "rmap 10 add anonmm rmap" (commit 06e0ee4abf)
+ * and "rmap 11 mremap moves" (0c35710493), mm/rmap.c, before "rmap 38 remove
+ * anonmm rmap" put Andrea's anon_vma in its place.
+ *
+ * One `struct anonmm` per mm: count, lock, mm, head, list. exec (mm_alloc)
+ * starts a new fork group whose head has count 2 (the mm's reference and the
+ * head's own); fork appends the child's anonmm (count 1) to the head's list
+ * and takes a reference on the head. An anonymous page's mapping is the
+ * anonmm of the mm that faulted it and its index the user virtual address
+ * (the model keeps it in page units, address >> PAGE_SHIFT: the same
+ * information in the 32-bit index field, which could not hold a ppc64 user
+ * address in bytes);
+ * each mapped page holds a reference on that anonmm, so the anonmm of an
+ * exited mm (mm NULL) lives on while pages still name it.
+ *
+ * A walk (page_referenced_anon, try_to_unmap_anon) locks the head, tries the
+ * indicated mm first at page->index, then every other mm of the group in list
+ * order from there (skipping exited mms and mms with no rss), and stops once
+ * it has found mapcount ptes. try_to_unmap_one has no vma: it calls find_vma
+ * for the VM_LOCKED test. page_referenced moves a page whose indicated mm has
+ * exited onto the first mm that still maps it (the anonmm of the dead mm can
+ * then be freed).
+ *
+ * File pages go through objrmap's code unchanged (the file half of rmap 10 is
+ * the same object-based walk with a bare mapcount): every page operation here
+ * hands a non-anonymous page to objrmap.ts.
+ *
+ * Kept from the -aa semantics the rest of the model follows, so that a
+ * process sees the same outcomes under every design: try_to_unmap_one unmaps
+ * a young pte (rmap 10 answered SWAP_FAIL there), and an anonymous page not in
+ * the swap cache is SWAP_AGAIN without a walk.
+ */
+
+import type { PtePtr } from '../../arch/mmu.js'
+import { PS } from '../../arch/percpu.js'
+import { KernelBugError } from '../../errors.js'
+import { setPageDirty } from '../../filemap.js'
+import type { Machine } from '../../machine.js'
+import { PG } from '../../mm/page.js'
+import { type Mm, VM, type Vma } from '../../mm/vma.js'
+import { NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../../pgtable.js'
+import { swapDuplicate } from '../../swapfile.js'
+import { objrmapPageOps } from '../objrmap/objrmap.js'
+import type { RmapStrategy, SwapResult } from '../strategy.js'
+
+const WHERE = 'mm/rmap.c'
+const PAGE = 4096
+
+function bug(invariant: string, fn: string, detail?: string): never {
+  throw new KernelBugError(invariant, `${WHERE} ${fn}`, detail)
+}
+
+/** `struct anonmm` (mm/rmap.c of rmap 10). */
+export class Anonmm {
+  /** Object id, stored in page->mapping of its pages. */
+  readonly id: number
+  /** `count`: 1 for the mm while it lives, 1 per page naming this anonmm; a head also 1 for itself and 1 per member. */
+  count: number
+  /** `mm`: the mm, null once it exited. */
+  mm: Mm | null
+  /** `head`: the group leader (itself for a head). */
+  head: Anonmm
+  /**
+   * On a head: the group's circular `list` in list order, the head first
+   * (list_add_tail appends each fork). Empty on a member.
+   */
+  readonly ring: Anonmm[] = []
+  constructor(id: number, mm: Mm, head: Anonmm | null, count: number) {
+    this.id = id
+    this.mm = mm
+    this.head = head ?? this
+    this.count = count
+    if (!head) this.ring.push(this)
+  }
+}
+
+/** The anonmm page->mapping of `pfn` names, or a BUG. */
+function anonmmOf(m: Machine, pfn: number, fn: string): Anonmm {
+  const obj = m.objects.get(m.frames.mapping[pfn]!)
+  if (!obj || !('ring' in obj)) bug('an anonymous page names an anonmm', fn, `pfn ${pfn}`)
+  return obj
+}
+
+// --- per-mm bookkeeping (called from kernel/fork.c in rmap 10) ---------------
+
+/** `exec_rmap(mm)` (from mm_alloc): a new head, count 2 (the mm and the head itself). */
+export function execRmap(m: Machine, mm: Mm): void {
+  const a = new Anonmm(m.newObjectId(), mm, null, 2)
+  m.objects.set(a.id, a)
+  mm.anonmm = a
+}
+
+/** `dup_rmap(child, parent)` (from copy_mm): the child's anonmm, count 1, appended to the head's list. */
+export function dupRmap(m: Machine, child: Mm, parent: Mm): void {
+  const parentAnonmm = parent.anonmm
+  if (!parentAnonmm) bug('dup_rmap: the parent mm has an anonmm', 'dup_rmap')
+  const head = parentAnonmm.head
+  // rss is reset first so the walks skip the child until it has pages.
+  child.rss = 0
+  const a = new Anonmm(m.newObjectId(), child, head, 1)
+  m.objects.set(a.id, a)
+  head.count++
+  head.ring.push(a)
+  child.anonmm = a
+}
+
+/** `free_anonmm`: the last page reference of an exited member is gone. */
+function freeAnonmm(m: Machine, a: Anonmm): void {
+  const head = a.head
+  if (a.mm) bug('free_anonmm: the anonmm has no mm', 'free_anonmm', `anonmm ${a.id}`)
+  if (a === head) bug('free_anonmm: a head is never freed through the member path', 'free_anonmm')
+  ringDel(head, a)
+  if (--head.count === 0) bug('free_anonmm: the head count never hits 0 via a member', 'free_anonmm')
+  m.objects.delete(a.id)
+}
+
+function ringDel(head: Anonmm, a: Anonmm): void {
+  const i = head.ring.indexOf(a)
+  if (i < 0) bug("an anonmm being freed is on its head's list", 'list_del', `anonmm ${a.id}`)
+  head.ring.splice(i, 1)
+}
+
+/** `exit_rmap(mm)` (from mmput, after exit_mmap): mm NULL, drop the mm's reference, free what nothing holds. */
+export function exitRmap(m: Machine, mm: Mm): void {
+  const a = mm.anonmm
+  if (!a) return
+  const head = a.head
+  mm.anonmm = null
+  a.mm = null
+  if (--a.count === 0) {
+    if (a === head) bug('exit_rmap: a head is never freed through the member path', 'exit_rmap')
+    ringDel(head, a)
+    m.objects.delete(a.id)
+    if (--head.count === 0) bug('exit_rmap: the head count never hits 0 via a member', 'exit_rmap')
+  }
+  if (head.count === 1) {
+    if (head.mm) bug('exit_rmap: a freed head has no mm', 'exit_rmap', `anonmm ${head.id}`)
+    if (head.ring.length !== 1)
+      bug('exit_rmap: a freed head has an empty list', 'exit_rmap', `anonmm ${head.id}`)
+    head.ring.length = 0
+    m.objects.delete(head.id)
+  }
+}
+
+/** `clear_page_anon(page)`: the page leaves its anonmm (mapcount reached 0). */
+function clearPageAnon(m: Machine, pfn: number): void {
+  const a = anonmmOf(m, pfn, 'clear_page_anon')
+  m.frames.mapping[pfn] = -1
+  m.frames.clear(pfn, PG.anon)
+  if (--a.count === 0) freeAnonmm(m, a)
+}
+
+// --- walks ------------------------------------------------------------------
+
+function untracked(m: Machine, pfn: number): boolean {
+  return pfn < 0 || pfn >= m.frames.n || m.frames.test(pfn, PG.reserved)
+}
+
+/**
+ * The mms a walk of a page tries, in order: the indicated anonmm, then the
+ * rest of its group's circular list from there (list_for_each_entry from the
+ * indicated anonmm's node, which passes through the head).
+ */
+export function walkOrder(a: Anonmm): Anonmm[] {
+  const ring = a.head.ring
+  const i = ring.indexOf(a)
+  if (i < 0) return [a]
+  const out = [a]
+  for (let k = 1; k < ring.length; k++) out.push(ring[(i + k) % ring.length]!)
+  return out
+}
+
+/** The pte of `mm` at `address` when it is present and maps `pfn` (mapped with KM_PTE0; caller unmaps), or NO_PTE. */
+function findPte(m: Machine, mm: Mm, pfn: number, address: number): number {
+  m.counters.rmap.ptesProbed++
+  const ptr = pteOffsetMap(m.env, mm.id, address)
+  if (ptr === NO_PTE) return NO_PTE
+  const w = m.env.tables.words
+  const at = pteWordOffset(m.env, ptr)
+  const lo = w[at]!
+  const hi = m.fast.words === 2 ? w[at + 1]! : 0
+  if (!m.fast.present(lo, hi) || m.fast.pfn(lo, hi) !== pfn) {
+    pteUnmap(m.env, ptr)
+    return NO_PTE
+  }
+  return ptr
+}
+
+/** `page_referenced_one(page, mm, address, &mapcount, &failed)`. */
+function pageReferencedOne(m: Machine, pfn: number, mm: Mm, address: number, left: { n: number }): number {
+  const c = m.counters.rmap
+  c.mmsVisited++
+  if (m.pageTableLockHeld(mm)) {
+    c.trylockFailures++
+    return 0
+  }
+  const ptr = findPte(m, mm, pfn, address)
+  if (ptr === NO_PTE) return 0
+  const young = m.env.mmu.ptepTestAndClearYoung(ptr) ? 1 : 0
+  left.n--
+  pteUnmap(m.env, ptr)
+  return young
+}
+
+/**
+ * `page_referenced_anon(page)`: the indicated mm, then the group, until
+ * mapcount ptes were found; a page whose indicated mm exited moves to the
+ * first mm found mapping it (the "migrate" step of rmap 10).
+ */
+function pageReferencedAnon(m: Machine, pfn: number): number {
+  const fr = m.frames
+  const a = anonmmOf(m, pfn, 'page_referenced_anon')
+  const address = fr.index[pfn]! * PAGE
+  const left = { n: fr.mapcount[pfn]! }
+  let referenced = 0
+  let target: Anonmm | null = a
+  if (!a.mm) target = null
+  else if (a.mm.rss > 0) {
+    referenced += pageReferencedOne(m, pfn, a.mm, address, left)
+    if (left.n === 0) return referenced
+  }
+  const order = walkOrder(a)
+  for (let k = 1; k < order.length; k++) {
+    const other = order[k]!
+    if (!other.mm || other.mm.rss === 0) continue
+    referenced += pageReferencedOne(m, pfn, other.mm, address, left)
+    if (!target && left.n < fr.mapcount[pfn]!) target = other
+    if (left.n === 0) {
+      if (target !== a && target) migrate(m, pfn, a, target)
+      return referenced
+    }
+  }
+  return referenced
+}
+
+/** Move page `pfn` from the anonmm of an exited mm onto `to`. */
+function migrate(m: Machine, pfn: number, from: Anonmm, to: Anonmm): void {
+  m.frames.mapping[pfn] = to.id
+  to.count++
+  m.counters.rmap.anonmmMigrations++
+  if (--from.count === 0) freeAnonmm(m, from)
+}
+
+/**
+ * `try_to_unmap_one(page, mm, address, &mapcount, NULL)` for an anonymous
+ * page: the pte at page->index in `mm`, then find_vma for its vma (VM_LOCKED
+ * is SWAP_FAIL); the pte becomes the page's swap entry. page->mapping is left
+ * to try_to_unmap (clear_page_anon), nr_mapped too.
+ */
+function tryToUnmapOne(m: Machine, pfn: number, mm: Mm, address: number, left: { n: number }): SwapResult {
+  const c = m.counters.rmap
+  const f = m.frames
+  c.mmsVisited++
+  if (m.pageTableLockHeld(mm)) {
+    c.trylockFailures++
+    return 'SWAP_AGAIN'
+  }
+  const ptr = findPte(m, mm, pfn, address)
+  if (ptr === NO_PTE) return 'SWAP_AGAIN'
+  try {
+    left.n--
+    c.findVmaCalls++
+    const vma = mm.findVma(address)
+    if (!vma || vma.start > address) return 'SWAP_AGAIN'
+    c.vmasVisited++
+    if (vma.flags & VM.RESERVED) bug('try_to_unmap_one on a VM_RESERVED vma', 'try_to_unmap_one')
+    if (vma.flags & VM.LOCKED) return 'SWAP_FAIL'
+    const mmu = m.env.mmu
+    const lo = mmu.ptepGetAndClear(ptr)
+    mmu.flushTlbPage(mm.id, address)
+    if (!f.test(pfn, PG.swapcache))
+      bug('try_to_unmap_one: an anon page being unmapped is swapcache', 'try_to_unmap_one')
+    const entry = f.getPrivate(pfn)
+    swapDuplicate(m, entry)
+    const type = m.swap.type(entry)
+    const offset = m.swap.offset(entry)
+    const slo = m.fast.swpLo(type, offset)
+    const shi = m.fast.swpHi(type, offset)
+    mmu.setPte(ptr, slo, shi)
+    if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
+      bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
+    if (lo & m.fast.DIRTY) setPageDirty(m, pfn)
+    mm.rss--
+    if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
+    f.mapcount[pfn]!--
+    m.putPage(pfn)
+    return 'SWAP_AGAIN'
+  } finally {
+    pteUnmap(m.env, ptr)
+  }
+}
+
+function countResult(m: Machine, r: SwapResult): SwapResult {
+  const c = m.counters.rmap
+  if (r === 'SWAP_SUCCESS') c.swapSuccess++
+  else if (r === 'SWAP_AGAIN') c.swapAgain++
+  else c.swapFail++
+  return r
+}
+
+/** `try_to_unmap_anon(page)`: the indicated mm, then the group, until SWAP_FAIL or mapcount ptes unmapped. */
+function tryToUnmapAnon(m: Machine, pfn: number): SwapResult {
+  const fr = m.frames
+  const a = anonmmOf(m, pfn, 'try_to_unmap_anon')
+  const address = fr.index[pfn]! * PAGE
+  const left = { n: fr.mapcount[pfn]! }
+  let ret: SwapResult = 'SWAP_AGAIN'
+  const order = walkOrder(a)
+  for (let k = 0; k < order.length; k++) {
+    const mm = order[k]!.mm
+    if (!mm || mm.rss === 0) continue
+    ret = tryToUnmapOne(m, pfn, mm, address, left)
+    if (ret === 'SWAP_FAIL' || left.n === 0) break
+  }
+  return ret
+}
+
+// --- the page operations ----------------------------------------------------
+
+/** The page operations of rmap 10/11's mm/rmap.c; file pages go to objrmap's. */
+export const anonmmPageOps = {
+  /** `page_add_anon_rmap(page, mm, address)`, or objrmap's page_add_rmap for a file page. */
+  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void {
+    if (!anon) {
+      objrmapPageOps.pageAddRmap(m, pfn, vma, address, ptep, false)
+      return
+    }
+    const f = m.frames
+    if (untracked(m, pfn)) bug('page_add_anon_rmap of a reserved page', 'page_add_anon_rmap', `pfn ${pfn}`)
+    if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_anon_rmap')
+    const anonmm = vma.mm.anonmm
+    if (!anonmm) bug('page_add_anon_rmap: the mm has an anonmm', 'page_add_anon_rmap', `pfn ${pfn}`)
+    m.counters.rmap.pageAddRmap++
+    pageMapLock(m, pfn)
+    if (f.mapcount[pfn] === 0) {
+      if (f.mapping[pfn] !== -1)
+        bug('page_add_anon_rmap: a first anon mapping finds no mapping', 'page_add_anon_rmap', `pfn ${pfn}`)
+      f.set(pfn, PG.anon)
+      f.index[pfn] = Math.floor(address / PAGE)
+      f.mapping[pfn] = anonmm.id
+      anonmm.count++
+      m.env.pageState.inc(m.env.cpu, PS.nr_mapped)
+    } else if (!f.test(pfn, PG.anon)) {
+      bug('a file page added as an anonymous mapping', 'page_add_anon_rmap', `pfn ${pfn}`)
+    }
+    f.mapcount[pfn]!++
+    pageMapUnlock(m, pfn)
+  },
+
+  /** `page_dup_rmap` for copy_page_range: mapcount++ of an anonymous page (objrmap's step for a file page). */
+  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
+    const f = m.frames
+    if (!f.test(pfn, PG.anon)) {
+      objrmapPageOps.pageDupRmap(m, pfn, child, address, ptep)
+      return
+    }
+    if (f.mapcount[pfn] === 0)
+      throw new KernelBugError(
+        'copy_page_range: a present page in a non-VM_RESERVED vma is mapped and has a mapping',
+        'mm/memory.c copy_page_range',
+        `pfn ${pfn}`,
+      )
+    m.counters.rmap.pageAddRmap++
+    pageMapLock(m, pfn)
+    f.mapcount[pfn]!++
+    pageMapUnlock(m, pfn)
+  },
+
+  /** `page_remove_rmap(page)`: mapcount--; at 0, clear_page_anon and nr_mapped--. */
+  pageRemoveRmap(m: Machine, pfn: number, ptep: PtePtr): void {
+    const f = m.frames
+    if (untracked(m, pfn)) return
+    if (!f.test(pfn, PG.anon)) {
+      objrmapPageOps.pageRemoveRmap(m, pfn, ptep)
+      return
+    }
+    if (f.mapcount[pfn] === 0) bug('page_remove_rmap: the page is mapped', 'page_remove_rmap', `pfn ${pfn}`)
+    m.counters.rmap.pageRemoveRmap++
+    pageMapLock(m, pfn)
+    if (--f.mapcount[pfn]! === 0) {
+      clearPageAnon(m, pfn)
+      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+    }
+    pageMapUnlock(m, pfn)
+  },
+
+  pageMapLock,
+  pageMapUnlock,
+
+  /** `page_referenced(page)`: PG_referenced, then page_referenced_anon or objrmap's file walk. */
+  pageReferenced(m: Machine, pfn: number): number {
+    const f = m.frames
+    if (!f.test(pfn, PG.anon)) return objrmapPageOps.pageReferenced(m, pfn)
+    const c = m.counters.rmap
+    c.pageReferencedCalls++
+    let referenced = 0
+    if (f.test(pfn, PG.referenced)) {
+      f.clear(pfn, PG.referenced)
+      referenced++
+    }
+    if (f.mapcount[pfn] === 0) return referenced
+    referenced += pageReferencedAnon(m, pfn)
+    c.pageReferencedFound += referenced
+    return referenced
+  },
+
+  /** `try_to_unmap(page)`: try_to_unmap_anon or objrmap's file walk; at mapcount 0, clear_page_anon. */
+  tryToUnmap(m: Machine, pfn: number): SwapResult {
+    const f = m.frames
+    if (!f.test(pfn, PG.anon)) return objrmapPageOps.tryToUnmap(m, pfn)
+    m.counters.rmap.tryToUnmapCalls++
+    if (f.test(pfn, PG.reserved)) bug('try_to_unmap of a reserved page', 'try_to_unmap')
+    if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
+    if (f.mapcount[pfn] === 0) bug('try_to_unmap: mapcount > 0', 'try_to_unmap', `pfn ${pfn}`)
+    // An anon page must be in the swap cache first: there is nowhere else to put it.
+    if (!f.test(pfn, PG.swapcache)) return countResult(m, 'SWAP_AGAIN')
+    let ret = tryToUnmapAnon(m, pfn)
+    if (f.mapcount[pfn] === 0) {
+      clearPageAnon(m, pfn)
+      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      ret = 'SWAP_SUCCESS'
+    }
+    return countResult(m, ret)
+  },
+
+  /**
+   * rmap 11's `mremap_move_anon_rmap(page, address)` for can_move_one_pte: an
+   * anonymous page only this pte maps takes the new address as page->index;
+   * one shared with another mm cannot move (its copy must be taken first).
+   * File pages move freely.
+   */
+  canMoveOnePte(m: Machine, pfn: number, _mm: Mm, newAddr: number): boolean {
+    const f = m.frames
+    if (!f.test(pfn, PG.anon)) return true
+    if (f.mapcount[pfn] !== 1) return false
+    pageMapLock(m, pfn)
+    f.index[pfn] = Math.floor(newAddr / PAGE)
+    pageMapUnlock(m, pfn)
+    return true
+  },
+
+  /** rmap 11's `mremap_moved_anon_rmap(page, address)`: page->index names another address. */
+  swapInMustCopy(m: Machine, pfn: number, address: number): boolean {
+    return m.frames.test(pfn, PG.anon) && m.frames.index[pfn] !== Math.floor(address / PAGE)
+  },
+} satisfies Partial<RmapStrategy>
+
+/** `page_map_lock` (rmap 10 renamed pte_chain_lock to rmap_lock, PG_maplock): objrmap's bit spinlock. */
+function pageMapLock(m: Machine, pfn: number): void {
+  objrmapPageOps.pageMapLock(m, pfn)
+}
+
+function pageMapUnlock(m: Machine, pfn: number): void {
+  objrmapPageOps.pageMapUnlock(m, pfn)
+}

@@ -1,0 +1,60 @@
+/**
+ * Hugh Dickins' anonmm design (rmap 10 and 11 of May 2004), as the
+ * {@link RmapStrategy} the Machine option `rmap: 'anonmm'` picks: the page
+ * operations and per-mm bookkeeping of its mm/rmap.c (anonmm.ts) and its
+ * checks, accounting and introspection (model.ts).
+ *
+ * Its life-cycle hooks: exec (and a spawned process's fresh mm) starts a fork
+ * group (exec_rmap), fork links the child's anonmm onto it (dup_rmap), exit
+ * drops the mm's reference (exit_rmap). Nothing per vma: no anon_vma to
+ * prepare, link, split or merge, so any two neighbouring vmas may merge as
+ * far as the design is concerned; swap ptes need no anon_vma either. mremap
+ * asks `canMoveOnePte` before each present pte moves: an exclusive anonymous
+ * page takes its new address, a shared one is copied first (rmap 11).
+ *
+ * What a process can tell apart from objrmap + anon_vma, by construction:
+ * - mremap of anonymous pages shared with a fork relative copies them (one
+ *   more COW each, `rmap.mremapCows`), and a swapped-out page whose swap pte
+ *   mremap moved is copied when it comes back in at a clashing address
+ *   (`rmap.swapInCows`); values read are the same, memory use is not;
+ * - vmas merge where anon_vma's "at most one anon_vma" rule would keep them
+ *   apart, and an mremap-moved anonymous vma keeps its linear origin even
+ *   when it never faulted (rmap 11's copy_vma; 2.6.7 re-bases such a vma), so
+ *   the vma layout (map_count, vm_pgoff, an mremap spanning two former vmas)
+ *   can differ;
+ * - a make_page_exclusive copy needs a free frame: at exhaustion mremap fails
+ *   with ENOMEM where objrmap, which copies nothing, succeeds.
+ */
+import type { RmapStrategy } from '../strategy.js'
+import { anonmmPageOps, dupRmap, execRmap, exitRmap } from './anonmm.js'
+import { anonmmAccounting, checkAnonmm, describeAnonmm } from './model.js'
+
+export { Anonmm } from './anonmm.js'
+
+function nothing(): void {}
+
+/** The anonmm design. */
+export const anonmm: RmapStrategy = {
+  name: 'anonmm',
+  source: 'mm/rmap.c',
+  ...anonmmPageOps,
+  pageRmapReserve: nothing,
+  vmaPrepare: nothing,
+  vmaCheckSwapIn: nothing,
+  vmaLink: nothing,
+  vmaUnlink: nothing,
+  vmaSplit: nothing,
+  vmaCanMerge: () => true,
+  vmaMerge: nothing,
+  vmaFork: nothing,
+  mmFork(m, parent, child) {
+    dupRmap(m, child, parent)
+  },
+  mmExec: execRmap,
+  mmExit: exitRmap,
+  pteMoved: nothing,
+  vmaMoveRebase: () => false,
+  check: checkAnonmm,
+  accounting: anonmmAccounting,
+  describe: describeAnonmm,
+}
