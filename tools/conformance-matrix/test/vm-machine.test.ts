@@ -22,7 +22,7 @@ describe('Machine options', () => {
     [{ cpus: 0 }, /cpus must be a whole number in 1\.\.32/],
     [{ cpus: 1.5 }, /cpus must be a whole number/],
     [{ rmap: 'pte_chain' }, /unknown rmap design 'pte_chain'; valid: objrmap, pte_chains, anonmm/],
-    [{ rmap: 'pte_chains' }, /rmap design 'pte_chains' is not implemented yet; implemented: objrmap, anonmm/],
+    [{ rmap: 'pte_chains', cacheLine: 48 }, /cacheLine/],
     [{ profile: '2.6.9' }, /unknown profile '2\.6\.9'; valid: 2\.6\.5-aa, 2\.6\.7, 2\.6\.4/],
     [{ seed: 0.5 }, /seed must be an integer/],
     [{ swap: '-1M' }, /swap: '-1M' is not a size/],

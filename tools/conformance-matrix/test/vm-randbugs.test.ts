@@ -348,7 +348,7 @@ describe.each(ARCHES)('argument checks on $name', (arch) => {
     expect(optionOf({ seed: 0.5 })).toBe('seed')
     expect(optionOf({ maxMapCount: 0 })).toBe('maxMapCount')
     expect(optionOf({ rmap: 'pte_chain' })).toBe('rmap')
-    expect(optionOf({ rmap: 'anonmm' })).toBe('rmap')
+    expect(optionOf({ rmap: 'anonmm', bugs: ['pg-anon-race'] })).toBe('bugs')
     expect(optionOf({ rmap: 'pte_chains', cacheLine: 48 })).toBe('cacheLine')
     expect(optionOf({ profile: 'x' })).toBe('profile')
     expect(optionOf({ nonlinearReclaim: 'x' })).toBe('nonlinearReclaim')
