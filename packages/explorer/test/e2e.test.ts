@@ -200,10 +200,10 @@ describe('explorer in Chromium', () => {
     await page.close()
   })
 
-  it('says so when a link names an rmap design the core does not run', async () => {
+  it('says so when a link names an rmap design the core does not know', async () => {
     const page = await browser.page()
-    await page.goto(`${server.url}#x=a1&a=i386&r=anonmm&s=2`)
-    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/anonmm/)
+    await page.goto(`${server.url}#x=a1&a=i386&r=anon_mm&s=2`)
+    await expect.poll(() => page.getByTestId('load-error').textContent()).toMatch(/anon_mm/)
     await page.close()
   })
 
