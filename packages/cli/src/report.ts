@@ -4,7 +4,7 @@
  */
 
 import type { Meminfo } from '@rmaplab/rmap'
-import type { LayoutRun, Workload } from '@rmaplab/workload'
+import { type LayoutRun, MEMINFO_FIELDS, type Workload } from '@rmaplab/workload'
 import Table from 'cli-table3'
 
 /** One row of the comparison: a label, how to get the figure, and whether to show it when it is zero everywhere. */
@@ -187,25 +187,7 @@ export function jsonReport(w: Workload, runs: readonly LayoutRun[], extra: Recor
  * (after PageTables); the model has no buffer heads, overcommit accounting or
  * vmalloc arena, so those lines are left out rather than shown as 0.
  */
-export const MEMINFO_ORDER = [
-  'MemTotal',
-  'MemFree',
-  'Cached',
-  'SwapCached',
-  'Active',
-  'Inactive',
-  'HighTotal',
-  'HighFree',
-  'LowTotal',
-  'LowFree',
-  'SwapTotal',
-  'SwapFree',
-  'Dirty',
-  'Writeback',
-  'Mapped',
-  'Slab',
-  'PageTables',
-] as const satisfies ReadonlyArray<keyof Meminfo>
+export const MEMINFO_ORDER: ReadonlyArray<keyof Meminfo> = MEMINFO_FIELDS
 
 /**
  * /proc/meminfo as 2.6 formats it: `"MemTotal:     %8lu kB\n"` — the label
