@@ -169,11 +169,13 @@ function header(w: Workload, params: Record<string, number>): string {
 }
 
 const READING = [
-  "How to read it: one column per layout, the same workload on each. PageTables is the kernel's nr_page_table_pages",
-  '(user pte pages; 8-byte ptes on i386-pae and ppc64 fill a page with half as many entries). rmap bytes is what',
-  "objrmap + anon_vma costs at the layout's sizes: anon_vma structs, the vma fields, one mapcount word per page frame",
-  '(pte_chains would add per-pte chains on top). A walk is one page_referenced/try_to_unmap: the vmas it visits on',
-  'the anon_vma or i_mmap list, the ptes it probes. Faults and time are what the model did, not 2004 hardware.',
+  'How to read it: one column per layout (and rmap design, with --rmap), the same workload on each. PageTables is the',
+  "kernel's nr_page_table_pages (user pte pages; 8-byte ptes on i386-pae and ppc64 fill a page with half as many",
+  "entries). rmap bytes is what the design costs at the layout's sizes: objrmap + anon_vma its anon_vma structs, the",
+  'vma fields and one mapcount word per page frame; pte_chains a cache-line chain object per few ptes (from lowmem:',
+  'rmap lowmem frames) and the pte field of each page; anonmm one struct per mm and a mapcount. A walk is one',
+  'page_referenced/try_to_unmap: the vmas (anonmm: mms) it visits, the ptes it probes. Faults and time are what the',
+  'model did, not 2004 hardware.',
 ]
 
 function report(
@@ -300,7 +302,7 @@ Examples:
     c
       .argument('<targets...>', 'workload files (.yaml, .yml, .json) or built-in experiment names')
       .option('-a, --arch <names>', 'layouts, comma-separated: i386, i386-pae, ppc, ppc64, or all')
-      .option('-r, --rmap <names>', `rmap strategies, comma-separated: ${RMAP_STRATEGIES.join(', ')}`)
+      .option('-r, --rmap <names>', `rmap designs, comma-separated: ${RMAP_STRATEGIES.join(', ')}, or all`)
       .option('-p, --param <key=value>', "an experiment's parameter (repeatable), e.g. -p levels=6", collect)
       .option('--json', 'print the full report as JSON (meminfo and m.stats() per layout)')
       .option('--trace', 'print every step as it runs, with its result (to stderr)')

@@ -7,6 +7,11 @@ import type { Meminfo } from '@rmaplab/rmap'
 import { type LayoutRun, MEMINFO_FIELDS, type Workload } from '@rmaplab/workload'
 import Table from 'cli-table3'
 
+/** Bytes of one structure of the run's rmap design (`m.stats().rmapMemory.bytes`), 0 when the design has none. */
+function designBytes(r: LayoutRun, structure: string): number {
+  return r.stats.rmapMemory.bytes[structure] ?? 0
+}
+
 /** One row of the comparison: a label, how to get the figure, and whether to show it when it is zero everywhere. */
 interface Row {
   label: string
@@ -66,10 +71,16 @@ export const ROWS: readonly Row[] = [
   { label: '  anon_vma structs', get: (r) => r.stats.rmapBytes.anonVma, always: true },
   { label: '  vma fields', get: (r) => r.stats.rmapBytes.vmaFields, always: true },
   { label: '  page mapcount', get: (r) => r.stats.rmapBytes.mapcount, always: true },
+  { label: '  pte_chain objects', get: (r) => designBytes(r, 'pteChain') },
+  { label: '  page pte field', get: (r) => designBytes(r, 'pageField') },
+  { label: '  anonmm structs', get: (r) => designBytes(r, 'anonmm') },
+  { label: '  mm anonmm field', get: (r) => designBytes(r, 'mmField') },
+  { label: 'rmap lowmem frames', get: (r) => r.stats.rmapMemory.lowmemFrames },
   { label: 'rmap walks', get: walkCalls },
   { label: '  vmas visited / walk', get: (r) => perWalk(r.stats.rmap.vmasVisited, r) },
   { label: '  ptes probed / walk', get: (r) => perWalk(r.stats.rmap.ptesProbed, r) },
   { label: '  most vmas in a walk', get: (r) => r.walks.maxVmasVisited },
+  { label: '  mms visited / walk', get: (r) => perWalk(r.stats.rmap.mmsVisited, r) },
   { label: '  references found', get: (r) => r.stats.rmap.pageReferencedFound },
   { label: '  unmapped (SWAP_SUCCESS)', get: (r) => r.stats.rmap.swapSuccess },
   { label: '  trylock failures', get: (r) => r.stats.rmap.trylockFailures },

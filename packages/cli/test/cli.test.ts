@@ -149,6 +149,37 @@ steps:
     expect(j.stderr.trim()).toBe(`${json}:2:33: steps[0].spawn.as: expected a string, got 3`)
   })
 
+  it('--rmap all: the three designs side by side, each with its own memory rows', async () => {
+    const r = await inProcess([
+      'compare',
+      'andrea',
+      '-p',
+      'size=1M',
+      '-p',
+      'levels=2',
+      '--arch',
+      'i386',
+      '--rmap',
+      'all',
+    ])
+    expect(r.code).toBe(0)
+    const head = r.stdout.split('\n').find((l) => l.includes('│') && l.includes('i386/objrmap'))!
+    expect(head).toMatch(/i386\/objrmap\s+│\s+i386\/pte_chains\s+│\s+i386\/anonmm/)
+    const row = (label: string) =>
+      r.stdout
+        .split('\n')
+        .find((l) => l.startsWith(label))
+        ?.split('│')
+        .slice(1)
+        .map((c) => Number(c.trim().replace(/,/g, '')))
+    // 256 pages, 4 processes: objrmap has one anon_vma, pte_chains one chain per shared page, anonmm one struct per mm.
+    expect(row('anon_vmas')).toEqual([1, 0, 0])
+    expect(row('  pte_chain objects')![1]).toBeGreaterThan(0)
+    expect(row('  pte_chain objects')![0]).toBe(0)
+    expect(row('  anonmm structs')).toEqual([0, 0, 4 * 24])
+    expect(row('rmap lowmem frames')![1]).toBeGreaterThan(0)
+  })
+
   it('unknown experiment, arch, strategy, parameter: one line listing the valid names, exit 2', async () => {
     const [e, a, s, p] = await Promise.all([
       rmaplab(['run', 'andrae']),
@@ -164,7 +195,7 @@ steps:
       `unknown experiment 'andrae' (and no such file); did you mean 'andrea'?; experiments: ${names}\n`,
     )
     expect(a.stderr).toBe(`unknown arch 'sparc'; valid: i386, i386-pae, ppc, ppc64, all\n`)
-    expect(s.stderr).toBe(`unknown rmap strategy 'pte_chain'; valid: objrmap, pte_chains, anonmm\n`)
+    expect(s.stderr).toBe(`unknown rmap strategy 'pte_chain'; valid: objrmap, pte_chains, anonmm, all\n`)
     expect(p.stderr).toBe(`unknown parameter 'depth' of andrea; parameters: size, levels, walks\n`)
   })
 

@@ -77,8 +77,9 @@ function twice(option: string, names: readonly string[]): void {
   if (dup !== undefined) throw new BadInputError([`${option}: '${dup}' is given twice (${names.join(',')})`])
 }
 
-/** Parse `--rmap objrmap` (the strategies the core registers: RMAP_STRATEGIES). */
+/** Parse `--rmap objrmap,anonmm` or `--rmap all` (the strategies the core registers: RMAP_STRATEGIES). */
 export function parseRmapList(v: string): RmapStrategyName[] {
+  if (v.trim() === 'all') return [...RMAP_STRATEGIES]
   const names = v
     .split(',')
     .map((s) => s.trim())
@@ -86,7 +87,7 @@ export function parseRmapList(v: string): RmapStrategyName[] {
   twice('--rmap', names)
   for (const n of names) {
     if (!(RMAP_STRATEGIES as readonly string[]).includes(n))
-      throw new BadInputError([`unknown rmap strategy '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}`])
+      throw new BadInputError([`unknown rmap strategy '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`])
   }
   if (names.length === 0)
     throw new BadInputError([`--rmap needs a name; valid: ${RMAP_STRATEGIES.join(', ')}`])
