@@ -15,15 +15,19 @@ export interface Result {
   stderr: string
 }
 
-/** Run the real `rmaplab` command (from source, as `pnpm rmaplab` does) and collect its output. */
-export function rmaplab(args: readonly string[], cwd = PKG): Promise<Result> {
+/** Run the real `rmaplab` command (from source, as `pnpm rmaplab` does) and collect its output; `env` adds variables. */
+export function rmaplab(
+  args: readonly string[],
+  cwd = PKG,
+  env: Record<string, string> = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       ['--conditions=@rmaplab/source', '--import', 'tsx', MAIN, ...args],
       {
         cwd,
-        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )

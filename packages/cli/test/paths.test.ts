@@ -4,42 +4,20 @@
  * before anything runs, the report kept when an output fails, and a `show`
  * copy whose `$schema` works wherever it is saved.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { inProcess, type Result } from './helpers.js'
+import { inProcess, type Result, rmaplab } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
 const tmp = mkdtempSync(join(tmpdir(), 'rmaplab-paths-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
 /** `pnpm <script> …` as pnpm runs it: in the repository root, INIT_CWD the user's directory. */
 function viaPnpm(script: string, initCwd: string, args: readonly string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@rmaplab/source', '--import', 'tsx', MAIN, ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, npm_lifecycle_event: script, INIT_CWD: initCwd, NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  return rmaplab(args, ROOT, { npm_lifecycle_event: script, INIT_CWD: initCwd })
 }
 
 describe('pnpm rmaplab resolves paths from where the user stands', () => {

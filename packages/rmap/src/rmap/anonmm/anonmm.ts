@@ -40,9 +40,9 @@ import { setPageDirty } from '../../filemap.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { type Mm, VM, type Vma } from '../../mm/vma.js'
-import { NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../../pgtable.js'
+import { NO_PTE, pteUnmap } from '../../pgtable.js'
 import { swapDuplicate } from '../../swapfile.js'
-import { objrmapPageOps } from '../objrmap/objrmap.js'
+import { findPte, objrmapPageOps } from '../objrmap/objrmap.js'
 import type { RmapStrategy, SwapResult } from '../strategy.js'
 
 const WHERE = 'mm/rmap.c'
@@ -170,22 +170,6 @@ export function walkOrder(a: Anonmm): Anonmm[] {
   const out = [a]
   for (let k = 1; k < ring.length; k++) out.push(ring[(i + k) % ring.length]!)
   return out
-}
-
-/** The pte of `mm` at `address` when it is present and maps `pfn` (mapped with KM_PTE0; caller unmaps), or NO_PTE. */
-function findPte(m: Machine, mm: Mm, pfn: number, address: number): number {
-  m.counters.rmap.ptesProbed++
-  const ptr = pteOffsetMap(m.env, mm.id, address)
-  if (ptr === NO_PTE) return NO_PTE
-  const w = m.env.tables.words
-  const at = pteWordOffset(m.env, ptr)
-  const lo = w[at]!
-  const hi = m.fast.words === 2 ? w[at + 1]! : 0
-  if (!m.fast.present(lo, hi) || m.fast.pfn(lo, hi) !== pfn) {
-    pteUnmap(m.env, ptr)
-    return NO_PTE
-  }
-  return ptr
 }
 
 /** `page_referenced_one(page, mm, address, &mapcount, &failed)`. */

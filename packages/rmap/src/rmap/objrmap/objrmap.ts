@@ -34,7 +34,7 @@ import { setPageDirty } from '../../filemap.js'
 import { LOCK } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
-import { AnonVma, VM, type Vma } from '../../mm/vma.js'
+import { AnonVma, type Mm, VM, type Vma } from '../../mm/vma.js'
 import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../../pgtable.js'
 import { swapDuplicate } from '../../swapfile.js'
 import type { RmapStrategy, SwapResult } from '../strategy.js'
@@ -79,12 +79,13 @@ function vmaAddress(vma: Vma, index: number): number {
 }
 
 /**
- * `find_pte` + the check that the pte maps `pfn`: the pte location mapped with
- * KM_PTE0 (caller unmaps), or NO_PTE. Counts the probe.
+ * `find_pte` + the check that the pte of `mm` at `address` maps `pfn`: the pte
+ * location mapped with KM_PTE0 (caller unmaps), or NO_PTE. Counts the probe.
+ * anonmm's walk probes the same way.
  */
-function findPte(m: Machine, vma: Vma, pfn: number, address: number): number {
+export function findPte(m: Machine, mm: Mm, pfn: number, address: number): number {
   m.counters.rmap.ptesProbed++
-  const ptr = pteOffsetMap(m.env, vma.mm.id, address)
+  const ptr = pteOffsetMap(m.env, mm.id, address)
   if (ptr === NO_PTE) return NO_PTE
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
@@ -222,7 +223,7 @@ export const objrmapPageOps = {
       }
       const address = vmaAddress(vma, f.index[pfn]!)
       if (address < 0) continue
-      const ptr = findPte(m, vma, pfn, address)
+      const ptr = findPte(m, vma.mm, pfn, address)
       if (ptr === NO_PTE) continue
       if (m.env.mmu.ptepTestAndClearYoung(ptr)) referenced++
       pteUnmap(m.env, ptr)
@@ -316,7 +317,7 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
   }
   const address = vmaAddress(vma, f.index[pfn]!)
   if (address < 0) return 'SWAP_AGAIN'
-  const ptr = findPte(m, vma, pfn, address)
+  const ptr = findPte(m, vma.mm, pfn, address)
   if (ptr === NO_PTE) return 'SWAP_AGAIN'
   try {
     if (vma.flags & VM.RESERVED) bug('try_to_unmap_one on a VM_RESERVED vma', 'try_to_unmap_one')
