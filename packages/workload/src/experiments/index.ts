@@ -7,6 +7,7 @@ import { parse } from 'yaml'
 import { BadInputError } from '../errors.js'
 import { objectSource, parseText, type Source } from '../source.js'
 import { closest, validateWorkload, type Workload } from '../validate.js'
+import { bligh } from './bligh.js'
 import { CLASSIC } from './classic.js'
 import { DEMOS } from './demos.js'
 import { type ParamDefs, parseParams } from './params.js'
@@ -54,7 +55,7 @@ let cache: Experiment[] | undefined
 export function experiments(): Experiment[] {
   cache ??= [
     ...demos(),
-    ...CLASSIC.map(
+    ...[...CLASSIC, bligh].map(
       (c): Experiment => ({
         name: c.name,
         group: '2004',
