@@ -99,7 +99,7 @@ export const bligh: ClassicExperiment = {
     }
     return {
       name: 'bligh',
-      description: `Martin Bligh's database: ${tasks} tasks sharing a ${sizeText(sga)} SGA (${BACKINGS[backing]}), ${tasks * pages} ptes`,
+      description: `Martin Bligh's database: ${tasks} tasks sharing a ${sizeText(sga)} SGA (${BACKINGS[backing]}), ${(tasks * pages).toLocaleString('en-US')} ptes`,
       machine: { arch: 'all', ram: ramFor(pages, tasks, pages), cpus: 2 },
       steps,
     }
