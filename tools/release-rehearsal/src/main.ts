@@ -460,14 +460,20 @@ async function main(): Promise<void> {
       info(`rmaplab --help: ${out.trim().split('\n').length} lines, starting "${first}"`)
       // --jobs: the published worker entry (dist/pool-worker.js) runs, and prints what the serial run prints.
       const compare = (jobs: string) =>
-        run(join(dir, 'node_modules/.bin/rmaplab'), ['compare', 'a1', '--rmap', 'all', '--jobs', jobs], {
-          cwd: dir,
-          env: consumerEnv,
-        }).then((o) => o.replace(/\d[\d,.]* ms\b/g, 'T ms').replace(/^time ms .*$/gm, 'time ms'))
+        run(
+          join(dir, 'node_modules/.bin/rmaplab'),
+          ['compare', 'bligh', '-p', 'tasks=3', '-p', 'sga=64K', '--rmap', 'all', '--jobs', jobs],
+          {
+            cwd: dir,
+            env: consumerEnv,
+          },
+        ).then((o) => o.replace(/\d[\d,.]* ms\b/g, 'T ms').replace(/^time ms .*$/gm, 'time ms'))
       const [serial, workers] = [await compare('1'), await compare('2')]
       if (workers !== serial)
         throw new Error(`rmaplab compare --jobs 2 printed otherwise than --jobs 1:\n${tail(workers, 20)}`)
-      info(`rmaplab compare a1 --rmap all --jobs 2: ${serial.trim().split('\n').length} lines, as --jobs 1`)
+      info(
+        `rmaplab compare bligh --rmap all --jobs 2: ${serial.trim().split('\n').length} lines, as --jobs 1`,
+      )
     })
   } else {
     console.log('\n– (c) @rmaplab/cli: skipped (packages/cli is not a published package yet)')
