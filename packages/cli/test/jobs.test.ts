@@ -36,6 +36,8 @@ describe('--jobs: the serial run’s output, in the serial order', () => {
     expect(masked(two.stdout)).toBe(masked(one.stdout))
     // The columns stay in layout order, designs within a layout.
     expect(one.stdout).toMatch(/i386\/objrmap .*i386\/pte_chains .*i386\/anonmm .*i386-pae\/objrmap/)
+    // tasks x pages ptes mapped through the rmap, in every column.
+    expect(one.stdout).toMatch(/^ {2}ptes mapped +(│ +48 *){12}$/m)
   })
 
   it('--json: every figure equal, run by run', async () => {
