@@ -317,7 +317,7 @@ Examples:
       .option('--trace', 'print every step as it runs, with its result (to stderr)')
       .option(
         '-j, --jobs <n>',
-        'run the layouts (and designs, and --chart points) on n worker threads; default: one per core; 1: one after the other, no workers',
+        'run the layouts (and designs, and --chart points) on n threads, the main one and n-1 workers; default: one per core; 1: one after the other, no workers',
       )
       .addOption(new Option('--no-progress', 'no progress bar (it shows only on a terminal, on long runs)'))
 

@@ -1,11 +1,12 @@
 /**
- * A worker thread of the pool (src/pool.ts): loads each unit's target from its
- * spec, runs the one layout with the workload runner, and posts the result.
+ * A worker thread of the pool (src/pool.ts): claims units in order from the
+ * shared counter, loads each unit's target from its spec, runs the one layout
+ * with the workload runner, and posts the result.
  * Nothing here prints: trace lines and progress go to the main thread.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { BadInputError, type Layout, resolveLayouts, runOnLayout, type Workload } from '@rmaplab/workload'
-import type { UnitMessage, WorkerReply } from './pool.js'
+import { claimUnit, type PoolData, stopAfter, type UnitMessage, type WorkerReply } from './pool.js'
 import { loadSpec } from './target.js'
 
 const port = parentPort
@@ -25,8 +26,11 @@ function layoutsOf(u: UnitMessage): { workload: Workload; layouts: Layout[] } {
   return t
 }
 
-port.on('message', (u: UnitMessage) => {
-  const post = (m: WorkerReply) => port.postMessage(m)
+const post = (m: WorkerReply) => port.postMessage(m)
+
+/** Run one unit and post its result (or its error, to be thrown as the serial run would). */
+function runUnit(u: UnitMessage, claim: Int32Array): void {
+  post({ type: 'start', id: u.id })
   try {
     const { workload, layouts } = layoutsOf(u)
     const layout = layouts[u.layout]
@@ -45,6 +49,7 @@ port.on('message', (u: UnitMessage) => {
     )
     post({ type: 'done', id: u.id, run })
   } catch (e) {
+    stopAfter(claim, u.id)
     const err = e instanceof Error ? e : new Error(String(e))
     post({
       type: 'error',
@@ -54,4 +59,9 @@ port.on('message', (u: UnitMessage) => {
       stack: err.stack ?? String(err),
     })
   }
-})
+}
+
+// Claim units in order until none is left (or one threw), then wait to be ended.
+const { units, claim } = workerData as PoolData
+for (let id = claimUnit(claim, units.length); id >= 0; id = claimUnit(claim, units.length))
+  runUnit(units[id]!, claim)

@@ -1,7 +1,8 @@
 /**
  * Runs the independent machines of a command (each layout, each rmap design,
- * each point of a --chart sweep) on worker threads, one per core by default
- * (`--jobs N`; 1 runs them one after the other on the main thread, as before).
+ * each point of a --chart sweep) on `--jobs N` threads, one per core by
+ * default: the main thread and N - 1 worker threads (`--jobs 1` runs them one
+ * after the other on the main thread, as before, with no workers).
  *
  * A unit is one (workload, layout) pair. Workers load the target again from its
  * spec (the same file text, the same parameters) and run it with the workload
@@ -55,6 +56,8 @@ export interface UnitOptions {
   trace?: ((line: string) => void) | undefined
   /** A unit's fraction done (for the progress bar). */
   progress?: ((unit: number, fraction: number) => void) | undefined
+  /** Run every unit on a worker, none on the main thread (tests of the workers' error paths). */
+  workersOnly?: boolean
 }
 
 /** The message a worker gets: a unit without the main thread's objects. */
@@ -71,6 +74,7 @@ export interface UnitMessage {
 
 /** What a worker sends back. */
 export type WorkerReply =
+  | { type: 'start'; id: number }
   | { type: 'progress'; id: number; fraction: number }
   | { type: 'trace'; id: number; line: string }
   | { type: 'done'; id: number; run: LayoutRun }
@@ -81,7 +85,7 @@ export function defaultJobs(): number {
   return availableParallelism()
 }
 
-/** Parse `--jobs N`: a whole number from 1 (1 = no workers). */
+/** Parse `--jobs N`: a whole number from 1 (N threads: the main one and N - 1 workers). */
 export function parseJobs(v: string): number {
   const n = Number(v)
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 1024)
@@ -174,45 +178,87 @@ function tsxApi(here: string): string {
   ).href
 }
 
+/** The shared claim counters: [0] the next unit to claim, [1] the lowest unit that threw (N: none). */
+export const NEXT = 0
+export const STOP = 1
+
+/** Record that unit `id` threw: units after it are no longer started (by any thread). */
+export function stopAfter(claim: Int32Array, id: number): void {
+  for (;;) {
+    const cur = Atomics.load(claim, STOP)
+    if (id >= cur || Atomics.compareExchange(claim, STOP, cur, id) === cur) return
+  }
+}
+
+/** The next unit this thread should run, or -1: claimed in order, none after a unit that threw. */
+export function claimUnit(claim: Int32Array, n: number): number {
+  const id = Atomics.add(claim, NEXT, 1)
+  return id < n && id <= Atomics.load(claim, STOP) ? id : -1
+}
+
+/** What the workers start with: every unit, and the shared claim counters. */
+export interface PoolData {
+  units: UnitMessage[]
+  claim: Int32Array
+}
+
+/**
+ * The main thread and `n - 1` workers claim the units in order from a shared
+ * counter, so a worker never waits for the main thread to hand it work; the
+ * main thread runs units too, and a worker still loading when the main thread
+ * has claimed everything (a small workload) is simply ended.
+ */
 function runPool(units: readonly Unit[], n: number, opts: UnitOptions): Promise<LayoutRun[]> {
   const N = units.length
   const results: Array<LayoutRun | undefined> = new Array(N)
   const errors: Array<Error | undefined> = new Array(N)
   const finished: boolean[] = new Array(N).fill(false)
   const held: string[][] = Array.from({ length: N }, () => [])
-  /** The lowest unit that threw (N: none). */
-  let stopAt = N
+  const claim = new Int32Array(new SharedArrayBuffer(8))
+  claim[STOP] = N
   /** The lowest unfinished unit: its trace prints live. */
   let head = 0
-  let next = 0
   const { entry, eval: isEval, execArgv } = workerEntry()
+  const data: PoolData = {
+    claim,
+    units: units.map((u, id) => ({
+      id,
+      spec: u.spec,
+      over: u.over,
+      layout: u.layout,
+      multiRmap: u.multiRmap,
+      check: u.check,
+      maps: opts.maps,
+      trace: u.trace && Boolean(opts.trace),
+    })),
+  }
 
   return new Promise<LayoutRun[]>((resolve, reject) => {
     const workers: Worker[] = []
     const running = new Map<Worker, number>()
     let settled = false
+    const stopAt = () => Atomics.load(claim, STOP)
 
-    const flush = (k: number) => {
-      for (const line of held[k]!) opts.trace?.(line)
-      held[k] = []
+    const trace = (id: number, line: string) => {
+      if (id === head) opts.trace?.(line)
+      else if (id <= stopAt()) held[id]!.push(line)
     }
     // Print the held trace of units as their turn comes; never past a unit that threw.
     const advance = () => {
       while (head < N) {
-        flush(head)
+        for (const line of held[head]!) opts.trace?.(line)
+        held[head] = []
         if (!finished[head] || errors[head]) break
         head++
       }
     }
-    const over = () => {
-      for (let i = 0; i <= Math.min(stopAt, N - 1); i++) if (!finished[i]) return false
-      return true
-    }
     const settle = () => {
-      if (settled || !over()) return
+      if (settled) return
+      const last = Math.min(stopAt(), N - 1)
+      for (let i = 0; i <= last; i++) if (!finished[i]) return
       settled = true
       void Promise.all(workers.map((w) => w.terminate())).then(() => {
-        if (stopAt < N) reject(errors[stopAt])
+        if (stopAt() < N) reject(errors[stopAt()])
         else resolve(results as LayoutRun[])
       })
     }
@@ -221,75 +267,83 @@ function runPool(units: readonly Unit[], n: number, opts: UnitOptions): Promise<
       finished[id] = true
       if (err) {
         errors[id] = err
-        if (id < stopAt) {
-          stopAt = id
-          // Units after it would never have run serially: stop them.
-          for (const [w, u] of running) if (u > id) void w.terminate()
-        }
+        stopAfter(claim, id)
+        // Units after it would never have run serially: stop the workers running them.
+        for (const [w, u] of running) if (u > id) void w.terminate()
       } else opts.progress?.(id, 1)
       advance()
       settle()
     }
-    const dispatch = (w: Worker) => {
-      running.delete(w)
-      if (settled || stopAt < N || next >= N) return
-      const id = next++
-      const u = units[id]!
-      running.set(w, id)
-      opts.progress?.(id, 0)
-      const msg: UnitMessage = {
-        id,
-        spec: u.spec,
-        over: u.over,
-        layout: u.layout,
-        multiRmap: u.multiRmap,
-        check: u.check,
-        maps: opts.maps,
-        trace: u.trace && Boolean(opts.trace),
-      }
-      w.postMessage(msg)
-    }
 
-    for (let k = 0; k < n; k++) {
-      const w = new Worker(entry, { eval: isEval, execArgv, stdout: false, stderr: false })
+    for (let k = 0; k < (opts.workersOnly ? n : n - 1); k++) {
+      const w = new Worker(entry, { eval: isEval, execArgv, workerData: data, stdout: false, stderr: false })
       workers.push(w)
       w.on('message', (m: WorkerReply) => {
-        if (m.type === 'progress') {
+        if (m.type === 'start') {
+          running.set(w, m.id)
+          opts.progress?.(m.id, 0)
+        } else if (m.type === 'progress') {
           if (!finished[m.id]) opts.progress?.(m.id, m.fraction)
-        } else if (m.type === 'trace') {
-          if (m.id === head) opts.trace?.(m.line)
-          else held[m.id]!.push(m.line)
-        } else if (m.type === 'done') {
-          results[m.id] = m.run
-          finish(m.id)
-          dispatch(w)
-        } else {
-          finish(m.id, toError(m))
-          dispatch(w)
+        } else if (m.type === 'trace') trace(m.id, m.line)
+        else {
+          running.delete(w)
+          if (m.type === 'done') {
+            results[m.id] = m.run
+            finish(m.id)
+          } else finish(m.id, toError(m))
         }
       })
-      // A worker that dies (out of memory, a crash while loading) fails the unit it ran: a bug.
+      // A worker that dies while running a unit (out of memory, a crash) fails that unit; one
+      // that cannot start (its entry missing from the package) fails the command: bugs, both.
       const died = (e: Error) => {
         const id = running.get(w)
         running.delete(w)
-        if (id !== undefined && !finished[id])
+        if (settled) return
+        if (id === undefined) {
+          settled = true
+          void Promise.all(workers.map((x) => x.terminate())).then(() =>
+            reject(Object.assign(new Error(`a worker thread failed: ${e.message}`), { stack: e.stack })),
+          )
+        } else if (!finished[id])
           finish(
             id,
             Object.assign(new Error(`worker thread for unit ${id + 1} died: ${e.message}`), {
               stack: e.stack,
             }),
           )
-        else if (!settled && stopAt === N && running.size === 0 && next < N) {
-          settled = true
-          void Promise.all(workers.map((x) => x.terminate())).then(() => reject(e))
-        }
       }
       w.on('error', died)
       w.on('exit', (code) => {
-        if (!settled && running.has(w)) died(new Error(`worker exited with code ${code}`))
+        if (running.has(w)) died(new Error(`worker exited with code ${code}`))
       })
-      dispatch(w)
     }
+
+    // The main thread takes units too, yielding between them so the workers' messages come in.
+    void (async () => {
+      if (opts.workersOnly) return
+      for (let id = claimUnit(claim, N); id >= 0; id = claimUnit(claim, N)) {
+        const u = units[id]!
+        opts.progress?.(id, 0)
+        try {
+          results[id] = runOnLayout(
+            u.workload,
+            u.resolved,
+            {
+              checkEachStep: u.check,
+              maps: opts.maps,
+              progress: (f) => opts.progress?.(id, f),
+              ...(u.trace && opts.trace ? { trace: (line: string) => trace(id, line) } : {}),
+            },
+            u.multiRmap,
+          )
+          finish(id)
+        } catch (e) {
+          finish(id, e instanceof Error ? e : new Error(String(e)))
+        }
+        await new Promise((r) => setImmediate(r))
+      }
+      settle()
+    })()
   })
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BadInputError, resolveLayouts } from '@rmaplab/workload'
+import { BadInputError, type LayoutRun, resolveLayouts } from '@rmaplab/workload'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseJobs, runUnits, type Unit, withoutLoaders } from '../src/pool.js'
 import { loadTarget } from '../src/target.js'
@@ -153,11 +153,36 @@ describe('errors in a worker keep their exit codes', () => {
     }))
   }
 
+  it('every unit on the workers: the same LayoutRun objects as the serial run, the trace in serial order', async () => {
+    const { workload, spec } = loadTarget('bligh', ['tasks=3', 'sga=64K', 'walks=2'])
+    const over = { rmap: ['objrmap', 'pte_chains', 'anonmm'] as const }
+    const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
+    const us: Unit[] = layouts.map((resolved, layout) => ({
+      spec,
+      over,
+      layout,
+      multiRmap: true,
+      workload,
+      resolved,
+      check: layout % 2 === 0,
+      trace: true,
+    }))
+    const serialTrace: string[] = []
+    const poolTrace: string[] = []
+    const serial = await runUnits(us, 1, { maps: true, trace: (l) => serialTrace.push(l) })
+    const pool = await runUnits(us, 3, { maps: true, workersOnly: true, trace: (l) => poolTrace.push(l) })
+    const untimed = (rs: LayoutRun[]) => rs.map((r) => ({ ...r, timeMs: 0 }))
+    expect(pool).toHaveLength(12)
+    expect(untimed(pool)).toEqual(untimed(serial))
+    expect(poolTrace).toEqual(serialTrace)
+    expect(serialTrace.length).toBeGreaterThan(12 * 5)
+  })
+
   it('bad input met in a worker comes back as BadInputError with its position (exit 2)', async () => {
     const us = units('a1', { arch: ['i386', 'ppc'] })
     // The worker loads the target from its spec: a file text that is not a workload.
     us[1] = { ...us[1]!, spec: { target: 'broken.yaml', pairs: [], text: 'name: x\nsteps: 3\n' } }
-    const err = await runUnits(us, 2, { maps: false }).catch((e: unknown) => e)
+    const err = await runUnits(us, 2, { maps: false, workersOnly: true }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(BadInputError)
     expect((err as BadInputError).problems.join('\n')).toMatch(/^broken\.yaml:\d+:\d+: /)
   })
@@ -166,7 +191,9 @@ describe('errors in a worker keep their exit codes', () => {
     const us = units('a1', { arch: ['i386', 'i386-pae', 'ppc', 'ppc64'] })
     us[1] = { ...us[1]!, layout: 99 }
     const lines: string[] = []
-    const err = await runUnits(us, 2, { maps: false, trace: (l) => lines.push(l) }).catch((e: unknown) => e)
+    const err = await runUnits(us, 2, { maps: false, workersOnly: true, trace: (l) => lines.push(l) }).catch(
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(Error)
     expect(err).not.toBeInstanceOf(BadInputError)
     expect((err as Error).message).toContain('no layout 99')
