@@ -43,7 +43,7 @@ export interface Layout {
   maxMapCount: number | undefined
 }
 
-/** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several strategies run. */
+/** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several rmap designs run. */
 export function layoutName(l: Layout, withRmap: boolean): string {
   return withRmap ? `${l.arch.name}/${l.rmap}` : l.arch.name
 }
@@ -77,7 +77,7 @@ function twice(option: string, names: readonly string[]): void {
   if (dup !== undefined) throw new BadInputError([`${option}: '${dup}' is given twice (${names.join(',')})`])
 }
 
-/** Parse `--rmap objrmap,anonmm` or `--rmap all` (the strategies the core registers: RMAP_STRATEGIES). */
+/** Parse `--rmap objrmap,anonmm` or `--rmap all` (the designs the core models: RMAP_STRATEGIES). */
 export function parseRmapList(v: string): RmapStrategyName[] {
   if (v.trim() === 'all') return [...RMAP_STRATEGIES]
   const names = v
@@ -87,7 +87,7 @@ export function parseRmapList(v: string): RmapStrategyName[] {
   twice('--rmap', names)
   for (const n of names) {
     if (!(RMAP_STRATEGIES as readonly string[]).includes(n))
-      throw new BadInputError([`unknown rmap strategy '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`])
+      throw new BadInputError([`unknown rmap design '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`])
   }
   if (names.length === 0)
     throw new BadInputError([`--rmap needs a name; valid: ${RMAP_STRATEGIES.join(', ')}`])
@@ -95,7 +95,7 @@ export function parseRmapList(v: string): RmapStrategyName[] {
 }
 
 /**
- * The layouts of a workload: every arch × every rmap strategy. Each machine is
+ * The layouts of a workload: every arch × every rmap design. Each machine is
  * built once here, so that an option the model cannot honour (more RAM than a
  * layout can have, say) is bad input, reported before anything runs.
  */

@@ -45,7 +45,9 @@ export const MachineSchema = z
     cpus: z.number().int().min(1).max(32).describe('Number of cpus, 1..32. Default 2.').optional(),
     rmap: z
       .union([z.enum(RMAP_STRATEGIES), z.array(z.enum(RMAP_STRATEGIES)).min(1)])
-      .describe('Reverse-mapping strategy, or a list to compare. Default objrmap.')
+      .describe(
+        "The reverse-mapping design (objrmap: 2.6.5-aa objrmap + anon_vma; pte_chains: mainline 2.6.4; anonmm: Hugh's rmap 10/11), or a list to compare side by side. Default objrmap.",
+      )
       .optional(),
     profile: z
       .enum(KERNEL_PROFILES as unknown as [string, ...string[]])

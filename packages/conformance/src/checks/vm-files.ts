@@ -30,8 +30,8 @@ import {
 import { expect } from 'vitest'
 import type { CheckDef } from './define.js'
 import {
-  design,
   anonFrames,
+  design,
   type ErrnoCase,
   expectErrno,
   expectErrnoCases,

@@ -27,8 +27,8 @@ import { expect } from 'vitest'
 import { thrown } from '../util.js'
 import type { CheckDef } from './define.js'
 import {
-  design,
   anonFrames,
+  design,
   type ErrnoCase,
   expectErrnoCases,
   expectFaults,

@@ -30,9 +30,9 @@ import { expect } from 'vitest'
 import { thrown } from '../util.js'
 import type { CheckDef, Ctx } from './define.js'
 import {
-  design,
   alignUp,
   anonFrames,
+  design,
   type ErrnoCase,
   expectErrnoCases,
   expectFaults,

@@ -3,6 +3,7 @@
  * (https://github.com/rmaplab/rmaplab/blob/main/docs/designs.md#published-numbers): each builds an
  * ordinary workload, so `rmaplab show NAME` prints it in the file format.
  */
+import type { LayoutRun } from '../run.js'
 import type { ParamDefs, Params } from './params.js'
 
 const PAGE = 4096
@@ -41,6 +42,18 @@ export interface ClassicExperiment<D extends ParamDefs = ParamDefs> {
   /** The parameter that sets the process count: what `compare --chart` sweeps. */
   sweep?: keyof D & string
   build(p: Params<D>): Record<string, unknown>
+  /**
+   * The experiment's claim across layouts and designs, checked on the runs of
+   * one comparison (what a single run cannot assert: one design against
+   * another). Absent when every claim is asserted inside the workload.
+   */
+  verify?(runs: readonly LayoutRun[]): VerifyResult
+}
+
+/** What {@link ClassicExperiment.verify} found: one line per layout, and whether the claim held. */
+export interface VerifyResult {
+  ok: boolean
+  lines: string[]
 }
 
 function define<D extends ParamDefs>(e: ClassicExperiment<D>): ClassicExperiment {
@@ -50,23 +63,31 @@ function define<D extends ParamDefs>(e: ClassicExperiment<D>): ClassicExperiment
 export const andrea = define({
   name: 'andrea',
   sweep: 'levels',
-  title: "Andrea's fork test: one big private anonymous mapping, touched, then 2^levels processes read it",
+  title:
+    "Andrea's fork test: one big private anonymous mapping, touched, then fork level by level until lowmem runs out",
   description:
-    "Andrea Arcangeli's benchmark for objrmap + anon_vma against pte_chains (2004): a private anonymous mapping, every page written, then `levels` rounds of fork (2^levels processes), and every process read-touches every page. The original used 512 MB and levels 6-7 (2.6.5-aa: 12.07 s real at L=7); 2.6.2's pte_chains ran out of lowmem from L=8. Afterwards page_referenced walks a sample of the pages: each walk visits the 2^levels vmas on the one anon_vma. Full size: -p size=512M -p levels=7 (needs about 760M: i386-pae and ppc64 only, or raise nothing and drop ppc).",
+    "Andrea Arcangeli's benchmark for objrmap + anon_vma against pte_chains (LKML, March 2004), on an i386 box (the 3:1 split: 896 MB of lowmem, the rest highmem): a private anonymous mapping of `size`, every page written, then fork level by level (2^L processes after level L) until a fork fails with ENOMEM or `levels` are done; every process reads every page. Each fork copies every pte; pte_chains also put every shared pte on a chain of cache-line objects from lowmem, so they run lowmem out a level earlier: '2.6.2 runs out of memory in fork from number 8', -aa 'reaches 9'. The report's `fork levels reached` is the level each design completed; LowFree, PageTables and `rmap lowmem frames` say what filled lowmem. The default is scaled down (32M on a 64M box, all lowmem: a few seconds); the original: -p size=512M -p ram=1G.",
   params: {
     size: {
       kind: 'size',
-      default: 64 * MB,
+      default: 32 * MB,
       min: 4096,
       max: 4096 * MB,
       description: 'the mapping (the original: 512M)',
     },
+    ram: {
+      kind: 'size',
+      default: 64 * MB,
+      min: 16 * MB,
+      max: 4096 * MB,
+      description: 'RAM of the i386 box: lowmem up to 896M, the rest highmem (the original: 1G or more)',
+    },
     levels: {
       kind: 'int',
-      default: 5,
+      default: 12,
       min: 0,
-      max: 12,
-      description: 'fork levels: 2^levels processes (the original: 6 and 7)',
+      max: 16,
+      description: 'fork levels to try: the tree stops at the first fork that runs out of memory',
     },
     walks: {
       kind: 'int',
@@ -76,15 +97,36 @@ export const andrea = define({
       description: 'pages page_referenced walks afterwards',
     },
   },
-  build: ({ size, levels, walks }) => {
+  build: ({ size, ram, levels, walks }) => {
     const pages = Math.ceil(size / PAGE)
-    const procs = 2 ** levels
     const steps: unknown[] = [
       { spawn: { as: 'p' } },
       { mmap: { proc: 'p', as: 'mem', length: sizeText(size), prot: 'rw', note: 'private anonymous' } },
       { write: { proc: 'p', region: 'mem', value: 'i', note: 'touch every page' } },
-      { fork: { proc: 'p', levels, as: 'all', note: `${procs} processes` } },
+      {
+        fork: {
+          proc: 'p',
+          levels,
+          until_fails: 'ENOMEM',
+          as: 'all',
+          note: 'level by level, until a fork runs out of memory',
+        },
+      },
       { read: { proc: 'all', region: 'mem', expect: 'i', note: 'every process reads every page' } },
+      {
+        assert: {
+          rmap: 'pte_chains',
+          note: 'every shared pte is on a pte_chain: the chains took lowmem frames',
+          stats: { 'rmapMemory.lowmemFrames': { min: 1 } },
+        },
+      },
+      {
+        assert: {
+          rmap: ['objrmap', 'anonmm'],
+          note: 'no rmap memory per pte: nothing of the design in lowmem',
+          stats: { 'rmapMemory.lowmemFrames': 0 },
+        },
+      },
     ]
     if (walks > 0) {
       steps.push({
@@ -92,19 +134,55 @@ export const andrea = define({
           proc: 'p',
           region: 'mem',
           stride: strideFor(pages, walks),
-          expect: procs + 1,
-          note: `each walk finds all ${procs} young ptes, plus PG_referenced`,
+          note: 'each walk finds every young pte: objrmap visits every vma on the anon_vma, anonmm every mm, pte_chains the chain',
         },
       })
     }
     return {
       name: 'andrea',
-      description: `Andrea's fork test: ${sizeText(size)}, ${levels} fork levels (${procs} processes)`,
-      machine: { arch: 'all', ram: ramFor(pages, procs, pages), cpus: 2 },
+      description: `Andrea's fork test: ${sizeText(size)} on a ${sizeText(ram)} i386 box, fork levels until memory runs out (at most ${levels})`,
+      machine: { arch: 'i386', ram: sizeText(ram), cpus: 2, rmap: ['objrmap', 'pte_chains', 'anonmm'] },
       steps,
     }
   },
+  verify: (runs) => verifyLevels(runs),
 })
+
+/**
+ * Andrea's result across designs: on each layout, when objrmap or anonmm ran
+ * out of memory at some level, pte_chains ran out at a lower one. A run where
+ * no design ran out has nothing to compare (more levels, or less RAM, would).
+ */
+export function verifyLevels(runs: readonly LayoutRun[]): VerifyResult {
+  const lines: string[] = []
+  let ok = true
+  for (const arch of [...new Set(runs.map((r) => r.arch))]) {
+    const by = new Map(runs.filter((r) => r.arch === arch && r.ok).map((r) => [r.rmap, r]))
+    const reached = (d: string) => by.get(d)?.results['fork.levels']
+    const pte = reached('pte_chains')
+    const others = ['objrmap', 'anonmm'].filter((d) => reached(d) !== undefined)
+    if (pte === undefined || others.length === 0) continue
+    const text = ['objrmap', 'pte_chains', 'anonmm']
+      .filter((d) => reached(d) !== undefined)
+      .map((d) => `${d} ${reached(d)}`)
+      .join(', ')
+    const ranOut = (d: string) => by.get(d)!.results['fork.ranOut'] === 1
+    if (!others.some(ranOut) && !ranOut('pte_chains')) {
+      lines.push(
+        `– ${arch}: no design ran out of memory (levels completed: ${text}); raise levels or lower ram`,
+      )
+      continue
+    }
+    const held = others.every((d) => pte < reached(d)!)
+    if (!held) ok = false
+    lines.push(
+      held
+        ? `✓ ${arch}: pte_chains ran lowmem out at a lower fork level than ${others.join(' and ')} (levels completed: ${text})`
+        : `✗ ${arch}: pte_chains did not run out at a lower fork level than ${others.join(' and ')} (levels completed: ${text})`,
+    )
+  }
+  return { ok, lines }
+}
 
 export const morton = define({
   name: 'morton',
