@@ -41,6 +41,8 @@ export interface Layout {
   cpus: number
   seed: number
   maxMapCount: number | undefined
+  /** L1_CACHE_BYTES (the machine's `cache_line`): the size of a pte_chain; undefined for the layout's 2004 value. */
+  cacheLine?: number | undefined
 }
 
 /** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several rmap designs run. */
@@ -122,6 +124,24 @@ export function resolveLayouts(
   if (!KERNEL_PROFILES.includes(profile)) throw new BadInputError([`unknown profile '${profile}'`])
   const out: Layout[] = []
   const problems: string[] = []
+  // A layout or design listed twice would make two identical columns: refused, as --arch/--rmap do.
+  for (const [key, valid] of [
+    ['arch', ARCH_NAMES],
+    ['rmap', RMAP_STRATEGIES],
+  ] as const) {
+    const list = spec[key]
+    if (!Array.isArray(list) || (key === 'arch' ? over.arch : over.rmap)) continue
+    const at = list.findIndex((n, i) => list.indexOf(n) !== i)
+    if (at >= 0)
+      problems.push(
+        problem(
+          source,
+          ['machine', key, at],
+          `'${list[at]}' is listed twice; list each of ${valid.join(', ')} at most once`,
+        ),
+      )
+  }
+  if (problems.length) throw new BadInputError(problems)
   for (const a of arches) {
     for (const rmap of rmaps) {
       const layout: Layout = {
@@ -133,6 +153,7 @@ export function resolveLayouts(
         cpus: spec.cpus ?? 2,
         seed: spec.seed ?? 1,
         maxMapCount: spec.max_map_count,
+        cacheLine: spec.cache_line,
       }
       const swapProblems = swapLimits(ARCHES[a], spec, steps)
       for (const p of swapProblems) problems.push(problem(source, p.path, `${a}: ${p.message}`))
@@ -164,7 +185,7 @@ export function optionOf(e: unknown): string | undefined {
   if (e instanceof Error && typeof (e as { option?: unknown }).option === 'string') {
     // The core's MachineOptionError (a RangeError naming its option).
     const o = (e as unknown as { option: string }).option
-    return o === 'maxMapCount' ? 'max_map_count' : o === 'options' ? '' : o
+    return o === 'maxMapCount' ? 'max_map_count' : o === 'cacheLine' ? 'cache_line' : o === 'options' ? '' : o
   }
   if (e instanceof RangeError || e instanceof TypeError) {
     // The core before typed option errors: its RangeErrors name the option first.
@@ -220,5 +241,6 @@ export function newMachine(l: Layout): Machine {
     seed: l.seed,
   }
   if (l.maxMapCount !== undefined) opts.maxMapCount = l.maxMapCount
+  if (l.cacheLine !== undefined) opts.cacheLine = l.cacheLine
   return new Machine(opts)
 }

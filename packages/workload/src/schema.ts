@@ -61,6 +61,13 @@ export const MachineSchema = z
     swap: Size.describe(
       "Swap space, e.g. '16M': a first swap area, named `swap`, made at boot. 0 (the default) for none; else at least two pages (the header and one slot) and at most the layout's SWAP_MAXPAGES_LIMIT pages (the largest offset its swap pte holds).",
     ).optional(),
+    cache_line: z
+      .number()
+      .int()
+      .describe(
+        "L1_CACHE_BYTES, the size of a 2.6.4 struct pte_chain (rmap pte_chains): a power of two from 16 to 4096; default the layout's 2004 value (i386 and ppc64 128, ppc 32).",
+      )
+      .optional(),
     max_map_count: z
       .number()
       .int()
