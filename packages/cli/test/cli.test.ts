@@ -16,6 +16,8 @@ const SMALL: Record<string, string[]> = {
   morton: ['-p', 'tasks=4', '-p', 'windows=8', '-p', 'walks=4'],
   'shared-segment': ['-p', 'procs=4', '-p', 'size=1M', '-p', 'walks=8'],
   rik: ['-p', 'children=8', '-p', 'pages=16', '-p', 'walks=4'],
+  prefork: ['-p', 'workers=12', '-p', 'pages=8', '-p', 'walks=4'],
+  'mremap-shared': ['-p', 'children=3', '-p', 'pages=16'],
 }
 
 const pairs = (args: string[]) => args.filter((_, i) => i % 2 === 1)

@@ -170,7 +170,8 @@ export function resolveLayouts(
       out.push(layout)
     }
   }
-  if (problems.length) throw new BadInputError(problems)
+  // One problem per arch, not per design: the same machine fails under each.
+  if (problems.length) throw new BadInputError([...new Set(problems)])
   return out
 }
 
