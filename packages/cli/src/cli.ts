@@ -14,6 +14,7 @@ import {
   RMAP_STRATEGIES,
   resolveLayouts,
   showParam,
+  verifyExperimentRuns,
   type Workload,
   workloadJsonSchema,
 } from '@rmaplab/workload'
@@ -324,12 +325,8 @@ Examples:
   const action = (mode: 'run' | 'compare' | 'check') => async (targets: string[], opts: RunOpts) => {
     if (opts.jobs !== undefined) parseJobs(opts.jobs)
     const over: LayoutOverrides = {
-      arch:
-        opts.arch !== undefined
-          ? parseArchList(opts.arch)
-          : mode === 'compare'
-            ? ['i386', 'i386-pae', 'ppc', 'ppc64']
-            : undefined,
+      // Every layout the workload's machine names (all four unless it names some), or --arch.
+      arch: opts.arch !== undefined ? parseArchList(opts.arch) : undefined,
       rmap: opts.rmap !== undefined ? parseRmapList(opts.rmap) : undefined,
     }
     // Every target is loaded, validated and given its layouts before any of them runs.
@@ -358,6 +355,9 @@ Examples:
       )
       const ok = runs!.every((r) => r.ok)
       if (!ok) code = EXIT.failed
+      // The experiment's claim across designs (Andrea's: pte_chains run out first).
+      const verdict = verifyExperimentRuns(workload, runs!)
+      if (verdict && !verdict.ok) code = EXIT.failed
       let files: string[] | undefined
       if (sweep && opts.chart !== undefined) {
         const points: SweepPoint[] = sweep.points.map((p, k) => {
@@ -377,10 +377,21 @@ Examples:
         }
       }
       if (opts.json)
-        reports.push(jsonReport(workload, runs!, { params, mode, ...(files ? { charts: files } : {}) }))
+        reports.push(
+          jsonReport(workload, runs!, {
+            params,
+            mode,
+            ...(files ? { charts: files } : {}),
+            ...(verdict ? { verdict } : {}),
+          }),
+        )
       else {
         if (i > 0) io.out('')
         report(workload, params, runs!, opts, io, mode)
+        if (verdict && verdict.lines.length > 0) {
+          io.out('')
+          for (const l of verdict.lines) io.out(l)
+        }
         if (files) {
           io.out('')
           for (const f of files) io.out(`chart: ${f}`)
