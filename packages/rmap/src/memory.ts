@@ -582,7 +582,20 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       const hi = m.hi
       if (f.none(lo, hi)) continue
       m.counters.fork.ptesCopied++
-      m.rmap.pageRmapReserve(m)
+      try {
+        m.rmap.pageRmapReserve(m)
+      } catch (e) {
+        // 2.6.4: when pte_chain_alloc(GFP_ATOMIC) fails, both ptes are unmapped
+        // and both page_table_locks dropped before the GFP_KERNEL retry; when
+        // that fails too, fork's nomem path runs with nothing mapped or held.
+        pteUnmapNested(m.env, src)
+        pteUnmap(m.env, dst)
+        if (smp !== null) {
+          smp.locks.release(smp.cpu, LOCK.page_table_lock, parent.mm.id)
+          smp.locks.release(smp.cpu, LOCK.page_table_lock, child.mm.id)
+        }
+        throw e
+      }
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))

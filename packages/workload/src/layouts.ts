@@ -129,7 +129,7 @@ export function resolveLayouts(
     ['arch', ARCH_NAMES],
     ['rmap', RMAP_STRATEGIES],
   ] as const) {
-    const list = spec[key]
+    const list: unknown = spec[key]
     if (!Array.isArray(list) || (key === 'arch' ? over.arch : over.rmap)) continue
     const at = list.findIndex((n, i) => list.indexOf(n) !== i)
     if (at >= 0)
