@@ -557,32 +557,43 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
 export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
   const f = m.fast
   const fr = m.frames
-  const mmu = m.env.mmu
+  const env = m.env
+  const mmu = env.mmu
+  // The design, read once: one call site per hook, and its per-pte reserve
+  // (2.6.4's pte_chain_alloc) only where the design has one.
+  const rmap = m.rmap
+  const reserve = rmap.perPteReserve !== false
   const cow = (parent.flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE
   const shared = (parent.flags & VM.SHARED) !== 0
-  const w32 = f.words === 2
+  const words = f.words
+  const w32 = words === 2
+  const childMm = child.mm
+  const counters = m.counters.fork
   // spin_lock(&dst->page_table_lock) for the whole copy, the source's per pte
   // page (nested, same class): modelled only under the explorer.
   const smp = m.smp
-  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, childMm.id)
   for (let a = parent.start; a < parent.end; ) {
     const spanEnd = pteSpanEnd(m, a, parent.end)
     // An empty source pmd is skipped; otherwise, in the kernel's order, the
     // child's pte page is allocated and mapped (KM_PTE0), then the parent's
     // is mapped nested (KM_PTE1).
-    if (lookupPte(m.env, parent.mm.id, a) === NO_PTE) {
+    if (lookupPte(env, parent.mm.id, a) === NO_PTE) {
       a = spanEnd
       continue
     }
-    const dst = pteAllocMap(m.env, child.mm.id, a)
+    const dst = pteAllocMap(env, childMm.id, a)
     if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, parent.mm.id, true)
-    const src = pteOffsetMapNested(m.env, parent.mm.id, a)
-    for (let addr = a, k = 0; addr < spanEnd; addr += 4096, k++) {
-      let lo = readPte(m, src + k)
-      const hi = m.hi
+    const src = pteOffsetMapNested(env, parent.mm.id, a)
+    // The parent's ptes are read by word offset within its pte page: one
+    // lookup of the page per pte page, not per pte.
+    for (let addr = a, k = 0, at = pteWordOffset(env, src); addr < spanEnd; addr += 4096, k++, at += words) {
+      const w = env.tables.words
+      let lo = w[at]!
+      const hi = w32 ? w[at + 1]! : 0
       if (f.none(lo, hi)) continue
-      m.counters.fork.ptesCopied++
-      m.rmap.pageRmapReserve(m)
+      counters.ptesCopied++
+      if (reserve) rmap.pageRmapReserve(m)
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
@@ -601,16 +612,16 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       if (shared) lo = (lo & ~f.DIRTY) >>> 0
       lo = (lo & ~f.YOUNG) >>> 0
       m.getPage(pfn)
-      child.mm.rss++
-      mmu.setPte(dst + k, lo, w32 ? hi : 0)
-      m.rmap.pageDupRmap(m, pfn, child, addr, dst + k)
+      childMm.rss++
+      mmu.setPte(dst + k, lo, hi)
+      rmap.pageDupRmap(m, pfn, child, addr, dst + k)
     }
-    pteUnmapNested(m.env, src)
-    pteUnmap(m.env, dst)
+    pteUnmapNested(env, src)
+    pteUnmap(env, dst)
     if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, parent.mm.id)
     a = spanEnd
   }
-  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, childMm.id)
 }
 
 /**

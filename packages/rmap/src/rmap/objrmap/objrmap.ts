@@ -292,7 +292,28 @@ export const objrmapPageOps = {
         `pfn ${pfn}`,
       )
     }
-    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, fr.test(pfn, PG.anon))
+    const anon = fr.test(pfn, PG.anon)
+    // page_add_rmap of a page already mapped, on a sequential machine: no
+    // 0→1 transition (no nr_mapped, no page->mapping to set), and nobody can
+    // see page_map_lock between its lock and unlock, so when every check
+    // holds the call comes down to the count and mapcount++ (fork's hot
+    // path). Anything else, or the explorer, takes the whole page_add_rmap.
+    if (
+      m.smp === null &&
+      !(child.flags & VM.RESERVED) &&
+      !fr.test(pfn, PG.maplock) &&
+      !fr.test(pfn, PG.reserved) &&
+      (anon
+        ? child.anonVma !== null &&
+          fr.mapping[pfn] === child.anonVma.id &&
+          fr.index[pfn] === child.linearIndex(address)
+        : !fr.test(pfn, PG.swapcache))
+    ) {
+      m.counters.rmap.pageAddRmap++
+      fr.mapcount[pfn]!++
+      return
+    }
+    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, anon)
   },
 
   pageMapLock,
