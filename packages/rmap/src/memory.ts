@@ -501,14 +501,24 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
   const f = m.fast
   const fr = m.frames
   const mmu = m.env.mmu
+  const env = m.env
+  const rmap = m.rmap
+  const words = f.words
+  const w32 = words === 2
   let freed = 0
   for (let a = start; a < end; ) {
     const spanEnd = pteSpanEnd(m, a, end)
-    const base = pteOffsetMap(m.env, mm.id, a)
+    const base = pteOffsetMap(env, mm.id, a)
     if (base !== NO_PTE) {
-      for (let addr = a, ptr = base; addr < spanEnd; addr += 4096, ptr++) {
-        const lo = readPte(m, ptr)
-        const hi = m.hi
+      // The ptes are read by word offset within the pte page: one lookup of the page per pte page.
+      for (
+        let addr = a, ptr = base, at = pteWordOffset(env, base);
+        addr < spanEnd;
+        addr += 4096, ptr++, at += words
+      ) {
+        const w = env.tables.words
+        const lo = w[at]!
+        const hi = w32 ? w[at + 1]! : 0
         if (f.none(lo, hi)) continue
         if (!f.present(lo, hi)) {
           // A swap pte drops its slot reference (and the cached page, if that was the last user).
@@ -523,7 +533,7 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
           // A young pte of a page-cache page counts as an access (page_mapping
           // is NULL for anonymous pages in the -aa tree, so only file pages).
           if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
-          m.rmap.pageRemoveRmap(m, pfn, ptr)
+          rmap.pageRemoveRmap(m, pfn, ptr)
           if (freed === gather.length) {
             const grown = new Int32Array(gather.length * 2)
             grown.set(gather)
@@ -533,7 +543,7 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
           mm.rss--
         }
       }
-      pteUnmap(m.env, base)
+      pteUnmap(env, base)
     }
     a = spanEnd
   }

@@ -164,6 +164,16 @@ export const objrmapPageOps = {
     const f = m.frames
     if (untracked(m, pfn)) return
     m.counters.rmap.pageRemoveRmap++
+    // A page that stays mapped, on a sequential machine: nobody can see
+    // page_map_lock between its lock and unlock, so when the checks hold the
+    // call comes down to mapcount-- (zap's hot path: exit of a fork child).
+    if (m.smp === null && f.mapcount[pfn]! > 1 && !f.test(pfn, PG.maplock)) {
+      const anon = f.test(pfn, PG.anon)
+      if (anon ? f.mapping[pfn] !== -1 : f.mapping[pfn] !== -1 && !f.test(pfn, PG.swapcache)) {
+        f.mapcount[pfn]!--
+        return
+      }
+    }
     pageMapLock(m, pfn)
     if (f.mapcount[pfn]! > 0) {
       if (--f.mapcount[pfn]! === 0) m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
