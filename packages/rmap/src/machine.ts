@@ -671,7 +671,9 @@ export class Process {
       const cpu = smp === null ? 0 : smp.cpu
       if (smp !== null) smp.locks.downRead(cpu, this.mm.id)
       try {
-        kind = handleMmFault(m, vma, page, write, this.pid)
+        // The pte this walk found (none under the explorer: another cpu may
+        // unmap while this one waits for mmap_sem).
+        kind = handleMmFault(m, vma, page, write, this.pid, smp === null ? ptr : NO_PTE)
       } catch (e) {
         // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
         if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))

@@ -18,6 +18,7 @@ import {
   lookupPte,
   NO_PTE,
   pteAllocMap,
+  pteMapFound,
   pteOffsetMap,
   pteOffsetMapNested,
   pteUnmap,
@@ -62,13 +63,25 @@ function readPte(m: Machine, ptr: number): number {
 
 /**
  * `handle_mm_fault` → `handle_pte_fault` for a user access to `address` (page
- * aligned) in `vma`, which the caller found and permission-checked.
+ * aligned) in `vma`, which the caller found and permission-checked; `found`,
+ * when given, is the pte location of `address`, found by the caller's walk
+ * with nothing run since.
  */
-export function handleMmFault(m: Machine, vma: Vma, address: number, write: boolean, pid: number): FaultKind {
+export function handleMmFault(
+  m: Machine,
+  vma: Vma,
+  address: number,
+  write: boolean,
+  pid: number,
+  found: number = NO_PTE,
+): FaultKind {
   const mm = vma.mm
   // 2.6.4's pte_chain_alloc before anything changes (a call that does nothing under objrmap).
   m.rmap.pageRmapReserve(m)
-  const ptr = pteAllocMap(m.env, mm.id, address)
+  // `found`: the pte the faulting access's own walk just found, on a
+  // sequential machine (nothing can free the pte page in between), so the
+  // fault maps it instead of walking the page tables again.
+  const ptr = found === NO_PTE ? pteAllocMap(m.env, mm.id, address) : pteMapFound(m.env, found)
   try {
     const lo = readPte(m, ptr)
     const hi = m.hi

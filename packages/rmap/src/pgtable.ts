@@ -227,6 +227,16 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number): PtePt
   return ptePtr(env, ptePfn, fast.pteIndex(address))
 }
 
+/**
+ * `pte_alloc_map` for a pte a walk of the same address has just found (see
+ * handleMmFault): the pte page exists, so only the kmap of KM_PTE0 is taken.
+ * Pair with {@link pteUnmap}.
+ */
+export function pteMapFound(env: PgtableEnv, ptr: PtePtr): PtePtr {
+  mapPte(env, ptePage(env, ptr), KM.KM_PTE0)
+  return ptr
+}
+
 /** Let the racing "other thread" run while page_table_lock is dropped; it must restore the cpu. */
 function runRacer(env: PgtableEnv, mm: number, address: bigint): void {
   const hook = env.onPageTableLockDropped
