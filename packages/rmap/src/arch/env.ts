@@ -90,8 +90,10 @@ export { NO_MAPPING }
  * words): see {@link PageTableStore}.
  */
 const RESERVE_PAGES = 1 << 20
-/** Page-table pages of a new store's first array (1 MiB of words at 4 KiB pages). */
-const FIRST_PAGES = 256
+/** Page-table pages of a new store's first array. */
+const FIRST_PAGES = 16
+/** Up to this many page-table pages (1 MiB of words at 4 KiB pages) the array grows by doubling. */
+const DOUBLE_PAGES = 256
 
 /**
  * Page-table pages stored as raw words. Every page-table page (pgd, pmd or pte
@@ -99,15 +101,16 @@ const FIRST_PAGES = 256
  * slot table. The words are in the arch's encoding, little end first for
  * 64-bit entries (lo, hi).
  *
- * The array starts small ({@link FIRST_PAGES} pages: most machines never need
- * more) and, the first time it fills, is replaced once by one sized for every
- * frame being a page table (up to {@link RESERVE_PAGES} pages): a zero-filled
- * ArrayBuffer is calloc'ed memory that the host maps on first touch, so a slot
- * costs resident memory only once a table is written there, and the store does
- * not copy itself again as it fills (a doubling array copied on every growth
- * was most of a large fork's time, and the old copy alive during the growth
- * set the peak memory of many-process runs). Only a machine with more frames
- * than that, or a host that refuses the reservation, grows by doubling.
+ * The array starts small ({@link FIRST_PAGES} pages) and doubles while it is
+ * small (most machines never need more than {@link DOUBLE_PAGES} pages); past
+ * that it is replaced once by one sized for every frame being a page table
+ * (up to {@link RESERVE_PAGES} pages): a zero-filled ArrayBuffer is calloc'ed
+ * memory that the host maps on first touch, so a slot costs resident memory
+ * only once a table is written there, and the store does not copy itself
+ * again as it fills (a doubling array copied on every growth was most of a
+ * large fork's time, and the old copy alive during the growth set the peak
+ * memory of many-process runs). Only a machine with more frames than that, or
+ * a host that refuses the reservation, goes on doubling.
  */
 export class PageTableStore {
   /** Words per page-table page. */
@@ -155,13 +158,15 @@ export class PageTableStore {
     f.content[pfn] = slot
   }
 
-  /** Replace the array by one of at least `need` words: the reservation first, then doublings. */
+  /** Replace the array by one of at least `need` words: doublings while small, then the reservation, then doublings. */
   private grow(need: number): void {
-    const reserved = this.reserve * this.wordsPerPage
+    const wpp = this.wordsPerPage
+    const len = this.words.length
+    const reserved = this.reserve * wpp
     const grown =
-      this.words.length < reserved && need <= reserved
-        ? reserveWords(this.wordsPerPage, this.reserve, need)
-        : new Uint32Array(Math.max(need, this.words.length * 2))
+      len < DOUBLE_PAGES * wpp || len >= reserved || need > reserved
+        ? new Uint32Array(Math.max(need, len * 2))
+        : reserveWords(wpp, this.reserve, need)
     grown.set(this.words)
     this.words = grown
   }
