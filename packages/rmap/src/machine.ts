@@ -682,7 +682,9 @@ export class Process {
       const smp = m.smp
       if (smp !== null) smp.locks.downRead(c.id, this.mm.id)
       try {
-        kind = handleMmFault(m, c, vma, page, write, this.pid)
+        // The pte this walk found (none under the explorer: another cpu may
+        // unmap while this one waits for mmap_sem).
+        kind = handleMmFault(m, c, vma, page, write, this.pid, smp === null ? ptr : NO_PTE)
       } catch (e) {
         // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
         if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))

@@ -24,20 +24,27 @@ import { ArchLimitError, KernelBugError } from './errors.js'
 /** "No pte here": returned by lookups when the pmd is empty. */
 export const NO_PTE = -1
 
+/** TASK_SIZE of the layout last checked, as a number (the geometry holds a bigint). */
+let taskArch: Arch | undefined
+let taskSize = 0
+
 /** Reject an address a user page-table walk cannot take. */
 export function checkUserAddress(arch: Arch, fn: string, address: number): void {
+  if (arch !== taskArch) {
+    taskSize = Number(arch.geometry.TASK_SIZE)
+    taskArch = arch
+  }
+  if (Number.isInteger(address) && address >= 0 && address < taskSize) return
   if (!Number.isInteger(address) || address < 0) {
     throw new ArchLimitError(arch.name, fn, 'address', 'a non-negative integer', address)
   }
-  if (address >= Number(arch.geometry.TASK_SIZE)) {
-    throw new ArchLimitError(
-      arch.name,
-      fn,
-      'address',
-      `below TASK_SIZE (0x${arch.geometry.TASK_SIZE.toString(16)})`,
-      address,
-    )
-  }
+  throw new ArchLimitError(
+    arch.name,
+    fn,
+    'address',
+    `below TASK_SIZE (0x${arch.geometry.TASK_SIZE.toString(16)})`,
+    address,
+  )
 }
 
 function pgdWords(arch: Arch): number {
@@ -224,6 +231,16 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number, cpu: n
   }
   mapPte(env, ptePfn, KM.KM_PTE0, cpu)
   return ptePtr(env, ptePfn, fast.pteIndex(address))
+}
+
+/**
+ * `pte_alloc_map` for a pte a walk of the same address has just found (see
+ * handleMmFault): the pte page exists, so only `cpu`'s kmap of KM_PTE0 is
+ * taken. Pair with {@link pteUnmap}.
+ */
+export function pteMapFound(env: PgtableEnv, ptr: PtePtr, cpu: number = env.cpu): PtePtr {
+  mapPte(env, ptePage(env, ptr), KM.KM_PTE0, cpu)
+  return ptr
 }
 
 /**

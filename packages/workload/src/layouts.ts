@@ -131,7 +131,8 @@ export function resolveLayouts(
   ] as const) {
     const list: unknown = spec[key]
     if (!Array.isArray(list) || (key === 'arch' ? over.arch : over.rmap)) continue
-    const at = list.findIndex((n, i) => list.indexOf(n) !== i)
+    const names = list as readonly string[]
+    const at = names.findIndex((n, i) => names.indexOf(n) !== i)
     if (at >= 0)
       problems.push(
         problem(
