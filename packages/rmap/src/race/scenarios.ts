@@ -311,7 +311,7 @@ export function shmemGetpageScenario(o: RaceScenarioOptions): RaceScenario<Shmem
       },
       shmemReclaim(),
     ],
-    check: (m, c) => {
+    check: (m) => {
       const as = m.fs.lookup('/dev/shm/race')!
       const pfn = as.pages.get(0)
       if (pfn !== undefined)
