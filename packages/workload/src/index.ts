@@ -22,6 +22,15 @@
 export { RMAP_STRATEGIES } from '@rmaplab/rmap'
 export { type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
 export { hex, type Region } from './context.js'
+export {
+  BUG_DEMO_NAMES,
+  BUG_DEMOS,
+  type BugDemo,
+  type BugDemoCase,
+  type BugDemoResult,
+  type BugDemoRun,
+  bugDemo,
+} from './bugs.js'
 export { BadInputError } from './errors.js'
 export {
   type Experiment,
