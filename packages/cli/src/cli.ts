@@ -1,5 +1,5 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema, race.
+ * The rmaplab command: run, compare, check, list, show, schema, race, bugs.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -25,6 +25,7 @@ import {
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
+import { bugsCommand } from './bugs.js'
 import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
 import { raceCommand } from './race.js'
@@ -464,6 +465,7 @@ Examples:
     })
 
   raceCommand(cmd, io, setExit)
+  bugsCommand(cmd, io, setExit)
 
   cmd
     .command('schema')

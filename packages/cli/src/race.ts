@@ -6,6 +6,8 @@
 import {
   BUG_NAMES,
   type BugName,
+  bugMask,
+  bugNotOnArch,
   type ExploreOptions,
   type ExploreResult,
   explore,
@@ -106,6 +108,11 @@ Examples:
       if (!(ARCH_NAMES as readonly string[]).includes(o.arch))
         throw new BadInputError([`--arch: unknown arch '${o.arch}'; valid: ${ARCH_NAMES.join(', ')}`])
       const bugs = parseBugs(o.bugs)
+      const offArch = bugNotOnArch(bugMask(bugs, 'race'), o.arch)
+      if (offArch)
+        throw new BadInputError([
+          `--bugs: '${offArch.name}' is in the code of ${offArch.arches!.join(' and ')}, not ${o.arch}`,
+        ])
       const opts = exploreOptions(o)
       const scenario = raceScenario(name, { arch: ARCHES[o.arch as ArchName], bugs })
       let bar: cliProgress.SingleBar | undefined

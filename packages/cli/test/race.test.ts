@@ -49,7 +49,9 @@ describe('rmaplab race', () => {
       inProcess(['race', 'pg-anon', '--replay', 'v1:7']),
     ])
     expect(a.code).toBe(2)
-    expect(a.stderr).toMatch(/valid: pg-anon, pg-anon-clear, pg-anon-fork, toy-counter, toy-counter-locked/)
+    expect(a.stderr).toMatch(
+      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, toy-counter, toy-counter-locked/,
+    )
     expect(b.code).toBe(2)
     expect(b.stderr).toMatch(/valid: pg-anon-race, pg-anon-clear-race/)
     expect(c.code).toBe(2)

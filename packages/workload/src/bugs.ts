@@ -296,7 +296,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     run: () =>
       finish('pagetables-0kb', [
         {
-          label: 'i386: one process faults 8 pages in',
+          label: 'one process faults 8 pages in',
           arch: 'i386',
           ...both('pagetables-0kb', (bugs) =>
             sequential(bugs, procMachine('i386'), procSteps([]), checkMachine),
@@ -334,7 +334,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
       finish(
         'ppc-no-pgtable-rmap',
         (['ppc64', 'ppc'] as const).map((arch) => ({
-          label: `${arch}: page_referenced of a faulted-in anonymous page`,
+          label: 'page_referenced of a faulted-in anonymous page',
           arch,
           ...both('ppc-no-pgtable-rmap', (bugs) =>
             sequential(bugs, procMachine(arch), procSteps([pageReferencedStep(0)]), checkMachine),
@@ -352,7 +352,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     run: () =>
       finish('ppc-early-pte-count', [
         {
-          label: 'ppc boot: MMU_init maps RAM (map_page → pte_alloc_kernel), then ioremap after mem_init',
+          label: 'boot: MMU_init maps RAM (map_page → pte_alloc_kernel), then ioremap after mem_init',
           arch: 'ppc',
           ...both('ppc-early-pte-count', (bugs) =>
             sequential(
@@ -401,7 +401,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     run: () =>
       finish('ppc-young-no-flush', [
         {
-          label: 'ppc: page_referenced of a faulted-in anonymous page',
+          label: 'page_referenced of a faulted-in anonymous page',
           arch: 'ppc',
           ...both('ppc-young-no-flush', (bugs) =>
             sequential(bugs, procMachine('ppc'), procSteps([pageReferencedStep(0)]), checkMachine),
@@ -419,7 +419,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     run: () =>
       finish('ppc-flush-hash-shift', [
         {
-          label: 'ppc: page_referenced of the 4th page of a pte page (entry 3; the flush goes to entry 1)',
+          label: 'page_referenced of the 4th page of a pte page (entry 3; the flush goes to entry 1)',
           arch: 'ppc',
           ...both('ppc-flush-hash-shift', (bugs) =>
             sequential(bugs, procMachine('ppc'), procSteps([pageReferencedStep(3)]), checkMachine),
