@@ -91,7 +91,12 @@ export function raceCommand(cmd: Command, io: Io, setExit: (code: number) => voi
     .option('--depth <d>', 'PCT bug depth (d − 1 priority-change points)', '3')
     .option('--replay <token>', 'replay the schedule of a token printed by an earlier run')
     .option('--json', 'print the result as JSON')
-    .addOption(new Option('--no-progress', 'no progress bar (it shows only on a terminal, for PCT)'))
+    .addOption(
+      new Option(
+        '--no-progress',
+        'no progress bar (it shows only on a terminal, on stderr; in bound mode after half a second)',
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -123,6 +128,26 @@ Examples:
         )
         bar.start(opts.pct.runs, 0)
         opts.onProgress = (n) => bar!.update(n)
+      } else if (opts.bound !== undefined && o.progress && io.isTTY && io.stderr) {
+        // Bound mode has no known total: a counter with the bound being
+        // explored, shown only once the exploration has run for half a second.
+        const stream = io.stderr
+        const t0 = Date.now()
+        opts.onProgress = (n, b) => {
+          if (!bar) {
+            if (Date.now() - t0 < 500) return
+            bar = new cliProgress.SingleBar(
+              {
+                stream,
+                format: `race ${name}: {value} run(s), now every schedule with at most {bound} preemption(s) of ${opts.bound}`,
+                clearOnComplete: true,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+            bar.start(1_000_000, n, { bound: b ?? 0 })
+          }
+          bar.update(n, { bound: b ?? 0 })
+        }
       }
       let r: ExploreResult
       try {
@@ -171,6 +196,12 @@ Examples:
       const f = r.failure
       io.out(`VIOLATION (${f.violation.kind}): ${f.violation.message}`)
       io.out(`found after ${summary(r)}`)
+      if (r.shrink)
+        io.out(
+          r.shrink.from > f.preemptions
+            ? `shrunk from ${r.shrink.from} to ${f.preemptions} preemption(s) in ${r.shrink.runs} more run(s)`
+            : `already minimal: no schedule with fewer preemptions breaks it (${r.shrink.runs} more run(s))`,
+        )
       io.out(`schedule, ${f.preemptions} preemption(s):`)
       for (const s of f.steps)
         if (s.preemption) io.out(`  cpu${s.from} preempted in ${s.fn} at ${s.point} → cpu${s.to}`)

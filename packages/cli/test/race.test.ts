@@ -39,6 +39,7 @@ describe('rmaplab race', () => {
     ])
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/m\.check\(\)/)
+    expect(r.stdout).toMatch(/already minimal: no schedule with fewer preemptions breaks it|shrunk from \d+ to 1 preemption/)
   })
 
   it('bad input is exit 2 with the valid names', async () => {
