@@ -322,6 +322,10 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params } = loadTarget(t, opts.param ?? [])
+      if (workload.cpus)
+        throw new BadInputError([
+          `${t}: has a cpus: section (a race scenario of several cpus): explore it with rmaplab race ${t}`,
+        ])
       const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
@@ -464,7 +468,7 @@ Examples:
       }
     })
 
-  raceCommand(cmd, io, setExit)
+  raceCommand(cmd, io, setExit, (t) => loadTarget(t, []).workload)
   bugsCommand(cmd, io, setExit)
 
   cmd

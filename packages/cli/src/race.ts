@@ -12,17 +12,26 @@ import {
   type ExploreResult,
   explore,
   RACE_SCENARIO_NAMES,
+  type RaceScenario,
   ReplayMismatchError,
   raceScenario,
 } from '@rmaplab/rmap'
-import { ARCH_NAMES, ARCHES, type ArchName } from '@rmaplab/workload'
+import {
+  ARCH_NAMES,
+  ARCHES,
+  type ArchName,
+  layoutFor,
+  raceScenarioOf,
+  type Workload,
+} from '@rmaplab/workload'
+import { existsSync } from 'node:fs'
 import cliProgress from 'cli-progress'
 import { type Command, Option } from 'commander'
 import type { Io } from './cli.js'
 import { BadInputError, EXIT } from './errors.js'
 
 interface RaceOpts {
-  arch: string
+  arch?: string
   bugs?: string
   bound?: string
   pct?: boolean
@@ -75,14 +84,25 @@ function summary(r: ExploreResult): string {
 }
 
 /** Register `rmaplab race`. */
-export function raceCommand(cmd: Command, io: Io, setExit: (code: number) => void): void {
+export function raceCommand(
+  cmd: Command,
+  io: Io,
+  setExit: (code: number) => void,
+  load: (target: string) => Workload,
+): void {
   cmd
     .command('race')
     .description(
       'explore the cpu interleavings of a built-in scenario (iterative context bounding, PCT, or a replay) and print the first schedule that breaks a kernel invariant',
     )
-    .argument('<scenario>', `a built-in scenario: ${RACE_SCENARIO_NAMES.join(', ')}`)
-    .option('-a, --arch <name>', `the layout: ${ARCH_NAMES.join(', ')}`, 'i386')
+    .argument(
+      '<scenario>',
+      `a built-in scenario (${RACE_SCENARIO_NAMES.join(', ')}) or a workload file with a cpus: section`,
+    )
+    .option(
+      '-a, --arch <name>',
+      `the layout: ${ARCH_NAMES.join(', ')} (default: a workload's one arch, else i386)`,
+    )
     .option('--bugs <names>', `bugs to re-introduce, comma-separated: ${BUG_NAMES.join(', ')}`)
     .option('--bound <k>', 'explore every schedule with at most k preemptions (default 2)')
     .option('--pct', 'random PCT schedules instead (with --runs, --seed, --depth)')
@@ -108,8 +128,20 @@ Examples:
   rmaplab race pg-anon-clear --bugs pg-anon-clear-race --pct --runs 500 --seed 7`,
     )
     .action((name: string, o: RaceOpts) => {
-      if (!(RACE_SCENARIO_NAMES as readonly string[]).includes(name))
-        throw new BadInputError([`unknown race scenario '${name}'; valid: ${RACE_SCENARIO_NAMES.join(', ')}`])
+      const builtin = (RACE_SCENARIO_NAMES as readonly string[]).includes(name)
+      const isFile = !builtin && (existsSync(name) || /[\\/]|\.(ya?ml|json)$/i.test(name))
+      if (!builtin && !isFile)
+        throw new BadInputError([
+          `unknown race scenario '${name}'; valid: ${RACE_SCENARIO_NAMES.join(', ')}, or a workload file with a cpus: section`,
+        ])
+      const w = builtin ? undefined : load(name)
+      const named = w?.machine.arch
+      o.arch ??=
+        typeof named === 'string' && named !== 'all'
+          ? named
+          : Array.isArray(named) && named.length === 1
+            ? named[0]!
+            : 'i386'
       if (!(ARCH_NAMES as readonly string[]).includes(o.arch))
         throw new BadInputError([`--arch: unknown arch '${o.arch}'; valid: ${ARCH_NAMES.join(', ')}`])
       const bugs = parseBugs(o.bugs)
@@ -119,7 +151,15 @@ Examples:
           `--bugs: '${offArch.name}' is in the code of ${offArch.arches!.join(' and ')}, not ${o.arch}`,
         ])
       const opts = exploreOptions(o)
-      const scenario = raceScenario(name, { arch: ARCHES[o.arch as ArchName], bugs })
+      let scenario: RaceScenario<unknown>
+      if (builtin) scenario = raceScenario(name, { arch: ARCHES[o.arch as ArchName], bugs })
+      else {
+        if (!w?.cpus)
+          throw new BadInputError([
+            `${name}: no cpus: section; a race scenario lists the programs of several cpus (cpus: - { name: a, steps: [...] })`,
+          ])
+        scenario = raceScenarioOf(w, layoutFor(w, o.arch as ArchName), bugs) as RaceScenario<unknown>
+      }
       let bar: cliProgress.SingleBar | undefined
       if (opts.pct && o.progress && io.isTTY && io.stderr) {
         bar = new cliProgress.SingleBar(

@@ -20,7 +20,7 @@
 
 /** The rmap strategies the core registers (a list: new designs appear here without changes to the runner). */
 export { RMAP_STRATEGIES } from '@rmaplab/rmap'
-export { type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
+export { type CpuPlan, type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
 export { hex, type Region } from './context.js'
 export {
   BUG_DEMO_NAMES,
@@ -89,4 +89,5 @@ export {
   type Source,
 } from './source.js'
 export { STEPS, type StepHandler } from './steps/index.js'
+export { raceScenarioOf } from './race.js'
 export { closest, parseWorkload, validateWorkload, type Workload } from './validate.js'

@@ -11,6 +11,7 @@ import {
   KERNEL_PROFILES,
   type KernelProfile,
   Machine,
+  type BugName,
   type MachineOptions,
   RMAP_STRATEGIES,
   type RmapStrategyName,
@@ -41,6 +42,8 @@ export interface Layout {
   cpus: number
   seed: number
   maxMapCount: number | undefined
+  /** Bugs to re-introduce (the machine's `bugs`); absent or empty: the fixed kernel. */
+  bugs?: readonly BugName[] | undefined
 }
 
 /** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several strategies run. */
@@ -133,6 +136,7 @@ export function resolveLayouts(
         cpus: spec.cpus ?? 2,
         seed: spec.seed ?? 1,
         maxMapCount: spec.max_map_count,
+        ...(spec.bugs?.length ? { bugs: spec.bugs as BugName[] } : {}),
       }
       const swapProblems = swapLimits(ARCHES[a], spec, steps)
       for (const p of swapProblems) problems.push(problem(source, p.path, `${a}: ${p.message}`))
@@ -209,7 +213,8 @@ function showBytes(n: number): string {
 }
 
 /** The Machine of a layout. */
-export function newMachine(l: Layout): Machine {
+export function newMachine(l: Layout, extraBugs?: readonly BugName[]): Machine {
+  const bugs = extraBugs?.length ? [...new Set([...(l.bugs ?? []), ...extraBugs])] : l.bugs
   const opts: MachineOptions = {
     arch: l.arch,
     rmap: l.rmap,
@@ -220,5 +225,6 @@ export function newMachine(l: Layout): Machine {
     seed: l.seed,
   }
   if (l.maxMapCount !== undefined) opts.maxMapCount = l.maxMapCount
+  if (bugs && bugs.length > 0) opts.bugs = bugs
   return new Machine(opts)
 }
