@@ -117,7 +117,7 @@ export function pageCacheOf(m: Machine, pfn: number): AddressSpace | null {
  * find that shmem_writepage moved it into the swap cache meanwhile, which is
  * legitimate, and the "page->mapping != mapping → retry/skip" test that
  * follows handles it. Hugh saw the filemap.c one fire and sent their removal
- * (Hugh Dickins, "Re: 2.6.5-rc1-aa1", 18 Mar 2004, <Pine.LNX.4.44.0403181928210.16385-…>:
+ * (Hugh Dickins, "Re: 2.6.5-rc1-aa1", 18 Mar 2004, <Pine.LNX.4.44.0403181928210.16385-100000@localhost.localdomain>:
  * "over-enthusiastic BUG_ONs which will trigger when shmem_writepage swizzles
  * a tmpfs page to swap at the wrong moment"); Andrea accepted them (Andrea
  * Arcangeli, "Re: 2.6.5-rc1-aa1", 19 Mar 2004,

@@ -9,6 +9,7 @@ import {
   BUG,
   BUG_NAMES,
   BUGS,
+  type BugName,
   bugMask,
   explore,
   INIT_MM,
@@ -42,7 +43,7 @@ describe('the bug registry', () => {
 })
 
 describe('pagetables-0kb: meminfo PageTables stays 0 while page tables exist', () => {
-  function run(bugs: Parameters<typeof Machine>[0]['bugs']): { pageTables: number; check: string } {
+  function run(bugs: BugName[] | undefined): { pageTables: number; check: string } {
     const m = new Machine({ arch, ram: '8M', ...(bugs ? { bugs } : {}) })
     const p = m.spawn()
     const x = p.mmap(0, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)

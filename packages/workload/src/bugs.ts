@@ -96,8 +96,9 @@ export interface BugDemo {
 }
 
 const AA_REPLY = '<20040318230628.GA2050@dualathlon.random>'
-const HUGH1 = '<Pine.LNX.4.44.0403181928210.16385-…> (Hugh Dickins, 18 Mar 2004)'
+const HUGH1 = '<Pine.LNX.4.44.0403181928210.16385-100000@localhost.localdomain> (Hugh Dickins, 18 Mar 2004)'
 const RACE = '<20040318221447.GA3248@dualathlon.random>'
+const PAULUS = '<16474.17281.854064.530815@cargo.ozlabs.ibm.com> (19 Mar 2004)'
 
 function describeError(e: unknown): { by: string; message: string } {
   if (e instanceof InvariantError) return { by: 'm.check()', message: e.violations.join('; ') }
@@ -308,7 +309,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     name: 'shmem-swapcache-bug-on',
     title: 'over-enthusiastic BUG_ON(PageSwapCache) in filemap.c / truncate.c vs shmem_writepage',
     what: what('shmem-swapcache-bug-on'),
-    fix: `${HUGH1} (the four BUG_ONs removed), accepted in ${AA_REPLY}; mm/filemap.c find_lock_page, mm/truncate.c truncate_inode_pages, mm/shmem.c shmem_writepage/move_to_swap_cache`,
+    fix: `${HUGH1} (the four BUG_ONs removed: mm/filemap.c find_lock_page; mm/truncate.c truncate_complete_page, invalidate_complete_page, invalidate_inode_pages2), accepted in ${AA_REPLY}; the race with mm/shmem.c shmem_writepage/move_to_swap_cache`,
     caughtBy:
       "BUG_ON(PageSwapCache(page)) after lock_page (the race scenarios 'shmem-getpage' and 'shmem-truncate', bound 2)",
     kind: 'race',
@@ -327,7 +328,7 @@ export const BUG_DEMOS: readonly BugDemo[] = [
     name: 'ppc-no-pgtable-rmap',
     title: 'ppc and ppc64 broken without the pgtable rmap: the hash flush cannot find the mm of a pte page',
     what: what('ppc-no-pgtable-rmap'),
-    fix: `${HUGH1} ("you'll probably want to grab some of my arch patches"); 2.6.7 (rmap 12): ppc/ppc64 pte_alloc_one* set page->mapping and page->index themselves (arch/ppc/mm/pgtable.c, include/asm-ppc64/pgalloc.h)`,
+    fix: `${HUGH1} ("you'll probably want to grab some of my arch patches"); Paul Mackerras, ${PAULUS}: set page->mapping and page->index in the pte and pmd alloc functions, as Hugh's anobjrmap 6/6 does; in 2.6.7 (rmap 12) ppc/ppc64 pte_alloc_one* do it (arch/ppc/mm/pgtable.c, include/asm-ppc64/pgalloc.h)`,
     caughtBy: 'a kernel BUG: the hash flush (ppc64 hpte_update, ppc flush_hash_one_pte) reads a NULL mm',
     kind: 'sequential',
     run: () =>

@@ -281,7 +281,7 @@ function shmemReclaim(): RaceCpu<ShmemContext> {
 }
 
 /**
- * Hugh's report in the thread (<Pine.LNX.4.44.0403181928210.16385-…>): a
+ * Hugh's report in the thread (<Pine.LNX.4.44.0403181928210.16385-100000@localhost.localdomain>): a
  * page-cache lookup of a tmpfs page (shmem_getpage → find_lock_page, here
  * from a fault on a new shared mapping) while reclaim moves the page to the
  * swap cache (shrink_list → shmem_writepage → move_to_swap_cache). With
