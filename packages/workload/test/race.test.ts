@@ -12,7 +12,7 @@ import { BadInputError, layoutFor, parseWorkload, raceScenarioOf } from '../src/
 const file = fileURLToPath(new URL('../races/pg-anon.yaml', import.meta.url))
 const text = readFileSync(file, 'utf8')
 
-function problems(yaml: string): string[] {
+function problems(yaml: string): readonly string[] {
   try {
     parseWorkload(yaml, 'race.yaml')
   } catch (e) {
