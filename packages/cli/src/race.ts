@@ -3,6 +3,8 @@
  * several-cpu scenario with @rmaplab/rmap's `explore` and print the failing
  * schedule, or how far the exploration went without one.
  */
+
+import { existsSync } from 'node:fs'
 import {
   BUG_NAMES,
   type BugName,
@@ -24,7 +26,6 @@ import {
   raceScenarioOf,
   type Workload,
 } from '@rmaplab/workload'
-import { existsSync } from 'node:fs'
 import cliProgress from 'cli-progress'
 import { type Command, Option } from 'commander'
 import type { Io } from './cli.js'

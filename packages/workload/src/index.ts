@@ -21,7 +21,6 @@
 /** The rmap strategies the core registers (a list: new designs appear here without changes to the runner). */
 export { RMAP_STRATEGIES } from '@rmaplab/rmap'
 export { type CpuPlan, type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
-export { hex, type Region } from './context.js'
 export {
   BUG_DEMO_NAMES,
   BUG_DEMOS,
@@ -31,6 +30,7 @@ export {
   type BugDemoRun,
   bugDemo,
 } from './bugs.js'
+export { hex, type Region } from './context.js'
 export { BadInputError } from './errors.js'
 export {
   type Experiment,
@@ -51,6 +51,7 @@ export {
   parseRmapList,
   resolveLayouts,
 } from './layouts.js'
+export { raceScenarioOf } from './race.js'
 export {
   createRun,
   type Failure,
@@ -89,5 +90,4 @@ export {
   type Source,
 } from './source.js'
 export { STEPS, type StepHandler } from './steps/index.js'
-export { raceScenarioOf } from './race.js'
 export { closest, parseWorkload, validateWorkload, type Workload } from './validate.js'

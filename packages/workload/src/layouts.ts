@@ -8,10 +8,10 @@ import { ppc64 } from '@rmaplab/arch-ppc64'
 import {
   type Arch,
   ArchLimitError,
+  type BugName,
   KERNEL_PROFILES,
   type KernelProfile,
   Machine,
-  type BugName,
   type MachineOptions,
   RMAP_STRATEGIES,
   type RmapStrategyName,
