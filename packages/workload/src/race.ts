@@ -3,12 +3,13 @@
  * interleaving explorer (`rmaplab race FILE`): the workload's steps are the
  * setup, run once on each fresh machine; each cpu's steps are its program,
  * one explorer operation per step. The explorer checks BUG_ONs and m.check()
- * after every schedule; an assertion step inside a cpu's program that fails
- * is a violation of the schedule too.
+ * after every schedule; a step's assertion inside a cpu's program (`expect`,
+ * `assert`) that fails is the scenario's assertion, reported after the
+ * schedule like m.check().
  */
 import type { BugName, RaceCpu, RaceScenario } from '@rmaplab/rmap'
 import type { PlanStep } from './analyze.js'
-import { RunContext } from './context.js'
+import { AssertionFailure, RunContext } from './context.js'
 import { BadInputError } from './errors.js'
 import { type Layout, newMachine } from './layouts.js'
 import { STEPS } from './steps/index.js'
@@ -33,6 +34,7 @@ export function raceScenarioOf(
   bugs: readonly BugName[] = [],
 ): RaceScenario<RunContext> {
   const cpus = workload.cpus
+  const failed = new WeakMap<RunContext, string[]>()
   if (!cpus)
     throw new BadInputError([
       `${workload.source.file}: no cpus: section; a race scenario lists the programs of several cpus (cpus: - { name: a, steps: [...] })`,
@@ -49,11 +51,27 @@ export function raceScenarioOf(
     cpus: cpus.map(
       (c): RaceCpu<RunContext> => ({
         name: c.name,
-        ops: c.steps.map((s) => ({
-          name: `${s.label}${s.pos ? ` (line ${s.pos.line})` : ''}`,
-          run: (_m, cx) => runStep(s, cx),
-        })),
+        ops: c.steps.map((s) => {
+          const name = `${s.label}${s.pos ? ` (line ${s.pos.line})` : ''}`
+          return {
+            name,
+            run: (_m, cx) => {
+              try {
+                return runStep(s, cx)
+              } catch (e) {
+                // A failed assertion of a step (an `expect`, an `assert`) is
+                // the scenario's: recorded, and reported after the schedule.
+                if (!(e instanceof AssertionFailure)) throw e
+                const list = failed.get(cx) ?? []
+                list.push(`${c.name}: ${name}: ${e.message}`)
+                failed.set(cx, list)
+                return `assertion failed: ${e.message}`
+              }
+            },
+          }
+        }),
       }),
     ),
+    check: (_m, cx) => failed.get(cx) ?? [],
   }
 }

@@ -87,4 +87,26 @@ cpus:
     )
     expect(() => layoutFor(w, 'i386')).toThrow(/ppc-young-no-flush.*not i386/)
   })
+
+  it("a step's assertion in a cpu's program is the scenario's: a lost ordering is found", () => {
+    const w = parseWorkload(
+      `machine: { arch: i386 }
+steps:
+  - spawn: { as: a }
+  - mmap: { proc: a, as: x, length: 1p, prot: rw }
+  - write: { proc: a, region: x, value: 0 }
+cpus:
+  - name: writer
+    steps:
+      - write: { proc: a, region: x, value: 1 }
+  - name: reader
+    steps:
+      - read: { proc: a, region: x, expect: 0 }
+`,
+      'order.yaml',
+    )
+    const r = explore(raceScenarioOf(w, layoutFor(w, 'i386')), { bound: 0 })
+    expect(r.failure?.violation.kind).toBe('assertion')
+    expect(r.failure?.violation.message).toMatch(/^reader: read a x \(line 12\): /)
+  })
 })
