@@ -54,6 +54,9 @@ describe('rmaplab race', () => {
       inProcess(['race', 'pg-anon', '--bound', '-1']),
       inProcess(['race', 'pg-anon', '--replay', 'v1:7']),
     ])
+    const e = await inProcess(['race', 'pg-anon', '--bugs', 'ppc-young-no-flush'])
+    expect(e.code).toBe(2)
+    expect(e.stderr).toMatch(/--bugs: 'ppc-young-no-flush' is in the code of ppc, not i386/)
     expect(a.code).toBe(2)
     expect(a.stderr).toMatch(
       /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, toy-counter, toy-counter-locked/,

@@ -271,7 +271,7 @@ describe('the explorer reports what the kernel paths break', () => {
   it('PCT never flags the fixed kernel, whatever the seed (fast-check)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 4 }), (seed, depth) => {
-        for (const name of ['pg-anon', 'pg-anon-clear'])
+        for (const name of ['pg-anon', 'pg-anon-clear', 'shmem-getpage', 'shmem-truncate'])
           expect(explore(raceScenario(name, { arch }), { pct: { runs: 3, seed, depth } }).failure).toBeNull()
       }),
       { numRuns: 15 },
