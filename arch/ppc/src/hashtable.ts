@@ -261,7 +261,7 @@ export class PpcHashTable extends HashMmu {
   }
 
   /** No batching on ppc32: every flush is immediate. */
-  flushTlbPending(): void {}
+  flushTlbPending(_cpu?: number): void {}
 
   /**
    * A pte-driven flush finds this HPTE when the pte has `_PAGE_HASHPTE` and the

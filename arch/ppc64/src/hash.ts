@@ -138,31 +138,31 @@ export class Ppc64HashTable extends HashMmu {
    * HPTE; 2.6.7 then flushes the batch), and the new value is stored without
    * HPTE flags.
    */
-  setPte(ptr: PtePtr, lo: number, hi: number): void {
+  setPte(ptr: PtePtr, lo: number, hi: number, cpu: number = this.env.cpu): void {
     const w = this.env.tables.words
     const at = pteWordOffset(this.env, ptr)
     if ((w[at]! & this.bits.PRESENT) !== 0) {
-      this.pteClear(ptr)
-      if (this.rules267) this.flushTlbPending()
+      this.pteClear(ptr, cpu)
+      if (this.rules267) this.flushTlbPending(cpu)
     }
     w[at + 1] = hi
     w[at] = (lo & ~this.bits.HPTEFLAGS) >>> 0
   }
 
   /** `pte_clear`: clear the whole pte; queue its HPTE if it had one. */
-  pteClear(ptr: PtePtr): void {
-    this.ptepGetAndClear(ptr)
+  pteClear(ptr: PtePtr, cpu: number = this.env.cpu): void {
+    this.ptepGetAndClear(ptr, cpu)
   }
 
   /** `ptep_get_and_clear`: clear the whole pte, queue its HPTE, return the old low word ({@link lastHi}: high). */
-  ptepGetAndClear(ptr: PtePtr): number {
+  ptepGetAndClear(ptr: PtePtr, cpu: number = this.env.cpu): number {
     const w = this.env.tables.words
     const at = pteWordOffset(this.env, ptr)
     const lo = w[at]!
     const hi = w[at + 1]!
     w[at] = 0
     w[at + 1] = 0
-    if ((lo & this.bits.HASHPTE) !== 0) this.hpteUpdate(ptr, lo, hi)
+    if ((lo & this.bits.HASHPTE) !== 0) this.hpteUpdate(ptr, lo, hi, cpu)
     this.lastHi = hi
     return lo
   }
@@ -175,7 +175,7 @@ export class Ppc64HashTable extends HashMmu {
    * (That last point is docs/layouts.md#mmu-cache-coherence; the copies of benh's May 2004
    * pgtable.h patches found in the archives still flush at once here.)
    */
-  ptepTestAndClearYoung(ptr: PtePtr): boolean {
+  ptepTestAndClearYoung(ptr: PtePtr, cpu: number = this.env.cpu): boolean {
     const { ACCESSED, HASHPTE } = this.bits
     const w = this.env.tables.words
     const at = pteWordOffset(this.env, ptr)
@@ -183,29 +183,29 @@ export class Ppc64HashTable extends HashMmu {
     if (this.rules267) {
       if ((old & (ACCESSED | HASHPTE)) === 0) return false
       w[at] = (old & ~ACCESSED) >>> 0
-      if ((old & HASHPTE) !== 0) this.hpteUpdate(ptr, old, w[at + 1]!)
+      if ((old & HASHPTE) !== 0) this.hpteUpdate(ptr, old, w[at + 1]!, cpu)
     } else {
       w[at] = (old & ~(ACCESSED | this.bits.HPTEFLAGS)) >>> 0
       if ((old & HASHPTE) !== 0) {
-        this.hpteUpdate(ptr, old, w[at + 1]!)
-        this.flushTlbPending()
+        this.hpteUpdate(ptr, old, w[at + 1]!, cpu)
+        this.flushTlbPending(cpu)
       }
     }
     return (old & ACCESSED) !== 0
   }
 
   /** `ptep_test_and_clear_dirty`: as {@link ptepTestAndClearYoung} for DIRTY, never flushing at once. */
-  ptepTestAndClearDirty(ptr: PtePtr): boolean {
-    return (this.clearAndQueue(ptr, this.bits.DIRTY) & this.bits.DIRTY) !== 0
+  ptepTestAndClearDirty(ptr: PtePtr, cpu: number = this.env.cpu): boolean {
+    return (this.clearAndQueue(ptr, this.bits.DIRTY, cpu) & this.bits.DIRTY) !== 0
   }
 
   /** `ptep_set_wrprotect`: clear RW (2.6.5: and the HPTE flags), queueing the HPTE. */
-  ptepSetWrprotect(ptr: PtePtr): void {
-    this.clearAndQueue(ptr, this.bits.RW)
+  ptepSetWrprotect(ptr: PtePtr, cpu: number = this.env.cpu): void {
+    this.clearAndQueue(ptr, this.bits.RW, cpu)
   }
 
   /** Clear `bit` (2.6.5: with the HPTE flags; 2.6.7: alone, and only if set); queue the HPTE. */
-  private clearAndQueue(ptr: PtePtr, bit: number): number {
+  private clearAndQueue(ptr: PtePtr, bit: number, cpu: number): number {
     const w = this.env.tables.words
     const at = pteWordOffset(this.env, ptr)
     const old = w[at]!
@@ -215,7 +215,7 @@ export class Ppc64HashTable extends HashMmu {
     } else {
       w[at] = (old & ~(bit | this.bits.HPTEFLAGS)) >>> 0
     }
-    if ((old & this.bits.HASHPTE) !== 0) this.hpteUpdate(ptr, old, w[at + 1]!)
+    if ((old & this.bits.HASHPTE) !== 0) this.hpteUpdate(ptr, old, w[at + 1]!, cpu)
     return old
   }
 
@@ -226,7 +226,7 @@ export class Ppc64HashTable extends HashMmu {
    * elsewhere. A batch of another context is flushed first, and a full batch
    * right after. An untagged pte page would make the kernel dereference a NULL mm.
    */
-  hpteUpdate(ptr: PtePtr, lo: number, hi: number): void {
+  hpteUpdate(ptr: PtePtr, lo: number, hi: number, cpu: number = this.env.cpu): void {
     const { env } = this
     const page = ptePage(env, ptr)
     const mm = env.pageMapping(page)
@@ -239,12 +239,11 @@ export class Ppc64HashTable extends HashMmu {
     }
     const addr = ptepToAddressNumber(env, ptr)
     const context = addr < REGION_SIZE ? env.mmContext(mm) : 0
-    const cpu = env.cpu
     let i = this.batchIndex[cpu]!
     // A context change mid-batch (e.g. reclaim run from inside copy_page_range):
     // flush what is queued first.
     if (i !== 0 && context !== this.batchContext[cpu]) {
-      this.flushTlbPending()
+      this.flushTlbPending(cpu)
       i = 0
     }
     if (i === 0) {
@@ -256,7 +255,7 @@ export class Ppc64HashTable extends HashMmu {
     this.batchPteHi[k] = hi
     this.batchAddr[k] = addr
     this.batchIndex[cpu] = ++i
-    if (i >= PPC64_TLB_BATCH_NR) this.flushTlbPending()
+    if (i >= PPC64_TLB_BATCH_NR) this.flushTlbPending(cpu)
   }
 
   /**
@@ -264,8 +263,7 @@ export class Ppc64HashTable extends HashMmu {
    * flush_hash_page for one entry, flush_hash_range for more; whether the
    * tlbie is local to this cpu does not matter to the model).
    */
-  flushTlbPending(): void {
-    const cpu = this.env.cpu
+  flushTlbPending(cpu: number = this.env.cpu): void {
     const n = this.batchIndex[cpu]!
     if (n === 0) return
     const context = this.batchContext[cpu]!
@@ -297,18 +295,18 @@ export class Ppc64HashTable extends HashMmu {
   }
 
   /** `flush_tlb_page` is `flush_tlb_pending()` on ppc64. */
-  flushTlbPage(_mm: number, _address: number): void {
-    this.flushTlbPending()
+  flushTlbPage(_mm: number, _address: number, cpu: number = this.env.cpu): void {
+    this.flushTlbPending(cpu)
   }
 
   /** `flush_tlb_range` is `flush_tlb_pending()` on ppc64. */
-  flushTlbRange(_mm: number, _start: number, _end: number): void {
-    this.flushTlbPending()
+  flushTlbRange(_mm: number, _start: number, _end: number, cpu: number = this.env.cpu): void {
+    this.flushTlbPending(cpu)
   }
 
   /** `flush_tlb_mm` is `flush_tlb_pending()` on ppc64. */
-  flushTlbMm(_mm: number): void {
-    this.flushTlbPending()
+  flushTlbMm(_mm: number, cpu: number = this.env.cpu): void {
+    this.flushTlbPending(cpu)
   }
 
   /**

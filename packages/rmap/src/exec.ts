@@ -9,7 +9,9 @@
  * argument pages (an access there is a SIGSEGV here, where the kernel would
  * expand the vma).
  */
+
 import { BUG } from './bugs.js'
+import type { Cpu } from './cpu.js'
 import { SyscallError } from './errors.js'
 import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
@@ -55,38 +57,34 @@ export function checkExecArgs(args: unknown): asserts args is readonly number[] 
  * fails tears the half-built mm down (exit_mmap) before the OutOfMemoryError
  * goes on: nothing of it is left.
  */
-export function execMm(m: Machine, args: readonly number[], cpu: number): Mm {
+export function execMm(m: Machine, c: Cpu, args: readonly number[], cpu: number): Mm {
   const mm = new Mm(m.env.mmCreate(), cpu)
-  const prevCpu = m.env.cpu
-  m.env.cpu = cpu
   try {
-    setupArgPages(m, mm, args)
+    setupArgPages(m, c, mm, args)
   } catch (e) {
-    exitMmap(m, mm)
+    exitMmap(m, c, mm)
     throw e
-  } finally {
-    m.env.cpu = prevCpu
   }
   return mm
 }
 
 /** The stack vma and its argument pages (`setup_arg_pages` with `put_dirty_page`). */
-function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
+function setupArgPages(m: Machine, c: Cpu, mm: Mm, args: readonly number[]): void {
   const top = m.taskSize
   const pages = Math.max(1, args.length)
   const start = top - pages * 4096
   const vma = new Vma(mm, start, top, VM_STACK_FLAGS, vmPageProt(m, VM_STACK_FLAGS), start / 4096, null, null)
-  vmaLink(m, vma)
-  m.rmap.mmExec(m, mm)
-  m.rmap.vmaPrepare(m, vma)
+  vmaLink(m, c, vma)
+  m.rmap.mmExec(m, c, mm)
+  m.rmap.vmaPrepare(m, c, vma)
   const f = m.fast
   for (let i = 0; i < args.length; i++) {
     const address = start + i * 4096
     // The pte page first: a page allocated before a failing pte_alloc_map
     // would belong to nobody.
-    const ptr = pteAllocMap(m.env, mm.id, address)
+    const ptr = pteAllocMap(m.env, mm.id, address, c.id)
     try {
-      m.rmap.pageRmapReserve(m)
+      m.rmap.pageRmapReserve(m, c)
       const pfn = m.allocUserPage()
       m.frames.content[pfn] = args[i]! >>> 0
       m.lruAddActive(pfn)
@@ -95,12 +93,13 @@ function setupArgPages(m: Machine, mm: Mm, args: readonly number[]): void {
         ptr,
         (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0,
         f.mkPteHi(pfn, vma.pageProt),
+        c.id,
       )
       if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
-      m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
+      m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
     } finally {
-      pteUnmap(m.env, ptr)
+      pteUnmap(m.env, ptr, c.id)
     }
   }
 }

@@ -3,6 +3,7 @@
  * the TLB, unlink every vma from its anon_vma and file, then free the pgd.
  * BUG if a vma survives (map_count must reach 0).
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
@@ -11,15 +12,15 @@ import { unlinkFileVma, vmaUnlink } from './mmap.js'
 import { clearPageTables } from './pgtable.js'
 
 /** Tear down an mm whose last user is gone. */
-export function exitMmap(m: Machine, mm: Mm): void {
-  for (const vma of mm.vmas) zapPageRange(m, vma, vma.start, vma.end)
-  clearPageTables(m.env, mm.id, 0, m.arch.geometry.USER_PTRS_PER_PGD)
-  m.env.mmu.flushTlbMm(mm.id)
+export function exitMmap(m: Machine, c: Cpu, mm: Mm): void {
+  for (const vma of mm.vmas) zapPageRange(m, c, vma, vma.start, vma.end)
+  clearPageTables(m.env, mm.id, 0, m.arch.geometry.USER_PTRS_PER_PGD, c.id)
+  m.env.mmu.flushTlbMm(mm.id, c.id)
   for (const vma of [...mm.vmas]) {
-    vmaUnlink(m, vma)
+    vmaUnlink(m, c, vma)
     unlinkFileVma(vma)
   }
-  m.rmap.mmExit(m, mm)
+  m.rmap.mmExit(m, c, mm)
   if (mm.mapCount !== 0)
     throw new KernelBugError('exit_mmap: map_count is 0 after unmapping', 'mm/mmap.c exit_mmap')
   if (mm.rss !== 0)

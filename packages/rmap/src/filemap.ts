@@ -27,8 +27,10 @@
  * file offset at or past i_size reads or writes the tail, everything else the
  * content word. The split is taken at the time of the access.
  */
+
 import { PS } from './arch/percpu.js'
 import { BUG } from './bugs.js'
+import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
@@ -196,8 +198,14 @@ export function readCachePage(m: Machine, as: AddressSpace, index: number): numb
  * or read it in; with `nonblock` (MAP_NONBLOCK) a page that is not cached is
  * not read and -1 comes back. The page carries a reference for the caller.
  */
-export function filemapGetPage(m: Machine, as: AddressSpace, pgoff: number, nonblock: boolean): number {
-  if (as.shmem) return nonblock && !as.pages.has(pgoff) ? -1 : shmemGetpage(m, as, pgoff) // shmem_populate
+export function filemapGetPage(
+  m: Machine,
+  c: Cpu,
+  as: AddressSpace,
+  pgoff: number,
+  nonblock: boolean,
+): number {
+  if (as.shmem) return nonblock && !as.pages.has(pgoff) ? -1 : shmemGetpage(m, c, as, pgoff) // shmem_populate
   const pfn = findGetPage(m, as, pgoff)
   if (pfn >= 0 || nonblock) return pfn
   return readCachePage(m, as, pgoff)
@@ -209,10 +217,10 @@ export function filemapGetPage(m: Machine, as: AddressSpace, pgoff: number, nonb
  * marked accessed. A page offset at or past i_size rounded up to a page is
  * {@link NOPAGE_SIGBUS} (the faulting mm is the current one).
  */
-export function filemapNopage(m: Machine, vma: Vma, address: number): number {
+export function filemapNopage(m: Machine, c: Cpu, vma: Vma, address: number): number {
   const as = vma.file
   if (!as) throw new KernelBugError('filemap_nopage of a vma without a file', 'mm/filemap.c filemap_nopage')
-  if (as.shmem) return shmemNopage(m, vma, address) // tmpfs: vm_ops->nopage is shmem_nopage
+  if (as.shmem) return shmemNopage(m, c, vma, address) // tmpfs: vm_ops->nopage is shmem_nopage
   const pgoff = vma.linearIndex(address)
   if (pgoff >= as.sizePages) return NOPAGE_SIGBUS
   let pfn = findGetPage(m, as, pgoff)
@@ -241,17 +249,17 @@ export function markPageAccessed(m: Machine, pfn: number): void {
  * in nr_dirty (meminfo Dirty). An anonymous page gets the bit only, as
  * page_mapping() is NULL for it in the -aa tree.
  */
-export function setPageDirty(m: Machine, pfn: number): void {
+export function setPageDirty(m: Machine, c: Cpu, pfn: number): void {
   if (m.frames.testAndSet(pfn, PG.dirty)) return
-  if (pageCacheOf(m, pfn)) m.env.pageState.inc(m.env.cpu, PS.nr_dirty)
+  if (pageCacheOf(m, pfn)) m.env.pageState.inc(c.id, PS.nr_dirty)
 }
 
 /** `test_clear_page_dirty`: clear PG_dirty (and the nr_dirty count of a cache page); true if it was set. */
-export function clearPageDirty(m: Machine, pfn: number): boolean {
+export function clearPageDirty(m: Machine, c: Cpu, pfn: number): boolean {
   const fr = m.frames
   if (!fr.test(pfn, PG.dirty)) return false
   fr.clear(pfn, PG.dirty)
-  if (pageCacheOf(m, pfn)) m.env.pageState.dec(m.env.cpu, PS.nr_dirty)
+  if (pageCacheOf(m, pfn)) m.env.pageState.dec(c.id, PS.nr_dirty)
   return true
 }
 
@@ -263,12 +271,12 @@ export function clearPageDirty(m: Machine, pfn: number): boolean {
  * looked at: the caller unmapped the page first (reclaim) or the ptes'
  * dirty bits were moved to PG_dirty when they were zapped.
  */
-export function writePage(m: Machine, pfn: number): boolean {
+export function writePage(m: Machine, c: Cpu, pfn: number): boolean {
   const as = pageCacheOf(m, pfn)
   if (!as)
     throw new KernelBugError('writepage of a page that is not in a page cache', 'mm/filemap.c writepage')
-  if (!clearPageDirty(m, pfn)) return false
-  if (as.shmem) return shmemWritepage(m, pfn, as) // tmpfs: a_ops->writepage is shmem_writepage
+  if (!clearPageDirty(m, c, pfn)) return false
+  if (as.shmem) return shmemWritepage(m, c, pfn, as) // tmpfs: a_ops->writepage is shmem_writepage
   const index = m.frames.index[pfn]!
   if (index < as.sizePages) as.blocks.set(index, m.frames.content[pfn]!)
   m.counters.filemap.writeback++

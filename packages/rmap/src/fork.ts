@@ -8,6 +8,7 @@
  * the ptes, and the parent's TLB is flushed because its COW ptes were just
  * write-protected.
  */
+import type { Cpu } from './cpu.js'
 import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
 import { copyPageRange } from './memory.js'
@@ -15,23 +16,23 @@ import { Mm, VM, Vma } from './mm/vma.js'
 import { vmaLink } from './mmap.js'
 
 /** `copy_mm` → `dup_mmap`: a new mm for the child, on cpu `cpu`. */
-export function dupMmap(m: Machine, parent: Mm, cpu: number): Mm {
+export function dupMmap(m: Machine, c: Cpu, parent: Mm, cpu: number): Mm {
   const child = new Mm(m.env.mmCreate(), cpu)
   try {
-    m.rmap.mmFork(m, parent, child)
-    copyVmas(m, parent, child)
+    m.rmap.mmFork(m, c, parent, child)
+    copyVmas(m, c, parent, child)
   } catch (e) {
     // fail_nomem: the parent's COW ptes were already write-protected, so its
     // TLB is flushed either way; copy_mm's mmput tears down the partial child.
-    m.env.mmu.flushTlbMm(parent.id)
-    exitMmap(m, child)
+    m.env.mmu.flushTlbMm(parent.id, c.id)
+    exitMmap(m, c, child)
     throw e
   }
-  m.env.mmu.flushTlbMm(parent.id)
+  m.env.mmu.flushTlbMm(parent.id, c.id)
   return child
 }
 
-function copyVmas(m: Machine, parent: Mm, child: Mm): void {
+function copyVmas(m: Machine, c: Cpu, parent: Mm, child: Mm): void {
   for (const vma of parent.vmas) {
     if (vma.flags & VM.DONTCOPY) continue
     const tmp = new Vma(
@@ -44,7 +45,7 @@ function copyVmas(m: Machine, parent: Mm, child: Mm): void {
       vma.file,
       vma.anonVma,
     )
-    m.rmap.vmaFork(m, vma, tmp)
+    m.rmap.vmaFork(m, c, vma, tmp)
     if (tmp.file) {
       // 2.6.5 inserts the copy with list_add_tail(&tmp->shared, &mpnt->shared):
       // just before its parent in list order, so a walk of the file's vmas
@@ -54,8 +55,8 @@ function copyVmas(m: Machine, parent: Mm, child: Mm): void {
       const at = list.indexOf(vma)
       list.splice(at < 0 ? list.length : at, 0, tmp)
     }
-    vmaLink(m, tmp)
+    vmaLink(m, c, tmp)
     m.counters.fork.vmasCopied++
-    copyPageRange(m, tmp, vma)
+    copyPageRange(m, c, tmp, vma)
   }
 }

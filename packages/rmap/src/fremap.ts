@@ -23,6 +23,7 @@
  * 'aa-none'`. 2.6.7 added `i_mmap_nonlinear` and cluster unmapping, the
  * default `'2.6.7-cluster'` (rmap/objrmap.ts tryToUnmapNonlinear).
  */
+import type { Cpu } from './cpu.js'
 import { SyscallError } from './errors.js'
 import { filemapGetPage, setPageDirty } from './filemap.js'
 import type { Machine } from './machine.js'
@@ -42,7 +43,7 @@ export const MAP_NONBLOCK = 0x10000
  * PG_dirty, and rss drops; a file pte is cleared. The TLB entry is flushed with
  * the pte (ptep_clear_flush).
  */
-function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
+function zapPte(m: Machine, c: Cpu, vma: Vma, addr: number, ptr: number): void {
   const f = m.fast
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
@@ -51,19 +52,19 @@ function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
   if (f.none(lo, hi)) return
   const mmu = m.env.mmu
   if (f.present(lo, hi)) {
-    const old = mmu.ptepGetAndClear(ptr)
+    const old = mmu.ptepGetAndClear(ptr, c.id)
     const pfn = f.pfn(old, mmu.lastHi)
-    mmu.flushTlbPage(vma.mm.id, addr)
+    mmu.flushTlbPage(vma.mm.id, addr, c.id)
     if (pfn < m.frames.n && !m.frames.test(pfn, PG.reserved)) {
-      if (old & f.DIRTY) setPageDirty(m, pfn)
-      m.rmap.pageRemoveRmap(m, pfn, ptr)
+      if (old & f.DIRTY) setPageDirty(m, c, pfn)
+      m.rmap.pageRemoveRmap(m, c, pfn, ptr)
       m.putPage(pfn)
       vma.mm.rss--
     }
     return
   }
-  if (!f.file(lo, hi)) freeSwapAndCache(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
-  mmu.ptepGetAndClear(ptr)
+  if (!f.file(lo, hi)) freeSwapAndCache(m, c, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
+  mmu.ptepGetAndClear(ptr, c.id)
 }
 
 /**
@@ -71,18 +72,18 @@ function zapPte(m: Machine, vma: Vma, addr: number, ptr: number): void {
  * `addr`, replacing whatever the pte held. The caller's reference on the page
  * becomes the pte's.
  */
-export function installPage(m: Machine, vma: Vma, addr: number, pfn: number, prot: number): void {
+export function installPage(m: Machine, c: Cpu, vma: Vma, addr: number, pfn: number, prot: number): void {
   const f = m.fast
-  m.rmap.pageRmapReserve(m)
-  const ptr = pteAllocMap(m.env, vma.mm.id, addr)
+  m.rmap.pageRmapReserve(m, c)
+  const ptr = pteAllocMap(m.env, vma.mm.id, addr, c.id)
   try {
-    zapPte(m, vma, addr, ptr)
+    zapPte(m, c, vma, addr, ptr)
     vma.mm.rss++
-    m.env.mmu.setPte(ptr, f.mkPteLo(pfn, prot), f.mkPteHi(pfn, prot))
-    m.rmap.pageAddRmap(m, pfn, vma, addr, ptr, false)
+    m.env.mmu.setPte(ptr, f.mkPteLo(pfn, prot), f.mkPteHi(pfn, prot), c.id)
+    m.rmap.pageAddRmap(m, c, pfn, vma, addr, ptr, false)
     m.counters.filemap.installPage++
   } finally {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
   }
 }
 
@@ -90,15 +91,15 @@ export function installPage(m: Machine, vma: Vma, addr: number, pfn: number, pro
  * `install_file_pte(mm, vma, addr, pgoff, prot)`: store file page offset
  * `pgoff` in the pte of `addr` (pgoff_to_pte), replacing whatever it held.
  */
-export function installFilePte(m: Machine, vma: Vma, addr: number, pgoff: number): void {
+export function installFilePte(m: Machine, c: Cpu, vma: Vma, addr: number, pgoff: number): void {
   const f = m.fast
-  const ptr = pteAllocMap(m.env, vma.mm.id, addr)
+  const ptr = pteAllocMap(m.env, vma.mm.id, addr, c.id)
   try {
-    zapPte(m, vma, addr, ptr)
-    m.env.mmu.setPte(ptr, f.pgoffLo(pgoff), f.pgoffHi(pgoff))
+    zapPte(m, c, vma, addr, ptr)
+    m.env.mmu.setPte(ptr, f.pgoffLo(pgoff), f.pgoffHi(pgoff), c.id)
     m.counters.filemap.installFilePte++
   } finally {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
   }
 }
 
@@ -111,6 +112,7 @@ export function installFilePte(m: Machine, vma: Vma, addr: number, pgoff: number
  */
 export function filemapPopulate(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   addr: number,
   len: number,
@@ -122,9 +124,9 @@ export function filemapPopulate(
   if (!as) return 'EINVAL'
   for (; len > 0; len -= PAGE, addr += PAGE, pgoff++) {
     if (pgoff + len / PAGE > as.sizePages) return 'EINVAL'
-    const pfn = filemapGetPage(m, as, pgoff, nonblock)
-    if (pfn >= 0) installPage(m, vma, addr, pfn, prot)
-    else if (pgoff !== vma.linearIndex(addr)) installFilePte(m, vma, addr, pgoff)
+    const pfn = filemapGetPage(m, c, as, pgoff, nonblock)
+    if (pfn >= 0) installPage(m, c, vma, addr, pfn, prot)
+    else if (pgoff !== vma.linearIndex(addr)) installFilePte(m, c, vma, addr, pgoff)
   }
   return null
 }
@@ -141,6 +143,7 @@ export function filemapPopulate(
  */
 export function sysRemapFilePages(
   m: Machine,
+  c: Cpu,
   mm: Mm,
   start: number,
   size: number,
@@ -188,7 +191,7 @@ export function sysRemapFilePages(
     )
   }
   if (pgoff !== vma.linearIndex(start)) vma.flags |= VM.NONLINEAR
-  const err = filemapPopulate(m, vma, start, size, vma.pageProt, pgoff, (flags & MAP_NONBLOCK) !== 0)
+  const err = filemapPopulate(m, c, vma, start, size, vma.pageProt, pgoff, (flags & MAP_NONBLOCK) !== 0)
   if (err) {
     throw new SyscallError(S, err, `file pages ${pgoff}..${pgoff + size / PAGE - 1} reach past i_size`)
   }

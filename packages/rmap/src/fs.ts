@@ -18,6 +18,7 @@
  * s_maxbytes (EFBIG) bounds a file's size. A spawned process starts with an
  * empty table (no stdin/stdout/stderr), so its first open returns 0.
  */
+import type { Cpu } from './cpu.js'
 import { SyscallError } from './errors.js'
 import { AddressSpace, removeFromPageCache, writePage } from './filemap.js'
 import type { Machine } from './machine.js'
@@ -116,7 +117,7 @@ export class FileSystem {
    * A test hook, one-shot: called in `do_no_page` after `->nopage` returned a
    * page (and after an early COW copy), while the kernel runs without
    * page_table_lock, so a test can play another cpu that truncates the file
-   * meanwhile. Cleared before it runs. It must leave `m.env.cpu` as it found it.
+   * meanwhile (its calls run on their own process's cpu context). Cleared before it runs.
    */
   nopageRacer: ((vma: Vma, address: number) => void) | undefined = undefined
 
@@ -197,9 +198,10 @@ export class FileSystem {
    * unmapped). Returns the pages written.
    */
   sync(): number {
+    const c = this.m.runningCpu()
     let n = 0
     for (const as of this.byPath.values())
-      if (!as.shmem) for (const pfn of as.pages.values()) if (writePage(this.m, pfn)) n++
+      if (!as.shmem) for (const pfn of as.pages.values()) if (writePage(this.m, c, pfn)) n++
     return n
   }
 
@@ -225,7 +227,7 @@ export class FileSystem {
 }
 
 /** `sys_open(path, flags)`: the lowest free descriptor for a new open file. */
-export function sysOpen(m: Machine, files: FdTable, path: string, flags: number): number {
+export function sysOpen(m: Machine, c: Cpu, files: FdTable, path: string, flags: number): number {
   const S = 'open'
   if (!Number.isInteger(flags) || flags < 0)
     throw new SyscallError(S, 'EINVAL', `flags ${flags} is not a non-negative integer`)
@@ -240,7 +242,7 @@ export function sysOpen(m: Machine, files: FdTable, path: string, flags: number)
     throw new SyscallError(S, 'EEXIST', `${path} exists and O_CREAT|O_EXCL was given`)
   }
   // may_open: O_TRUNC truncates even with O_RDONLY (Linux behaviour), through do_truncate.
-  if (flags & O_TRUNC && inode.size !== 0) vmtruncate(m, inode, 0, S)
+  if (flags & O_TRUNC && inode.size !== 0) vmtruncate(m, c, inode, 0, S)
   return files.install({ inode, flags, mode: (flags + 1) & O_ACCMODE })
 }
 
@@ -256,7 +258,7 @@ export function sysClose(files: FdTable, fd: number): void {
  * open for writing, EFBIG past s_maxbytes. A length equal to i_size changes
  * nothing (inode_setattr calls vmtruncate only when the size differs).
  */
-export function sysFtruncate(m: Machine, files: FdTable, fd: number, length: number): void {
+export function sysFtruncate(m: Machine, c: Cpu, files: FdTable, fd: number, length: number): void {
   const S = 'ftruncate'
   if (!Number.isInteger(length)) throw new SyscallError(S, 'EINVAL', `length ${length} is not an integer`)
   if (length < 0) throw new SyscallError(S, 'EINVAL', `length ${length} is negative`)
@@ -264,5 +266,5 @@ export function sysFtruncate(m: Machine, files: FdTable, fd: number, length: num
   if (!file) throw new SyscallError(S, 'EBADF', `fd ${fd} is not open`)
   if (!(file.mode & FMODE_WRITE)) throw new SyscallError(S, 'EINVAL', `fd ${fd} is not open for writing`)
   if (length === file.inode.size) return
-  vmtruncate(m, file.inode, length, S)
+  vmtruncate(m, c, file.inode, length, S)
 }

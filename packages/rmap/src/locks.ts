@@ -31,6 +31,7 @@
  * the stack, so a waiter can never let the owner run: {@link LockBlocked} is
  * thrown and the explorer drops that schedule as infeasible (counted).
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError, RmapError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
@@ -271,24 +272,24 @@ export interface Smp {
  * holds locked makes this one wait), then PG_locked. A bit set by a path not
  * wired to the table counts as held by another cpu.
  */
-export function smpLockPage(m: Machine, pfn: number): void {
+export function smpLockPage(m: Machine, c: Cpu, pfn: number): void {
   const s = m.smp!
-  s.locks.acquire(s.cpu, LOCK.page_lock, pfn)
+  s.locks.acquire(c.id, LOCK.page_lock, pfn)
   if (m.frames.testAndSet(pfn, PG.locked)) {
-    s.locks.release(s.cpu, LOCK.page_lock, pfn)
-    throw new LockBlocked(`page lock (PG_locked) of pfn ${pfn}`, s.cpu, -1)
+    s.locks.release(c.id, LOCK.page_lock, pfn)
+    throw new LockBlocked(`page lock (PG_locked) of pfn ${pfn}`, c.id, -1)
   }
 }
 
 /** `unlock_page` under the explorer. */
-export function smpUnlockPage(m: Machine, pfn: number): void {
+export function smpUnlockPage(m: Machine, c: Cpu, pfn: number): void {
   const s = m.smp!
-  s.locks.release(s.cpu, LOCK.page_lock, pfn)
+  s.locks.release(c.id, LOCK.page_lock, pfn)
   m.frames.clear(pfn, PG.locked)
 }
 
 /** Record, under the explorer, that a TestSetPageLocked that succeeded made this cpu the page lock's owner. */
-export function smpTookPageLock(m: Machine, pfn: number): void {
+export function smpTookPageLock(m: Machine, c: Cpu, pfn: number): void {
   const s = m.smp!
-  s.locks.trylock(s.cpu, LOCK.page_lock, pfn)
+  s.locks.trylock(c.id, LOCK.page_lock, pfn)
 }

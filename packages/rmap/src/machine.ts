@@ -16,6 +16,7 @@ import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
 import { type BugName, bugMask, bugNames, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
 import { runCheck } from './check.js'
+import { Cpu } from './cpu.js'
 import {
   ArchLimitError,
   KernelBugError,
@@ -56,9 +57,11 @@ import { intArg, numberArg, numberArgs, show } from './validate.js'
 import {
   directReclaim,
   FAULT_WATERMARK,
+  newPageoutReport,
   type PageoutReport,
   type ReclaimReport,
   reclaim,
+  SWAP_CLUSTER_MAX,
   shrinkPage,
   tryToFreePages,
 } from './vmscan.js'
@@ -366,6 +369,24 @@ function machineOptions(opts: MachineOptions): ValidOptions {
   // UnknownRmapDesignError / RmapDesignNotImplementedError: MachineOptionErrors naming 'rmap'.
   const rmapDesign = resolveRmapDesign(opts.rmap ?? 'objrmap')
   const rmapOptions = { cacheLine: opts.cacheLine }
+  // L1_CACHE_BYTES belongs to the machine, whatever the design: its form is checked always
+  // (pte_chains then checks that a chain holds two pte addresses on the layout).
+  const line = opts.cacheLine
+  if (
+    line !== undefined &&
+    !(
+      typeof line === 'number' &&
+      Number.isInteger(line) &&
+      line >= 16 &&
+      line <= 4096 &&
+      (line & (line - 1)) === 0
+    )
+  )
+    throw new MachineOptionError(
+      'cacheLine',
+      line,
+      `cacheLine (L1_CACHE_BYTES) must be a power of two from 16 to 4096, got ${show(line)}`,
+    )
   try {
     rmapDesign.validate(arch, rmapOptions)
   } catch (e) {
@@ -460,13 +481,18 @@ export class Process {
     return this.mm.cpu
   }
 
-  private enter<T>(fn: () => T): T {
-    const prev = this.switchIn()
-    try {
-      return fn()
-    } finally {
-      this.m.env.cpu = prev
-    }
+  /**
+   * The cpu context this process's kernel paths run on: its mm's cpu, or,
+   * while the race explorer drives the machine, the explored cpu running
+   * the program that made the call.
+   */
+  private cpuCtx(): Cpu {
+    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
+    return this.m.cpuFor(this.mm)
+  }
+
+  private enter<T>(fn: (c: Cpu) => T): T {
+    return fn(this.cpuCtx())
   }
 
   /**
@@ -474,24 +500,16 @@ export class Process {
    * (mmap, munmap, mprotect, mremap): the semaphore is modelled only while
    * the interleaving explorer drives the machine.
    */
-  private enterWrite<T>(fn: () => T): T {
+  private enterWrite<T>(fn: (c: Cpu) => T): T {
+    const c = this.cpuCtx()
     const smp = this.m.smp
-    if (smp === null) return this.enter(fn)
-    const cpu = smp.cpu
-    smp.locks.acquire(cpu, LOCK.mmap_sem, this.mm.id)
+    if (smp === null) return fn(c)
+    smp.locks.acquire(c.id, LOCK.mmap_sem, this.mm.id)
     try {
-      return this.enter(fn)
+      return fn(c)
     } finally {
-      smp.locks.release(cpu, LOCK.mmap_sem, this.mm.id)
+      smp.locks.release(c.id, LOCK.mmap_sem, this.mm.id)
     }
-  }
-
-  /** Run on this process's cpu: returns the cpu to switch back to. */
-  private switchIn(): number {
-    if (!this.alive) throw new ProcessExitedError(`pid ${this.pid} has exited`)
-    const prev = this.m.env.cpu
-    this.m.env.cpu = this.mm.cpu
-    return prev
   }
 
   /** `mmap(addr, length, prot, flags, fd, offset)`: the address of the new mapping. */
@@ -506,14 +524,16 @@ export class Process {
     )
     // An fd is an int (ignored for MAP_ANONYMOUS, but still an int).
     if (fd !== undefined) intArg('mmap', 'fd', fd, -(2 ** 31), 2 ** 31 - 1)
-    return this.enterWrite(() => doMmap(this.m, this.mm, addr, length, prot, flags, fd, offset, this.files))
+    return this.enterWrite((c) =>
+      doMmap(this.m, c, this.mm, addr, length, prot, flags, fd, offset, this.files),
+    )
   }
 
   /** `open(path, flags)`: O_RDONLY/O_WRONLY/O_RDWR with O_CREAT, O_EXCL, O_TRUNC; the lowest free fd (see fs.ts). */
   open(path: string, flags: number): number {
     if (typeof path !== 'string') throw new TypeError(`open: path must be a string, got ${show(path)}`)
     numberArg('open', 'flags', flags)
-    return this.enter(() => sysOpen(this.m, this.files, path, flags))
+    return this.enter((c) => sysOpen(this.m, c, this.files, path, flags))
   }
 
   /** `close(fd)`. Mappings of the file stay. */
@@ -525,7 +545,7 @@ export class Process {
   /** `ftruncate(fd, length)`: a shrink unmaps and drops the pages past the new end (truncate.ts). */
   ftruncate(fd: number, length: number): void {
     numberArgs('ftruncate', ['fd', fd], ['length', length])
-    this.enter(() => sysFtruncate(this.m, this.files, fd, length))
+    this.enter((c) => sysFtruncate(this.m, c, this.files, fd, length))
   }
 
   /** `remap_file_pages(start, size, prot, pgoff, flags)`: a nonlinear window on a shared file mapping (fremap.ts). */
@@ -538,19 +558,19 @@ export class Process {
       ['pgoff', pgoff],
       ['flags', flags],
     )
-    this.enter(() => sysRemapFilePages(this.m, this.mm, start, size, prot, pgoff, flags))
+    this.enter((c) => sysRemapFilePages(this.m, c, this.mm, start, size, prot, pgoff, flags))
   }
 
   /** `munmap(addr, length)`. */
   munmap(addr: number, length: number): void {
     numberArgs('munmap', ['addr', addr], ['length', length])
-    this.enterWrite(() => doMunmap(this.m, this.mm, addr, length))
+    this.enterWrite((c) => doMunmap(this.m, c, this.mm, addr, length))
   }
 
   /** `mprotect(addr, length, prot)`. */
   mprotect(addr: number, length: number, prot: number): void {
     numberArgs('mprotect', ['addr', addr], ['length', length], ['prot', prot])
-    this.enterWrite(() => doMprotect(this.m, this.mm, addr, length, prot))
+    this.enterWrite((c) => doMprotect(this.m, c, this.mm, addr, length, prot))
   }
 
   /**
@@ -568,36 +588,38 @@ export class Process {
       ['flags', flags],
       ['newAddr', newAddr],
     )
-    return this.enterWrite(() => doMremap(this.m, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr))
+    return this.enterWrite((c) =>
+      doMremap(this.m, c, this.mm, this.pid, oldAddr, oldLen, newLen, flags, newAddr),
+    )
   }
 
   /** `mlock(addr, length)`: VM_LOCKED on the range, its pages faulted in (see mlock.ts). */
   mlock(addr: number, length: number): void {
     numberArgs('mlock', ['addr', addr], ['length', length])
-    this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, true))
+    this.enter((c) => doMlock(this.m, c, this.mm, this.pid, addr, length, true))
   }
 
   /** `munlock(addr, length)`. */
   munlock(addr: number, length: number): void {
     numberArgs('munlock', ['addr', addr], ['length', length])
-    this.enter(() => doMlock(this.m, this.mm, this.pid, addr, length, false))
+    this.enter((c) => doMlock(this.m, c, this.mm, this.pid, addr, length, false))
   }
 
   /** `mlockall(flags)`: MCL_CURRENT (the arch's value: 1 on i386, 0x2000 on ppc/ppc64); MCL_FUTURE is not modelled. */
   mlockall(flags: number): void {
     numberArg('mlockall', 'flags', flags)
-    this.enter(() => doMlockall(this.m, this.mm, this.pid, flags, 'mlockall'))
+    this.enter((c) => doMlockall(this.m, c, this.mm, this.pid, flags, 'mlockall'))
   }
 
   /** `munlockall()`. */
   munlockall(): void {
-    this.enter(() => doMlockall(this.m, this.mm, this.pid, 0, 'munlockall'))
+    this.enter((c) => doMlockall(this.m, c, this.mm, this.pid, 0, 'munlockall'))
   }
 
   /** `madvise(addr, length, advice)`: MADV_NORMAL/RANDOM/SEQUENTIAL/WILLNEED/DONTNEED (see madvise.ts). */
   madvise(addr: number, length: number, advice: number): void {
     numberArgs('madvise', ['addr', addr], ['length', length], ['advice', advice])
-    this.enter(() => doMadvise(this.m, this.mm, addr, length, advice))
+    this.enter((c) => doMadvise(this.m, c, this.mm, addr, length, advice))
   }
 
   /**
@@ -608,14 +630,9 @@ export class Process {
   read(addr: number): number {
     if (typeof addr !== 'number') numberArg('read', 'addr', addr)
     // The hot path: no closure, as enter() would allocate one per access.
-    const prev = this.switchIn()
-    try {
-      const pfn = this.access(addr, false)
-      if (this.pastEof(addr, pfn)) return this.m.fs.tails.get(pfn) ?? 0
-      return this.m.frames.content[pfn]!
-    } finally {
-      this.m.env.cpu = prev
-    }
+    const pfn = this.access(this.cpuCtx(), addr, false)
+    if (this.pastEof(addr, pfn)) return this.m.fs.tails.get(pfn) ?? 0
+    return this.m.frames.content[pfn]!
   }
 
   /** Write `value` (a 32-bit word) to the page at `addr`, faulting as needed. Past EOF it goes to the EOF tail. */
@@ -623,14 +640,9 @@ export class Process {
     if (typeof addr !== 'number') numberArg('write', 'addr', addr)
     numberArg('write', 'value', value)
     if (!Number.isInteger(value)) throw new RangeError(`write: value ${value} is not an integer`)
-    const prev = this.switchIn()
-    try {
-      const pfn = this.access(addr, true)
-      if (this.pastEof(addr, pfn)) this.m.fs.tails.set(pfn, value >>> 0)
-      else this.m.frames.content[pfn] = value >>> 0
-    } finally {
-      this.m.env.cpu = prev
-    }
+    const pfn = this.access(this.cpuCtx(), addr, true)
+    if (this.pastEof(addr, pfn)) this.m.fs.tails.set(pfn, value >>> 0)
+    else this.m.frames.content[pfn] = value >>> 0
   }
 
   /** Does the access at `addr`, which reached `pfn`, fall past the end of a mapped file? */
@@ -641,7 +653,7 @@ export class Process {
   }
 
   /** The user access itself: the pfn it reaches, after any faults. Kills the process on a bad access. */
-  private access(addr: number, write: boolean): number {
+  private access(c: Cpu, addr: number, write: boolean): number {
     const m = this.m
     if (!Number.isInteger(addr) || addr < 0)
       throw new RangeError(
@@ -660,27 +672,26 @@ export class Process {
     // brought in; the pte is looked at again after the last fault too.
     for (let tries = 0; ; tries++) {
       const ptr = lookupPte(m.env, this.mm.id, page)
-      if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write)) {
+      if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write, c.id)) {
         const w = m.env.tables.words
         const at = pteWordOffset(m.env, ptr)
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
       if (tries === 8) break
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
-      if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, this)
+      if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, c, this)
       let kind: FaultKind
       // do_page_fault: down_read(&mm->mmap_sem), modelled only under the explorer.
       const smp = m.smp
-      const cpu = smp === null ? 0 : smp.cpu
-      if (smp !== null) smp.locks.downRead(cpu, this.mm.id)
+      if (smp !== null) smp.locks.downRead(c.id, this.mm.id)
       try {
-        kind = handleMmFault(m, vma, page, write, this.pid)
+        kind = handleMmFault(m, c, vma, page, write, this.pid)
       } catch (e) {
         // VM_FAULT_SIGBUS: force_sig(SIGBUS) with the faulting address.
         if (e instanceof SignalError) throw this.kill(new SignalError(e.signal, addr, this.pid, e.reason))
         throw e
       } finally {
-        if (smp !== null) smp.locks.upRead(cpu, this.mm.id)
+        if (smp !== null) smp.locks.upRead(c.id, this.mm.id)
       }
       m.counters.faults[kind]++
     }
@@ -699,7 +710,7 @@ export class Process {
 
   /** `fork()`: a child with a copy-on-write copy of this address space. */
   fork(): Process {
-    return this.enter(() => this.m.forkProcess(this))
+    return this.enter((c) => this.m.forkProcess(c, this))
   }
 
   /**
@@ -711,11 +722,11 @@ export class Process {
    */
   exec(args: readonly number[] = [0]): void {
     checkExecArgs(args)
-    this.enter(() => {
+    this.enter((c) => {
       const old = this.mm
       // The new image is built whole before the old one goes: a failure
       // (ENOMEM after reclaim) leaves the process as it was.
-      this.mm = this.m.withReclaim('execve', 'the new image', () => execMm(this.m, args, old.cpu))
+      this.mm = this.m.withReclaim(c, 'execve', 'the new image', () => execMm(this.m, c, args, old.cpu))
       this.m.releaseMm(old)
     })
   }
@@ -823,6 +834,11 @@ export class Machine {
    * one-thread flag it always was.
    */
   smp: Smp | null = null
+  /**
+   * The cpus, one context each (cpu.ts): which cpu, and its per-cpu scratch.
+   * Every kernel path runs on one of them, passed explicitly.
+   */
+  readonly cpus: readonly Cpu[]
   /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
   readonly heldPageTableLocks = new Set<number>()
   /** @internal First page of each LRU list, per zone × {inactive, active} (vmscan.ts walks them). */
@@ -874,6 +890,7 @@ export class Machine {
       bugs: this.bugs,
     })
     this.frames = this.env.frames
+    this.cpus = Array.from({ length: cpus }, (_, i) => new Cpu(i, newPageoutReport(), SWAP_CLUSTER_MAX * 4))
     this.zeroPage = this.env.allocPage({ highmem: false })
     this.frames.set(this.zeroPage, PG.reserved)
     this.rmap = rmapDesign.create(this, rmapOptions)
@@ -912,7 +929,7 @@ export class Machine {
    */
   swapoff(type: number): SwapoffReport {
     numberArg('swapoff', 'type', type)
-    return sysSwapoff(this, type)
+    return sysSwapoff(this, this.runningCpu(), type)
   }
 
   /** Every swap area: type, priority, usable slots and slots in use, in swap_list (priority) order. */
@@ -954,7 +971,7 @@ export class Machine {
         `pageout: pfn ${pfn} is not a page on an LRU list (shrink_list only sees LRU pages)`,
       )
     }
-    return shrinkPage(this, pfn)
+    return shrinkPage(this, this.runningCpu(), pfn)
   }
 
   /**
@@ -970,7 +987,7 @@ export class Machine {
    * changed, when `pages` is not a whole number in 0..2^31-1.
    */
   reclaim(opts: { pages: number }): ReclaimReport {
-    return reclaim(this, opts?.pages)
+    return reclaim(this, this.runningCpu(), opts?.pages)
   }
 
   /**
@@ -983,7 +1000,7 @@ export class Machine {
    * Returns how many writes completed.
    */
   completeWriteback(): number {
-    return completeWriteback(this)
+    return completeWriteback(this, this.runningCpu())
   }
 
   /** A new object id for an anon_vma or address_space. */
@@ -1004,9 +1021,14 @@ export class Machine {
   /** A process with its own, empty mm (its pgd allocated with reclaim: SyscallError ENOMEM when even that fails). */
   spawn(): Process {
     const cpu = this.pickCpu()
-    const mm = this.withReclaim('spawn', "the new mm's pgd", () => new Mm(this.env.mmCreate(), cpu))
+    const mm = this.withReclaim(
+      this.runningCpu(),
+      'spawn',
+      "the new mm's pgd",
+      () => new Mm(this.env.mmCreate(), cpu),
+    )
     // mm_alloc of a fresh image: the design's exec hook (anonmm: exec_rmap's new group head).
-    this.rmap.mmExec(this, mm)
+    this.rmap.mmExec(this, this.cpuFor(mm), mm)
     const p = new Process(this, this.nextPid++, mm)
     this.procs.set(p.pid, p)
     return p
@@ -1018,12 +1040,12 @@ export class Machine {
   }
 
   /** @internal fork: dup_mmap into a child on a cpu of its own. */
-  forkProcess(parent: Process): Process {
+  forkProcess(c: Cpu, parent: Process): Process {
     const cpu = this.pickCpu()
     // copy_mm allocates page tables with GFP_KERNEL: the allocator reclaims
     // and retries; when that frees nothing fork fails with ENOMEM, the partial
     // child torn down (dupMmap does that), nothing else changed.
-    const mm = this.withReclaim('fork', "the child's page tables", () => dupMmap(this, parent.mm, cpu))
+    const mm = this.withReclaim(c, 'fork', "the child's page tables", () => dupMmap(this, c, parent.mm, cpu))
     const child = new Process(this, this.nextPid++, mm)
     child.files.copyFrom(parent.files)
     this.counters.fork.forks++
@@ -1037,13 +1059,13 @@ export class Machine {
    * does, reclaim (try_to_free_pages) and retry while reclaim frees
    * something; then fail with SyscallError ENOMEM naming `syscall`.
    */
-  withReclaim<T>(syscall: string, what: string, build: () => T): T {
+  withReclaim<T>(c: Cpu, syscall: string, what: string, build: () => T): T {
     for (let tries = 0; ; tries++) {
       try {
         return build()
       } catch (e) {
         if (!(e instanceof OutOfMemoryError)) throw e
-        if (tries >= 3 || tryToFreePages(this).freed === 0)
+        if (tries >= 3 || tryToFreePages(this, c).freed === 0)
           throw new SyscallError(syscall, 'ENOMEM', `no page frames for ${what}, even after reclaim`)
       }
     }
@@ -1058,16 +1080,31 @@ export class Machine {
     this.releaseMm(p.mm)
   }
 
-  /** @internal mmput: the last user of an mm tears it down (on the mm's cpu). */
+  /** @internal mmput: the last user of an mm tears it down (on the exiting task's cpu, {@link cpuFor}). */
   releaseMm(mm: Mm): void {
     if (--mm.users > 0) return
-    const prev = this.env.cpu
-    this.env.cpu = mm.cpu
-    try {
-      exitMmap(this, mm)
-    } finally {
-      this.env.cpu = prev
-    }
+    exitMmap(this, this.cpuFor(mm), mm)
+  }
+
+  /**
+   * @internal The cpu context a kernel path on behalf of `mm`'s task runs on:
+   * the cpu the process was placed on, or, while the race explorer drives the
+   * machine, the explored cpu whose program made the call.
+   */
+  cpuFor(mm: Mm): Cpu {
+    const smp = this.smp
+    return this.cpus[smp === null ? mm.cpu : smp.cpu]!
+  }
+
+  /**
+   * @internal The cpu context of a machine-level entry point that no process
+   * makes (reclaim as kswapd, pageout, swapon/swapoff, sync, the rmap walks of
+   * `m.pageReferenced`/`m.tryToUnmap`, the consistency check): cpu 0, or the
+   * explored cpu under the race explorer.
+   */
+  runningCpu(): Cpu {
+    const smp = this.smp
+    return this.cpus[smp === null ? 0 : smp.cpu]!
   }
 
   /** @internal True while an experiment holds `mm`'s page_table_lock (rmap trylocks then fail). */
@@ -1245,9 +1282,9 @@ export class Machine {
 
   /** Record the rmap walk cost since the counters read `v0`, `p0` as `lastWalk`. */
   private recordWalk(v0: number, p0: number): void {
-    const c = this.counters
-    c.lastWalk.vmasVisited = c.rmap.vmasVisited - v0
-    c.lastWalk.ptesProbed = c.rmap.ptesProbed - p0
+    const ctr = this.counters
+    ctr.lastWalk.vmasVisited = ctr.rmap.vmasVisited - v0
+    ctr.lastWalk.ptesProbed = ctr.rmap.ptesProbed - p0
   }
 
   /**
@@ -1264,14 +1301,15 @@ export class Machine {
    */
   pageReferenced(pfn: number): number {
     this.checkPfn('pageReferenced', pfn)
-    const c = this.counters.rmap
-    const v0 = c.vmasVisited
-    const p0 = c.ptesProbed
-    this.rmap.pageMapLock(this, pfn)
+    const ctr = this.counters.rmap
+    const v0 = ctr.vmasVisited
+    const p0 = ctr.ptesProbed
+    const c = this.runningCpu()
+    this.rmap.pageMapLock(this, c, pfn)
     try {
-      return this.rmap.pageReferenced(this, pfn)
+      return this.rmap.pageReferenced(this, c, pfn)
     } finally {
-      this.rmap.pageMapUnlock(this, pfn)
+      this.rmap.pageMapUnlock(this, c, pfn)
       this.recordWalk(v0, p0)
     }
   }
@@ -1302,8 +1340,8 @@ export class Machine {
   tryToUnmap(pfn: number): SwapResult {
     this.checkPfn('tryToUnmap', pfn)
     const f = this.frames
-    const c = this.counters.rmap
-    this.recordWalk(c.vmasVisited, c.ptesProbed)
+    const ctr = this.counters.rmap
+    this.recordWalk(ctr.vmasVisited, ctr.ptesProbed)
     if (f.test(pfn, PG.reserved))
       throw new KernelBugError(
         'try_to_unmap of a reserved page',
@@ -1328,15 +1366,16 @@ export class Machine {
     if (f.mapcount[pfn] === 0) return 'SWAP_SUCCESS'
     // TestSetPageLocked: someone else holds the page lock.
     if (f.testAndSet(pfn, PG.locked)) return 'SWAP_AGAIN'
-    const v0 = c.vmasVisited
-    const p0 = c.ptesProbed
+    const c = this.runningCpu()
+    const v0 = ctr.vmasVisited
+    const p0 = ctr.ptesProbed
     this.getPage(pfn)
     try {
-      this.rmap.pageMapLock(this, pfn)
+      this.rmap.pageMapLock(this, c, pfn)
       try {
-        return this.rmap.tryToUnmap(this, pfn)
+        return this.rmap.tryToUnmap(this, c, pfn)
       } finally {
-        this.rmap.pageMapUnlock(this, pfn)
+        this.rmap.pageMapUnlock(this, c, pfn)
       }
     } finally {
       f.clear(pfn, PG.locked)

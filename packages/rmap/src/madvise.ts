@@ -25,6 +25,7 @@
  * the mapped parts are done; an error from one vma stops the walk with the
  * vmas before it done.
  */
+import type { Cpu } from './cpu.js'
 import { SyscallError } from './errors.js'
 import { readCachePage } from './filemap.js'
 import type { Machine } from './machine.js'
@@ -38,8 +39,8 @@ const PAGE = 4096
 const S = 'madvise'
 
 /** `madvise_behavior`: split out [start, end) and set its read-ahead hint. */
-function madviseBehavior(m: Machine, vma: Vma, start: number, end: number, behavior: number): void {
-  const v = isolateRange(m, vma, start, end, S)
+function madviseBehavior(m: Machine, c: Cpu, vma: Vma, start: number, end: number, behavior: number): void {
+  const v = isolateRange(m, c, vma, start, end, S)
   // VM_ClearReadHint, then the new hint.
   v.flags &= ~(VM.SEQ_READ | VM.RAND_READ)
   if (behavior === MADV_SEQUENTIAL) v.flags |= VM.SEQ_READ
@@ -74,29 +75,29 @@ function madviseWillneed(m: Machine, vma: Vma, start: number, end: number): void
 }
 
 /** `madvise_dontneed`: throw away the ptes (and so the private pages) of [start, end). */
-function madviseDontneed(m: Machine, vma: Vma, start: number, end: number): void {
+function madviseDontneed(m: Machine, c: Cpu, vma: Vma, start: number, end: number): void {
   if (vma.flags & VM.LOCKED)
     throw new SyscallError(
       S,
       'EINVAL',
       'MADV_DONTNEED on a VM_LOCKED mapping (locked pages are not released)',
     )
-  zapPageRange(m, vma, start, end)
+  zapPageRange(m, c, vma, start, end)
 }
 
 /** `madvise_vma`: one vma's part of the range. */
-function madviseVma(m: Machine, vma: Vma, start: number, end: number, behavior: number): void {
+function madviseVma(m: Machine, c: Cpu, vma: Vma, start: number, end: number, behavior: number): void {
   switch (behavior) {
     case MADV_NORMAL:
     case MADV_SEQUENTIAL:
     case MADV_RANDOM:
-      madviseBehavior(m, vma, start, end, behavior)
+      madviseBehavior(m, c, vma, start, end, behavior)
       break
     case MADV_WILLNEED:
       madviseWillneed(m, vma, start, end)
       break
     case MADV_DONTNEED:
-      madviseDontneed(m, vma, start, end)
+      madviseDontneed(m, c, vma, start, end)
       break
     default:
       throw new SyscallError(S, 'EINVAL', `behavior ${behavior} is not an MADV_* value`)
@@ -104,7 +105,7 @@ function madviseVma(m: Machine, vma: Vma, start: number, end: number, behavior: 
 }
 
 /** `sys_madvise(start, len, behavior)`. */
-export function doMadvise(m: Machine, mm: Mm, start: number, len: number, behavior: number): void {
+export function doMadvise(m: Machine, c: Cpu, mm: Mm, start: number, len: number, behavior: number): void {
   if (!Number.isInteger(start) || start < 0)
     throw new SyscallError(S, 'EINVAL', `address ${addrText(start)} is not a non-negative integer`)
   if (!Number.isInteger(len) || len < 0)
@@ -126,13 +127,13 @@ export function doMadvise(m: Machine, mm: Mm, start: number, len: number, behavi
       start = vma.start
     }
     if (end <= vma.end) {
-      if (start < end) madviseVma(m, vma, start, end, behavior)
+      if (start < end) madviseVma(m, c, vma, start, end, behavior)
       if (unmapped)
         throw new SyscallError(S, 'ENOMEM', 'part of the range is not mapped (the rest was advised)')
       return
     }
     const vmEnd = vma.end
-    madviseVma(m, vma, start, vmEnd, behavior)
+    madviseVma(m, c, vma, start, vmEnd, behavior)
     start = vmEnd
   }
 }

@@ -6,7 +6,9 @@
  * The hot paths read and write pte words straight from the page-table store
  * through the arch's fast codec: no bigint, no object per pte.
  */
+
 import { BUG } from './bugs.js'
+import type { Cpu } from './cpu.js'
 import { KernelBugError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
@@ -52,11 +54,11 @@ export type FaultKind =
   | 'swapCache'
   | 'swapMajor'
 
-/** Read the two words of the pte at `ptr`. The high word lands in `m.hi`. */
-function readPte(m: Machine, ptr: number): number {
+/** Read the two words of the pte at `ptr`. The high word lands in `c.hi`. */
+function readPte(m: Machine, c: Cpu, ptr: number): number {
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
-  m.hi = m.fast.words === 2 ? w[at + 1]! : 0
+  c.hi = m.fast.words === 2 ? w[at + 1]! : 0
   return w[at]!
 }
 
@@ -64,57 +66,71 @@ function readPte(m: Machine, ptr: number): number {
  * `handle_mm_fault` → `handle_pte_fault` for a user access to `address` (page
  * aligned) in `vma`, which the caller found and permission-checked.
  */
-export function handleMmFault(m: Machine, vma: Vma, address: number, write: boolean, pid: number): FaultKind {
+export function handleMmFault(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  address: number,
+  write: boolean,
+  pid: number,
+): FaultKind {
   const mm = vma.mm
   // 2.6.4's pte_chain_alloc before anything changes (a call that does nothing under objrmap).
-  m.rmap.pageRmapReserve(m)
-  const ptr = pteAllocMap(m.env, mm.id, address)
+  m.rmap.pageRmapReserve(m, c)
+  const ptr = pteAllocMap(m.env, mm.id, address, c.id)
   try {
-    const lo = readPte(m, ptr)
-    const hi = m.hi
+    const lo = readPte(m, c, ptr)
+    const hi = c.hi
     const f = m.fast
     if (!f.present(lo, hi)) {
       if (f.none(lo, hi)) {
-        if (vma.file) return doNoPage(m, vma, address, ptr, write, pid)
-        return doAnonymousPage(m, vma, address, ptr, write)
+        if (vma.file) return doNoPage(m, c, vma, address, ptr, write, pid)
+        return doAnonymousPage(m, c, vma, address, ptr, write)
       }
-      if (f.file(lo, hi)) return doFilePage(m, vma, address, ptr, lo, hi, write, pid)
-      return doSwapPage(m, vma, address, ptr, lo, hi, write)
+      if (f.file(lo, hi)) return doFilePage(m, c, vma, address, ptr, lo, hi, write, pid)
+      return doSwapPage(m, c, vma, address, ptr, lo, hi, write)
     }
-    if (write && (lo & f.WRITE) === 0) return doWpPage(m, vma, address, ptr, lo, hi)
+    if (write && (lo & f.WRITE) === 0) return doWpPage(m, c, vma, address, ptr, lo, hi)
     // The pte allows the access: mark it young (and dirty on a write), as
     // handle_pte_fault does through ptep_establish.
     const entry = (lo | f.YOUNG | (write ? f.DIRTY : 0)) >>> 0
-    m.env.mmu.setPte(ptr, entry, hi)
-    m.env.mmu.flushTlbPage(mm.id, address)
+    m.env.mmu.setPte(ptr, entry, hi, c.id)
+    m.env.mmu.flushTlbPage(mm.id, address, c.id)
     void pid
     return 'minor'
   } finally {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
   }
 }
 
 /** `do_anonymous_page`: the zero page for a read, a fresh zeroed anon page for a write. */
-function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, write: boolean): FaultKind {
+function doAnonymousPage(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  address: number,
+  ptr: number,
+  write: boolean,
+): FaultKind {
   const f = m.fast
   if (!write) {
     // Read-only mapping of ZERO_PAGE: PageReserved, so page_add_rmap ignores
     // it, and it is not counted in rss.
     const lo = (f.mkPteLo(m.zeroPage, vma.pageProt) & ~f.WRITE) >>> 0
-    m.env.mmu.setPte(ptr, lo, f.mkPteHi(m.zeroPage, vma.pageProt))
-    m.rmap.pageAddRmap(m, m.zeroPage, vma, address, ptr, false)
+    m.env.mmu.setPte(ptr, lo, f.mkPteHi(m.zeroPage, vma.pageProt), c.id)
+    m.rmap.pageAddRmap(m, c, m.zeroPage, vma, address, ptr, false)
     return 'anonymousZero'
   }
-  m.rmap.vmaPrepare(m, vma)
+  m.rmap.vmaPrepare(m, c, vma)
   const pfn = m.allocUserPage()
   m.frames.content[pfn] = 0 // clear_user_highpage
   vma.mm.rss++
   const lo = (f.mkPteLo(pfn, vma.pageProt) | f.WRITE | f.DIRTY) >>> 0
   m.lruAddActive(pfn)
   m.frames.set(pfn, PG.referenced) // mark_page_accessed
-  m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt))
+  m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt), c.id)
   if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
-  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
+  m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
   return 'anonymous'
 }
 
@@ -133,6 +149,7 @@ function doAnonymousPage(m: Machine, vma: Vma, address: number, ptr: number, wri
  */
 function doSwapPage(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   address: number,
   ptr: number,
@@ -147,7 +164,7 @@ function doSwapPage(
   const entry = m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi))
   let major = false
   let pfn: number
-  pteUnmap(m.env, ptr)
+  pteUnmap(m.env, ptr, c.id)
   try {
     pfn = lookupSwapCache(m, entry)
     if (pfn < 0) {
@@ -155,21 +172,21 @@ function doSwapPage(
       major = true
     }
     markPageAccessed(m, pfn)
-    if (m.smp !== null) smpLockPage(m, pfn)
+    if (m.smp !== null) smpLockPage(m, c, pfn)
     else if (fr.testAndSet(pfn, PG.locked))
       throw new KernelBugError('lock_page of a page nobody unlocks', 'mm/memory.c do_swap_page', `pfn ${pfn}`)
   } finally {
-    pteOffsetMap(m.env, mm.id, address)
+    pteOffsetMap(m.env, mm.id, address, c.id)
   }
   // spin_lock(&mm->page_table_lock), held to the end (modelled under the explorer only).
   const smp = m.smp
-  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, mm.id)
-  const now = readPte(m, ptr)
-  if (now !== lo || m.hi !== hi) {
+  if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, mm.id)
+  const now = readPte(m, c, ptr)
+  if (now !== lo || c.hi !== hi) {
     // Another thread handled the fault meanwhile: back out.
     if (smp !== null) {
-      smpUnlockPage(m, pfn)
-      smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
+      smpUnlockPage(m, c, pfn)
+      smp.locks.release(c.id, LOCK.page_table_lock, mm.id)
     } else fr.clear(pfn, PG.locked)
     m.putPage(pfn)
     return 'minor'
@@ -179,20 +196,20 @@ function doSwapPage(
   mm.rss++
   let pte = f.mkPteLo(pfn, vma.pageProt)
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
-  if (smp !== null) smpUnlockPage(m, pfn)
+  if (smp !== null) smpUnlockPage(m, c, pfn)
   else fr.clear(pfn, PG.locked)
   const phi = f.mkPteHi(pfn, vma.pageProt)
-  m.env.mmu.setPte(ptr, pte >>> 0, phi)
+  m.env.mmu.setPte(ptr, pte >>> 0, phi, c.id)
   if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
   if (smp !== null) smp.preempt('do_swap_page:set_pte→page_add_rmap')
-  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
-  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, mm.id)
+  m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
+  if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, mm.id)
   // rmap 11: a design that cannot find the page at this address (anonmm, after
   // an mremap moved this swap pte away from where another mm maps the page)
   // takes a private copy now.
   if (m.rmap.swapInMustCopy(m, pfn, address)) {
     m.counters.rmap.swapInCows++
-    doWpPage(m, vma, address, ptr, pte >>> 0, phi)
+    doWpPage(m, c, vma, address, ptr, pte >>> 0, phi)
   }
   if (major) m.counters.swap.majorFaults++
   else m.counters.swap.cacheHits++
@@ -224,12 +241,20 @@ export function canShareSwapPage(m: Machine, pfn: number): boolean {
  * move_page_tables and swapoff's unuse_process under anonmm). Throws
  * OutOfMemoryError when no frame is left for the copy (the kernel's -ENOMEM).
  */
-export function makePageExclusive(m: Machine, vma: Vma, addr: number): void {
-  handleMmFault(m, vma, addr, true, -1)
+export function makePageExclusive(m: Machine, c: Cpu, vma: Vma, addr: number): void {
+  handleMmFault(m, c, vma, addr, true, -1)
 }
 
 /** `do_wp_page`: a write to a present, write-protected pte (COW). */
-function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number, hi: number): FaultKind {
+function doWpPage(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  address: number,
+  ptr: number,
+  lo: number,
+  hi: number,
+): FaultKind {
   const f = m.fast
   const fr = m.frames
   const mm = vma.mm
@@ -241,8 +266,8 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
     if (reuse) {
       // maybe_mkwrite(pte_mkyoung(pte_mkdirty(pte))) and ptep_establish.
       const entry = (lo | f.DIRTY | f.YOUNG | (vma.flags & VM.WRITE ? f.WRITE : 0)) >>> 0
-      m.env.mmu.setPte(ptr, entry, hi)
-      m.env.mmu.flushTlbPage(mm.id, address)
+      m.env.mmu.setPte(ptr, entry, hi, c.id)
+      m.env.mmu.flushTlbPage(mm.id, address, c.id)
       m.counters.cow.reuses++
       return 'wpReuse'
     }
@@ -252,12 +277,12 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   // the explorer another cpu may run here.
   const smp = m.smp
   if (smp !== null) {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
     smp.preempt('do_wp_page:page_table_lock dropped→alloc')
   }
   let pfn: number
   try {
-    m.rmap.vmaPrepare(m, vma)
+    m.rmap.vmaPrepare(m, c, vma)
     pfn = m.allocUserPage()
   } catch (e) {
     // no_new_page: page_cache_release(old_page) before VM_FAULT_OOM.
@@ -267,25 +292,25 @@ function doWpPage(m: Machine, vma: Vma, address: number, ptr: number, lo: number
   // copy_cow_page: the zero page is cleared rather than copied.
   fr.content[pfn] = old === m.zeroPage ? 0 : fr.content[old]!
   copyEofTail(m, old, pfn)
-  if (smp !== null) pteOffsetMap(m.env, mm.id, address)
+  if (smp !== null) pteOffsetMap(m.env, mm.id, address, c.id)
   // page_table_lock retaken: if the pte changed meanwhile (reclaim unmapped
   // the page, or aged the pte), back out and let the access fault again.
-  const now = readPte(m, ptr)
-  if (now !== lo || m.hi !== hi) {
+  const now = readPte(m, c, ptr)
+  if (now !== lo || c.hi !== hi) {
     m.putPage(pfn)
     m.putPage(old)
     return 'minor'
   }
   if (reserved) mm.rss++
-  m.rmap.pageRemoveRmap(m, old, ptr)
+  m.rmap.pageRemoveRmap(m, c, old, ptr)
   // break_cow: maybe_mkwrite(pte_mkdirty(mk_pte(new_page, vm_page_prot))): writable
   // only in a VM_WRITE vma (a forced get_user_pages write COWs a read-only one).
   const entry =
     (f.mkPteLo(pfn, vma.pageProt) | (vma.flags & VM.WRITE ? f.WRITE : 0) | f.DIRTY | f.YOUNG) >>> 0
-  m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt))
-  m.env.mmu.flushTlbPage(mm.id, address)
+  m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt), c.id)
+  m.env.mmu.flushTlbPage(mm.id, address, c.id)
   if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(new_page)
-  m.rmap.pageAddRmap(m, pfn, vma, address, ptr, true)
+  m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
   m.lruAddActive(pfn)
   // The old page loses the reference the pte held and the one taken above.
   m.putPage(old)
@@ -308,12 +333,7 @@ function runNopageRacer(m: Machine, vma: Vma, address: number): void {
   const racer = m.fs.nopageRacer
   if (!racer) return
   m.fs.nopageRacer = undefined
-  const cpu = m.env.cpu
-  try {
-    racer(vma, address)
-  } finally {
-    m.env.cpu = cpu
-  }
+  racer(vma, address)
 }
 
 function nopageBug(invariant: string, pfn: number): never {
@@ -346,6 +366,7 @@ function nopageBug(invariant: string, pfn: number): never {
  */
 function doNoPage(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   address: number,
   ptr: number,
@@ -356,13 +377,13 @@ function doNoPage(
   const mm = vma.mm
   const fr = m.frames
   const f = m.fast
-  pteUnmap(m.env, ptr)
+  pteUnmap(m.env, ptr, c.id)
   let mapped = false
   try {
     let sequence = as.truncateCount
     for (;;) {
       if (m.smp !== null) m.smp.preempt('do_no_page:->nopage')
-      let page = filemapNopage(m, vma, address)
+      let page = filemapNopage(m, c, vma, address)
       if (page === NOPAGE_SIGBUS) {
         m.counters.filemap.sigbus++
         throw new SignalError(
@@ -383,7 +404,7 @@ function doNoPage(
         // Early COW break.
         let copy: number
         try {
-          m.rmap.vmaPrepare(m, vma)
+          m.rmap.vmaPrepare(m, c, vma)
           copy = m.allocUserPage()
         } catch (e) {
           // oom: page_cache_release(new_page) before VM_FAULT_OOM.
@@ -408,11 +429,11 @@ function doNoPage(
         m.counters.filemap.nopageRetries++
         continue
       }
-      const again = pteOffsetMap(m.env, mm.id, address)
+      const again = pteOffsetMap(m.env, mm.id, address, c.id)
       mapped = true
       if (again !== ptr) nopageBug('the pte page stays while the fault runs unlocked', page)
-      const lo = readPte(m, ptr)
-      if (!f.none(lo, m.hi)) {
+      const lo = readPte(m, c, ptr)
+      if (!f.none(lo, c.hi)) {
         // Another thread mapped the pte meanwhile: back out.
         m.putPage(page)
         return 'minor'
@@ -420,12 +441,12 @@ function doNoPage(
       if (!fr.test(page, PG.reserved)) mm.rss++
       let entry = f.mkPteLo(page, vma.pageProt)
       if (write) entry |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
-      m.env.mmu.setPte(ptr, entry >>> 0, f.mkPteHi(page, vma.pageProt))
-      if (!(vma.flags & VM.RESERVED)) m.rmap.pageAddRmap(m, page, vma, address, ptr, anon)
+      m.env.mmu.setPte(ptr, entry >>> 0, f.mkPteHi(page, vma.pageProt), c.id)
+      if (!(vma.flags & VM.RESERVED)) m.rmap.pageAddRmap(m, c, page, vma, address, ptr, anon)
       return anon ? 'fileCow' : 'file'
     }
   } finally {
-    if (!mapped) pteOffsetMap(m.env, mm.id, address)
+    if (!mapped) pteOffsetMap(m.env, mm.id, address, c.id)
   }
 }
 
@@ -439,6 +460,7 @@ function doNoPage(
  */
 function doFilePage(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   address: number,
   ptr: number,
@@ -456,13 +478,13 @@ function doFilePage(
     )
   }
   if (write && !(vma.flags & VM.SHARED)) {
-    m.env.mmu.ptepGetAndClear(ptr)
-    return doNoPage(m, vma, address, ptr, write, pid)
+    m.env.mmu.ptepGetAndClear(ptr, c.id)
+    return doNoPage(m, c, vma, address, ptr, write, pid)
   }
   const pgoff = m.fast.pgoff(lo, hi)
-  pteUnmap(m.env, ptr)
+  pteUnmap(m.env, ptr, c.id)
   try {
-    if (filemapPopulate(m, vma, address, 4096, vma.pageProt, pgoff, false)) {
+    if (filemapPopulate(m, c, vma, address, 4096, vma.pageProt, pgoff, false)) {
       m.counters.filemap.sigbus++
       throw new SignalError(
         'SIGBUS',
@@ -472,7 +494,7 @@ function doFilePage(
       )
     }
   } finally {
-    pteOffsetMap(m.env, vma.mm.id, address)
+    pteOffsetMap(m.env, vma.mm.id, address, c.id)
   }
   return 'nonlinear'
 }
@@ -484,64 +506,55 @@ function pteSpanEnd(m: Machine, address: number, end: number): number {
 }
 
 /**
- * The mmu_gather of zapPageRange: the pfns whose references drop after the TLB
- * flush. One buffer, grown on demand and reused, so a zap allocates nothing per
- * page (zaps never nest: freeing a page does not zap).
- */
-let gather = new Int32Array(1024)
-
-/**
  * `zap_page_range(vma, start, end)`: clear every pte in the range, drop the
  * rmap and the page references, and flush the TLB once the ptes are gone
  * (the mmu_gather: pages are freed only after the flush).
  */
-export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): void {
+export function zapPageRange(m: Machine, c: Cpu, vma: Vma, start: number, end: number): void {
   if (start >= end) throw new KernelBugError('unmap_page_range: start < end', 'mm/memory.c unmap_page_range')
   const mm = vma.mm
   const f = m.fast
   const fr = m.frames
   const mmu = m.env.mmu
+  // This cpu's mmu_gather (cpu.ts): the pfns whose references drop after the TLB flush.
+  let gather = c.gather
   let freed = 0
   for (let a = start; a < end; ) {
     const spanEnd = pteSpanEnd(m, a, end)
-    const base = pteOffsetMap(m.env, mm.id, a)
+    const base = pteOffsetMap(m.env, mm.id, a, c.id)
     if (base !== NO_PTE) {
       for (let addr = a, ptr = base; addr < spanEnd; addr += 4096, ptr++) {
-        const lo = readPte(m, ptr)
-        const hi = m.hi
+        const lo = readPte(m, c, ptr)
+        const hi = c.hi
         if (f.none(lo, hi)) continue
         if (!f.present(lo, hi)) {
           // A swap pte drops its slot reference (and the cached page, if that was the last user).
-          if (!f.file(lo, hi)) freeSwapAndCache(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
-          mmu.ptepGetAndClear(ptr)
+          if (!f.file(lo, hi)) freeSwapAndCache(m, c, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
+          mmu.ptepGetAndClear(ptr, c.id)
           continue
         }
-        const old = mmu.ptepGetAndClear(ptr)
+        const old = mmu.ptepGetAndClear(ptr, c.id)
         const pfn = f.pfn(old, mmu.lastHi)
         if (pfn < fr.n && !fr.test(pfn, PG.reserved)) {
-          if (old & f.DIRTY) setPageDirty(m, pfn)
+          if (old & f.DIRTY) setPageDirty(m, c, pfn)
           // A young pte of a page-cache page counts as an access (page_mapping
           // is NULL for anonymous pages in the -aa tree, so only file pages).
           if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
-          m.rmap.pageRemoveRmap(m, pfn, ptr)
-          if (freed === gather.length) {
-            const grown = new Int32Array(gather.length * 2)
-            grown.set(gather)
-            gather = grown
-          }
+          m.rmap.pageRemoveRmap(m, c, pfn, ptr)
+          if (freed === gather.length) gather = c.growGather()
           gather[freed++] = pfn
           mm.rss--
         }
       }
-      pteUnmap(m.env, base)
+      pteUnmap(m.env, base, c.id)
     }
     a = spanEnd
   }
-  mmu.flushTlbRange(mm.id, start, end)
+  mmu.flushTlbRange(mm.id, start, end, c.id)
   // free_pages_and_swap_cache: a swap-cache page nobody else uses leaves the cache with its last pte.
   for (let i = 0; i < freed; i++) {
     const pfn = gather[i]!
-    if (fr.test(pfn, PG.swapcache)) freeSwapCache(m, pfn)
+    if (fr.test(pfn, PG.swapcache)) freeSwapCache(m, c, pfn)
     m.putPage(pfn)
   }
 }
@@ -554,7 +567,7 @@ export function zapPageRange(m: Machine, vma: Vma, start: number, end: number): 
  * with the unlocked PageAnon read (safe: the parent's pte keeps the page mapped
  * while fork holds mmap_sem and page_table_lock), a mapping.
  */
-export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
+export function copyPageRange(m: Machine, c: Cpu, child: Vma, parent: Vma): void {
   const f = m.fast
   const fr = m.frames
   const mmu = m.env.mmu
@@ -564,7 +577,7 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
   // spin_lock(&dst->page_table_lock) for the whole copy, the source's per pte
   // page (nested, same class): modelled only under the explorer.
   const smp = m.smp
-  if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, child.mm.id)
   for (let a = parent.start; a < parent.end; ) {
     const spanEnd = pteSpanEnd(m, a, parent.end)
     // An empty source pmd is skipped; otherwise, in the kernel's order, the
@@ -574,43 +587,43 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
       a = spanEnd
       continue
     }
-    const dst = pteAllocMap(m.env, child.mm.id, a)
-    if (smp !== null) smp.locks.acquire(smp.cpu, LOCK.page_table_lock, parent.mm.id, true)
-    const src = pteOffsetMapNested(m.env, parent.mm.id, a)
+    const dst = pteAllocMap(m.env, child.mm.id, a, c.id)
+    if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, parent.mm.id, true)
+    const src = pteOffsetMapNested(m.env, parent.mm.id, a, c.id)
     for (let addr = a, k = 0; addr < spanEnd; addr += 4096, k++) {
-      let lo = readPte(m, src + k)
-      const hi = m.hi
+      let lo = readPte(m, c, src + k)
+      const hi = c.hi
       if (f.none(lo, hi)) continue
       m.counters.fork.ptesCopied++
-      m.rmap.pageRmapReserve(m)
+      m.rmap.pageRmapReserve(m, c)
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
-        mmu.setPte(dst + k, lo, hi)
+        mmu.setPte(dst + k, lo, hi, c.id)
         continue
       }
       const pfn = f.pfn(lo, hi)
       if (pfn >= fr.n || fr.test(pfn, PG.reserved)) {
-        mmu.setPte(dst + k, lo, hi)
+        mmu.setPte(dst + k, lo, hi, c.id)
         continue
       }
       if (cow) {
-        mmu.ptepSetWrprotect(src + k)
+        mmu.ptepSetWrprotect(src + k, c.id)
         lo = (lo & ~f.WRITE) >>> 0
       }
       if (shared) lo = (lo & ~f.DIRTY) >>> 0
       lo = (lo & ~f.YOUNG) >>> 0
       m.getPage(pfn)
       child.mm.rss++
-      mmu.setPte(dst + k, lo, w32 ? hi : 0)
-      m.rmap.pageDupRmap(m, pfn, child, addr, dst + k)
+      mmu.setPte(dst + k, lo, w32 ? hi : 0, c.id)
+      m.rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
     }
-    pteUnmapNested(m.env, src)
-    pteUnmap(m.env, dst)
-    if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, parent.mm.id)
+    pteUnmapNested(m.env, src, c.id)
+    pteUnmap(m.env, dst, c.id)
+    if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, parent.mm.id)
     a = spanEnd
   }
-  if (smp !== null) smp.locks.release(smp.cpu, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, child.mm.id)
 }
 
 /**
@@ -618,25 +631,32 @@ export function copyPageRange(m: Machine, child: Vma, parent: Vma): void {
  * `pte_modify` (keep the pfn, accessed and dirty bits, take the new
  * protection), then flush the range.
  */
-export function changeProtection(m: Machine, vma: Vma, start: number, end: number, prot: number): void {
+export function changeProtection(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  start: number,
+  end: number,
+  prot: number,
+): void {
   const f = m.fast
   const mmu = m.env.mmu
   const keep = m.pteChgMaskLo
   for (let a = start; a < end; ) {
     const spanEnd = pteSpanEnd(m, a, end)
-    const base = pteOffsetMap(m.env, vma.mm.id, a)
+    const base = pteOffsetMap(m.env, vma.mm.id, a, c.id)
     if (base !== NO_PTE) {
       for (let addr = a, ptr = base; addr < spanEnd; addr += 4096, ptr++) {
-        const lo = readPte(m, ptr)
-        if (!f.present(lo, m.hi)) continue
-        const old = mmu.ptepGetAndClear(ptr)
-        mmu.setPte(ptr, ((old & keep) | prot) >>> 0, mmu.lastHi)
+        const lo = readPte(m, c, ptr)
+        if (!f.present(lo, c.hi)) continue
+        const old = mmu.ptepGetAndClear(ptr, c.id)
+        mmu.setPte(ptr, ((old & keep) | prot) >>> 0, mmu.lastHi, c.id)
       }
-      pteUnmap(m.env, base)
+      pteUnmap(m.env, base, c.id)
     }
     a = spanEnd
   }
-  mmu.flushTlbRange(vma.mm.id, start, end)
+  mmu.flushTlbRange(vma.mm.id, start, end, c.id)
 }
 
 /** A SIGSEGV for `pid` at `address`. */

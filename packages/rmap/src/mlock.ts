@@ -39,6 +39,7 @@
  * - `mlockall(MCL_CURRENT)` and `munlockall` are modelled; MCL_FUTURE (which
  *   sets mm->def_flags for later mmaps) is not.
  */
+import type { Cpu } from './cpu.js'
 import {
   type Errno,
   KernelBugError,
@@ -65,14 +66,14 @@ const PAGE = 4096
  * accessed, and a write access through a clean writable pte (a read-faulted
  * MAP_SHARED page) dirties the page (set_page_dirty), as the write will.
  */
-function followPage(m: Machine, mm: Mm, address: number, write: boolean): boolean {
-  const ptr = pteOffsetMap(m.env, mm.id, address)
+function followPage(m: Machine, c: Cpu, mm: Mm, address: number, write: boolean): boolean {
+  const ptr = pteOffsetMap(m.env, mm.id, address, c.id)
   if (ptr === NO_PTE) return false
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
   const lo = w[at]!
   const hi = m.fast.words === 2 ? w[at + 1]! : 0
-  pteUnmap(m.env, ptr)
+  pteUnmap(m.env, ptr, c.id)
   const f = m.fast
   if (!f.present(lo, hi)) return false
   if (write && (lo & f.WRITE) === 0) return false
@@ -80,7 +81,7 @@ function followPage(m: Machine, mm: Mm, address: number, write: boolean): boolea
   const fr = m.frames
   // pfn_valid; the reserved ZERO_PAGE's flags are left alone.
   if (pfn >= fr.n || fr.test(pfn, PG.reserved)) return true
-  if (write && (lo & f.DIRTY) === 0) setPageDirty(m, pfn)
+  if (write && (lo & f.DIRTY) === 0) setPageDirty(m, c, pfn)
   markPageAccessed(m, pfn)
   return true
 }
@@ -95,6 +96,7 @@ function followPage(m: Machine, mm: Mm, address: number, write: boolean): boolea
  */
 export function getUserPages(
   m: Machine,
+  c: Cpu,
   mm: Mm,
   pid: number,
   start: number,
@@ -116,9 +118,9 @@ export function getUserPages(
       // COW it did is private (maybe_mkwrite left it read-only in a vma without
       // VM_WRITE), so follow_page is asked for `write && !force`.
       let lookupWrite = write
-      while (!followPage(m, mm, addr, lookupWrite)) {
+      while (!followPage(m, c, mm, addr, lookupWrite)) {
         try {
-          m.counters.faults[handleMmFault(m, vma, addr, write, pid)]++
+          m.counters.faults[handleMmFault(m, c, vma, addr, write, pid)]++
         } catch (e) {
           if (e instanceof SignalError) return i || 'EFAULT' // VM_FAULT_SIGBUS
           if (e instanceof OutOfMemoryError) return i || 'ENOMEM' // VM_FAULT_OOM
@@ -143,7 +145,14 @@ export function getUserPages(
  * get_user_pages when it did nothing, and EPERM (the kernel's bare -1) when it
  * stopped part-way.
  */
-export function makePagesPresent(m: Machine, mm: Mm, pid: number, addr: number, end: number): Errno | null {
+export function makePagesPresent(
+  m: Machine,
+  c: Cpu,
+  mm: Mm,
+  pid: number,
+  addr: number,
+  end: number,
+): Errno | null {
   const vma = mm.findVma(addr)
   if (!vma || addr >= end || end > vma.end) {
     throw new KernelBugError(
@@ -154,7 +163,7 @@ export function makePagesPresent(m: Machine, mm: Mm, pid: number, addr: number, 
   }
   const write = (vma.flags & VM.WRITE) !== 0
   const len = Math.ceil(end / PAGE) - Math.floor(addr / PAGE)
-  const ret = getUserPages(m, mm, pid, addr, len, write)
+  const ret = getUserPages(m, c, mm, pid, addr, len, write)
   if (typeof ret === 'string') return ret
   return ret === len ? null : 'EPERM'
 }
@@ -166,7 +175,7 @@ export function makePagesPresent(m: Machine, mm: Mm, pid: number, addr: number, 
  * one more vma; both are checked first, so that a refused fixup (EAGAIN, as
  * mlock_fixup and madvise_behavior report it) changes nothing.
  */
-export function isolateRange(m: Machine, vma: Vma, start: number, end: number, syscall: string): Vma {
+export function isolateRange(m: Machine, c: Cpu, vma: Vma, start: number, end: number, syscall: string): Vma {
   const splits = (start !== vma.start ? 1 : 0) + (end !== vma.end ? 1 : 0)
   if (splits > 0 && vma.mm.mapCount + splits - 1 >= m.maxMapCount) {
     throw new SyscallError(
@@ -177,8 +186,8 @@ export function isolateRange(m: Machine, vma: Vma, start: number, end: number, s
   }
   let v = vma
   // splitVma keeps the lower piece in the old vma and returns the upper one.
-  if (start !== v.start) v = splitVma(m, v, start, syscall)
-  if (end !== v.end) splitVma(m, v, end, syscall)
+  if (start !== v.start) v = splitVma(m, c, v, start, syscall)
+  if (end !== v.end) splitVma(m, c, v, end, syscall)
   return v
 }
 
@@ -190,6 +199,7 @@ export function isolateRange(m: Machine, vma: Vma, start: number, end: number, s
  */
 export function mlockFixup(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   start: number,
   end: number,
@@ -198,14 +208,14 @@ export function mlockFixup(
   syscall: string,
 ): Errno | null {
   if (newFlags === vma.flags) return null
-  const v = isolateRange(m, vma, start, end, syscall)
+  const v = isolateRange(m, c, vma, start, end, syscall)
   // vm_flags is protected by mmap_sem; a page try_to_unmap takes just before
   // VM_LOCKED is set comes back through make_pages_present below.
   v.flags = newFlags
   const pages = (end - start) / PAGE
   if (newFlags & VM.LOCKED) {
     v.mm.lockedVm += pages
-    return makePagesPresent(m, v.mm, pid, start, end)
+    return makePagesPresent(m, c, v.mm, pid, start, end)
   }
   v.mm.lockedVm -= pages
   return null
@@ -223,7 +233,15 @@ function checkArgs(syscall: string, start: number, len: number): void {
  * out to pages, then `do_mlock`: walk the vmas of [start, end), fixing each up;
  * ENOMEM at the first hole, with the vmas before it already done.
  */
-export function doMlock(m: Machine, mm: Mm, pid: number, start: number, len: number, on: boolean): void {
+export function doMlock(
+  m: Machine,
+  c: Cpu,
+  mm: Mm,
+  pid: number,
+  start: number,
+  len: number,
+  on: boolean,
+): void {
   const S = on ? 'mlock' : 'munlock'
   checkArgs(S, start, len)
   // sys_mlock/sys_munlock: len = PAGE_ALIGN(len + (start & ~PAGE_MASK)); start &= PAGE_MASK.
@@ -241,7 +259,7 @@ export function doMlock(m: Machine, mm: Mm, pid: number, start: number, len: num
     // Here vma.start <= nstart < vma.end.
     const newFlags = on ? vma.flags | VM.LOCKED : vma.flags & ~VM.LOCKED
     const tmp = Math.min(vma.end, end)
-    const err = mlockFixup(m, vma, nstart, tmp, newFlags, pid, S)
+    const err = mlockFixup(m, c, vma, nstart, tmp, newFlags, pid, S)
     if (err) throw new SyscallError(S, err, makePagesPresentReason(err, nstart, tmp))
     if (tmp >= end) return
     nstart = tmp
@@ -267,7 +285,7 @@ function makePagesPresentReason(err: Errno, start: number, end: number): string 
  * flag values are the arch's: MCL_CURRENT 1 and MCL_FUTURE 2 on i386, 0x2000
  * and 0x4000 on ppc and ppc64.
  */
-export function doMlockall(m: Machine, mm: Mm, pid: number, flags: number, syscall: string): void {
+export function doMlockall(m: Machine, c: Cpu, mm: Mm, pid: number, flags: number, syscall: string): void {
   const ppc = m.arch.name === 'ppc' || m.arch.name === 'ppc64'
   const current = ppc ? MCL_CURRENT_PPC : MCL_CURRENT
   const future = ppc ? MCL_FUTURE_PPC : MCL_FUTURE
@@ -293,6 +311,6 @@ export function doMlockall(m: Machine, mm: Mm, pid: number, flags: number, sysca
   for (const vma of [...mm.vmas]) {
     const newFlags = flags & current ? vma.flags | VM.LOCKED : vma.flags & ~VM.LOCKED
     // Errors are ignored, as do_mlockall does.
-    mlockFixup(m, vma, vma.start, vma.end, newFlags, pid, syscall)
+    mlockFixup(m, c, vma, vma.start, vma.end, newFlags, pid, syscall)
   }
 }

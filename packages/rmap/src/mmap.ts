@@ -9,6 +9,7 @@
  * and file agree, their pgoffs are contiguous and at most one of them has an
  * anon_vma, or both the same one.
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError, SyscallError } from './errors.js'
 import type { FdTable } from './fs.js'
 import { FMODE_READ, FMODE_WRITE } from './fs.js'
@@ -52,7 +53,7 @@ function pageAlign(n: number): number {
 }
 
 /** Insert a vma into its mm's sorted list (`__vma_link`), with its anon_vma link. BUGs on overlap. */
-export function vmaLink(m: Machine, vma: Vma): void {
+export function vmaLink(m: Machine, c: Cpu, vma: Vma): void {
   const mm = vma.mm
   const i = mm.findIndex(vma.start)
   const next = mm.vmas[i]
@@ -65,19 +66,19 @@ export function vmaLink(m: Machine, vma: Vma): void {
     )
   }
   mm.vmas.splice(i, 0, vma)
-  m.rmap.vmaLink(m, vma)
+  m.rmap.vmaLink(m, c, vma)
   mm.totalVm += vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm += vma.pages
   m.counters.objects.vmas++
 }
 
 /** Remove a vma from its mm (`unmap_vma`): list, anon_vma, accounting. Its ptes are gone already. */
-export function vmaUnlink(m: Machine, vma: Vma): void {
+export function vmaUnlink(m: Machine, c: Cpu, vma: Vma): void {
   const mm = vma.mm
   const i = mm.vmas.indexOf(vma)
   if (i < 0) throw new KernelBugError('unlinking a vma that is not in its mm', 'mm/mmap.c unmap_vma')
   mm.vmas.splice(i, 1)
-  m.rmap.vmaUnlink(m, vma)
+  m.rmap.vmaUnlink(m, c, vma)
   mm.totalVm -= vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm -= vma.pages
   m.counters.objects.vmas--
@@ -99,29 +100,29 @@ function canMerge(m: Machine, a: Vma, b: Vma): boolean {
  * rules). The survivor inherits an anon_vma from the one that dies
  * (anon_vma_merge). Returns the surviving vma.
  */
-export function vmaMergeAround(m: Machine, vma: Vma): Vma {
+export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma): Vma {
   const mm = vma.mm
   let cur = vma
   const i = mm.vmas.indexOf(cur)
   const prev = mm.vmas[i - 1]
   if (prev && canMerge(m, prev, cur)) {
-    absorb(m, prev, cur)
+    absorb(m, c, prev, cur)
     cur = prev
   }
   const j = mm.vmas.indexOf(cur)
   const next = mm.vmas[j + 1]
-  if (next && canMerge(m, cur, next)) absorb(m, cur, next)
+  if (next && canMerge(m, cur, next)) absorb(m, c, cur, next)
   return cur
 }
 
 /** `anon_vma_merge` + vma removal: `keep` grows over `dying`, which is adjacent. */
-function absorb(m: Machine, keep: Vma, dying: Vma): void {
+function absorb(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
   const pages = dying.pages
   const lowerDies = dying.start < keep.start
   // anon_vma_merge before the unlink: if `dying` is the only vma on its
   // anon_vma, unlinking it first would free the anon_vma its pages still name.
-  m.rmap.vmaMerge(m, keep, dying)
-  vmaUnlink(m, dying)
+  m.rmap.vmaMerge(m, c, keep, dying)
+  vmaUnlink(m, c, dying)
   unlinkFileVma(dying)
   if (lowerDies) {
     keep.start = dying.start
@@ -138,7 +139,7 @@ function absorb(m: Machine, keep: Vma, dying: Vma): void {
  * (below or above) is a copy on the same anon_vma list; the upper piece's
  * pgoff moves by the offset. ENOMEM at the map-count limit.
  */
-export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): Vma {
+export function splitVma(m: Machine, c: Cpu, vma: Vma, addr: number, syscall: string): Vma {
   const mm = vma.mm
   if (mm.mapCount >= m.maxMapCount) {
     throw new SyscallError(
@@ -154,8 +155,8 @@ export function splitVma(m: Machine, vma: Vma, addr: number, syscall: string): V
   if (vma.flags & VM.LOCKED) mm.lockedVm -= (vma.end - addr) / PAGE
   vma.end = addr
   if (vma.file) (vma.flags & VM.SHARED ? vma.file.iMmapShared : vma.file.iMmap).push(upper)
-  vmaLink(m, upper)
-  m.rmap.vmaSplit(m, vma, upper)
+  vmaLink(m, c, upper)
+  m.rmap.vmaSplit(m, c, vma, upper)
   return upper
 }
 
@@ -214,6 +215,7 @@ function checkRange(m: Machine, syscall: string, addr: number, len: number): num
  */
 export function doMmap(
   m: Machine,
+  c: Cpu,
   mm: Mm,
   addr: number,
   length: number,
@@ -283,7 +285,7 @@ export function doMmap(
     if (addr % PAGE !== 0)
       throw new SyscallError(S, 'EINVAL', `MAP_FIXED address 0x${addr.toString(16)} is not page aligned`)
     start = addr
-    doMunmap(m, mm, start, len, S)
+    doMunmap(m, c, mm, start, len, S)
   } else {
     start = getUnmappedArea(m, mm, addr, len)
   }
@@ -299,8 +301,8 @@ export function doMmap(
     null,
   )
   linkFileVma(vma)
-  vmaLink(m, vma)
-  vmaMergeAround(m, vma)
+  vmaLink(m, c, vma)
+  vmaMergeAround(m, c, vma)
   return start
 }
 
@@ -308,7 +310,14 @@ export function doMmap(
  * `do_munmap(mm, start, len)`: split the vmas at the edges, zap their ptes,
  * free the page tables no vma needs any more, and drop the vmas.
  */
-export function doMunmap(m: Machine, mm: Mm, start: number, length: number, syscall = 'munmap'): void {
+export function doMunmap(
+  m: Machine,
+  c: Cpu,
+  mm: Mm,
+  start: number,
+  length: number,
+  syscall = 'munmap',
+): void {
   const len = checkRange(m, syscall, start, length)
   if (len === 0) throw new SyscallError(syscall, 'EINVAL', 'length is 0')
   const end = start + len
@@ -322,19 +331,19 @@ export function doMunmap(m: Machine, mm: Mm, start: number, length: number, sysc
   if (splits > 0 && mm.mapCount + splits - 1 >= m.maxMapCount) {
     throw new SyscallError(syscall, 'ENOMEM', `splitting would exceed vm.max_map_count (${m.maxMapCount})`)
   }
-  if (first.start < start) first = splitVma(m, first, start, syscall)
+  if (first.start < start) first = splitVma(m, c, first, start, syscall)
   const last = mm.findVma(end)
-  if (last && last.start < end) splitVma(m, last, end, syscall)
+  if (last && last.start < end) splitVma(m, c, last, end, syscall)
   const i = mm.findIndex(start)
   const doomed: Vma[] = []
   for (let j = i; j < mm.vmas.length && mm.vmas[j]!.start < end; j++) doomed.push(mm.vmas[j]!)
-  for (const v of doomed) zapPageRange(m, v, v.start, v.end)
+  for (const v of doomed) zapPageRange(m, c, v, v.start, v.end)
   const prev = mm.vmas[i - 1] ?? null
   for (const v of doomed) {
-    vmaUnlink(m, v)
+    vmaUnlink(m, c, v)
     unlinkFileVma(v)
   }
-  freePgtables(m, mm, prev, start, end)
+  freePgtables(m, c, mm, prev, start, end)
 }
 
 /** `__vma_link_file`: put a file vma on its address_space's i_mmap_shared (VM_SHARED) or i_mmap list. */
@@ -356,7 +365,7 @@ export function unlinkFileVma(v: Vma): void {
  * only at pgd granularity (1 GB on PAE, 2 GB on ppc64, 4 MB on 2-level), so
  * pte pages under a partly used pgd entry stay until exit.
  */
-function freePgtables(m: Machine, mm: Mm, prev: Vma | null, start: number, end: number): void {
+function freePgtables(m: Machine, c: Cpu, mm: Mm, prev: Vma | null, start: number, end: number): void {
   const g = m.arch.geometry
   const pgdir = 2 ** g.PGDIR_SHIFT
   let first = Math.floor(start / pgdir) * pgdir
@@ -367,14 +376,14 @@ function freePgtables(m: Machine, mm: Mm, prev: Vma | null, start: number, end: 
   if (last <= first) return
   const from = m.fast.pgdIndex(first)
   const to = last >= m.taskSize ? g.USER_PTRS_PER_PGD : m.fast.pgdIndex(last)
-  if (to > from) clearPageTables(m.env, mm.id, from, to - from)
+  if (to > from) clearPageTables(m.env, mm.id, from, to - from, c.id)
 }
 
 /**
  * `sys_mprotect(start, len, prot)`. As in the kernel, the vmas before a hole
  * keep their new protection when the walk then fails with ENOMEM.
  */
-export function doMprotect(m: Machine, mm: Mm, start: number, length: number, prot: number): void {
+export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: number, prot: number): void {
   const S = 'mprotect'
   // sys_mprotect has no TASK_SIZE test: a range above it finds no vma (ENOMEM).
   if (!Number.isInteger(start) || start < 0 || start % PAGE !== 0) {
@@ -409,7 +418,7 @@ export function doMprotect(m: Machine, mm: Mm, start: number, length: number, pr
     const tmp = Math.min(vma.end, end)
     // `prev` of 2.6.7's sys_mprotect: the vma that now holds [nstart, tmp),
     // which a merge may have grown over its neighbours on both sides.
-    const prev = mprotectFixup(m, vma, nstart, tmp, newFlags)
+    const prev = mprotectFixup(m, c, vma, nstart, tmp, newFlags)
     // Continue from prev->vm_end: after a merge with the next vma the walk
     // resumes past it, not at a start no vma has any more.
     nstart = Math.max(tmp, prev.end)
@@ -422,15 +431,15 @@ export function doMprotect(m: Machine, mm: Mm, start: number, length: number, pr
 }
 
 /** `mprotect_fixup`: split off [start, end) of vma, give it the new flags, rewrite its ptes, merge. */
-function mprotectFixup(m: Machine, vma: Vma, start: number, end: number, newFlags: number): Vma {
+function mprotectFixup(m: Machine, c: Cpu, vma: Vma, start: number, end: number, newFlags: number): Vma {
   if (newFlags === vma.flags) return vma
   let v = vma
-  if (v.start < start) v = splitVma(m, v, start, 'mprotect')
-  if (v.end > end) splitVma(m, v, end, 'mprotect')
+  if (v.start < start) v = splitVma(m, c, v, start, 'mprotect')
+  if (v.end > end) splitVma(m, c, v, end, 'mprotect')
   if ((v.flags & VM.LOCKED) !== (newFlags & VM.LOCKED))
     v.mm.lockedVm += newFlags & VM.LOCKED ? v.pages : -v.pages
   v.flags = newFlags
   v.pageProt = vmPageProt(m, newFlags)
-  changeProtection(m, v, v.start, v.end, v.pageProt)
-  return vmaMergeAround(m, v)
+  changeProtection(m, c, v, v.start, v.end, v.pageProt)
+  return vmaMergeAround(m, c, v)
 }

@@ -53,6 +53,7 @@
  *   linked after; if a destination page table cannot be allocated, the ptes
  *   already moved go back and the call fails with ENOMEM.
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { makePageExclusive } from './memory.js'
@@ -78,13 +79,13 @@ const S = 'mremap'
  * `get_one_pte_map_nested(mm, addr)`: the source pte mapped with KM_PTE1, or
  * NO_PTE (nothing mapped) when there is no pte page or the pte is none.
  */
-function getOnePteMapNested(m: Machine, mm: number, addr: number): number {
-  const ptr = pteOffsetMapNested(m.env, mm, addr)
+function getOnePteMapNested(m: Machine, c: Cpu, mm: number, addr: number): number {
+  const ptr = pteOffsetMapNested(m.env, mm, addr, c.id)
   if (ptr === NO_PTE) return NO_PTE
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
   if (m.fast.none(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)) {
-    pteUnmapNested(m.env, ptr)
+    pteUnmapNested(m.env, ptr, c.id)
     return NO_PTE
   }
   return ptr
@@ -109,43 +110,43 @@ function getOnePteMapNested(m: Machine, mm: number, addr: number): number {
  * Throws OutOfMemoryError (with nothing mapped or moved) when the destination
  * page table cannot be allocated.
  */
-function moveOnePage(m: Machine, mm: Mm, oldAddr: number, newAddr: number): boolean {
+function moveOnePage(m: Machine, c: Cpu, mm: Mm, oldAddr: number, newAddr: number): boolean {
   const env = m.env
-  let src = getOnePteMapNested(m, mm.id, oldAddr)
+  let src = getOnePteMapNested(m, c, mm.id, oldAddr)
   if (src === NO_PTE) return true
   // page_table_present(mm, new_addr)
   if (lookupPte(env, mm.id, newAddr) === NO_PTE) {
-    pteUnmapNested(env, src)
+    pteUnmapNested(env, src, c.id)
     src = NO_PTE
   }
-  const dst = pteAllocMap(env, mm.id, newAddr)
-  if (src === NO_PTE) src = getOnePteMapNested(m, mm.id, oldAddr)
+  const dst = pteAllocMap(env, mm.id, newAddr, c.id)
+  if (src === NO_PTE) src = getOnePteMapNested(m, c, mm.id, oldAddr)
   if (src !== NO_PTE) {
     const mmu = env.mmu
     const f = m.fast
-    if (!canMoveOnePte(m, mm, src, newAddr)) {
-      pteUnmapNested(env, src)
-      pteUnmap(env, dst)
+    if (!canMoveOnePte(m, c, mm, src, newAddr)) {
+      pteUnmapNested(env, src, c.id)
+      pteUnmap(env, dst, c.id)
       return false
     }
-    const lo = mmu.ptepGetAndClear(src)
+    const lo = mmu.ptepGetAndClear(src, c.id)
     const hi = mmu.lastHi
-    mmu.flushTlbPage(mm.id, oldAddr)
-    mmu.setPte(dst, lo, hi)
+    mmu.flushTlbPage(mm.id, oldAddr, c.id)
+    mmu.setPte(dst, lo, hi, c.id)
     // The rmap design hears of a moved present pte of a tracked page.
     if (f.present(lo, hi)) {
       const pfn = f.pfn(lo, hi)
       if (pfn < m.frames.n && !m.frames.test(pfn, PG.reserved))
-        m.rmap.pteMoved(m, pfn, mm, oldAddr, src, newAddr, dst)
+        m.rmap.pteMoved(m, c, pfn, mm, oldAddr, src, newAddr, dst)
     }
-    pteUnmapNested(env, src)
+    pteUnmapNested(env, src, c.id)
   }
-  pteUnmap(env, dst)
+  pteUnmap(env, dst, c.id)
   return true
 }
 
 /** `can_move_one_pte(src, new_addr)`: a present pte of a tracked page moves only if the design agrees. */
-function canMoveOnePte(m: Machine, mm: Mm, src: number, newAddr: number): boolean {
+function canMoveOnePte(m: Machine, c: Cpu, mm: Mm, src: number, newAddr: number): boolean {
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, src)
   const lo = w[at]!
@@ -153,7 +154,7 @@ function canMoveOnePte(m: Machine, mm: Mm, src: number, newAddr: number): boolea
   if (!m.fast.present(lo, hi)) return true
   const pfn = m.fast.pfn(lo, hi)
   if (pfn >= m.frames.n || m.frames.test(pfn, PG.reserved)) return true
-  return m.rmap.canMoveOnePte(m, pfn, mm, newAddr)
+  return m.rmap.canMoveOnePte(m, c, pfn, mm, newAddr)
 }
 
 /**
@@ -167,25 +168,33 @@ function canMoveOnePte(m: Machine, mm: Mm, src: number, newAddr: number): boolea
  * allocated, the ptes already moved are moved back (their old page tables
  * still exist) and the move fails with ENOMEM.
  */
-export function movePageTables(m: Machine, mm: Mm, newAddr: number, oldAddr: number, len: number): void {
+export function movePageTables(
+  m: Machine,
+  c: Cpu,
+  mm: Mm,
+  newAddr: number,
+  oldAddr: number,
+  len: number,
+): void {
   let offset = len
   try {
     while (offset > 0) {
       offset -= PAGE
-      if (moveOnePage(m, mm, oldAddr + offset, newAddr + offset)) continue
+      if (moveOnePage(m, c, mm, oldAddr + offset, newAddr + offset)) continue
       const vma = mm.findVma(oldAddr + offset)
       if (!vma || vma.start > oldAddr + offset)
         throw new KernelBugError(
           'make_page_exclusive: a vma covers the pte being moved',
           'mm/mremap.c move_page_tables',
         )
-      makePageExclusive(m, vma, oldAddr + offset)
+      makePageExclusive(m, c, vma, oldAddr + offset)
       m.counters.rmap.mremapCows++
       offset += PAGE
     }
   } catch (e) {
     if (!(e instanceof OutOfMemoryError)) throw e
-    for (offset += PAGE; offset < len; offset += PAGE) moveOnePage(m, mm, newAddr + offset, oldAddr + offset)
+    for (offset += PAGE; offset < len; offset += PAGE)
+      moveOnePage(m, c, mm, newAddr + offset, oldAddr + offset)
     throw new SyscallError(S, 'ENOMEM', 'move_page_tables: no memory for a destination page table or a copy')
   }
 }
@@ -198,6 +207,7 @@ export function movePageTables(m: Machine, mm: Mm, newAddr: number, oldAddr: num
  */
 export function moveVma(
   m: Machine,
+  c: Cpu,
   mm: Mm,
   pid: number,
   vma: Vma,
@@ -221,15 +231,15 @@ export function moveVma(
   // it may take the new address as its origin, and so merge more often (the
   // design decides: anon_vma's rule; anonmm's copy_vma always kept the origin).
   if (!vma.file && m.rmap.vmaMoveRebase(vma)) pgoff = newAddr / PAGE
-  movePageTables(m, mm, newAddr, addr, oldLen)
+  movePageTables(m, c, mm, newAddr, addr, oldLen)
   const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
   // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
   linkFileVma(moved)
-  vmaLink(m, moved)
-  vmaMergeAround(m, moved)
+  vmaLink(m, c, moved)
+  vmaMergeAround(m, c, moved)
   // The old vma object may have merged away: everything from here goes by address.
-  if (oldLen > 0) doMunmap(m, mm, addr, oldLen, S)
-  if (locked && newLen > oldLen) makePagesPresent(m, mm, pid, newAddr + oldLen, newAddr + newLen)
+  if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
+  if (locked && newLen > oldLen) makePagesPresent(m, c, mm, pid, newAddr + oldLen, newAddr + newLen)
   return newAddr
 }
 
@@ -241,6 +251,7 @@ function checkInt(name: string, v: number): void {
 /** `do_mremap(addr, old_len, new_len, flags, new_addr)`: the address of the (possibly moved) mapping. */
 export function doMremap(
   m: Machine,
+  c: Cpu,
   mm: Mm,
   pid: number,
   addr: number,
@@ -282,11 +293,11 @@ export function doMremap(
       throw new SyscallError(S, 'EINVAL', 'MREMAP_FIXED range goes past TASK_SIZE')
     if ((newAddr <= addr && newAddr + newLen > addr) || (addr <= newAddr && addr + oldLen > newAddr))
       throw new SyscallError(S, 'EINVAL', 'the old and new ranges overlap')
-    doMunmap(m, mm, newAddr, newLen, S)
+    doMunmap(m, c, mm, newAddr, newLen, S)
   }
   // Shrinking always works: unmap the tail.
   if (oldLen >= newLen) {
-    if (oldLen !== newLen) doMunmap(m, mm, addr + newLen, oldLen - newLen, S)
+    if (oldLen !== newLen) doMunmap(m, c, mm, addr + newLen, oldLen - newLen, S)
     if (!(flags & MREMAP_FIXED) || newAddr === addr) return addr
     oldLen = newLen
   }
@@ -311,7 +322,7 @@ export function doMremap(
       mm.totalVm += pages
       if (vma.flags & VM.LOCKED) {
         mm.lockedVm += pages
-        makePagesPresent(m, mm, pid, addr + oldLen, addr + newLen)
+        makePagesPresent(m, c, mm, pid, addr + oldLen, addr + newLen)
       }
       return addr
     }
@@ -325,5 +336,5 @@ export function doMremap(
   }
   let target = newAddr
   if (!(flags & MREMAP_FIXED)) target = getUnmappedArea(m, mm, 0, newLen, S)
-  return moveVma(m, mm, pid, vma, addr, oldLen, newLen, target)
+  return moveVma(m, c, mm, pid, vma, addr, oldLen, newLen, target)
 }

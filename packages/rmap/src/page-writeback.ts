@@ -35,6 +35,7 @@
  */
 
 import { PS } from './arch/percpu.js'
+import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
@@ -66,14 +67,14 @@ export function pagesUnderWriteback(m: Machine): number[] {
  * `test_set_page_writeback` as a writepage submits its bio: PG_writeback set
  * (BUG if it already was), nr_writeback++, the write queued.
  */
-export function setPageWriteback(m: Machine, pfn: number): void {
+export function setPageWriteback(m: Machine, c: Cpu, pfn: number): void {
   if (m.frames.testAndSet(pfn, PG.writeback))
     throw new KernelBugError(
       'a page submitted for write-back is not already under write-back',
       'mm/page-writeback.c test_set_page_writeback',
       `pfn ${pfn}`,
     )
-  m.env.pageState.inc(m.env.cpu, PS.nr_writeback)
+  m.env.pageState.inc(c.id, PS.nr_writeback)
   queueOf(m).pfns.push(pfn)
 }
 
@@ -93,7 +94,7 @@ function rotateReclaimablePage(m: Machine, pfn: number): boolean {
 }
 
 /** `end_page_writeback`: the write of `pfn` completed (see the module comment). */
-function endPageWriteback(m: Machine, pfn: number): void {
+function endPageWriteback(m: Machine, c: Cpu, pfn: number): void {
   const fr = m.frames
   if (fr.test(pfn, PG.reclaim)) {
     fr.clear(pfn, PG.reclaim)
@@ -106,12 +107,12 @@ function endPageWriteback(m: Machine, pfn: number): void {
       `pfn ${pfn}`,
     )
   fr.clear(pfn, PG.writeback)
-  m.env.pageState.dec(m.env.cpu, PS.nr_writeback)
+  m.env.pageState.dec(c.id, PS.nr_writeback)
   m.counters.reclaim.writebacksCompleted++
 }
 
 /** Complete every write in flight, oldest first. Returns how many completed. */
-export function completeWriteback(m: Machine): number {
+export function completeWriteback(m: Machine, c: Cpu): number {
   const q = queues.get(m)
   if (!q) return 0
   let n = 0
@@ -119,7 +120,7 @@ export function completeWriteback(m: Machine): number {
   for (; q.head < q.pfns.length; q.head++) {
     const pfn = q.pfns[q.head]!
     if (pfn < 0) continue
-    endPageWriteback(m, pfn)
+    endPageWriteback(m, c, pfn)
     n++
   }
   q.pfns.length = 0
@@ -128,7 +129,7 @@ export function completeWriteback(m: Machine): number {
 }
 
 /** `wait_on_page_writeback(page)`: if `pfn` is under write-back, its write completes now. */
-export function waitOnPageWriteback(m: Machine, pfn: number): void {
+export function waitOnPageWriteback(m: Machine, c: Cpu, pfn: number): void {
   if (!m.frames.test(pfn, PG.writeback)) return
   const q = queueOf(m)
   const i = q.pfns.indexOf(pfn, q.head)
@@ -139,5 +140,5 @@ export function waitOnPageWriteback(m: Machine, pfn: number): void {
       `pfn ${pfn}`,
     )
   q.pfns[i] = -1
-  endPageWriteback(m, pfn)
+  endPageWriteback(m, c, pfn)
 }

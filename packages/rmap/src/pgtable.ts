@@ -132,65 +132,71 @@ export function pteVal(env: PgtableEnv, ptr: PtePtr): bigint {
  * pte page with its mm and base address and count it, except on ppc/ppc64
  * before mem_init_done (BROKEN_PPC_PTE_ALLOC_ONE).
  */
-function pgtableAddRmap(env: PgtableEnv, pfn: number, mm: number, address: bigint): void {
+function pgtableAddRmap(env: PgtableEnv, pfn: number, mm: number, address: bigint, cpu: number): void {
   // The re-introduced ppc-early-pte-count bug counts without this guard.
   if (env.arch.pgtable.brokenPteAllocOneEarly && !env.memInitDone && !(env.bugs & BUG.ppcEarlyPteCount))
     return
   const span = BigInt(env.arch.geometry.PTRS_PER_PTE) * env.arch.geometry.PAGE_SIZE
   env.setPageMapping(pfn, mm, address - (address % span))
-  env.pageState.inc(env.cpu, PS.nr_page_table_pages)
+  env.pageState.inc(cpu, PS.nr_page_table_pages)
 }
 
 /** `pgtable_remove_rmap`: untag and uncount (2.6.4–2.6.6). */
-function pgtableRemoveRmap(env: PgtableEnv, pfn: number): void {
+function pgtableRemoveRmap(env: PgtableEnv, pfn: number, cpu: number): void {
   env.setPageMapping(pfn, NO_MAPPING, 0n)
-  env.pageState.dec(env.cpu, PS.nr_page_table_pages)
+  env.pageState.dec(cpu, PS.nr_page_table_pages)
 }
 
-function mapPte(env: PgtableEnv, ptePfn: number, slot: number): void {
-  if (env.arch.pgtable.pteOffsetMapKmaps) env.kmap.map(env.cpu, slot, ptePfn, env.isHighmem(ptePfn))
+function mapPte(env: PgtableEnv, ptePfn: number, slot: number, cpu: number): void {
+  if (env.arch.pgtable.pteOffsetMapKmaps) env.kmap.map(cpu, slot, ptePfn, env.isHighmem(ptePfn))
 }
 
 /**
  * `pte_offset_map(pmd, address)` for a user address: the pte location, mapped
  * through kmap slot KM_PTE0 where the arch kmaps pte pages. Returns
  * {@link NO_PTE} (and maps nothing) when there is no pte page. Pair with
- * {@link pteUnmap}.
+ * {@link pteUnmap}. The slot is `cpu`'s (the cpu the caller runs on; the VM
+ * model passes its cpu context's id, a direct caller may leave it to `env.cpu`).
  */
-export function pteOffsetMap(env: PgtableEnv, mm: number, address: number): PtePtr {
-  return offsetMap(env, mm, address, KM.KM_PTE0)
+export function pteOffsetMap(env: PgtableEnv, mm: number, address: number, cpu: number = env.cpu): PtePtr {
+  return offsetMap(env, mm, address, KM.KM_PTE0, cpu)
 }
 
 /** `pte_offset_map_nested`: as {@link pteOffsetMap} with slot KM_PTE1. Pair with {@link pteUnmapNested}. */
-export function pteOffsetMapNested(env: PgtableEnv, mm: number, address: number): PtePtr {
-  return offsetMap(env, mm, address, KM.KM_PTE1)
+export function pteOffsetMapNested(
+  env: PgtableEnv,
+  mm: number,
+  address: number,
+  cpu: number = env.cpu,
+): PtePtr {
+  return offsetMap(env, mm, address, KM.KM_PTE1, cpu)
 }
 
-function offsetMap(env: PgtableEnv, mm: number, address: number, slot: number): PtePtr {
+function offsetMap(env: PgtableEnv, mm: number, address: number, slot: number, cpu: number): PtePtr {
   const { fast } = env.arch
   checkUserAddress(env.arch, 'pteOffsetMap', address)
   const at = pmdSlot(env, mm, fast.pgdIndex(address), fast.pmdIndex(address), false)
   if (at < 0) return NO_PTE
   const ptePfn = pmdPtePage(env, at)
   if (ptePfn < 0) return NO_PTE
-  mapPte(env, ptePfn, slot)
+  mapPte(env, ptePfn, slot, cpu)
   return ptePtr(env, ptePfn, fast.pteIndex(address))
 }
 
 /** `pte_unmap`: release what {@link pteOffsetMap} or {@link pteAllocMap} mapped. */
-export function pteUnmap(env: PgtableEnv, ptr: PtePtr): void {
-  unmapPte(env, ptr, KM.KM_PTE0)
+export function pteUnmap(env: PgtableEnv, ptr: PtePtr, cpu: number = env.cpu): void {
+  unmapPte(env, ptr, KM.KM_PTE0, cpu)
 }
 
 /** `pte_unmap_nested`. */
-export function pteUnmapNested(env: PgtableEnv, ptr: PtePtr): void {
-  unmapPte(env, ptr, KM.KM_PTE1)
+export function pteUnmapNested(env: PgtableEnv, ptr: PtePtr, cpu: number = env.cpu): void {
+  unmapPte(env, ptr, KM.KM_PTE1, cpu)
 }
 
-function unmapPte(env: PgtableEnv, ptr: PtePtr, slot: number): void {
+function unmapPte(env: PgtableEnv, ptr: PtePtr, slot: number, cpu: number): void {
   if (!env.arch.pgtable.pteOffsetMapKmaps) return
   const pfn = ptePage(env, ptr)
-  env.kmap.unmap(env.cpu, slot, pfn, env.isHighmem(pfn))
+  env.kmap.unmap(cpu, slot, pfn, env.isHighmem(pfn))
 }
 
 /**
@@ -199,7 +205,7 @@ function unmapPte(env: PgtableEnv, ptr: PtePtr, slot: number): void {
  * {@link pteUnmap}). A new pte page is counted in nr_page_table_pages on the
  * current cpu (2.6.5-aa, 2.6.7) or through pgtable_add_rmap (2.6.4).
  */
-export function pteAllocMap(env: PgtableEnv, mm: number, address: number): PtePtr {
+export function pteAllocMap(env: PgtableEnv, mm: number, address: number, cpu: number = env.cpu): PtePtr {
   const { arch } = env
   const { fast } = arch
   checkUserAddress(arch, 'pteAllocMap', address)
@@ -213,27 +219,31 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number): PtePt
     if (pmdPtePage(env, at) >= 0) {
       arch.pgtable.pteFree(env, pfn)
     } else {
-      if (env.rules.pgtableRmap) pgtableAddRmap(env, pfn, mm, BigInt(address))
-      else if (env.rules.countsUserPteTables) env.pageState.inc(env.cpu, PS.nr_page_table_pages)
+      if (env.rules.pgtableRmap) pgtableAddRmap(env, pfn, mm, BigInt(address), cpu)
+      else if (env.rules.countsUserPteTables) env.pageState.inc(cpu, PS.nr_page_table_pages)
       pmdPopulate(env, at, pfn)
     }
     ptePfn = pmdPtePage(env, at)
   }
-  mapPte(env, ptePfn, KM.KM_PTE0)
+  mapPte(env, ptePfn, KM.KM_PTE0, cpu)
   return ptePtr(env, ptePfn, fast.pteIndex(address))
 }
 
-/** Let the racing "other thread" run while page_table_lock is dropped; it must restore the cpu. */
+/**
+ * Let the racing "other thread" run while page_table_lock is dropped. `env.cpu`
+ * (what a direct caller's arch calls default to) is put back as it was,
+ * whatever the hook did with it.
+ */
 function runRacer(env: PgtableEnv, mm: number, address: bigint): void {
   const hook = env.onPageTableLockDropped
   if (!hook) return
-  const cpu = env.cpu
+  const prev = env.cpu
   env.onPageTableLockDropped = undefined // the other thread allocates without racing again
   try {
     hook(mm, address)
   } finally {
     env.onPageTableLockDropped = hook
-    env.cpu = cpu
+    env.cpu = prev
   }
 }
 
@@ -257,7 +267,7 @@ function kernelIndices(arch: Arch, address: bigint): [number, number, number] {
  * the 2.6.4 profile counts them (through pgtable_add_rmap, skipped on ppc and
  * ppc64 before mem_init_done).
  */
-export function pteAllocKernel(env: PgtableEnv, mm: number, address: bigint): PtePtr {
+export function pteAllocKernel(env: PgtableEnv, mm: number, address: bigint, cpu: number = env.cpu): PtePtr {
   const { arch } = env
   const [pgdI, pmdI, pteI] = kernelIndices(arch, address)
   if (pgdI >= arch.geometry.PTRS_PER_PGD) {
@@ -280,7 +290,7 @@ export function pteAllocKernel(env: PgtableEnv, mm: number, address: bigint): Pt
     if (pmdPtePage(env, at) >= 0) {
       arch.pgtable.pteFreeKernel(env, pfn)
     } else {
-      if (env.rules.countsKernelPteTables) pgtableAddRmap(env, pfn, mm, address)
+      if (env.rules.countsKernelPteTables) pgtableAddRmap(env, pfn, mm, address, cpu)
       pmdPopulate(env, at, pfn)
     }
     ptePfn = pmdPtePage(env, at)
@@ -325,17 +335,17 @@ export function lookupPte(env: PgtableEnv, mm: number, address: number): PtePtr 
 
 /**
  * `free_one_pmd`: free the pte page a pmd entry points to and clear the entry.
- * The pte page is uncounted on the current cpu (dec_page_state, or
+ * The pte page is uncounted on `cpu` (dec_page_state, or
  * pgtable_remove_rmap on 2.6.4), then freed through `pte_free_tlb`.
  */
-function freeOnePmd(env: PgtableEnv, at: number): void {
+function freeOnePmd(env: PgtableEnv, at: number, cpu: number): void {
   const ptePfn = pmdPtePage(env, at)
   if (ptePfn < 0) return
   const w = env.tables.words
   w[at] = 0
   if (pmdWords(env.arch) === 2) w[at + 1] = 0
-  if (env.rules.pgtableRmap) pgtableRemoveRmap(env, ptePfn)
-  else if (env.rules.countsUserPteTables) env.pageState.dec(env.cpu, PS.nr_page_table_pages)
+  if (env.rules.pgtableRmap) pgtableRemoveRmap(env, ptePfn, cpu)
+  else if (env.rules.countsUserPteTables) env.pageState.dec(cpu, PS.nr_page_table_pages)
   env.arch.pgtable.pteFree(env, ptePfn)
 }
 
@@ -344,7 +354,13 @@ function freeOnePmd(env: PgtableEnv, at: number): void {
  * layouts that allocate them on demand) under `nr` pgd entries from `first`.
  * The caller has already unmapped every pte in that range.
  */
-export function clearPageTables(env: PgtableEnv, mm: number, first: number, nr: number): void {
+export function clearPageTables(
+  env: PgtableEnv,
+  mm: number,
+  first: number,
+  nr: number,
+  cpu: number = env.cpu,
+): void {
   const { arch, tables } = env
   const g = arch.geometry
   if (mm === INIT_MM)
@@ -368,14 +384,14 @@ export function clearPageTables(env: PgtableEnv, mm: number, first: number, nr: 
   for (let i = first; i < first + nr; i++) {
     const pgdAt = pgdBase + i * pgdWords(arch)
     if (g.levels === 2) {
-      freeOnePmd(env, pgdAt)
+      freeOnePmd(env, pgdAt, cpu)
       continue
     }
     const { lo, hi } = readEntry(env, pgdAt, pgdWords(arch))
     if (lo === 0 && hi === 0) continue
     const pmdPfn = arch.fast.pgdPfn(lo, hi)
     const pmdBase = tables.base(pmdPfn)
-    for (let j = 0; j < g.PTRS_PER_PMD; j++) freeOnePmd(env, pmdBase + j * pmdWords(arch))
+    for (let j = 0; j < g.PTRS_PER_PMD; j++) freeOnePmd(env, pmdBase + j * pmdWords(arch), cpu)
     if (arch.pgtable.pgdPreallocPmds === 0) {
       // pmd_free_tlb: ppc64 pmds come and go with their pgd entry; i386 PAE
       // keeps its pgd_alloc-time pmds until pgd_free.

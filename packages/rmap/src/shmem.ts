@@ -33,6 +33,7 @@
  *   free_swap_and_cache); swapoff's `shmem_unuse` finds the entry in a vector
  *   and moves the page back into the inode's page cache.
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { findLockPage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
@@ -73,7 +74,7 @@ export function shmemInfo(as: AddressSpace): ShmemInfo | null {
  * with a reference for the caller: cached, brought back from swap
  * (move_from_swap_cache), or a new zeroed page.
  */
-export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number {
+export function shmemGetpage(m: Machine, c: Cpu, as: AddressSpace, idx: number): number {
   const info = as.shmem!
   const cached = findLockPage(m, as, idx)
   if (cached >= 0) return cached
@@ -83,8 +84,8 @@ export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number 
     const pfn = readSwapCacheAsync(m, entry) // lookup_swap_cache, or read in: a reference for us
     if (fr.testAndSet(pfn, PG.locked))
       throw new KernelBugError('lock_page of a page nobody unlocks', `${WHERE} shmem_getpage`, `pfn ${pfn}`)
-    waitOnPageWriteback(m, pfn) // shmem_getpage waits for a write reclaim started
-    moveFromSwapCache(m, pfn, as, idx, entry)
+    waitOnPageWriteback(m, c, pfn) // shmem_getpage waits for a write reclaim started
+    moveFromSwapCache(m, c, pfn, as, idx, entry)
     fr.clear(pfn, PG.locked)
     return pfn
   }
@@ -99,7 +100,7 @@ export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number 
   m.fs.nrPages++
   m.lruAddInactive(pfn)
   fr.set(pfn, PG.uptodate)
-  setPageDirty(m, pfn)
+  setPageDirty(m, c, pfn)
   m.getPage(pfn)
   return pfn
 }
@@ -109,9 +110,9 @@ export function shmemGetpage(m: Machine, as: AddressSpace, idx: number): number 
  * exists, in the page cache or brought back from swap, with a reference for
  * the caller; -1 for a hole (SGP_READ allocates nothing).
  */
-export function shmemGetpageRead(m: Machine, as: AddressSpace, idx: number): number {
+export function shmemGetpageRead(m: Machine, c: Cpu, as: AddressSpace, idx: number): number {
   if (!as.pages.has(idx) && !as.shmem!.swap.has(idx)) return -1
-  return shmemGetpage(m, as, idx)
+  return shmemGetpage(m, c, as, idx)
 }
 
 /**
@@ -123,6 +124,7 @@ export function shmemGetpageRead(m: Machine, as: AddressSpace, idx: number): num
  */
 export function moveFromSwapCache(
   m: Machine,
+  c: Cpu,
   pfn: number,
   as: AddressSpace,
   idx: number,
@@ -145,7 +147,7 @@ export function moveFromSwapCache(
   as.pages.set(idx, pfn)
   m.fs.nrPages++
   fr.clear(pfn, PG.dirty)
-  setPageDirty(m, pfn)
+  setPageDirty(m, c, pfn)
   as.shmem!.swap.delete(idx)
   swapFree(m, entry) // the swap cache's reference
   swapFree(m, entry) // the vector's reference
@@ -155,11 +157,11 @@ export function moveFromSwapCache(
  * `shmem_nopage(vma, address)`: the tmpfs page at the linear page offset, or
  * {@link NOPAGE_SIGBUS} at or past i_size rounded up to a page.
  */
-export function shmemNopage(m: Machine, vma: Vma, address: number): number {
+export function shmemNopage(m: Machine, c: Cpu, vma: Vma, address: number): number {
   const as = vma.file!
   const idx = vma.linearIndex(address)
   if (idx >= as.sizePages) return NOPAGE_SIGBUS
-  const pfn = shmemGetpage(m, as, idx)
+  const pfn = shmemGetpage(m, c, as, idx)
   markPageAccessed(m, pfn)
   return pfn
 }
@@ -171,7 +173,7 @@ export function shmemNopage(m: Machine, vma: Vma, address: number): number {
  * when it was redirtied and stays in the page cache (inode locked, or no free
  * swap slot).
  */
-export function shmemWritepage(m: Machine, pfn: number, as: AddressSpace): boolean {
+export function shmemWritepage(m: Machine, c: Cpu, pfn: number, as: AddressSpace): boolean {
   const fr = m.frames
   const info = as.shmem!
   const where = `${WHERE} shmem_writepage`
@@ -181,12 +183,12 @@ export function shmemWritepage(m: Machine, pfn: number, as: AddressSpace): boole
     throw new KernelBugError('shmem_writepage: the page is not mapped', where, `pfn ${pfn}`)
   const idx = fr.index[pfn]!
   if (info.locked) {
-    setPageDirty(m, pfn) // redirty: SHM_LOCKed
+    setPageDirty(m, c, pfn) // redirty: SHM_LOCKed
     return false
   }
   const entry = getSwapPage(m)
   if (!entry) {
-    setPageDirty(m, pfn) // redirty: no swap
+    setPageDirty(m, c, pfn) // redirty: no swap
     return false
   }
   if (idx >= info.nextIndex) throw new KernelBugError('shmem_writepage: the swap vector slot exists', where)
@@ -226,14 +228,14 @@ function moveToSwapCache(m: Machine, pfn: number, as: AddressSpace, entry: numbe
  * `shmem_truncate`: free the swap vector entries at or past the new size in
  * pages (free_swap_and_cache each).
  */
-export function shmemTruncate(m: Machine, as: AddressSpace): void {
+export function shmemTruncate(m: Machine, c: Cpu, as: AddressSpace): void {
   const info = as.shmem!
   const end = as.sizePages
   if (info.nextIndex > end) info.nextIndex = end
   for (const [idx, entry] of [...info.swap]) {
     if (idx < end) continue
     info.swap.delete(idx)
-    freeSwapAndCache(m, entry)
+    freeSwapAndCache(m, c, entry)
   }
 }
 
@@ -242,7 +244,7 @@ export function shmemTruncate(m: Machine, as: AddressSpace): void {
  * in a tmpfs inode's swap vector and move the page back into that inode's
  * page cache. Returns the entries found (0 or 1).
  */
-export function shmemUnuse(m: Machine, entry: number, pfn: number): number {
+export function shmemUnuse(m: Machine, c: Cpu, entry: number, pfn: number): number {
   for (const as of m.fs.files()) {
     const info = as.shmem
     if (!info || info.swap.size === 0) continue
@@ -253,8 +255,8 @@ export function shmemUnuse(m: Machine, entry: number, pfn: number): number {
           'shmem_unuse: a swapped tmpfs index has no page-cache page',
           `${WHERE} shmem_unuse`,
         )
-      waitOnPageWriteback(m, pfn)
-      moveFromSwapCache(m, pfn, as, idx, entry)
+      waitOnPageWriteback(m, c, pfn)
+      moveFromSwapCache(m, c, pfn, as, idx, entry)
       return 1
     }
   }

@@ -14,6 +14,7 @@
  * and the extra cache pages would only make SwapCached and page counts depend
  * on neighbouring slots. A fault reads exactly its own slot.
  */
+import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
@@ -125,7 +126,7 @@ export function readSwapCacheAsync(m: Machine, entry: number): number {
  * true. Either way the caller unlocks the page (the kernel's swap_writepage
  * does that itself).
  */
-export function swapWritepage(m: Machine, pfn: number): boolean {
+export function swapWritepage(m: Machine, c: Cpu, pfn: number): boolean {
   const fr = m.frames
   if (!fr.test(pfn, PG.swapcache))
     throw new KernelBugError(
@@ -144,7 +145,7 @@ export function swapWritepage(m: Machine, pfn: number): boolean {
   if (tail !== undefined) area.tails.set(offset, tail)
   else area.tails.delete(offset)
   m.counters.swap.pagesWritten++
-  setPageWriteback(m, pfn)
+  setPageWriteback(m, c, pfn)
   return true
 }
 
@@ -188,7 +189,7 @@ export function deleteFromSwapCache(m: Machine, pfn: number): void {
  * (the pte's reference still held): a swap-cache page that can be trylocked
  * leaves the cache if nobody else uses it (remove_exclusive_swap_page).
  */
-export function freeSwapCache(m: Machine, pfn: number): void {
+export function freeSwapCache(m: Machine, _c: Cpu, pfn: number): void {
   const fr = m.frames
   if (!fr.test(pfn, PG.swapcache) || fr.testAndSet(pfn, PG.locked)) return
   removeExclusiveSwapPage(m, pfn)

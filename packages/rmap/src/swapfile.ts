@@ -25,6 +25,7 @@
 
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { BUG } from './bugs.js'
+import type { Cpu } from './cpu.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
 import { makePageExclusive } from './memory.js'
@@ -316,7 +317,7 @@ export interface SwapoffReport {
  * leaves the swap cache dirty (its only copy is now in memory) and the read
  * reference is dropped. Finally the area is freed.
  */
-export function sysSwapoff(m: Machine, type: number): SwapoffReport {
+export function sysSwapoff(m: Machine, c: Cpu, type: number): SwapoffReport {
   const s = m.swap
   if (!Number.isInteger(type) || type < 0 || type >= MAX_SWAPFILES)
     throw new SyscallError(
@@ -358,13 +359,19 @@ export function sysSwapoff(m: Machine, type: number): SwapoffReport {
     s.swapoffRacer = undefined
     racer(type)
   }
-  tryToUnuse(m, p, used, report)
+  tryToUnuse(m, c, p, used, report)
   s.areas[type] = null
   return report
 }
 
 /** try_to_unuse's loop over the slots used when swapoff began (see {@link sysSwapoff}). */
-function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, report: SwapoffReport): void {
+function tryToUnuse(
+  m: Machine,
+  c: Cpu,
+  p: SwapArea,
+  used: Array<[number, number]>,
+  report: SwapoffReport,
+): void {
   const s = m.swap
   const fr = m.frames
   for (const [offset] of used) {
@@ -375,16 +382,16 @@ function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, repo
     if (!cached) report.pagesRead++
     if (fr.testAndSet(pfn, PG.locked))
       swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
-    waitOnPageWriteback(m, pfn) // a write reclaim started must end before the page leaves the swap cache
+    waitOnPageWriteback(m, c, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
     // kernel's find_next_to_unuse comes round to a slot that still has users).
     for (let progress = 1; progress && p.count(offset) > 1; ) {
-      progress = shmemUnuse(m, entry, pfn)
+      progress = shmemUnuse(m, c, entry, pfn)
       report.shmem += progress
       for (const proc of m.processes()) {
         if (p.count(offset) <= 1) break
-        const n = unuseProcess(m, proc.mm, entry, pfn)
+        const n = unuseProcess(m, c, proc.mm, entry, pfn)
         report.ptes += n
         progress += n
       }
@@ -413,7 +420,7 @@ function tryToUnuse(m: Machine, p: SwapArea, used: Array<[number, number]>, repo
  * later), BUG if the vma has no anon_vma, `page_add_rmap(page, vma, addr, 1)`,
  * swap_free. Returns the ptes replaced.
  */
-function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
+function unuseProcess(m: Machine, c: Cpu, mm: Mm, entry: number, pfn: number): number {
   const s = m.swap
   const f = m.fast
   const w = m.env.tables.words
@@ -429,19 +436,19 @@ function unuseProcess(m: Machine, mm: Mm, entry: number, pfn: number): number {
       if (f.present(lo, hi) || f.none(lo, hi) || f.file(lo, hi)) continue
       if (f.swpType(lo, hi) !== type || f.swpOffset(lo, hi) !== offset) continue
       m.rmap.vmaCheckSwapIn(m, vma, a, 'mm/swapfile.c unuse_pte')
-      m.rmap.pageRmapReserve(m)
+      m.rmap.pageRmapReserve(m, c)
       mm.rss++
       m.getPage(pfn)
       const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0
-      m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt))
+      m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt), c.id)
       if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
-      m.rmap.pageAddRmap(m, pfn, vma, a, ptr, true)
+      m.rmap.pageAddRmap(m, c, pfn, vma, a, ptr, true)
       swapFree(m, entry)
       // rmap 11: a page the design cannot find at this address (anonmm after an
       // mremap moved the swap pte) is made exclusive: a copy at once.
       if (m.rmap.swapInMustCopy(m, pfn, a)) {
         m.counters.rmap.swapInCows++
-        makePageExclusive(m, vma, a)
+        makePageExclusive(m, c, vma, a)
       }
       return 1
     }
@@ -650,7 +657,7 @@ export function removeExclusiveSwapPage(m: Machine, pfn: number): boolean {
  * full, vm_swap_full), drop the page from the swap cache too, dirty, so
  * slot and page are both freed.
  */
-export function freeSwapAndCache(m: Machine, entry: number): void {
+export function freeSwapAndCache(m: Machine, _c: Cpu, entry: number): void {
   const p = swapInfoGet(m, entry, 'free_swap_and_cache')
   if (swapEntryFree(m, p, m.swap.offset(entry)) !== 1) return
   const pfn = m.swap.cache.get(entry)

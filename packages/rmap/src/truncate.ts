@@ -26,6 +26,7 @@
  * 2.6.7; docs/README.md#which-kernel).
  */
 import { BUG } from './bugs.js'
+import type { Cpu } from './cpu.js'
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
@@ -51,7 +52,7 @@ export const S_MAXBYTES = 2 ** 41 - PAGE
  * `vmtruncate(inode, offset)`: change i_size, unmapping and dropping the pages
  * a shrink cuts off. `syscall` names the caller for the EFBIG error.
  */
-export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall: string): void {
+export function vmtruncate(m: Machine, c: Cpu, as: AddressSpace, offset: number, syscall: string): void {
   if (as.size < offset) {
     // do_expand: the rlimit is infinite in the model; s_maxbytes is not.
     if (offset > S_MAXBYTES) {
@@ -67,7 +68,7 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
   let held = -1
   if (as.shmem && offset < as.size && offset % PAGE !== 0) {
     try {
-      held = shmemGetpageRead(m, as, Math.floor(offset / PAGE))
+      held = shmemGetpageRead(m, c, as, Math.floor(offset / PAGE))
     } catch (e) {
       // (void) shmem_getpage: an allocation failure is ignored and the
       // truncation goes on without the page.
@@ -76,10 +77,10 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
   }
   try {
     as.size = offset
-    invalidateMmapRange(m, as, offset + PAGE - 1, 0)
-    truncateInodePages(m, as, offset)
+    invalidateMmapRange(m, c, as, offset + PAGE - 1, 0)
+    truncateInodePages(m, c, as, offset)
     if (as.shmem)
-      shmemTruncate(m, as) // tmpfs ->truncate: free the swap vector past i_size
+      shmemTruncate(m, c, as) // tmpfs ->truncate: free the swap vector past i_size
     else ext2Truncate(as)
   } finally {
     if (held >= 0) m.putPage(held)
@@ -91,7 +92,13 @@ export function vmtruncate(m: Machine, as: AddressSpace, offset: number, syscall
  * vma that maps file pages [holebegin / PAGE, + ceil(holelen / PAGE)) (to the
  * end for holelen 0), under i_shared_sem, after bumping truncate_count.
  */
-export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: number, holelen: number): void {
+export function invalidateMmapRange(
+  m: Machine,
+  c: Cpu,
+  as: AddressSpace,
+  holebegin: number,
+  holelen: number,
+): void {
   const hba = Math.floor(holebegin / PAGE)
   const hlen = Math.ceil(holelen / PAGE)
   const hea = hlen === 0 ? Number.POSITIVE_INFINITY : hba + hlen - 1
@@ -108,7 +115,7 @@ export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: num
     for (const list of [as.iMmap, as.iMmapShared]) {
       for (const vma of [...list]) {
         if (vma.flags & VM.NONLINEAR) {
-          zapNonlinearHole(m, vma, hba, hea)
+          zapNonlinearHole(m, c, vma, hba, hea)
           continue
         }
         const vba = vma.pgoff
@@ -116,7 +123,7 @@ export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: num
         if (hea < vba || vea < hba) continue
         const zba = Math.max(hba, vba)
         const zea = Math.min(hea, vea)
-        zapPageRange(m, vma, vma.start + (zba - vba) * PAGE, vma.start + (zea - vba + 1) * PAGE)
+        zapPageRange(m, c, vma, vma.start + (zba - vba) * PAGE, vma.start + (zea - vba + 1) * PAGE)
       }
     }
   } finally {
@@ -134,7 +141,7 @@ export function invalidateMmapRange(m: Machine, as: AddressSpace, holebegin: num
  * present (file ptes: a nonlinear vma is VM_SHARED, so no swap ptes) are left
  * alone; their pgoff past i_size already makes the next access SIGBUS.
  */
-function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void {
+function zapNonlinearHole(m: Machine, c: Cpu, vma: Vma, hba: number, hea: number): void {
   const f = m.fast
   const w = m.env.tables.words
   for (let a = vma.start; a < vma.end; a += PAGE) {
@@ -148,11 +155,11 @@ function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void 
     if (pfn >= m.frames.n || pageCacheOf(m, pfn) !== vma.file) continue
     const index = m.frames.index[pfn]!
     if (index < hba || index > hea) continue
-    zapPageRange(m, vma, a, a + PAGE)
+    zapPageRange(m, c, vma, a, a + PAGE)
     if (vma.linearIndex(a) === index) continue
-    const p = pteOffsetMap(m.env, vma.mm.id, a)
-    m.env.mmu.setPte(p, f.pgoffLo(index), f.pgoffHi(index))
-    pteUnmap(m.env, p)
+    const p = pteOffsetMap(m.env, vma.mm.id, a, c.id)
+    m.env.mmu.setPte(p, f.pgoffLo(index), f.pgoffHi(index), c.id)
+    pteUnmap(m.env, p, c.id)
   }
 }
 
@@ -162,7 +169,7 @@ function zapNonlinearHole(m: Machine, vma: Vma, hba: number, hea: number): void 
  * cleaned, not written), and zero the EOF tail of the partial page
  * (truncate_partial_page). The pages were unmapped by invalidate_mmap_range.
  */
-export function truncateInodePages(m: Machine, as: AddressSpace, lstart: number): void {
+export function truncateInodePages(m: Machine, c: Cpu, as: AddressSpace, lstart: number): void {
   const start = Math.ceil(lstart / PAGE)
   let n = 0
   // No "not swapcache" assertion on these pages: see findGetPage in filemap.ts.
@@ -183,8 +190,8 @@ export function truncateInodePages(m: Machine, as: AddressSpace, lstart: number)
         continue
       }
     }
-    waitOnPageWriteback(m, pfn) // truncate_inode_pages waits for a write in flight
-    clearPageDirty(m, pfn)
+    waitOnPageWriteback(m, c, pfn) // truncate_inode_pages waits for a write in flight
+    clearPageDirty(m, c, pfn)
     removeFromPageCache(m, pfn)
     n++
   }

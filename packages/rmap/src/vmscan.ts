@@ -78,6 +78,7 @@
  */
 
 import { PS } from './arch/percpu.js'
+import type { Cpu } from './cpu.js'
 import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
 import { smpTookPageLock } from './locks.js'
@@ -173,12 +174,12 @@ function finish(
   r.reason = reason
   if (detail && !r.swap) r.swap = slotOf(m, pfn)
   if (locked) m.frames.clear(pfn, PG.locked)
-  const c = m.counters.swap
+  const ctr = m.counters.swap
   if (result === 'activated') {
     m.lruAddActive(pfn)
-    c.activated++
+    ctr.activated++
   } else if (result === 'kept' || result === 'written') m.lruAddInactive(pfn)
-  else c.freed++
+  else ctr.freed++
   m.putPage(pfn)
   return r
 }
@@ -188,13 +189,13 @@ function finish(
  * and reclaim holding it): clear_page_dirty_for_io, SetPageReclaim, writepage.
  * Every writepage unlocks the page unless it answers WRITEPAGE_ACTIVATE.
  */
-function pageout(m: Machine, pfn: number, r: PageoutReport, detail: boolean): PageoutReport {
+function pageout(m: Machine, c: Cpu, pfn: number, r: PageoutReport, detail: boolean): PageoutReport {
   const fr = m.frames
   fr.set(pfn, PG.reclaim)
   if (fr.test(pfn, PG.swapcache)) {
     fr.clear(pfn, PG.dirty) // swapper_space keeps no nr_dirty
     if (detail) r.swap = slotOf(m, pfn)
-    r.wrote = swapWritepage(m, pfn)
+    r.wrote = swapWritepage(m, c, pfn)
     fr.clear(pfn, PG.locked)
     if (!r.wrote) {
       fr.clear(pfn, PG.reclaim)
@@ -212,7 +213,7 @@ function pageout(m: Machine, pfn: number, r: PageoutReport, detail: boolean): Pa
   const as = pageCacheOf(m, pfn)!
   if (as.shmem) {
     // writepage: clear_page_dirty_for_io, then shmem_writepage.
-    if (!writePage(m, pfn)) {
+    if (!writePage(m, c, pfn)) {
       // shmem_writepage redirtied it (SHM_LOCKed inode, or no free swap slot).
       fr.clear(pfn, PG.reclaim)
       return finish(m, r, 'activated', 'writepage refused (WRITEPAGE_ACTIVATE)', true, detail)
@@ -229,9 +230,9 @@ function pageout(m: Machine, pfn: number, r: PageoutReport, detail: boolean): Pa
     )
   }
   const index = fr.index[pfn]!
-  writePage(m, pfn)
+  writePage(m, c, pfn)
   if (index < as.sizePages) {
-    setPageWriteback(m, pfn)
+    setPageWriteback(m, c, pfn)
     r.wrote = true
   } else fr.clear(pfn, PG.reclaim) // wholly past EOF: cleaned, nothing submitted
   fr.clear(pfn, PG.locked)
@@ -246,7 +247,13 @@ function pageout(m: Machine, pfn: number, r: PageoutReport, detail: boolean): Pa
  * shrink_list finds it isolated with a reference held, and put back on the
  * list the outcome names.
  */
-export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail: boolean): PageoutReport {
+export function shrinkPageInto(
+  m: Machine,
+  c: Cpu,
+  pfn: number,
+  r: PageoutReport,
+  detail: boolean,
+): PageoutReport {
   const fr = m.frames
   m.counters.swap.pageouts++
   r.pfn = pfn
@@ -264,39 +271,39 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
   if (fr.testAndSet(pfn, PG.locked))
     return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
   if (m.smp !== null) {
-    smpTookPageLock(m, pfn)
+    smpTookPageLock(m, c, pfn)
     m.smp.preempt('shrink_list:page locked→page_map_lock')
   }
   if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
-  m.rmap.pageMapLock(m, pfn)
-  const referenced = m.rmap.pageReferenced(m, pfn)
+  m.rmap.pageMapLock(m, c, pfn)
+  const referenced = m.rmap.pageReferenced(m, c, pfn)
   r.referenced = referenced
   if (referenced && pageMappingInuse(m, pfn)) {
-    m.rmap.pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, c, pfn)
     return finish(m, r, 'activated', 'referenced and in use', true, detail)
   }
   let mapping = hasPageMapping(m, pfn)
   if (fr.mapcount[pfn]! > 0 && !mapping && !fr.test(pfn, PG.private)) {
-    m.rmap.pageMapUnlock(m, pfn)
+    m.rmap.pageMapUnlock(m, c, pfn)
     if (m.smp !== null) m.smp.preempt('shrink_list:page_map_unlock→add_to_swap')
     if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
-    m.rmap.pageMapLock(m, pfn)
+    m.rmap.pageMapLock(m, c, pfn)
     mapping = true
   }
   if (fr.mapcount[pfn]! > 0 && mapping) {
-    const u = m.rmap.tryToUnmap(m, pfn)
+    const u = m.rmap.tryToUnmap(m, c, pfn)
     r.unmap = u
     if (u === 'SWAP_FAIL') {
-      m.rmap.pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, c, pfn)
       return finish(m, r, 'activated', 'SWAP_FAIL', true, detail)
     }
     if (u === 'SWAP_AGAIN') {
-      m.rmap.pageMapUnlock(m, pfn)
+      m.rmap.pageMapUnlock(m, c, pfn)
       return finish(m, r, 'kept', 'SWAP_AGAIN', true, detail)
     }
   }
-  m.rmap.pageMapUnlock(m, pfn)
+  m.rmap.pageMapUnlock(m, c, pfn)
   if (m.smp !== null) m.smp.preempt('shrink_list:try_to_unmap done→pageout')
   if (fr.test(pfn, PG.dirty)) {
     if (referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
@@ -304,7 +311,7 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
     if (fr.count[pfn]! - (fr.test(pfn, PG.private) ? 1 : 0) !== 2)
       return finish(m, r, 'kept', 'dirty, still in use (page count != 2)', true, detail)
     if (!mapping) return finish(m, r, 'kept', 'dirty page without a mapping to write it to', true, detail)
-    return pageout(m, pfn, r, detail)
+    return pageout(m, c, pfn, r, detail)
   }
   if (!mapping) return finish(m, r, 'kept', 'not in a cache', true, detail)
   if (fr.count[pfn] !== 2) return finish(m, r, 'kept', 'still in use (page count != 2)', true, detail)
@@ -322,8 +329,8 @@ export function shrinkPageInto(m: Machine, pfn: number, r: PageoutReport, detail
 }
 
 /** `m.pageout(pfn)`: one page through shrink_list, with a report of its own. */
-export function shrinkPage(m: Machine, pfn: number): PageoutReport {
-  const r = shrinkPageInto(m, pfn, newPageoutReport(), true)
+export function shrinkPage(m: Machine, c: Cpu, pfn: number): PageoutReport {
+  const r = shrinkPageInto(m, c, pfn, newPageoutReport(), true)
   if (r.result === 'kept' && r.reason.endsWith('(page count != 2)'))
     r.reason = r.reason.replace('!= 2', String(m.frames.count[pfn]! + 1)) // as counted with reclaim's reference
   return r
@@ -340,7 +347,7 @@ export const MAX_KSWAPD_RUNS = 256
 /** Free frames the model keeps before a fault: the most one fault allocates (pmd, pte page, cache page, COW copy). */
 export const FAULT_WATERMARK = 4
 
-/** Per-zone scan state (zone->prev_priority, temp_priority, nr_scan_active, nr_scan_inactive), total_memory, scratch. */
+/** Per-zone scan state (zone->prev_priority, temp_priority, nr_scan_active, nr_scan_inactive) and total_memory; the per-cpu scratch is in cpu.ts. */
 interface ScanState {
   prevPriority: Int32Array
   tempPriority: Int32Array
@@ -348,7 +355,6 @@ interface ScanState {
   nrScanInactive: Int32Array
   /** vmscan.c's total_memory: nr_free_pagecache_pages() at kswapd_init. */
   totalMemory: number
-  scratch: Int32Array
 }
 
 const zoneState = new WeakMap<Machine, ScanState>()
@@ -363,7 +369,6 @@ function stateOf(m: Machine): ScanState {
       nrScanActive: new Int32Array(n),
       nrScanInactive: new Int32Array(n),
       totalMemory: nrFreePagecachePages(m.env),
-      scratch: new Int32Array(SWAP_CLUSTER_MAX * 4),
     }
     zoneState.set(m, st)
   }
@@ -428,17 +433,17 @@ export interface ReclaimReport {
   progress: boolean
 }
 
-/** Collect up to `n` pfns from the tail (oldest end) of LRU list `list` into the scratch; returns how many. */
-function isolateTail(m: Machine, st: ScanState, list: number, n: number): number {
+/** Collect up to `n` pfns from the tail (oldest end) of LRU list `list` into this cpu's `lruBatch`; returns how many. */
+function isolateTail(m: Machine, c: Cpu, list: number, n: number): number {
   const fr = m.frames
   let pfn = m.lruHead[list]!
   if (pfn < 0 || n <= 0) return 0
-  if (st.scratch.length < n) st.scratch = new Int32Array(n) // grows once per larger batch size, not per page
+  if (c.lruBatch.length < n) c.lruBatch = new Int32Array(n) // grows once per larger batch size, not per page
   let guard = m.lruCount[list]!
   while (fr.lruNext[pfn]! >= 0 && guard-- > 0) pfn = fr.lruNext[pfn]!
   let k = 0
   while (pfn >= 0 && k < n) {
-    st.scratch[k++] = pfn
+    c.lruBatch[k++] = pfn
     pfn = fr.lruPrev[pfn]!
   }
   return k
@@ -456,6 +461,7 @@ type ZoneReport = ReclaimReport['zones'][number]
  */
 function refillInactiveZone(
   m: Machine,
+  c: Cpu,
   st: ScanState,
   zone: number,
   nr: number,
@@ -466,10 +472,10 @@ function refillInactiveZone(
   const t = swapTendency(m.env.pageState.count(PS.nr_mapped), st.totalMemory, st.prevPriority[zone]!)
   rep.reclaimMapped = t.reclaimMapped
   rep.swapTendency = t.swapTendency
-  const k = isolateTail(m, st, zone * 2 + 1, nr)
+  const k = isolateTail(m, c, zone * 2 + 1, nr)
   const noSwap = m.swap.totalSwapPages === 0
   for (let i = 0; i < k; i++) {
-    const pfn = st.scratch[i]!
+    const pfn = c.lruBatch[i]!
     if (!fr.test(pfn, PG.lru) || !fr.test(pfn, PG.active))
       throw new KernelBugError(
         'a page on the active list has PG_lru and PG_active (TestClearPageLRU / TestClearPageActive)',
@@ -483,9 +489,9 @@ function refillInactiveZone(
     if (fr.mapcount[pfn]! > 0) {
       keep = !t.reclaimMapped
       if (!keep) {
-        m.rmap.pageMapLock(m, pfn)
-        keep = m.rmap.pageReferenced(m, pfn) > 0
-        m.rmap.pageMapUnlock(m, pfn)
+        m.rmap.pageMapLock(m, c, pfn)
+        keep = m.rmap.pageReferenced(m, c, pfn) > 0
+        m.rmap.pageMapUnlock(m, c, pfn)
       }
     }
     if (!keep && noSwap && !hasPageMapping(m, pfn) && !fr.test(pfn, PG.private)) keep = true
@@ -501,8 +507,6 @@ function refillInactiveZone(
   }
 }
 
-const batchReport = newPageoutReport()
-
 /**
  * `shrink_cache(zone, max_scan)`: batches of SWAP_CLUSTER_MAX pages from the
  * tail of the inactive list through shrink_list until `maxScan` is used up,
@@ -511,34 +515,34 @@ const batchReport = newPageoutReport()
  */
 function shrinkCache(
   m: Machine,
-  st: ScanState,
+  c: Cpu,
   zone: number,
   maxScan: number,
   rep: ReclaimReport,
   z: ZoneReport,
 ): number {
   const fr = m.frames
-  const c = m.counters.swap
+  const ctr = m.counters.swap
   let ret = 0
   while (maxScan > 0) {
-    const k = isolateTail(m, st, zone * 2, SWAP_CLUSTER_MAX)
+    const k = isolateTail(m, c, zone * 2, SWAP_CLUSTER_MAX)
     if (k === 0) break
     maxScan -= k + 1
     let freed = 0
     for (let i = 0; i < k; i++) {
-      const pfn = st.scratch[i]!
+      const pfn = c.lruBatch[i]!
       if (!fr.test(pfn, PG.lru) || fr.test(pfn, PG.active))
         throw new KernelBugError(
           'a page on the inactive list has PG_lru and not PG_active (TestClearPageLRU)',
           'mm/vmscan.c shrink_cache',
           `pfn ${pfn}`,
         )
-      const a0 = c.addToSwap
-      shrinkPageInto(m, pfn, batchReport, false)
+      const a0 = ctr.addToSwap
+      const batchReport = shrinkPageInto(m, c, pfn, c.pageout, false)
       rep.scanned++
       z.scanned++
       if (batchReport.wrote) rep.writes++
-      rep.addedToSwap += c.addToSwap - a0
+      rep.addedToSwap += ctr.addToSwap - a0
       if (batchReport.result === 'freed') {
         freed++
         z.freed++
@@ -560,7 +564,14 @@ function shrinkCache(
  * nr_scan_inactive += max_scan; at SWAP_CLUSTER_MAX or more, shrink_cache
  * scans that many and it restarts at 0. Returns the pages freed.
  */
-function shrinkZone(m: Machine, st: ScanState, zone: number, maxScan: number, rep: ReclaimReport): number {
+function shrinkZone(
+  m: Machine,
+  c: Cpu,
+  st: ScanState,
+  zone: number,
+  maxScan: number,
+  rep: ReclaimReport,
+): number {
   const z = rep.zones[zone]!
   const nrActive = m.lruCount[zone * 2 + 1]!
   const nrInactive = m.lruCount[zone * 2]!
@@ -569,13 +580,13 @@ function shrinkZone(m: Machine, st: ScanState, zone: number, maxScan: number, re
   let count = st.nrScanActive[zone]!
   if (count >= SWAP_CLUSTER_MAX) {
     st.nrScanActive[zone] = 0
-    refillInactiveZone(m, st, zone, count, rep, z)
+    refillInactiveZone(m, c, st, zone, count, rep, z)
   }
   st.nrScanInactive[zone]! += maxScan
   count = st.nrScanInactive[zone]!
   if (count >= SWAP_CLUSTER_MAX) {
     st.nrScanInactive[zone] = 0
-    return shrinkCache(m, st, zone, count, rep, z)
+    return shrinkCache(m, c, zone, count, rep, z)
   }
   return 0
 }
@@ -622,7 +633,7 @@ function endRun(m: Machine, rep: ReclaimReport, v0: number, p0: number): Reclaim
  * pass over the zones, done once nr_pages are freed. all_unreclaimable is
  * not modelled. Returns the pages freed, adding to `rep`.
  */
-function balancePgdat(m: Machine, st: ScanState, pages: number, rep: ReclaimReport): number {
+function balancePgdat(m: Machine, c: Cpu, st: ScanState, pages: number, rep: ReclaimReport): number {
   m.counters.reclaim.passes++
   rep.passes++
   st.tempPriority.fill(DEF_PRIORITY)
@@ -631,7 +642,7 @@ function balancePgdat(m: Machine, st: ScanState, pages: number, rep: ReclaimRepo
     rep.priority = priority
     for (let zone = 0; zone < m.env.zones.length; zone++) {
       st.tempPriority[zone] = priority
-      toFree -= shrinkZone(m, st, zone, m.lruCount[zone * 2]! >> priority, rep)
+      toFree -= shrinkZone(m, c, st, zone, m.lruCount[zone * 2]! >> priority, rep)
     }
     if (toFree <= 0) break
   }
@@ -640,8 +651,8 @@ function balancePgdat(m: Machine, st: ScanState, pages: number, rep: ReclaimRepo
 }
 
 /** Complete the writes in flight where reclaim sleeps (see page-writeback.ts), counting them in `rep`. */
-function nap(m: Machine, rep: ReclaimReport): number {
-  const n = completeWriteback(m)
+function nap(m: Machine, c: Cpu, rep: ReclaimReport): number {
+  const n = completeWriteback(m, c)
   rep.writebacksCompleted += n
   return n
 }
@@ -657,7 +668,7 @@ function nap(m: Machine, rep: ReclaimReport): number {
  * have added up enough max_scan). Stops, with progress false, after a run from
  * prev_priority 1 that did none of these, or after {@link MAX_KSWAPD_RUNS} runs.
  */
-function kswapd(m: Machine, pages: number): ReclaimReport {
+function kswapd(m: Machine, c: Cpu, pages: number): ReclaimReport {
   const st = stateOf(m)
   const rw = m.counters.rmap
   const v0 = rw.vmasVisited
@@ -665,13 +676,13 @@ function kswapd(m: Machine, pages: number): ReclaimReport {
   const rep = newReport(m, pages)
   m.counters.reclaim.runs++
   while (rep.freed < pages) {
-    const completed = rep.passes > 0 ? nap(m, rep) : 0
+    const completed = rep.passes > 0 ? nap(m, c, rep) : 0
     let prevMin = DEF_PRIORITY
     for (let i = 0; i < st.prevPriority.length; i++) prevMin = Math.min(prevMin, st.prevPriority[i]!)
     const w0 = rep.writes
     let acc0 = 0
     for (let i = 0; i < st.nrScanInactive.length; i++) acc0 += st.nrScanInactive[i]!
-    const freed = balancePgdat(m, st, pages - rep.freed, rep)
+    const freed = balancePgdat(m, c, st, pages - rep.freed, rep)
     let acc1 = 0
     for (let i = 0; i < st.nrScanInactive.length; i++) acc1 += st.nrScanInactive[i]!
     const idle = freed === 0 && completed === 0 && rep.writes === w0 && acc1 <= acc0
@@ -689,7 +700,7 @@ function kswapd(m: Machine, pages: number): ReclaimReport {
  * waits for write-back (blk_congestion_wait: the writes in flight complete).
  * The out_of_memory call at the end is {@link directReclaim}'s.
  */
-export function tryToFreePages(m: Machine): ReclaimReport {
+export function tryToFreePages(m: Machine, c: Cpu): ReclaimReport {
   const st = stateOf(m)
   const rw = m.counters.rmap
   const v0 = rw.vmasVisited
@@ -705,23 +716,23 @@ export function tryToFreePages(m: Machine): ReclaimReport {
     const free = m.env.freePagesPerZone()
     for (let zone = m.env.zones.length - 1; zone >= 0; zone--) {
       if (free[zone]! < wm[zone]!.pagesHigh) st.tempPriority[zone] = priority
-      shrinkZone(m, st, zone, m.lruCount[zone * 2]! >> priority, rep)
+      shrinkZone(m, c, st, zone, m.lruCount[zone * 2]! >> priority, rep)
     }
     if (rep.freed >= SWAP_CLUSTER_MAX) break
-    if (rep.scanned > scanned0 && priority < DEF_PRIORITY - 2) nap(m, rep)
+    if (rep.scanned > scanned0 && priority < DEF_PRIORITY - 2) nap(m, c, rep)
   }
   st.prevPriority.set(st.tempPriority)
   return endRun(m, rep, v0, p0)
 }
 
 /** `m.reclaim({ pages })`: validated, then the reclaim loop as kswapd runs it. */
-export function reclaim(m: Machine, pages: unknown): ReclaimReport {
+export function reclaim(m: Machine, c: Cpu, pages: unknown): ReclaimReport {
   if (typeof pages !== 'number' || !Number.isInteger(pages) || pages < 0 || pages > 0x7fffffff) {
     throw new RangeError(
       `reclaim: pages must be a whole number in 0..2147483647 (nr_pages is an int), got ${String(pages)}`,
     )
   }
-  return kswapd(m, pages)
+  return kswapd(m, c, pages)
 }
 
 /**
@@ -771,18 +782,18 @@ export function outOfMemory(m: Machine): { victim: Process; badness: number } | 
  * (swap left, or no process), it returns and the allocation may fail with
  * OutOfMemoryError, where the kernel would keep looping in __alloc_pages.
  */
-export function directReclaim(m: Machine, faulting: Process): void {
+export function directReclaim(m: Machine, c: Cpu, faulting: Process): void {
   const env = m.env
   const st = stateOf(m)
   while (env.nrFreePages() < FAULT_WATERMARK) {
     let prevMin = DEF_PRIORITY
     for (let i = 0; i < st.prevPriority.length; i++) prevMin = Math.min(prevMin, st.prevPriority[i]!)
-    const rep = tryToFreePages(m)
+    const rep = tryToFreePages(m, c)
     if (rep.progress || env.nrFreePages() >= FAULT_WATERMARK) return
     // __alloc_pages naps (blk_congestion_wait: the writes in flight complete)
     // and retries: a run that freed something, lowered prev_priority (more
     // distress next time) or had writes to wait for is followed by another.
-    const completed = completeWriteback(m) + rep.writebacksCompleted
+    const completed = completeWriteback(m, c) + rep.writebacksCompleted
     if (rep.freed > 0 || prevMin > 0 || completed > 0) continue
     const killed = outOfMemory(m)
     if (!killed) return

@@ -323,6 +323,7 @@ async function vmTasks(arch: Arch): Promise<Row[]> {
   const kids = Array.from({ length: CHILDREN }, () => p.fork())
   for (const k of kids) k.read(shared)
   const pfn = p.pagemap(shared).pfn!
+  const cpu = m.cpus[0]! // the cpu the walk runs on
   const ops = new Map<string, number>()
   const bench = new Bench({ time, warmup: true })
   const add = (name: string, n: number, fn: () => void) => {
@@ -338,9 +339,9 @@ async function vmTasks(arch: Arch): Promise<Row[]> {
     p.fork().exit()
   })
   add(`vm: page_referenced over ${CHILDREN + 1} vmas (per vma)`, CHILDREN + 1, () => {
-    pageMapLock(m, pfn)
-    sink ^= m.rmap.pageReferenced(m, pfn)
-    pageMapUnlock(m, pfn)
+    pageMapLock(m, cpu, pfn)
+    sink ^= m.rmap.pageReferenced(m, cpu, pfn)
+    pageMapUnlock(m, cpu, pfn)
   })
   await bench.run()
   m.check()

@@ -234,7 +234,7 @@ describe.each([i386, i386Pae, ppc, ppc64])('files on $name', (arch) => {
     expect(m.page(pfn)).toMatchObject({ mapcount: 0, count: 1 })
     expect(m.page(pfn).flags).toContain('dirty')
     expect(m.meminfo().Dirty).toBe(4)
-    expect(writePage(m, pfn)).toBe(true)
+    expect(writePage(m, m.cpus[0]!, pfn)).toBe(true)
     expect(inode.blocks.get(2)).toBe(hello)
     expect(m.meminfo().Dirty).toBe(0)
     removeFromPageCache(m, pfn)

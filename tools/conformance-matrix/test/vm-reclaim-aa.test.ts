@@ -286,14 +286,14 @@ describe.each(ARCHES)('-aa reclaim on $name', (arch) => {
     const a = p.mmap(0, P, PROT_READ, 0x02 /* MAP_PRIVATE */, p.open('/r', O_RDWR), 0)
     p.read(a) // the file page, mapped read-only: the forced write goes through do_wp_page
     const file = pfnAt(p, a)
-    expect(getUserPages(m, p.mm, p.pid, a, 1, true, true)).toBe(1)
+    expect(getUserPages(m, m.cpus[0]!, p.mm, p.pid, a, 1, true, true)).toBe(1)
     expect(pfnAt(p, a), 'a private copy').not.toBe(file)
     m.check()
     const e = p.pagemap(a)
     expect(e).toMatchObject({ present: true, write: false, dirty: true })
     expect(m.page(e.pfn!).flags).toContain('anon')
     // Without force the read-only vma refuses the write.
-    expect(getUserPages(m, p.mm, p.pid, a, 1, true, false)).toBe('EFAULT')
+    expect(getUserPages(m, m.cpus[0]!, p.mm, p.pid, a, 1, true, false)).toBe('EFAULT')
     m.check()
   })
 })

@@ -108,10 +108,10 @@ describe.each([i386, i386Pae, ppc, ppc64])('objrmap on $name', (arch) => {
 
   it('page_map_lock is a bit lock: taking it twice is the self-deadlock BUG', () => {
     const { m, pfn } = sharedFilePage(0)
-    pageMapLock(m, pfn)
-    expect(() => pageMapLock(m, pfn)).toThrow(KernelBugError)
-    pageMapUnlock(m, pfn)
-    expect(() => pageMapUnlock(m, pfn)).toThrow(/PG_maplock not held/)
+    pageMapLock(m, m.cpus[0]!, pfn)
+    expect(() => pageMapLock(m, m.cpus[0]!, pfn)).toThrow(KernelBugError)
+    pageMapUnlock(m, m.cpus[0]!, pfn)
+    expect(() => pageMapUnlock(m, m.cpus[0]!, pfn)).toThrow(/PG_maplock not held/)
     m.check()
   })
 

@@ -129,7 +129,7 @@ describe.each(ARCHES)('tmpfs on $name', (arch) => {
     m.check()
     // writepage as shrink_list calls it: page locked, unmapped.
     m.frames.set(pfn, PG.locked)
-    expect(writePage(m, pfn)).toBe(false)
+    expect(writePage(m, m.cpus[0]!, pfn)).toBe(false)
     expect(file.pages.get(0)).toBe(pfn)
     expect(m.page(pfn).flags).toContain('dirty')
     expect(file.shmem!.swapped).toBe(0)
@@ -138,7 +138,7 @@ describe.each(ARCHES)('tmpfs on $name', (arch) => {
     // SHM_UNLOCK: the next writepage moves it to the swap cache.
     m.fs.shmLock(file, false)
     m.frames.set(pfn, PG.locked)
-    expect(writePage(m, pfn)).toBe(true)
+    expect(writePage(m, m.cpus[0]!, pfn)).toBe(true)
     m.frames.clear(pfn, PG.locked)
     m.check()
     expect(m.page(pfn).flags).toContain('swapcache')

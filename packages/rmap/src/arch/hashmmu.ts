@@ -225,7 +225,7 @@ export abstract class HashMmu implements MmuCache {
   abstract flushTlbPage(mm: number, address: number): void
   abstract flushTlbRange(mm: number, start: number, end: number): void
   abstract flushTlbMm(mm: number): void
-  abstract flushTlbPending(): void
+  abstract flushTlbPending(cpu?: number): void
 
   /**
    * Whether `hash_page` makes the HPTE writable: the PP bits allow a user write

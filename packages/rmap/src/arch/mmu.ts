@@ -47,32 +47,37 @@ export interface MmuCache {
    * write through a read-only pte. Otherwise the pte gets ACCESSED (and DIRTY on
    * a write) and the translation is cached.
    *
+   * `cpu` is the cpu making the access (`smp_processor_id()`); every method
+   * that takes a trailing `cpu` acts on that cpu's per-cpu state (its TLB, the
+   * ppc64 `ppc64_tlb_batch`). The VM model always passes the cpu context it
+   * runs on; a direct caller that leaves it out gets `env.cpu`.
+   *
    * Simplification: the model walks the pte on every access, as if the cache
    * always missed, so the accessed bit is set again even where a real TLB hit
    * would leave it clear. The cache is kept so that a missed flush shows as a
    * stale entry ({@link stale}), not to short-cut the walk.
    */
-  access(mm: number, address: number, ptr: PtePtr, write: boolean): boolean
+  access(mm: number, address: number, ptr: PtePtr, write: boolean, cpu?: number): boolean
   /** `set_pte`: store a pte (both words; on ppc keeping `_PAGE_HASHPTE`). */
-  setPte(ptr: PtePtr, lo: number, hi: number): void
+  setPte(ptr: PtePtr, lo: number, hi: number, cpu?: number): void
   /** `ptep_get_and_clear`: clear the pte and return its old low word; the old high word is {@link lastHi}. */
-  ptepGetAndClear(ptr: PtePtr): number
+  ptepGetAndClear(ptr: PtePtr, cpu?: number): number
   /** High word of the pte the last `ptepGetAndClear` returned. */
   readonly lastHi: number
   /** `ptep_test_and_clear_young`: clear ACCESSED, return whether it was set. Knows only the pte location. */
-  ptepTestAndClearYoung(ptr: PtePtr): boolean
+  ptepTestAndClearYoung(ptr: PtePtr, cpu?: number): boolean
   /** `ptep_test_and_clear_dirty`. */
-  ptepTestAndClearDirty(ptr: PtePtr): boolean
+  ptepTestAndClearDirty(ptr: PtePtr, cpu?: number): boolean
   /** `ptep_set_wrprotect`. */
-  ptepSetWrprotect(ptr: PtePtr): void
+  ptepSetWrprotect(ptr: PtePtr, cpu?: number): void
   /** `flush_tlb_page(vma, addr)`. */
-  flushTlbPage(mm: number, address: number): void
+  flushTlbPage(mm: number, address: number, cpu?: number): void
   /** `flush_tlb_range(vma, start, end)`. */
-  flushTlbRange(mm: number, start: number, end: number): void
+  flushTlbRange(mm: number, start: number, end: number, cpu?: number): void
   /** `flush_tlb_mm(mm)`. */
-  flushTlbMm(mm: number): void
+  flushTlbMm(mm: number, cpu?: number): void
   /** `flush_tlb_pending()`: run queued HPTE invalidations (ppc64); a no-op elsewhere. */
-  flushTlbPending(): void
+  flushTlbPending(cpu?: number): void
   /** The pfn `cpu` (or the HPT, for hash MMUs: any cpu) would use for (mm, address), or -1. */
   cachedPfn(cpu: number, mm: number, address: number): number
   /** Every cached translation that no longer matches its pte. Empty when coherent. */

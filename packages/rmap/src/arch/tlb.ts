@@ -71,7 +71,7 @@ export class PerCpuTlb implements MmuCache {
     return cpu * this.perCpu + (vpn % this.sets) * WAYS
   }
 
-  access(mm: number, address: number, ptr: PtePtr, write: boolean): boolean {
+  access(mm: number, address: number, ptr: PtePtr, write: boolean, cpu: number = this.env.cpu): boolean {
     const w = this.env.tables.words
     const at = pteWordOffset(this.env, ptr)
     const b = this.bits
@@ -82,7 +82,7 @@ export class PerCpuTlb implements MmuCache {
     w[at] = (lo | b.ACCESSED | (write ? b.DIRTY : 0)) >>> 0
     const hi = this.env.arch.fast.words === 2 ? w[at + 1]! : 0
     const pfn = this.env.arch.fast.pfn(lo, hi)
-    this.fill(this.env.cpu, mm, this.vpn(address), pfn * 2 + ((lo & b.RW) !== 0 ? 1 : 0))
+    this.fill(cpu, mm, this.vpn(address), pfn * 2 + ((lo & b.RW) !== 0 ? 1 : 0))
     return true
   }
 
@@ -179,7 +179,7 @@ export class PerCpuTlb implements MmuCache {
     for (let i = 0; i < k.length; i++) if (k[i]! >= 0 && Math.floor(k[i]! / VPN_SPAN) === mm) k[i] = -1
   }
 
-  flushTlbPending(): void {}
+  flushTlbPending(_cpu?: number): void {}
 
   cachedPfn(cpu: number, mm: number, address: number): number {
     if (cpu < 0 || cpu >= this.env.cpus) return -1

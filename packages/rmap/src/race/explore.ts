@@ -213,8 +213,13 @@ class Run<C> {
     readonly choose: Choose,
   ) {
     this.m = s.machine()
-    this.ctx = s.setup(this.m)
     const n = s.cpus.length
+    // Each program runs on its own cpu context (m.cpus[i]: its kmap slots and scratch).
+    if (n > this.m.cpus.length)
+      throw new RangeError(
+        `race scenario ${s.name}: ${n} cpu programs on a machine with ${this.m.cpus.length} cpus`,
+      )
+    this.ctx = s.setup(this.m)
     this.next = new Int32Array(n)
     const frames = this.m.frames
     const run = this

@@ -19,7 +19,9 @@
  * anonymous page is added to a vma). A design that needs nothing there does
  * nothing: the hook costs one call.
  */
+
 import type { PtePtr } from '../arch/mmu.js'
+import type { Cpu } from '../cpu.js'
 import type { Machine } from '../machine.js'
 import type { Mm, Vma } from '../mm/vma.js'
 
@@ -113,30 +115,30 @@ export interface RmapStrategy {
    * come: allocate what that call may need (2.6.4's pte_chain_alloc), so
    * that an OutOfMemoryError leaves nothing half done. objrmap needs nothing.
    */
-  pageRmapReserve(m: Machine): void
+  pageRmapReserve(m: Machine, c: Cpu): void
   /** `page_add_rmap(page, vma, address, anon)`: the pte at `ptep` (user address `address` in `vma`) now maps `pfn`. */
-  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void
+  pageAddRmap(m: Machine, c: Cpu, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void
   /**
    * copy_page_range's rmap step for a present page the parent maps: the
    * child's pte at `ptep` now maps `pfn` too (-aa: the BUG_ONs, then
    * `page_add_rmap(page, vma, address, PageAnon(page))`; 2.6.7: page_dup_rmap).
    */
-  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void
+  pageDupRmap(m: Machine, c: Cpu, pfn: number, child: Vma, address: number, ptep: PtePtr): void
   /** `page_remove_rmap(page, ptep)`: the pte at `ptep` no longer maps `pfn`. */
-  pageRemoveRmap(m: Machine, pfn: number, ptep: PtePtr): void
+  pageRemoveRmap(m: Machine, c: Cpu, pfn: number, ptep: PtePtr): void
   /** The page's rmap lock (PG_maplock's page_map_lock in -aa; pte_chain_lock in 2.6.4). */
-  pageMapLock(m: Machine, pfn: number): void
+  pageMapLock(m: Machine, c: Cpu, pfn: number): void
   /** Release {@link pageMapLock}. */
-  pageMapUnlock(m: Machine, pfn: number): void
+  pageMapUnlock(m: Machine, c: Cpu, pfn: number): void
   /** `page_referenced(page)` (rmap lock held): young ptes cleared and counted. */
-  pageReferenced(m: Machine, pfn: number): number
+  pageReferenced(m: Machine, c: Cpu, pfn: number): number
   /** `try_to_unmap(page)` (page lock and rmap lock held), for a mapped page. */
-  tryToUnmap(m: Machine, pfn: number): SwapResult
+  tryToUnmap(m: Machine, c: Cpu, pfn: number): SwapResult
 
   // --- vma and mm life cycle ----------------------------------------------
 
   /** `anon_vma_prepare(vma)`: before an anonymous page is added to `vma`. */
-  vmaPrepare(m: Machine, vma: Vma): void
+  vmaPrepare(m: Machine, c: Cpu, vma: Vma): void
   /**
    * The design's BUG_ON before a swap pte of `vma` at `address` is made
    * present again (do_swap_page, unuse_pte; `where` names the caller as
@@ -144,29 +146,30 @@ export interface RmapStrategy {
    */
   vmaCheckSwapIn(m: Machine, vma: Vma, address: number, where: string): void
   /** `__vma_link`'s rmap part: `vma` was inserted into its mm. */
-  vmaLink(m: Machine, vma: Vma): void
+  vmaLink(m: Machine, c: Cpu, vma: Vma): void
   /** unmap_vma / exit_mmap: `vma` leaves its mm. */
-  vmaUnlink(m: Machine, vma: Vma): void
+  vmaUnlink(m: Machine, c: Cpu, vma: Vma): void
   /** split_vma: `piece` was cut off `vma` (and already linked). */
-  vmaSplit(m: Machine, vma: Vma, piece: Vma): void
+  vmaSplit(m: Machine, c: Cpu, vma: Vma, piece: Vma): void
   /** The design's part of can_vma_merge: may `a` and `b` become one vma? */
   vmaCanMerge(a: Vma, b: Vma): boolean
   /** `anon_vma_merge(keep, dying)`: `keep` grows over `dying`, which is unlinked next. */
-  vmaMerge(m: Machine, keep: Vma, dying: Vma): void
+  vmaMerge(m: Machine, c: Cpu, keep: Vma, dying: Vma): void
   /** dup_mmap: `child` is the fork copy of `parent` (before it is linked and its ptes copied). */
-  vmaFork(m: Machine, parent: Vma, child: Vma): void
+  vmaFork(m: Machine, c: Cpu, parent: Vma, child: Vma): void
   /** dup_mmap's start: `child` is being forked from `parent`. */
-  mmFork(m: Machine, parent: Mm, child: Mm): void
+  mmFork(m: Machine, c: Cpu, parent: Mm, child: Mm): void
   /** exec: `mm` is a new image's mm (its stack vma linked, before the argument pages). */
-  mmExec(m: Machine, mm: Mm): void
+  mmExec(m: Machine, c: Cpu, mm: Mm): void
   /** exit_mmap: every vma of `mm` is gone. */
-  mmExit(m: Machine, mm: Mm): void
+  mmExit(m: Machine, c: Cpu, mm: Mm): void
   /**
    * mremap's move_one_page moved a present pte mapping `pfn` in `mm` from
    * (`oldAddr`, `oldPtep`) to (`newAddr`, `newPtep`).
    */
   pteMoved(
     m: Machine,
+    c: Cpu,
     pfn: number,
     mm: Mm,
     oldAddr: number,
@@ -184,7 +187,7 @@ export interface RmapStrategy {
    * (make_page_exclusive, an early COW counted in `rmap.mremapCows`) and
    * retries. objrmap and pte_chains move every pte: always true.
    */
-  canMoveOnePte(m: Machine, pfn: number, mm: Mm, newAddr: number): boolean
+  canMoveOnePte(m: Machine, c: Cpu, pfn: number, mm: Mm, newAddr: number): boolean
   /**
    * copy_vma's choice for anonymous vma `vma` that mremap moves: true to give
    * the new vma its new address as vm_pgoff (2.6.7 with anon_vma: when the

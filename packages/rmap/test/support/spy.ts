@@ -2,9 +2,9 @@
 // tools/testing/vma (which records was_cloned / was_unlinked): it wraps a real
 // design, forwards every call unchanged and records it, so a test can run a
 // VM workload and then ask which hooks the generic code called, and with what.
-import { Machine, type MachineOptions, Mm, type RmapStrategy, Vma } from '../../src/index.js'
+import { Cpu, Machine, type MachineOptions, Mm, type RmapStrategy, Vma } from '../../src/index.js'
 
-/** One recorded call: the method and its arguments, the Machine left out, vmas and mms summarised. */
+/** One recorded call: the method and its arguments, the Machine and the Cpu left out, vmas and mms summarised. */
 export interface SpyCall {
   fn: keyof RmapStrategy
   args: unknown[]
@@ -42,7 +42,10 @@ export class SpyRmap {
       if (typeof fn !== 'function') continue
       spy[key] = (...args: unknown[]) => {
         if (this.recording)
-          this.calls.push({ fn: key, args: args.filter((x) => !(x instanceof Machine)).map(summarise) })
+          this.calls.push({
+            fn: key,
+            args: args.filter((x) => !(x instanceof Machine) && !(x instanceof Cpu)).map(summarise),
+          })
         return (fn as (...a: unknown[]) => unknown).apply(inner, args)
       }
     }

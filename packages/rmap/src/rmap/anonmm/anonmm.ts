@@ -35,6 +35,7 @@
 
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
+import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
 import type { Machine } from '../../machine.js'
@@ -86,7 +87,7 @@ function anonmmOf(m: Machine, pfn: number, fn: string): Anonmm {
 // --- per-mm bookkeeping (called from kernel/fork.c in rmap 10) ---------------
 
 /** `exec_rmap(mm)` (from mm_alloc): a new head, count 2 (the mm and the head itself). */
-export function execRmap(m: Machine, mm: Mm): void {
+export function execRmap(m: Machine, _c: Cpu, mm: Mm): void {
   const a = new Anonmm(m.newObjectId(), mm, null, 2)
   m.objects.set(a.id, a)
   mm.anonmm = a
@@ -123,7 +124,7 @@ function ringDel(head: Anonmm, a: Anonmm): void {
 }
 
 /** `exit_rmap(mm)` (from mmput, after exit_mmap): mm NULL, drop the mm's reference, free what nothing holds. */
-export function exitRmap(m: Machine, mm: Mm): void {
+export function exitRmap(m: Machine, _c: Cpu, mm: Mm): void {
   const a = mm.anonmm
   if (!a) return
   const head = a.head
@@ -173,18 +174,25 @@ export function walkOrder(a: Anonmm): Anonmm[] {
 }
 
 /** `page_referenced_one(page, mm, address, &mapcount, &failed)`. */
-function pageReferencedOne(m: Machine, pfn: number, mm: Mm, address: number, left: { n: number }): number {
-  const c = m.counters.rmap
-  c.mmsVisited++
+function pageReferencedOne(
+  m: Machine,
+  c: Cpu,
+  pfn: number,
+  mm: Mm,
+  address: number,
+  left: { n: number },
+): number {
+  const ctr = m.counters.rmap
+  ctr.mmsVisited++
   if (m.pageTableLockHeld(mm)) {
-    c.trylockFailures++
+    ctr.trylockFailures++
     return 0
   }
-  const ptr = findPte(m, mm, pfn, address)
+  const ptr = findPte(m, c, mm, pfn, address)
   if (ptr === NO_PTE) return 0
-  const young = m.env.mmu.ptepTestAndClearYoung(ptr) ? 1 : 0
+  const young = m.env.mmu.ptepTestAndClearYoung(ptr, c.id) ? 1 : 0
   left.n--
-  pteUnmap(m.env, ptr)
+  pteUnmap(m.env, ptr, c.id)
   return young
 }
 
@@ -193,7 +201,7 @@ function pageReferencedOne(m: Machine, pfn: number, mm: Mm, address: number, lef
  * mapcount ptes were found; a page whose indicated mm exited moves to the
  * first mm found mapping it (the "migrate" step of rmap 10).
  */
-function pageReferencedAnon(m: Machine, pfn: number): number {
+function pageReferencedAnon(m: Machine, c: Cpu, pfn: number): number {
   const fr = m.frames
   const a = anonmmOf(m, pfn, 'page_referenced_anon')
   const address = fr.index[pfn]! * PAGE
@@ -202,14 +210,14 @@ function pageReferencedAnon(m: Machine, pfn: number): number {
   let target: Anonmm | null = a
   if (!a.mm) target = null
   else if (a.mm.rss > 0) {
-    referenced += pageReferencedOne(m, pfn, a.mm, address, left)
+    referenced += pageReferencedOne(m, c, pfn, a.mm, address, left)
     if (left.n === 0) return referenced
   }
   const order = walkOrder(a)
   for (let k = 1; k < order.length; k++) {
     const other = order[k]!
     if (!other.mm || other.mm.rss === 0) continue
-    referenced += pageReferencedOne(m, pfn, other.mm, address, left)
+    referenced += pageReferencedOne(m, c, pfn, other.mm, address, left)
     if (!target && left.n < fr.mapcount[pfn]!) target = other
     if (left.n === 0) {
       if (target !== a && target) migrate(m, pfn, a, target)
@@ -233,27 +241,34 @@ function migrate(m: Machine, pfn: number, from: Anonmm, to: Anonmm): void {
  * is SWAP_FAIL); the pte becomes the page's swap entry. page->mapping is left
  * to try_to_unmap (clear_page_anon), nr_mapped too.
  */
-function tryToUnmapOne(m: Machine, pfn: number, mm: Mm, address: number, left: { n: number }): SwapResult {
-  const c = m.counters.rmap
+function tryToUnmapOne(
+  m: Machine,
+  c: Cpu,
+  pfn: number,
+  mm: Mm,
+  address: number,
+  left: { n: number },
+): SwapResult {
+  const ctr = m.counters.rmap
   const f = m.frames
-  c.mmsVisited++
+  ctr.mmsVisited++
   if (m.pageTableLockHeld(mm)) {
-    c.trylockFailures++
+    ctr.trylockFailures++
     return 'SWAP_AGAIN'
   }
-  const ptr = findPte(m, mm, pfn, address)
+  const ptr = findPte(m, c, mm, pfn, address)
   if (ptr === NO_PTE) return 'SWAP_AGAIN'
   try {
     left.n--
-    c.findVmaCalls++
+    ctr.findVmaCalls++
     const vma = mm.findVma(address)
     if (!vma || vma.start > address) return 'SWAP_AGAIN'
-    c.vmasVisited++
+    ctr.vmasVisited++
     if (vma.flags & VM.RESERVED) bug('try_to_unmap_one on a VM_RESERVED vma', 'try_to_unmap_one')
     if (vma.flags & VM.LOCKED) return 'SWAP_FAIL'
     const mmu = m.env.mmu
-    const lo = mmu.ptepGetAndClear(ptr)
-    mmu.flushTlbPage(mm.id, address)
+    const lo = mmu.ptepGetAndClear(ptr, c.id)
+    mmu.flushTlbPage(mm.id, address, c.id)
     if (!f.test(pfn, PG.swapcache))
       bug('try_to_unmap_one: an anon page being unmapped is swapcache', 'try_to_unmap_one')
     const entry = f.getPrivate(pfn)
@@ -262,30 +277,30 @@ function tryToUnmapOne(m: Machine, pfn: number, mm: Mm, address: number, left: {
     const offset = m.swap.offset(entry)
     const slo = m.fast.swpLo(type, offset)
     const shi = m.fast.swpHi(type, offset)
-    mmu.setPte(ptr, slo, shi)
+    mmu.setPte(ptr, slo, shi, c.id)
     if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
       bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
-    if (lo & m.fast.DIRTY) setPageDirty(m, pfn)
+    if (lo & m.fast.DIRTY) setPageDirty(m, c, pfn)
     mm.rss--
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
     f.mapcount[pfn]!--
     m.putPage(pfn)
     return 'SWAP_AGAIN'
   } finally {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
   }
 }
 
 function countResult(m: Machine, r: SwapResult): SwapResult {
-  const c = m.counters.rmap
-  if (r === 'SWAP_SUCCESS') c.swapSuccess++
-  else if (r === 'SWAP_AGAIN') c.swapAgain++
-  else c.swapFail++
+  const ctr = m.counters.rmap
+  if (r === 'SWAP_SUCCESS') ctr.swapSuccess++
+  else if (r === 'SWAP_AGAIN') ctr.swapAgain++
+  else ctr.swapFail++
   return r
 }
 
 /** `try_to_unmap_anon(page)`: the indicated mm, then the group, until SWAP_FAIL or mapcount ptes unmapped. */
-function tryToUnmapAnon(m: Machine, pfn: number): SwapResult {
+function tryToUnmapAnon(m: Machine, c: Cpu, pfn: number): SwapResult {
   const fr = m.frames
   const a = anonmmOf(m, pfn, 'try_to_unmap_anon')
   const address = fr.index[pfn]! * PAGE
@@ -295,7 +310,7 @@ function tryToUnmapAnon(m: Machine, pfn: number): SwapResult {
   for (let k = 0; k < order.length; k++) {
     const mm = order[k]!.mm
     if (!mm || mm.rss === 0) continue
-    ret = tryToUnmapOne(m, pfn, mm, address, left)
+    ret = tryToUnmapOne(m, c, pfn, mm, address, left)
     if (ret === 'SWAP_FAIL' || left.n === 0) break
   }
   return ret
@@ -306,9 +321,9 @@ function tryToUnmapAnon(m: Machine, pfn: number): SwapResult {
 /** The page operations of rmap 10/11's mm/rmap.c; file pages go to objrmap's. */
 export const anonmmPageOps = {
   /** `page_add_anon_rmap(page, mm, address)`, or objrmap's page_add_rmap for a file page. */
-  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void {
+  pageAddRmap(m: Machine, c: Cpu, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void {
     if (!anon) {
-      objrmapPageOps.pageAddRmap(m, pfn, vma, address, ptep, false)
+      objrmapPageOps.pageAddRmap(m, c, pfn, vma, address, ptep, false)
       return
     }
     const f = m.frames
@@ -317,7 +332,7 @@ export const anonmmPageOps = {
     const anonmm = vma.mm.anonmm
     if (!anonmm) bug('page_add_anon_rmap: the mm has an anonmm', 'page_add_anon_rmap', `pfn ${pfn}`)
     m.counters.rmap.pageAddRmap++
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     if (f.mapcount[pfn] === 0) {
       if (f.mapping[pfn] !== -1)
         bug('page_add_anon_rmap: a first anon mapping finds no mapping', 'page_add_anon_rmap', `pfn ${pfn}`)
@@ -325,19 +340,19 @@ export const anonmmPageOps = {
       f.index[pfn] = Math.floor(address / PAGE)
       f.mapping[pfn] = anonmm.id
       anonmm.count++
-      m.env.pageState.inc(m.env.cpu, PS.nr_mapped)
+      m.env.pageState.inc(c.id, PS.nr_mapped)
     } else if (!f.test(pfn, PG.anon)) {
       bug('a file page added as an anonymous mapping', 'page_add_anon_rmap', `pfn ${pfn}`)
     }
     f.mapcount[pfn]!++
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
   },
 
   /** `page_dup_rmap` for copy_page_range: mapcount++ of an anonymous page (objrmap's step for a file page). */
-  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
+  pageDupRmap(m: Machine, c: Cpu, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
     const f = m.frames
     if (!f.test(pfn, PG.anon)) {
-      objrmapPageOps.pageDupRmap(m, pfn, child, address, ptep)
+      objrmapPageOps.pageDupRmap(m, c, pfn, child, address, ptep)
       return
     }
     if (f.mapcount[pfn] === 0)
@@ -347,63 +362,63 @@ export const anonmmPageOps = {
         `pfn ${pfn}`,
       )
     m.counters.rmap.pageAddRmap++
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     f.mapcount[pfn]!++
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
   },
 
   /** `page_remove_rmap(page)`: mapcount--; at 0, clear_page_anon and nr_mapped--. */
-  pageRemoveRmap(m: Machine, pfn: number, ptep: PtePtr): void {
+  pageRemoveRmap(m: Machine, c: Cpu, pfn: number, ptep: PtePtr): void {
     const f = m.frames
     if (untracked(m, pfn)) return
     if (!f.test(pfn, PG.anon)) {
-      objrmapPageOps.pageRemoveRmap(m, pfn, ptep)
+      objrmapPageOps.pageRemoveRmap(m, c, pfn, ptep)
       return
     }
     if (f.mapcount[pfn] === 0) bug('page_remove_rmap: the page is mapped', 'page_remove_rmap', `pfn ${pfn}`)
     m.counters.rmap.pageRemoveRmap++
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     if (--f.mapcount[pfn]! === 0) {
       clearPageAnon(m, pfn)
-      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      m.env.pageState.dec(c.id, PS.nr_mapped)
     }
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
   },
 
   pageMapLock,
   pageMapUnlock,
 
   /** `page_referenced(page)`: PG_referenced, then page_referenced_anon or objrmap's file walk. */
-  pageReferenced(m: Machine, pfn: number): number {
+  pageReferenced(m: Machine, c: Cpu, pfn: number): number {
     const f = m.frames
-    if (!f.test(pfn, PG.anon)) return objrmapPageOps.pageReferenced(m, pfn)
-    const c = m.counters.rmap
-    c.pageReferencedCalls++
+    if (!f.test(pfn, PG.anon)) return objrmapPageOps.pageReferenced(m, c, pfn)
+    const ctr = m.counters.rmap
+    ctr.pageReferencedCalls++
     let referenced = 0
     if (f.test(pfn, PG.referenced)) {
       f.clear(pfn, PG.referenced)
       referenced++
     }
     if (f.mapcount[pfn] === 0) return referenced
-    referenced += pageReferencedAnon(m, pfn)
-    c.pageReferencedFound += referenced
+    referenced += pageReferencedAnon(m, c, pfn)
+    ctr.pageReferencedFound += referenced
     return referenced
   },
 
   /** `try_to_unmap(page)`: try_to_unmap_anon or objrmap's file walk; at mapcount 0, clear_page_anon. */
-  tryToUnmap(m: Machine, pfn: number): SwapResult {
+  tryToUnmap(m: Machine, c: Cpu, pfn: number): SwapResult {
     const f = m.frames
-    if (!f.test(pfn, PG.anon)) return objrmapPageOps.tryToUnmap(m, pfn)
+    if (!f.test(pfn, PG.anon)) return objrmapPageOps.tryToUnmap(m, c, pfn)
     m.counters.rmap.tryToUnmapCalls++
     if (f.test(pfn, PG.reserved)) bug('try_to_unmap of a reserved page', 'try_to_unmap')
     if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
     if (f.mapcount[pfn] === 0) bug('try_to_unmap: mapcount > 0', 'try_to_unmap', `pfn ${pfn}`)
     // An anon page must be in the swap cache first: there is nowhere else to put it.
     if (!f.test(pfn, PG.swapcache)) return countResult(m, 'SWAP_AGAIN')
-    let ret = tryToUnmapAnon(m, pfn)
+    let ret = tryToUnmapAnon(m, c, pfn)
     if (f.mapcount[pfn] === 0) {
       clearPageAnon(m, pfn)
-      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      m.env.pageState.dec(c.id, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
     }
     return countResult(m, ret)
@@ -415,13 +430,13 @@ export const anonmmPageOps = {
    * one shared with another mm cannot move (its copy must be taken first).
    * File pages move freely.
    */
-  canMoveOnePte(m: Machine, pfn: number, _mm: Mm, newAddr: number): boolean {
+  canMoveOnePte(m: Machine, c: Cpu, pfn: number, _mm: Mm, newAddr: number): boolean {
     const f = m.frames
     if (!f.test(pfn, PG.anon)) return true
     if (f.mapcount[pfn] !== 1) return false
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     f.index[pfn] = Math.floor(newAddr / PAGE)
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
     return true
   },
 
@@ -432,10 +447,10 @@ export const anonmmPageOps = {
 } satisfies Partial<RmapStrategy>
 
 /** `page_map_lock` (rmap 10 renamed pte_chain_lock to rmap_lock, PG_maplock): objrmap's bit spinlock. */
-function pageMapLock(m: Machine, pfn: number): void {
-  objrmapPageOps.pageMapLock(m, pfn)
+function pageMapLock(m: Machine, c: Cpu, pfn: number): void {
+  objrmapPageOps.pageMapLock(m, c, pfn)
 }
 
-function pageMapUnlock(m: Machine, pfn: number): void {
-  objrmapPageOps.pageMapUnlock(m, pfn)
+function pageMapUnlock(m: Machine, c: Cpu, pfn: number): void {
+  objrmapPageOps.pageMapUnlock(m, c, pfn)
 }

@@ -47,7 +47,7 @@ export const anonmm: RmapStrategy = {
   vmaCanMerge: () => true,
   vmaMerge: nothing,
   vmaFork: nothing,
-  mmFork(m, parent, child) {
+  mmFork(m, _c, parent, child) {
     dupRmap(m, child, parent)
   },
   mmExec: execRmap,

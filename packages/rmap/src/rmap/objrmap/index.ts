@@ -34,8 +34,8 @@ export const objrmap: RmapStrategy = {
   source: 'mm/objrmap.c',
   ...objrmapPageOps,
   pageRmapReserve: nothing,
-  vmaPrepare(m, vma) {
-    anonVmaPrepare(m, vma)
+  vmaPrepare(m, c, vma) {
+    anonVmaPrepare(m, c, vma)
   },
   vmaCheckSwapIn(_m, vma, address, where) {
     if (!vma.anonVma) {
@@ -43,13 +43,13 @@ export const objrmap: RmapStrategy = {
       throw new KernelBugError(`${fn}: the vma has an anon_vma`, where, `0x${address.toString(16)}`)
     }
   },
-  vmaLink(_m, vma) {
+  vmaLink(_m, _c, vma) {
     anonVmaLink(vma)
   },
   vmaUnlink: anonVmaUnlink,
   vmaSplit: nothing,
   vmaCanMerge: anonVmaCanMerge,
-  vmaMerge(_m, keep, dying) {
+  vmaMerge(_m, _c, keep, dying) {
     anonVmaMerge(keep, dying)
   },
   vmaFork: nothing,

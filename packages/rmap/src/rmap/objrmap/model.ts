@@ -94,16 +94,16 @@ export function checkObjrmap(m: Machine, facts: RmapCheckFacts, out: string[]): 
  */
 export function objrmapAccounting(m: Machine): RmapAccounting {
   const ptr = m.arch.geometry.BITS_PER_LONG / 8
-  const c = m.counters.objects
+  const ctr = m.counters.objects
   const anonVmaSize = Math.ceil((4 + 2 * ptr) / ptr) * ptr
-  const anonVma = c.anonVmas * anonVmaSize
-  const vmaFields = c.vmas * 3 * ptr
+  const anonVma = ctr.anonVmas * anonVmaSize
+  const vmaFields = ctr.vmas * 3 * ptr
   const mapcount = m.frames.n * ptr
   return {
     design: 'objrmap',
     bytes: { anonVma, vmaFields, mapcount },
     total: anonVma + vmaFields + mapcount,
-    objects: { anonVma: c.anonVmas },
+    objects: { anonVma: ctr.anonVmas },
     lowmemFrames: 0,
     parameters: {},
   }

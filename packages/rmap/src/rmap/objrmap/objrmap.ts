@@ -29,6 +29,7 @@
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
 import { BUG } from '../../bugs.js'
+import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
 import { LOCK } from '../../locks.js'
@@ -50,17 +51,17 @@ function bug(invariant: string, fn: string, detail?: string): never {
  * finding it held is a bug (self-deadlock); under the explorer (`m.smp`) the
  * owner table decides: held by another cpu means wait (locks.ts).
  */
-export function pageMapLock(m: Machine, pfn: number): void {
-  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.page_map_lock, pfn)
+export function pageMapLock(m: Machine, c: Cpu, pfn: number): void {
+  if (m.smp !== null) m.smp.locks.acquire(c.id, LOCK.page_map_lock, pfn)
   if (m.frames.testAndSet(pfn, PG.maplock))
     bug('page_map_lock: PG_maplock already held (self-deadlock)', 'page_map_lock', `pfn ${pfn}`)
 }
 
 /** `page_map_unlock`. */
-export function pageMapUnlock(m: Machine, pfn: number): void {
+export function pageMapUnlock(m: Machine, c: Cpu, pfn: number): void {
   if (!m.frames.test(pfn, PG.maplock))
     bug('page_map_unlock: PG_maplock not held', 'page_map_unlock', `pfn ${pfn}`)
-  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.page_map_lock, pfn)
+  if (m.smp !== null) m.smp.locks.release(c.id, LOCK.page_map_lock, pfn)
   m.frames.clear(pfn, PG.maplock)
 }
 
@@ -83,16 +84,16 @@ function vmaAddress(vma: Vma, index: number): number {
  * location mapped with KM_PTE0 (caller unmaps), or NO_PTE. Counts the probe.
  * anonmm's walk probes the same way.
  */
-export function findPte(m: Machine, mm: Mm, pfn: number, address: number): number {
+export function findPte(m: Machine, c: Cpu, mm: Mm, pfn: number, address: number): number {
   m.counters.rmap.ptesProbed++
-  const ptr = pteOffsetMap(m.env, mm.id, address)
+  const ptr = pteOffsetMap(m.env, mm.id, address, c.id)
   if (ptr === NO_PTE) return NO_PTE
   const w = m.env.tables.words
   const at = pteWordOffset(m.env, ptr)
   const lo = w[at]!
   const hi = m.fast.words === 2 ? w[at + 1]! : 0
   if (!m.fast.present(lo, hi) || m.fast.pfn(lo, hi) !== pfn) {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
     return NO_PTE
   }
   return ptr
@@ -121,19 +122,27 @@ function rmapVmas(m: Machine, pfn: number): readonly Vma[] {
  * is not needed: objrmap finds ptes from the vmas.
  */
 export const objrmapPageOps = {
-  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, _ptep: PtePtr, anon: boolean): void {
+  pageAddRmap(
+    m: Machine,
+    c: Cpu,
+    pfn: number,
+    vma: Vma,
+    address: number,
+    _ptep: PtePtr,
+    anon: boolean,
+  ): void {
     const f = m.frames
     if (untracked(m, pfn)) return
     if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
     m.counters.rmap.pageAddRmap++
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     // The 2.6.5-aa1 page_add_rmap had no `anon` argument: its callers set
     // PG_anon before calling, outside the lock, and it read the flag.
     if (m.bugs & BUG.pgAnonRace) anon = f.test(pfn, PG.anon)
     if (anon && !f.test(pfn, PG.anon)) f.set(pfn, PG.anon)
     if (!anon && f.test(pfn, PG.anon))
       bug('a PageAnon page added as a file mapping', 'page_add_rmap', `pfn ${pfn}`)
-    if (++f.mapcount[pfn]! === 1) m.env.pageState.inc(m.env.cpu, PS.nr_mapped)
+    if (++f.mapcount[pfn]! === 1) m.env.pageState.inc(c.id, PS.nr_mapped)
     if (f.test(pfn, PG.anon)) {
       // anon_vma_page_link
       const index = vma.linearIndex(address)
@@ -157,16 +166,16 @@ export const objrmapPageOps = {
       if (f.test(pfn, PG.swapcache)) bug('file page_add_rmap of a swapcache page', 'page_add_rmap')
       if (f.mapping[pfn] === -1) bug('file page_add_rmap of a page without mapping', 'page_add_rmap')
     }
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
   },
 
-  pageRemoveRmap(m: Machine, pfn: number, _ptep: PtePtr): void {
+  pageRemoveRmap(m: Machine, c: Cpu, pfn: number, _ptep: PtePtr): void {
     const f = m.frames
     if (untracked(m, pfn)) return
     m.counters.rmap.pageRemoveRmap++
-    pageMapLock(m, pfn)
+    pageMapLock(m, c, pfn)
     if (f.mapcount[pfn]! > 0) {
-      if (--f.mapcount[pfn]! === 0) m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      if (--f.mapcount[pfn]! === 0) m.env.pageState.dec(c.id, PS.nr_mapped)
       if (f.test(pfn, PG.anon)) {
         if (f.mapping[pfn] === -1)
           bug('anon_vma_page_unlink: the page still has its mapping', 'anon_vma_page_unlink')
@@ -174,7 +183,7 @@ export const objrmapPageOps = {
           f.mapping[pfn] = -1
           if (m.bugs & BUG.pgAnonClearRace) {
             // The mirror race: PG_anon cleared after page_map_lock is dropped.
-            pageMapUnlock(m, pfn)
+            pageMapUnlock(m, c, pfn)
             if (m.smp !== null) m.smp.preempt('page_remove_rmap:page_map_unlock→ClearPageAnon')
             f.clear(pfn, PG.anon)
             return
@@ -185,13 +194,13 @@ export const objrmapPageOps = {
         bug('an unmapped file page has a mapping and is not swapcache', 'page_remove_rmap', `pfn ${pfn}`)
       }
     }
-    pageMapUnlock(m, pfn)
+    pageMapUnlock(m, c, pfn)
   },
 
-  pageReferenced(m: Machine, pfn: number): number {
+  pageReferenced(m: Machine, c: Cpu, pfn: number): number {
     const f = m.frames
-    const c = m.counters.rmap
-    c.pageReferencedCalls++
+    const ctr = m.counters.rmap
+    ctr.pageReferencedCalls++
     // -aa: an unmapped page answers 0 before PG_referenced is looked at (and
     // keeps the bit); mainline 2.6.5's mm/rmap.c tests and clears it first.
     if (f.mapcount[pfn] === 0) return 0
@@ -207,7 +216,7 @@ export const objrmapPageOps = {
       if (f.test(pfn, PG.swapcache)) bug('page_referenced_inode of a swapcache page', 'page_referenced_inode')
       // down_trylock(i_shared_sem): a failure counts as "not referenced" [TRYLOCK].
       if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
-        c.trylockFailures++
+        ctr.trylockFailures++
         return referenced
       }
     }
@@ -215,28 +224,28 @@ export const objrmapPageOps = {
     const skipNonlinear = !anon && m.nonlinearReclaim === '2.6.7-cluster'
     for (const vma of rmapVmas(m, pfn)) {
       if (skipNonlinear && vma.flags & VM.NONLINEAR) continue
-      c.vmasVisited++
+      ctr.vmasVisited++
       // page_referenced_one: spin_trylock(page_table_lock), or count 0.
       if (m.pageTableLockHeld(vma.mm)) {
-        c.trylockFailures++
+        ctr.trylockFailures++
         continue
       }
       const address = vmaAddress(vma, f.index[pfn]!)
       if (address < 0) continue
-      const ptr = findPte(m, vma.mm, pfn, address)
+      const ptr = findPte(m, c, vma.mm, pfn, address)
       if (ptr === NO_PTE) continue
-      if (m.env.mmu.ptepTestAndClearYoung(ptr)) referenced++
-      pteUnmap(m.env, ptr)
+      if (m.env.mmu.ptepTestAndClearYoung(ptr, c.id)) referenced++
+      pteUnmap(m.env, ptr, c.id)
       // -aa does not stop when mapcount is exhausted (2.6.7 does).
     }
-    c.pageReferencedFound += referenced
+    ctr.pageReferencedFound += referenced
     return referenced
   },
 
-  tryToUnmap(m: Machine, pfn: number): SwapResult {
+  tryToUnmap(m: Machine, c: Cpu, pfn: number): SwapResult {
     const f = m.frames
-    const c = m.counters.rmap
-    c.tryToUnmapCalls++
+    const ctr = m.counters.rmap
+    ctr.tryToUnmapCalls++
     if (f.test(pfn, PG.reserved)) bug('try_to_unmap of a reserved page', 'try_to_unmap')
     if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
     if (f.mapping[pfn] === -1) bug('try_to_unmap of a page without mapping', 'try_to_unmap')
@@ -249,7 +258,7 @@ export const objrmapPageOps = {
     } else {
       if (f.test(pfn, PG.swapcache)) bug('try_to_unmap_inode of a swapcache page', 'try_to_unmap_inode')
       if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
-        c.trylockFailures++
+        ctr.trylockFailures++
         return countResult(m, 'SWAP_AGAIN')
       }
     }
@@ -261,14 +270,14 @@ export const objrmapPageOps = {
         nonlinear = true
         continue
       }
-      c.vmasVisited++
-      ret = tryToUnmapOne(m, vma, pfn)
+      ctr.vmasVisited++
+      ret = tryToUnmapOne(m, c, vma, pfn)
       if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
     }
     if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && obj && 'iMmapShared' in obj)
-      ret = tryToUnmapNonlinear(m, obj.iMmapShared, pfn)
+      ret = tryToUnmapNonlinear(m, c, obj.iMmapShared, pfn)
     if (f.mapcount[pfn] === 0) {
-      m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+      m.env.pageState.dec(c.id, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
     }
     return countResult(m, ret)
@@ -281,7 +290,7 @@ export const objrmapPageOps = {
    * pte), then `page_add_rmap(page, vma, address, PageAnon(page))`, reading
    * PG_anon outside page_map_lock (safe: the parent's pte keeps it mapped).
    */
-  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
+  pageDupRmap(m: Machine, c: Cpu, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
     const fr = m.frames
     // The parent's pte was read; page_map_lock is not held for what follows.
     if (m.smp !== null) m.smp.preempt('copy_page_range:pte read→PageAnon')
@@ -292,7 +301,7 @@ export const objrmapPageOps = {
         `pfn ${pfn}`,
       )
     }
-    objrmapPageOps.pageAddRmap(m, pfn, child, address, ptep, fr.test(pfn, PG.anon))
+    objrmapPageOps.pageAddRmap(m, c, pfn, child, address, ptep, fr.test(pfn, PG.anon))
   },
 
   pageMapLock,
@@ -300,15 +309,15 @@ export const objrmapPageOps = {
 } satisfies Partial<RmapStrategy>
 
 function countResult(m: Machine, r: SwapResult): SwapResult {
-  const c = m.counters.rmap
-  if (r === 'SWAP_SUCCESS') c.swapSuccess++
-  else if (r === 'SWAP_AGAIN') c.swapAgain++
-  else c.swapFail++
+  const ctr = m.counters.rmap
+  if (r === 'SWAP_SUCCESS') ctr.swapSuccess++
+  else if (r === 'SWAP_AGAIN') ctr.swapAgain++
+  else ctr.swapFail++
   return r
 }
 
 /** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
-function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
+function tryToUnmapOne(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapResult {
   const f = m.frames
   if (m.smp !== null) m.smp.preempt('try_to_unmap_one:entry')
   if (m.pageTableLockHeld(vma.mm)) {
@@ -317,14 +326,14 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
   }
   const address = vmaAddress(vma, f.index[pfn]!)
   if (address < 0) return 'SWAP_AGAIN'
-  const ptr = findPte(m, vma.mm, pfn, address)
+  const ptr = findPte(m, c, vma.mm, pfn, address)
   if (ptr === NO_PTE) return 'SWAP_AGAIN'
   try {
     if (vma.flags & VM.RESERVED) bug('try_to_unmap_one on a VM_RESERVED vma', 'try_to_unmap_one')
     if (vma.flags & VM.LOCKED) return 'SWAP_FAIL'
     const mmu = m.env.mmu
-    const lo = mmu.ptepGetAndClear(ptr)
-    mmu.flushTlbPage(vma.mm.id, address)
+    const lo = mmu.ptepGetAndClear(ptr, c.id)
+    mmu.flushTlbPage(vma.mm.id, address, c.id)
     if (f.test(pfn, PG.swapcache)) {
       // The pte now holds the page's swap entry, one more reference to its slot.
       const entry = f.getPrivate(pfn)
@@ -333,11 +342,11 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
       const offset = m.swap.offset(entry)
       const slo = m.fast.swpLo(type, offset)
       const shi = m.fast.swpHi(type, offset)
-      mmu.setPte(ptr, slo, shi)
+      mmu.setPte(ptr, slo, shi, c.id)
       if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
         bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
     }
-    if (lo & m.fast.DIRTY) setPageDirty(m, pfn)
+    if (lo & m.fast.DIRTY) setPageDirty(m, c, pfn)
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
     vma.mm.rss--
     if (--f.mapcount[pfn]! === 0 && f.test(pfn, PG.anon)) {
@@ -347,7 +356,7 @@ function tryToUnmapOne(m: Machine, vma: Vma, pfn: number): SwapResult {
     m.putPage(pfn)
     return 'SWAP_AGAIN'
   } finally {
-    pteUnmap(m.env, ptr)
+    pteUnmap(m.env, ptr, c.id)
   }
 }
 
@@ -368,8 +377,8 @@ export const NONLINEAR_CLUSTER_PAGES = 32
  * Answers SWAP_AGAIN (the caller makes it SWAP_SUCCESS if the page ended
  * unmapped).
  */
-function tryToUnmapNonlinear(m: Machine, vmas: readonly Vma[], pfn: number): SwapResult {
-  const c = m.counters.rmap
+function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: number): SwapResult {
+  const ctr = m.counters.rmap
   const CLUSTER = Math.min(NONLINEAR_CLUSTER_PAGES * 4096, 2 ** m.arch.geometry.PMD_SHIFT)
   let maxCursor = 0
   let maxSize = 0
@@ -390,10 +399,10 @@ function tryToUnmapNonlinear(m: Machine, vmas: readonly Vma[], pfn: number): Swa
   do {
     for (const vma of vmas) {
       if (!(vma.flags & VM.NONLINEAR) || vma.flags & (VM.LOCKED | VM.RESERVED)) continue
-      c.vmasVisited++
+      ctr.vmasVisited++
       let cursor = vma.nonlinearCursor
       while (vma.mm.rss > 0 && cursor < maxCursor && cursor < vma.end - vma.start) {
-        ret = tryToUnmapCluster(m, vma, cursor, CLUSTER, pfn, budget)
+        ret = tryToUnmapCluster(m, c, vma, cursor, CLUSTER, pfn, budget)
         if (ret === 'SWAP_FAIL') break
         cursor += CLUSTER
         vma.nonlinearCursor = cursor
@@ -421,18 +430,19 @@ function tryToUnmapNonlinear(m: Machine, vmas: readonly Vma[], pfn: number): Swa
  */
 function tryToUnmapCluster(
   m: Machine,
+  c: Cpu,
   vma: Vma,
   cursor: number,
   CLUSTER: number,
   target: number,
   budget: { left: number },
 ): SwapResult {
-  const c = m.counters.rmap
+  const ctr = m.counters.rmap
   const f = m.fast
   const fr = m.frames
   const mm = vma.mm
   if (m.pageTableLockHeld(mm)) {
-    c.trylockFailures++
+    ctr.trylockFailures++
     return 'SWAP_FAIL'
   }
   let address = vma.start + cursor
@@ -443,8 +453,8 @@ function tryToUnmapCluster(
   const mmu = m.env.mmu
   const w = m.env.tables.words
   for (; address < end; address += 4096) {
-    c.ptesProbed++
-    const ptr = pteOffsetMap(m.env, mm.id, address)
+    ctr.ptesProbed++
+    const ptr = pteOffsetMap(m.env, mm.id, address, c.id)
     // No page table: the cluster lies inside one pmd, so nothing is mapped in it.
     if (ptr === NO_PTE) break
     try {
@@ -460,14 +470,14 @@ function tryToUnmapCluster(
           'try_to_unmap_cluster',
           `pfn ${pfn}`,
         )
-      if (mmu.ptepTestAndClearYoung(ptr)) continue
-      const old = mmu.ptepGetAndClear(ptr)
-      mmu.flushTlbPage(mm.id, address)
+      if (mmu.ptepTestAndClearYoung(ptr, c.id)) continue
+      const old = mmu.ptepGetAndClear(ptr, c.id)
+      mmu.flushTlbPage(mm.id, address, c.id)
       const index = fr.index[pfn]!
       if (index !== vma.linearIndex(address)) {
         const plo = f.pgoffLo(index)
         const phi = f.pgoffHi(index)
-        mmu.setPte(ptr, plo, phi)
+        mmu.setPte(ptr, plo, phi, c.id)
         if (!f.file(plo, phi) || f.present(plo, phi))
           bug(
             'try_to_unmap_cluster: a written nonlinear pte is a file pte',
@@ -475,20 +485,20 @@ function tryToUnmapCluster(
             `pgoff ${index}`,
           )
       }
-      if (old & f.DIRTY) setPageDirty(m, pfn)
+      if (old & f.DIRTY) setPageDirty(m, c, pfn)
       if (pfn === target) {
         // page_map_lock is held by try_to_unmap: page_remove_rmap without it.
         if (fr.mapcount[pfn] === 0)
           bug('try_to_unmap_cluster: mapcount > 0 before the decrement', 'try_to_unmap_cluster')
         fr.mapcount[pfn]!--
       } else {
-        m.rmap.pageRemoveRmap(m, pfn, ptr)
+        m.rmap.pageRemoveRmap(m, c, pfn, ptr)
       }
       m.putPage(pfn)
       mm.rss--
       budget.left--
     } finally {
-      pteUnmap(m.env, ptr)
+      pteUnmap(m.env, ptr, c.id)
     }
   }
   return 'SWAP_AGAIN'
@@ -532,26 +542,26 @@ export function countRmapPtes(m: Machine, pfn: number): number {
 // try_to_unmap visit the newest vma first: after a fork, the child's.
 
 /** `anon_vma_prepare(vma)`: give the vma an anon_vma (a fresh one, as -aa does) and link it. */
-export function anonVmaPrepare(m: Machine, vma: Vma): AnonVma {
+export function anonVmaPrepare(m: Machine, c: Cpu, vma: Vma): AnonVma {
   if (vma.anonVma) return vma.anonVma
   const av = new AnonVma(m.newObjectId())
   m.objects.set(av.id, av)
   vma.anonVma = av
-  anonVmaLock(m, av)
+  anonVmaLock(m, c, av)
   av.vmas.unshift(vma)
-  anonVmaUnlock(m, av)
+  anonVmaUnlock(m, c, av)
   m.counters.objects.anonVmas++
   return av
 }
 
 /** `spin_lock(&anon_vma->lock)`: modelled (owner, lock order) only under the explorer. */
-function anonVmaLock(m: Machine, av: AnonVma): void {
-  if (m.smp !== null) m.smp.locks.acquire(m.smp.cpu, LOCK.anon_vma_lock, av.id)
+function anonVmaLock(m: Machine, c: Cpu, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.acquire(c.id, LOCK.anon_vma_lock, av.id)
 }
 
 /** `spin_unlock(&anon_vma->lock)`. */
-function anonVmaUnlock(m: Machine, av: AnonVma): void {
-  if (m.smp !== null) m.smp.locks.release(m.smp.cpu, LOCK.anon_vma_lock, av.id)
+function anonVmaUnlock(m: Machine, c: Cpu, av: AnonVma): void {
+  if (m.smp !== null) m.smp.locks.release(c.id, LOCK.anon_vma_lock, av.id)
 }
 
 /**
@@ -584,14 +594,14 @@ export function anonVmaLink(vma: Vma): void {
 }
 
 /** `anon_vma_unlink(vma)`: take it off; free the anon_vma when the list empties. */
-export function anonVmaUnlink(m: Machine, vma: Vma): void {
+export function anonVmaUnlink(m: Machine, c: Cpu, vma: Vma): void {
   const av = vma.anonVma
   if (!av) return
   const i = av.vmas.indexOf(vma)
   if (i < 0) bug('a vma being unlinked is on its anon_vma list', 'anon_vma_unlink')
-  anonVmaLock(m, av)
+  anonVmaLock(m, c, av)
   av.vmas.splice(i, 1)
-  anonVmaUnlock(m, av)
+  anonVmaUnlock(m, c, av)
   if (av.vmas.length === 0) {
     m.objects.delete(av.id)
     m.counters.objects.anonVmas--

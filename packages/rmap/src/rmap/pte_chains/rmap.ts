@@ -30,10 +30,12 @@
  * marker of anonymous pages (set by page_add_rmap(..., anon = 1), cleared when
  * the last pte goes), which 2.6.4 told apart by a NULL page->mapping.
  */
+
 import { KM } from '../../arch/highmem.js'
 import type { PtePtr } from '../../arch/mmu.js'
 import { PS } from '../../arch/percpu.js'
 import type { Arch } from '../../arch/types.js'
+import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
 import type { Machine } from '../../machine.js'
@@ -153,26 +155,26 @@ export class PteChains implements RmapStrategy {
   }
 
   /** rmap_ptep_map: map the pte page of `ptep` (KM_PTE2 where pte pages are kmapped). */
-  private ptepMap(ptep: PtePtr): void {
+  private ptepMap(ptep: PtePtr, cpu: number): void {
     if (!this.kmPte2) return
     const env = this.m.env
     const pt = ptePage(env, ptep)
-    env.kmap.map(env.cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
+    env.kmap.map(cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
   }
 
   /** rmap_ptep_unmap. */
-  private ptepUnmap(ptep: PtePtr): void {
+  private ptepUnmap(ptep: PtePtr, cpu: number): void {
     if (!this.kmPte2) return
     const env = this.m.env
     const pt = ptePage(env, ptep)
-    env.kmap.unmap(env.cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
+    env.kmap.unmap(cpu, KM.KM_PTE2, pt, env.isHighmem(pt))
   }
 
   /** ptep_test_and_clear_young through rmap_ptep_map. */
-  private young(ptep: PtePtr): boolean {
-    this.ptepMap(ptep)
-    const young = this.m.env.mmu.ptepTestAndClearYoung(ptep)
-    this.ptepUnmap(ptep)
+  private young(c: Cpu, ptep: PtePtr): boolean {
+    this.ptepMap(ptep, c.id)
+    const young = this.m.env.mmu.ptepTestAndClearYoung(ptep, c.id)
+    this.ptepUnmap(ptep, c.id)
     return young
   }
 
@@ -316,27 +318,27 @@ export class PteChains implements RmapStrategy {
 
   // --- page operations -------------------------------------------------------
 
-  pageAddRmap(m: Machine, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void {
+  pageAddRmap(m: Machine, c: Cpu, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void {
     const f = m.frames
     if (pfn < 0 || pfn >= f.n || f.test(pfn, PG.reserved)) return
     m.counters.rmap.pageAddRmap++
-    this.pageMapLock(m, pfn)
+    this.pageMapLock(m, c, pfn)
     if (anon) f.set(pfn, PG.anon)
     this.note(vma, address, ptep)
     this.add(pfn, ptep)
-    if (++f.mapcount[pfn]! === 1) m.env.pageState.inc(m.env.cpu, PS.nr_mapped)
-    this.pageMapUnlock(m, pfn)
+    if (++f.mapcount[pfn]! === 1) m.env.pageState.inc(c.id, PS.nr_mapped)
+    this.pageMapUnlock(m, c, pfn)
   }
 
-  pageDupRmap(m: Machine, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
-    this.pageAddRmap(m, pfn, child, address, ptep, m.frames.test(pfn, PG.anon))
+  pageDupRmap(m: Machine, c: Cpu, pfn: number, child: Vma, address: number, ptep: PtePtr): void {
+    this.pageAddRmap(m, c, pfn, child, address, ptep, m.frames.test(pfn, PG.anon))
   }
 
-  pageRemoveRmap(m: Machine, pfn: number, ptep: PtePtr): void {
+  pageRemoveRmap(m: Machine, c: Cpu, pfn: number, ptep: PtePtr): void {
     const f = m.frames
     if (pfn < 0 || pfn >= f.n || f.test(pfn, PG.reserved)) return
     m.counters.rmap.pageRemoveRmap++
-    this.pageMapLock(m, pfn)
+    this.pageMapLock(m, c, pfn)
     if (f.mapcount[pfn]! > 0) {
       if (!this.remove(pfn, ptep))
         bug(
@@ -345,21 +347,21 @@ export class PteChains implements RmapStrategy {
           `pfn ${pfn}, pte ${ptep}`,
         )
       if (--f.mapcount[pfn]! === 0) {
-        m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+        m.env.pageState.dec(c.id, PS.nr_mapped)
         f.clear(pfn, PG.anon)
       }
     }
-    this.pageMapUnlock(m, pfn)
+    this.pageMapUnlock(m, c, pfn)
   }
 
   /** pte_chain_lock: the PG_chainlock bit spinlock (bit 15, PG_maplock's bit in -aa). */
-  pageMapLock(m: Machine, pfn: number): void {
+  pageMapLock(m: Machine, _c: Cpu, pfn: number): void {
     if (m.frames.testAndSet(pfn, PG.maplock))
       bug('pte_chain_lock: PG_chainlock already held (self-deadlock)', 'pte_chain_lock', `pfn ${pfn}`)
   }
 
   /** pte_chain_unlock. */
-  pageMapUnlock(m: Machine, pfn: number): void {
+  pageMapUnlock(m: Machine, _c: Cpu, pfn: number): void {
     if (!m.frames.test(pfn, PG.maplock))
       bug('pte_chain_unlock: PG_chainlock not held', 'pte_chain_unlock', `pfn ${pfn}`)
     m.frames.clear(pfn, PG.maplock)
@@ -370,25 +372,25 @@ export class PteChains implements RmapStrategy {
    * (no page_table_lock: the chain lock is enough), and a chain left with one
    * pte collapses back to direct.
    */
-  pageReferenced(m: Machine, pfn: number): number {
+  pageReferenced(m: Machine, c: Cpu, pfn: number): number {
     const f = m.frames
-    const c = m.counters.rmap
+    const ctr = m.counters.rmap
     const N = this.nrpte
-    c.pageReferencedCalls++
+    ctr.pageReferencedCalls++
     let referenced = 0
     if (f.test(pfn, PG.referenced)) {
       f.clear(pfn, PG.referenced)
       referenced++
     }
     if (f.test(pfn, PG.direct)) {
-      c.ptesProbed++
-      if (this.young(this.direct[pfn]!)) referenced++
+      ctr.ptesProbed++
+      if (this.young(c, this.direct[pfn]!)) referenced++
     } else if (this.head[pfn]! >= 0) {
       let n = 0
       for (let pc = this.head[pfn]!; pc >= 0; pc = this.next[pc]!) {
         for (let i = this.idx[pc]!; i < N; i++) {
-          c.ptesProbed++
-          if (this.young(this.ptes[pc * N + i]!)) referenced++
+          ctr.ptesProbed++
+          if (this.young(c, this.ptes[pc * N + i]!)) referenced++
           n++
         }
       }
@@ -400,7 +402,7 @@ export class PteChains implements RmapStrategy {
         this.free(pc)
       }
     }
-    c.pageReferencedFound += referenced
+    ctr.pageReferencedFound += referenced
     return referenced
   }
 
@@ -411,17 +413,17 @@ export class PteChains implements RmapStrategy {
    * yet in the swap cache is SWAP_AGAIN without a walk: 2.6.4's shrink_list
    * never asks (add_to_swap comes first), and unmapping it would lose it.
    */
-  tryToUnmap(m: Machine, pfn: number): SwapResult {
+  tryToUnmap(m: Machine, c: Cpu, pfn: number): SwapResult {
     const f = m.frames
-    const c = m.counters.rmap
+    const ctr = m.counters.rmap
     const N = this.nrpte
-    c.tryToUnmapCalls++
+    ctr.tryToUnmapCalls++
     if (f.test(pfn, PG.reserved)) bug('try_to_unmap of a reserved page', 'try_to_unmap')
     if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
     if (f.test(pfn, PG.anon) && !f.test(pfn, PG.swapcache)) return this.count(m, 'SWAP_AGAIN')
     let ret: SwapResult = 'SWAP_SUCCESS'
     if (f.test(pfn, PG.direct)) {
-      ret = this.unmapOne(m, pfn, this.direct[pfn]!)
+      ret = this.unmapOne(m, c, pfn, this.direct[pfn]!)
       if (ret === 'SWAP_SUCCESS') {
         this.direct[pfn] = -1
         f.clear(pfn, PG.direct)
@@ -432,7 +434,7 @@ export class PteChains implements RmapStrategy {
       walk: for (let pc = start; pc >= 0; ) {
         const nextPc = this.next[pc]!
         for (let i = this.idx[pc]!; i < N; i++) {
-          const r = this.unmapOne(m, pfn, this.ptes[pc * N + i]!)
+          const r = this.unmapOne(m, c, pfn, this.ptes[pc * N + i]!)
           if (r === 'SWAP_FAIL') {
             ret = r
             break walk
@@ -454,32 +456,32 @@ export class PteChains implements RmapStrategy {
         pc = nextPc
       }
     }
-    if (f.mapcount[pfn] === 0) m.env.pageState.dec(m.env.cpu, PS.nr_mapped)
+    if (f.mapcount[pfn] === 0) m.env.pageState.dec(c.id, PS.nr_mapped)
     return this.count(m, ret)
   }
 
   private count(m: Machine, r: SwapResult): SwapResult {
-    const c = m.counters.rmap
-    if (r === 'SWAP_SUCCESS') c.swapSuccess++
-    else if (r === 'SWAP_AGAIN') c.swapAgain++
-    else c.swapFail++
+    const ctr = m.counters.rmap
+    if (r === 'SWAP_SUCCESS') ctr.swapSuccess++
+    else if (r === 'SWAP_AGAIN') ctr.swapAgain++
+    else ctr.swapFail++
     return r
   }
 
   /** try_to_unmap_one(page, ptep) of 2.6.4. nr_mapped is left to try_to_unmap. */
-  private unmapOne(m: Machine, pfn: number, ptep: PtePtr): SwapResult {
+  private unmapOne(m: Machine, c: Cpu, pfn: number, ptep: PtePtr): SwapResult {
     m.counters.rmap.ptesProbed++
     const mm = this.mmOf(ptep)
     const address = this.addressOf(ptep)
-    this.ptepMap(ptep)
+    this.ptepMap(ptep, c.id)
     try {
-      return this.unmapOneMapped(m, pfn, ptep, mm, address)
+      return this.unmapOneMapped(m, c, pfn, ptep, mm, address)
     } finally {
-      this.ptepUnmap(ptep)
+      this.ptepUnmap(ptep, c.id)
     }
   }
 
-  private unmapOneMapped(m: Machine, pfn: number, ptep: PtePtr, mm: Mm, address: number): SwapResult {
+  private unmapOneMapped(m: Machine, c: Cpu, pfn: number, ptep: PtePtr, mm: Mm, address: number): SwapResult {
     const f = m.frames
     const fast = m.fast
     if (m.pageTableLockHeld(mm)) {
@@ -492,8 +494,8 @@ export class PteChains implements RmapStrategy {
     m.counters.rmap.vmasVisited++
     if (vma.flags & VM.LOCKED) return 'SWAP_FAIL'
     const mmu = m.env.mmu
-    const lo = mmu.ptepGetAndClear(ptep)
-    mmu.flushTlbPage(mm.id, address)
+    const lo = mmu.ptepGetAndClear(ptep, c.id)
+    mmu.flushTlbPage(mm.id, address, c.id)
     if (f.test(pfn, PG.swapcache)) {
       const entry = f.getPrivate(pfn)
       swapDuplicate(m, entry)
@@ -501,7 +503,7 @@ export class PteChains implements RmapStrategy {
       const offset = m.swap.offset(entry)
       const slo = fast.swpLo(type, offset)
       const shi = fast.swpHi(type, offset)
-      mmu.setPte(ptep, slo, shi)
+      mmu.setPte(ptep, slo, shi, c.id)
       if (fast.file(slo, shi))
         bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one')
     } else {
@@ -510,12 +512,12 @@ export class PteChains implements RmapStrategy {
       if (index !== vma.linearIndex(address)) {
         const plo = fast.pgoffLo(index)
         const phi = fast.pgoffHi(index)
-        mmu.setPte(ptep, plo, phi)
+        mmu.setPte(ptep, plo, phi, c.id)
         if (!fast.file(plo, phi))
           bug('try_to_unmap_one: a nonlinear pte becomes a file pte', 'try_to_unmap_one')
       }
     }
-    if (lo & fast.DIRTY) setPageDirty(m, pfn)
+    if (lo & fast.DIRTY) setPageDirty(m, c, pfn)
     mm.rss--
     if (--f.mapcount[pfn]! === 0) f.clear(pfn, PG.anon)
     m.putPage(pfn)
@@ -551,13 +553,14 @@ export class PteChains implements RmapStrategy {
   vmaFork(): void {}
   mmFork(): void {}
   mmExec(): void {}
-  mmExit(_m: Machine, mm: Mm): void {
+  mmExit(_m: Machine, _c: Cpu, mm: Mm): void {
     this.mms[mm.id] = undefined
   }
 
   /** mremap's move_one_page: the page's chain entry follows the pte (2.6.4 copy_one_pte: remove, then add). */
   pteMoved(
     m: Machine,
+    c: Cpu,
     pfn: number,
     mm: Mm,
     _oldAddr: number,
@@ -565,7 +568,7 @@ export class PteChains implements RmapStrategy {
     newAddr: number,
     newPtep: PtePtr,
   ): void {
-    this.pageMapLock(m, pfn)
+    this.pageMapLock(m, c, pfn)
     if (!this.remove(pfn, oldPtep))
       bug(
         "page_remove_rmap: the pte is on the page's pte_chain",
@@ -577,7 +580,7 @@ export class PteChains implements RmapStrategy {
     this.ptBase[pt] = newAddr - (newPtep - pt * m.arch.geometry.PTRS_PER_PTE) * PAGE
     this.mms[mm.id] = mm
     this.add(pfn, newPtep)
-    this.pageMapUnlock(m, pfn)
+    this.pageMapUnlock(m, c, pfn)
   }
 
   // --- the model ---------------------------------------------------------------
