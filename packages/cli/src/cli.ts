@@ -1,5 +1,5 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema, race.
+ * The rmaplab command: run, compare, check, list, show, schema, race, bugs.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import {
@@ -21,6 +21,7 @@ import {
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
+import { bugsCommand } from './bugs.js'
 import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
 import { defaultJobs, parseJobs, runUnits, type Unit } from './pool.js'
@@ -333,6 +334,10 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params, spec } = loadTarget(t, opts.param ?? [])
+      if (workload.cpus)
+        throw new BadInputError([
+          `${t}: has a cpus: section (a race scenario of several cpus): explore it with rmaplab race ${t}`,
+        ])
       const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
@@ -500,7 +505,8 @@ Examples:
       }
     })
 
-  raceCommand(cmd, io, setExit)
+  raceCommand(cmd, io, setExit, (t) => loadTarget(t, []).workload)
+  bugsCommand(cmd, io, setExit)
 
   cmd
     .command('schema')
