@@ -1,5 +1,5 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema, race.
+ * The rmaplab command: run, compare, check, list, show, schema, race, bugs.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import {
@@ -21,6 +21,7 @@ import {
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
+import { bugsCommand } from './bugs.js'
 import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
 import { defaultJobs, parseJobs, runUnits, type Unit } from './pool.js'
@@ -175,7 +176,7 @@ function header(w: Workload, params: Record<string, number>): string {
 }
 
 const READING = [
-  'How to read it: one column per layout (and rmap design, with --rmap), the same workload on each. PageTables is the',
+  'How to read it: one column per layout (and rmap design, when several run), the same workload on each. PageTables is the',
   "kernel's nr_page_table_pages (user pte pages; 8-byte ptes on i386-pae and ppc64 fill a page with half as many",
   "entries). rmap bytes is what the design costs at the layout's sizes: objrmap + anon_vma its anon_vma structs, the",
   'vma fields and one mapcount word per page frame; pte_chains a cache-line chain object per few ptes (from lowmem:',
@@ -287,7 +288,7 @@ export function program(io: Io, setExit: (code: number) => void): Command {
   cmd
     .name('rmaplab')
     .description(
-      'Run workloads on the Linux 2.6 (spring 2004) VM model — objrmap + anon_vma on the i386, i386-pae, ppc and ppc64 page-table layouts — and see what the VM did: meminfo, page tables, rmap memory, rmap walk costs, faults.',
+      'Run workloads on the Linux 2.6 (spring 2004) VM model — on the i386, i386-pae, ppc and ppc64 page-table layouts, under the rmap designs objrmap + anon_vma (2.6.5-aa), pte_chains (2.6.4) and anonmm (rmap 10/11) — and see what the VM did: meminfo, page tables, rmap memory, rmap walk costs, faults.',
     )
     .version(version(), '-V, --version')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
@@ -301,8 +302,9 @@ the other, all validated first. --json prints one report, or { ok, reports } for
 Exit codes: 0 ok; 1 an assertion, a kernel invariant or a step failed; 2 bad input.
 
 Examples:
-  rmaplab compare andrea                        Andrea's fork test on all four layouts
-  rmaplab compare andrea -p size=128M -p levels=6
+  rmaplab compare andrea                        Andrea's fork test under the three rmap designs
+  rmaplab compare andrea -p size=512M -p ram=1G the original size (lowmem runs out at fork level 8 or 9)
+  rmaplab compare rik --rmap all --arch i386    any workload under every rmap design
   rmaplab run my-workload.yaml --arch i386-pae --trace
   rmaplab check a1 c3 e3                        acceptance demos, m.check() after every step
   rmaplab show rik > rik.yaml                   an experiment as a workload file to edit`,
@@ -332,6 +334,10 @@ Examples:
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
       const { workload, params, spec } = loadTarget(t, opts.param ?? [])
+      if (workload.cpus)
+        throw new BadInputError([
+          `${t}: has a cpus: section (a race scenario of several cpus): explore it with rmaplab race ${t}`,
+        ])
       const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
@@ -414,7 +420,9 @@ Examples:
     .action(action('run'))
 
   runOptions(cmd.command('compare'))
-    .description('run a workload on every layout (or those of --arch) and print the figures side by side')
+    .description(
+      "run a workload on its machine's layouts and rmap designs (or those of --arch and --rmap) and print the figures side by side",
+    )
     .option(
       '--chart <dir>',
       'also sweep a 2004 experiment over its process count and write SVG charts (PageTables, rmap bytes against processes) to <dir>',
@@ -497,7 +505,8 @@ Examples:
       }
     })
 
-  raceCommand(cmd, io, setExit)
+  raceCommand(cmd, io, setExit, (t) => loadTarget(t, []).workload)
+  bugsCommand(cmd, io, setExit)
 
   cmd
     .command('schema')

@@ -35,7 +35,10 @@ export const ROWS: readonly Row[] = [
   { label: 'forks', get: (r) => r.stats.fork.forks },
   {
     label: '  fork levels reached',
-    get: (r) => `${r.results['fork.levels']}${r.results['fork.ranOut'] ? ' (then ENOMEM)' : ''}`,
+    get: (r) =>
+      r.results['fork.levels'] === undefined
+        ? '–'
+        : `${r.results['fork.levels']}${r.results['fork.ranOut'] ? ' (then ENOMEM)' : ''}`,
     always: true,
     when: (r) => r.results['fork.levels'] !== undefined,
   },
