@@ -2,8 +2,9 @@
  * Martin Bligh's thousand-task database: the workload behind the 2004 argument
  * that pte_chains cannot carry a big shared segment on a 32-bit PAE box.
  */
-import { type ClassicExperiment, ramFor, sizeText } from './classic.js'
+
 import { sizeBytes } from '../format.js'
+import { type ClassicExperiment, ramFor, sizeText } from './classic.js'
 import type { ParamDefs, Params } from './params.js'
 
 const PAGE = 4096
