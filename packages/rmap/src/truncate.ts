@@ -26,9 +26,9 @@
  * 2.6.7; docs/README.md#which-kernel).
  */
 import type { Cpu } from './cpu.js'
-import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
+import { OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
-import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
+import { clearPageDirty, downISharedSem, pageCacheOf, removeFromPageCache, upISharedSem } from './filemap.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { VM, type Vma } from './mm/vma.js'
@@ -100,14 +100,7 @@ export function invalidateMmapRange(
   const hba = Math.floor(holebegin / PAGE)
   const hlen = Math.ceil(holelen / PAGE)
   const hea = hlen === 0 ? Number.POSITIVE_INFINITY : hba + hlen - 1
-  if (as.sharedSemHeld) {
-    throw new KernelBugError(
-      'down(i_shared_sem) while it is held: the single-threaded model would deadlock',
-      'mm/memory.c invalidate_mmap_range',
-      as.path,
-    )
-  }
-  as.sharedSemHeld = true
+  downISharedSem(m, c, as, 'mm/memory.c invalidate_mmap_range')
   try {
     as.truncateCount++
     for (const list of [as.iMmap, as.iMmapShared]) {
@@ -125,7 +118,7 @@ export function invalidateMmapRange(
       }
     }
   } finally {
-    as.sharedSemHeld = false
+    upISharedSem(m, c, as)
   }
 }
 
