@@ -1,4 +1,6 @@
+// The conformance suite on ppc64, under each rmap design (the rmap axis).
 import { describeArchConformance } from '@rmaplab/conformance'
+import { RMAP_STRATEGIES } from '@rmaplab/rmap'
 import { ppc64 } from '../src/index.js'
 
-describeArchConformance(ppc64)
+for (const rmap of RMAP_STRATEGIES) describeArchConformance(ppc64, { rmap })

@@ -19,6 +19,7 @@ import {
   runOnLayout,
   showParam,
   validateWorkload,
+  verifyExperimentRuns,
   type Workload,
   workloadJsonSchema,
 } from '@rmaplab/workload'
@@ -310,12 +311,8 @@ Examples:
 
   const action = (mode: 'run' | 'compare' | 'check') => (targets: string[], opts: RunOpts) => {
     const over: LayoutOverrides = {
-      arch:
-        opts.arch !== undefined
-          ? parseArchList(opts.arch)
-          : mode === 'compare'
-            ? ['i386', 'i386-pae', 'ppc', 'ppc64']
-            : undefined,
+      // Every layout the workload's machine names (all four unless it names some), or --arch.
+      arch: opts.arch !== undefined ? parseArchList(opts.arch) : undefined,
       rmap: opts.rmap !== undefined ? parseRmapList(opts.rmap) : undefined,
     }
     // Every target is loaded, validated and given its layouts before any of them runs.
@@ -335,6 +332,9 @@ Examples:
       const runs = execute(workload, layouts, opts, io, mode === 'check')
       const ok = runs.every((r) => r.ok)
       if (!ok) code = EXIT.failed
+      // The experiment's claim across designs (Andrea's: pte_chains run out first).
+      const verdict = verifyExperimentRuns(workload, runs)
+      if (verdict && !verdict.ok) code = EXIT.failed
       let files: string[] | undefined
       if (sweep && opts.chart !== undefined) {
         const points: SweepPoint[] = sweep.points.map((p) => {
@@ -354,10 +354,21 @@ Examples:
         }
       }
       if (opts.json)
-        reports.push(jsonReport(workload, runs, { params, mode, ...(files ? { charts: files } : {}) }))
+        reports.push(
+          jsonReport(workload, runs, {
+            params,
+            mode,
+            ...(files ? { charts: files } : {}),
+            ...(verdict ? { verdict } : {}),
+          }),
+        )
       else {
         if (i > 0) io.out('')
         report(workload, params, runs, opts, io, mode)
+        if (verdict && verdict.lines.length > 0) {
+          io.out('')
+          for (const l of verdict.lines) io.out(l)
+        }
         if (files) {
           io.out('')
           for (const f of files) io.out(`chart: ${f}`)

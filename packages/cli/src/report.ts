@@ -33,6 +33,12 @@ export const ROWS: readonly Row[] = [
   { label: 'steps run', get: (r) => `${r.stepsRun}/${r.steps}`, always: true },
   { label: 'live processes', get: (r) => r.processes, always: true },
   { label: 'forks', get: (r) => r.stats.fork.forks },
+  {
+    label: '  fork levels reached',
+    get: (r) => `${r.results['fork.levels']}${r.results['fork.ranOut'] ? ' (then ENOMEM)' : ''}`,
+    always: true,
+    when: (r) => r.results['fork.levels'] !== undefined,
+  },
   { label: '  ptes copied', get: (r) => r.stats.fork.ptesCopied },
   { label: 'page faults', get: (r) => sum(r.stats.faults), always: true },
   { label: '  anonymous', get: (r) => r.stats.faults.anonymous },

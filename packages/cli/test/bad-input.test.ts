@@ -21,6 +21,40 @@ async function run(text: string, ext = 'yaml', args: string[] = []) {
 
 const SPAWN = 'steps: [ { spawn: { as: p } } ]\n'
 
+describe('rmap designs: a typo, a cache line that is not a power of two, a design listed twice', () => {
+  it('each is one line naming the key and the valid values, with its position, exit 2, before anything runs', async () => {
+    expect(await run(`machine: { arch: i386, rmap: pte_chain }\n${SPAWN}`)).toMatchObject({
+      code: 2,
+      out: '',
+      err: 'w.yaml:1:30: machine.rmap: expected one of objrmap, pte_chains, anonmm, got "pte_chain"\n',
+    })
+    expect(await run(`machine: { arch: i386, rmap: pte_chains, cache_line: 48 }\n${SPAWN}`)).toMatchObject({
+      code: 2,
+      out: '',
+      err: 'w.yaml:1:54: machine.cache_line: i386: cacheLine (L1_CACHE_BYTES) must be a power of two from 16 to 4096, got 48\n',
+    })
+    expect(await run(`machine: { arch: i386, rmap: [objrmap, anonmm, objrmap] }\n${SPAWN}`)).toMatchObject({
+      code: 2,
+      out: '',
+      err: "w.yaml:1:48: machine.rmap[2]: 'objrmap' is listed twice; list each of objrmap, pte_chains, anonmm at most once\n",
+    })
+    expect((await run(`machine: { arch: [ppc, ppc] }\n${SPAWN}`)).err).toBe(
+      "w.yaml:1:24: machine.arch[1]: 'ppc' is listed twice; list each of i386, i386-pae, ppc, ppc64 at most once\n",
+    )
+    // On the command line: --rmap with a typo or a design twice.
+    expect(await run(SPAWN, 'yaml', ['--rmap', 'pte_chain'])).toMatchObject({
+      code: 2,
+      err: "unknown rmap design 'pte_chain'; valid: objrmap, pte_chains, anonmm, all\n",
+    })
+    expect(await run(SPAWN, 'yaml', ['--rmap', 'anonmm,anonmm'])).toMatchObject({
+      code: 2,
+      err: "--rmap: 'anonmm' is given twice (anonmm,anonmm)\n",
+    })
+    // A good cache line is taken (ppc's 32-byte lines: 7 pte addresses a chain).
+    expect((await run(`machine: { arch: ppc, rmap: pte_chains, cache_line: 32 }\n${SPAWN}`)).code).toBe(0)
+  })
+})
+
 describe('machine sizes are checked before any Machine is built', () => {
   it('swap: 16 (a typo for 16M), swap: 1: below the smallest swap area, with a hint', async () => {
     expect(await run(`machine: { arch: i386, swap: 16 }\n${SPAWN}`)).toMatchObject({

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import type { Machine, VmStats } from '@rmaplab/rmap'
 import { describe, expect, it } from 'vitest'
 import { experiment, experiments } from '../src/experiments/index.js'
-import { ARCHES, resolveLayouts } from '../src/run/layouts.js'
+import { ARCH_NAMES, ARCHES, resolveLayouts } from '../src/run/layouts.js'
 import { runOnLayout } from '../src/run/runner.js'
 import { validateWorkload } from '../src/workload/validate.js'
 import { inProcess, PKG, rmaplab, workloadFile } from './helpers.js'
@@ -16,6 +16,8 @@ const SMALL: Record<string, string[]> = {
   morton: ['-p', 'tasks=4', '-p', 'windows=8', '-p', 'walks=4'],
   'shared-segment': ['-p', 'procs=4', '-p', 'size=1M', '-p', 'walks=8'],
   rik: ['-p', 'children=8', '-p', 'pages=16', '-p', 'walks=4'],
+  prefork: ['-p', 'workers=12', '-p', 'pages=8', '-p', 'walks=4'],
+  'mremap-shared': ['-p', 'children=3', '-p', 'pages=16'],
 }
 
 const pairs = (args: string[]) => args.filter((_, i) => i % 2 === 1)
@@ -44,7 +46,7 @@ describe.concurrent('rmaplab, spawned: exit codes, output, positions, names', ()
     const r = await inProcess(['list'])
     expect(r.code).toBe(0)
     for (const e of experiments()) expect(r.stdout).toContain(e.name)
-    expect(r.stdout).toMatch(/andrea\s+│ Andrea's fork test.*│ size=64M levels=5 walks=64/)
+    expect(r.stdout).toMatch(/andrea\s+│ Andrea's fork test.*│ size=32M ram=64M levels=12 walks=64/)
   })
 
   it('run: a passing workload exits 0 and prints the table', async () => {
@@ -57,7 +59,20 @@ describe.concurrent('rmaplab, spawned: exit codes, output, positions, names', ()
   })
 
   it('compare: every layout side by side, with how to read it', async () => {
-    const r = await inProcess(['compare', 'andrea', '-p', 'size=4M', '-p', 'levels=3', '-p', 'walks=8'])
+    const small = ['-p', 'size=4M', '-p', 'levels=3', '-p', 'walks=8']
+    const [r, designs] = await Promise.all([
+      inProcess(['compare', 'andrea', ...small, '--arch', 'all', '--rmap', 'objrmap']),
+      inProcess(['compare', 'andrea', ...small]),
+    ])
+    // andrea's own machine: the i386 box under the three designs.
+    expect(designs.code).toBe(0)
+    expect(designs.stdout).toMatch(/^ +│ i386\/objrmap │ i386\/pte_chains │ i386\/anonmm$/m)
+    expect(designs.stdout).toMatch(/^ {2}fork levels reached +│ +3 │ +3 │ +3$/m)
+    expect(designs.stdout).toMatch(/^ {2}vmas visited \/ walk +│ +8 │ +0 │ +0$/m)
+    expect(designs.stdout).toMatch(/^ {2}mms visited \/ walk +│ +0 │ +0 │ +8$/m)
+    expect(designs.stdout).toMatch(
+      /^– i386: no design ran out of memory \(levels completed: objrmap 3, pte_chains 3, anonmm 3\)/m,
+    )
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^ +│ +i386 │ i386-pae │ +ppc │ +ppc64$/m)
     expect(r.stdout).toMatch(/^PageTables kB +│ +32 │ +64 │ +32 │ +64$/m)
@@ -195,18 +210,18 @@ steps:
       `unknown experiment 'andrae' (and no such file); did you mean 'andrea'?; experiments: ${names}\n`,
     )
     expect(a.stderr).toBe(`unknown arch 'sparc'; valid: i386, i386-pae, ppc, ppc64, all\n`)
-    expect(s.stderr).toBe(`unknown rmap strategy 'pte_chain'; valid: objrmap, pte_chains, anonmm, all\n`)
-    expect(p.stderr).toBe(`unknown parameter 'depth' of andrea; parameters: size, levels, walks\n`)
+    expect(s.stderr).toBe(`unknown rmap design 'pte_chain'; valid: objrmap, pte_chains, anonmm, all\n`)
+    expect(p.stderr).toBe(`unknown parameter 'depth' of andrea; parameters: size, ram, levels, walks\n`)
   })
 
   it('parameters out of range and machines the model cannot build are refused with the limit', async () => {
     const [lv, neg, big] = await Promise.all([
-      rmaplab(['run', 'andrea', '-p', 'levels=13']),
+      rmaplab(['run', 'andrea', '-p', 'levels=17']),
       rmaplab(['run', 'rik', '-p', 'children=-1']),
       rmaplab(['run', 'rik', '-p', 'children=1000', '-p', 'pages=1000', '--arch', 'ppc']),
     ])
     expect(lv.code).toBe(2)
-    expect(lv.stderr).toBe('parameter levels: 13 is out of range; andrea takes 0..12\n')
+    expect(lv.stderr).toBe('parameter levels: 17 is out of range; andrea takes 0..16\n')
     expect(neg.code).toBe(2)
     expect(neg.stderr).toBe('parameter children: -1 is out of range; rik takes 1..10000\n')
     expect(big.code).toBe(2)
@@ -269,10 +284,13 @@ steps:
   /** The report of `name` must say what m.stats() and m.meminfo() say when the same workload runs here. */
   function agrees(name: string, args: string[], report: JsonReport) {
     expect(report.ok, name).toBe(true)
-    expect(report.runs.map((x) => x.arch)).toEqual(Object.keys(ARCHES))
     const { data, source } = experiment(name).load(pairs(args))
     const w = validateWorkload(data, source, name)
-    for (const [i, layout] of resolveLayouts(w.machine, w.source, {}).entries()) {
+    // --arch all: every layout, under each design the workload lists.
+    const layouts = resolveLayouts(w.machine, w.source, { arch: [...ARCH_NAMES] })
+    expect(report.runs.map((x) => x.arch)).toEqual(layouts.map((l) => l.arch.name))
+    expect(new Set(report.runs.map((x) => x.arch))).toEqual(new Set(Object.keys(ARCHES)))
+    for (const [i, layout] of layouts.entries()) {
       let m: Machine | undefined
       runOnLayout(w, layout, { onMachine: (x) => (m = x) })
       const got = report.runs[i]!

@@ -29,14 +29,20 @@ afterEach(() => {
 })
 
 describe('runner', () => {
-  it("Andrea's fork test through the runner equals the same syscalls by hand", () => {
+  it("Andrea's fork test through the runner equals the same syscalls by hand, under each rmap design", () => {
     const w = load('andrea', ['size=1M', 'levels=3', 'walks=4'])
-    for (const [i, layout] of resolveLayouts(w.machine, w.source, {}).entries()) {
+    const layouts = resolveLayouts(w.machine, w.source, {})
+    expect(layouts.map((l) => `${l.arch.name}/${l.rmap}`)).toEqual([
+      'i386/objrmap',
+      'i386/pte_chains',
+      'i386/anonmm',
+    ])
+    for (const layout of layouts) {
       let viaRunner: Machine | undefined
       const run = runOnLayout(w, layout, { onMachine: (m) => (viaRunner = m) })
       expect(run.ok).toBe(true)
-      const arch = Object.values(ARCHES)[i]!
-      const m = new Machine({ arch, ram: layout.ram, cpus: 2 })
+      expect(run.results).toEqual({ 'fork.levels': 3, 'fork.ranOut': 0 })
+      const m = new Machine({ arch: ARCHES.i386, rmap: layout.rmap, ram: layout.ram, cpus: 2 })
       const p = m.spawn()
       const pages = 256
       const a = p.mmap(0, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
@@ -47,8 +53,11 @@ describe('runner', () => {
       for (let k = 0; k < pages; k += 64) expect(m.pageReferenced(p.pagemap(a + k * PAGE_SIZE).pfn!)).toBe(9)
       expect(viaRunner!.stats()).toEqual(m.stats())
       expect(viaRunner!.meminfo()).toEqual(m.meminfo())
-      expect(run.stats.rmap.vmasVisited).toBe(4 * 8)
-      expect(run.walks).toEqual({ calls: 4, vmasVisited: 32, ptesProbed: 32, maxVmasVisited: 8 })
+      // objrmap visits the 8 vmas on the anon_vma; pte_chains the chain, anonmm the mms: no vma.
+      const vmas = layout.rmap === 'objrmap' ? 8 : 0
+      expect(run.stats.rmap.vmasVisited).toBe(4 * vmas)
+      expect(run.walks).toEqual({ calls: 4, vmasVisited: 4 * vmas, ptesProbed: 32, maxVmasVisited: vmas })
+      expect(run.stats.rmap.mmsVisited).toBe(layout.rmap === 'anonmm' ? 32 : 0)
     }
   })
 

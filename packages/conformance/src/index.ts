@@ -11,8 +11,10 @@ export { FIXTURES } from './fixtures/index.js'
 export {
   type CheckOutcome,
   checkIdOf,
+  conformanceLabel,
   conformanceManifest,
   DEFAULT_NUM_RUNS,
+  DESIGN_INDEPENDENT,
   fixtureFor,
   META_EXPECTATIONS_ID,
   runConformance,

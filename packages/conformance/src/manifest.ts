@@ -33,6 +33,25 @@ const CHECKS: readonly CheckDef[] = [
   ...scenarioOrder([...vmChecks, ...vmScenarioChecks, ...vmFileChecks, ...vmSwapChecks]),
 ]
 
+/**
+ * Why a check does not run under a design other than the default: only the
+ * whole-VM layer depends on the rmap design (the encodings, page-table pages
+ * and MMU cache are the same under all three), so those layers run once, in
+ * the default design's column.
+ */
+export const DESIGN_INDEPENDENT = 'independent of the rmap design: runs under objrmap (the default) only'
+
+/**
+ * The suite's label for `arch` under `options`: `options.label`, else the
+ * arch name, followed by `/<design>` for a design other than objrmap
+ * (`i386-pae/pte_chains`).
+ */
+export function conformanceLabel(arch: Arch, options: ConformanceOptions = {}): string {
+  if (options.label !== undefined) return options.label
+  const rmap = options.rmap ?? 'objrmap'
+  return rmap === 'objrmap' ? arch.name : `${arch.name}/${rmap}`
+}
+
 /** The id of the check that the expectations name real checks. */
 export const META_EXPECTATIONS_ID = 'meta.expectations'
 
@@ -81,10 +100,12 @@ export function runnableChecks(arch: Arch, options: ConformanceOptions = {}): Ru
   const base = { arch, fixture, facts, numRuns, fcParams, profiles, rmap: options.rmap ?? 'objrmap' }
   const out: RunnableCheck[] = []
 
+  const designOnly = base.rmap !== 'objrmap'
   const add = (def: CheckDef, id: string, ctx: Ctx, missing: string | undefined) => {
     const cite = def.cite(ctx)
     const exp = expectations[id]
-    const reason = missing ?? def.needs?.(ctx)
+    const reason =
+      missing ?? (designOnly && def.layer !== 'whole VM' ? DESIGN_INDEPENDENT : undefined) ?? def.needs?.(ctx)
     out.push({
       id,
       layer: def.layer,

@@ -4,7 +4,7 @@
  */
 import type { Arch } from '@rmaplab/rmap'
 import { describe, it } from 'vitest'
-import { runnableChecks } from './manifest.js'
+import { conformanceLabel, runnableChecks } from './manifest.js'
 import type { ConformanceOptions, Layer } from './types.js'
 
 /** Prefix of the top-level describe block: `rmaplab conformance: <arch or label>`. */
@@ -30,12 +30,17 @@ export function expectationSuffix(mode: 'fail' | 'skip', reason: string): string
 
 /**
  * Register the suite for `arch` inside a `describe` block named
- * `rmaplab conformance: <arch.name>` (or `options.label`). Call it at the top
- * level of a vitest test file.
+ * `rmaplab conformance: <arch.name>` (`<arch.name>/<design>` with a design
+ * other than objrmap in `options.rmap`, or `options.label`). Call it at the
+ * top level of a vitest test file, once per design to run the rmap axis:
+ *
+ * ```ts
+ * for (const rmap of RMAP_STRATEGIES) describeArchConformance(i386, { rmap })
+ * ```
  */
 export function describeArchConformance(arch: Arch, options: ConformanceOptions = {}): void {
   const checks = runnableChecks(arch, options)
-  describe(`${SUITE_PREFIX}${options.label ?? arch.name}`, () => {
+  describe(`${SUITE_PREFIX}${conformanceLabel(arch, options)}`, () => {
     for (const layer of LAYERS) {
       const here = checks.filter((c) => c.layer === layer && c.applicable)
       if (here.length === 0) continue

@@ -174,11 +174,16 @@ export interface ConformanceOptions {
    * run under the first of them.
    */
   readonly profiles?: readonly KernelProfile[]
-  /** Title of the top-level describe block; default the arch's name. */
+  /** Title of the top-level describe block; default the arch's name (`<name>/<design>` for a design other than objrmap). */
   readonly label?: string
   /**
    * The reverse-mapping design the whole-VM checks run under (the Machine's
-   * `rmap` option); default `'objrmap'`.
+   * `rmap` option); default `'objrmap'`. The checks expect each design's own
+   * answers where the designs differ by construction (where an anonymous page
+   * points, anon_vma objects, page->index, a moved vma's vm_pgoff, anonmm's
+   * copies on mremap, what a walk visits, the pte_chain slab frame). Under a
+   * design other than objrmap only the whole-VM layer runs: the other layers
+   * do not depend on the design.
    */
   readonly rmap?: RmapDesignName
   /**

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest'
 import {
   type ArchFixture,
   checkIdOf,
+  conformanceLabel,
   conformanceManifest,
+  DESIGN_INDEPENDENT,
   expectationSuffix,
   FIXTURES,
   META_EXPECTATIONS_ID,
@@ -137,6 +139,29 @@ describe('capability manifest', () => {
     const bad = meta({ 'enc.bitz': 'typo' })
     expect(bad?.status).toBe('fail')
     expect(bad?.detail).toContain('enc.bitz')
+  })
+
+  it('runs only the whole-VM layer under a design other than objrmap, labelled <arch>/<design>', () => {
+    const arch = stub('i386')
+    const obj = conformanceManifest(arch)
+    const ptc = conformanceManifest(arch, { rmap: 'pte_chains' })
+    expect(ptc.map((c) => c.id)).toEqual(obj.map((c) => c.id))
+    for (const c of ptc) {
+      const o = obj.find((x) => x.id === c.id)!
+      if (c.layer === 'whole VM' || c.layer === 'meta') expect(c.applicable, c.id).toBe(o.applicable)
+      else
+        expect({ applicable: c.applicable, reason: c.reason }, c.id).toEqual({
+          applicable: false,
+          reason: DESIGN_INDEPENDENT,
+        })
+    }
+    expect(ptc.filter((c) => c.layer === 'whole VM').length).toBeGreaterThan(30)
+    expect([
+      conformanceLabel(arch),
+      conformanceLabel(arch, { rmap: 'objrmap' }),
+      conformanceLabel(arch, { rmap: 'anonmm' }),
+      conformanceLabel(arch, { rmap: 'anonmm', label: 'mine' }),
+    ]).toEqual(['i386', 'i386', 'i386/anonmm', 'mine'])
   })
 
   it('reports not-applicable checks with their reason from runConformance', () => {

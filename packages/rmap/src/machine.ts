@@ -366,6 +366,24 @@ function machineOptions(opts: MachineOptions): ValidOptions {
   // UnknownRmapDesignError / RmapDesignNotImplementedError: MachineOptionErrors naming 'rmap'.
   const rmapDesign = resolveRmapDesign(opts.rmap ?? 'objrmap')
   const rmapOptions = { cacheLine: opts.cacheLine }
+  // L1_CACHE_BYTES belongs to the machine, whatever the design: its form is checked always
+  // (pte_chains then checks that a chain holds two pte addresses on the layout).
+  const line = opts.cacheLine
+  if (
+    line !== undefined &&
+    !(
+      typeof line === 'number' &&
+      Number.isInteger(line) &&
+      line >= 16 &&
+      line <= 4096 &&
+      (line & (line - 1)) === 0
+    )
+  )
+    throw new MachineOptionError(
+      'cacheLine',
+      line,
+      `cacheLine (L1_CACHE_BYTES) must be a power of two from 16 to 4096, got ${show(line)}`,
+    )
   try {
     rmapDesign.validate(arch, rmapOptions)
   } catch (e) {

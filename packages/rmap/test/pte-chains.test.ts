@@ -92,6 +92,29 @@ describe("rmap: 'pte_chains'", () => {
     expect(() => chains(8)).toThrow(RangeError)
   })
 
+  it('bad input: a typo of the design, a cache line that is not a power of two (under any design) name the option and the valid values', () => {
+    const opts = (o: object) => () => new Machine({ arch: toy32, ram: '8M', ...o })
+    expect(opts({ rmap: 'pte_chain' })).toThrow(
+      expect.objectContaining({
+        name: 'UnknownRmapDesignError',
+        option: 'rmap',
+        message: "Machine: unknown rmap design 'pte_chain'; valid: objrmap, pte_chains, anonmm",
+      }),
+    )
+    for (const rmap of ['objrmap', 'pte_chains', 'anonmm'])
+      for (const cacheLine of [48, 0, 8192, 64.5, '64'])
+        expect(opts({ rmap, cacheLine }), `${rmap} ${cacheLine}`).toThrow(
+          expect.objectContaining({
+            name: 'MachineOptionError',
+            option: 'cacheLine',
+            message: expect.stringMatching(
+              /^Machine: cacheLine \(L1_CACHE_BYTES\) must be a power of two from 16 to 4096, got /,
+            ),
+          }),
+        )
+    expect(opts({ rmap: 'objrmap', cacheLine: 64 })).not.toThrow()
+  })
+
   it('what a process observes is what it observes under objrmap', () => {
     const aa = values(new Machine({ arch: toy32, ram: '16M' }))
     const pc = values(new Machine({ arch: toy32, ram: '16M', rmap: 'pte_chains' }))

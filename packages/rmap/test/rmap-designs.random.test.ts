@@ -1,10 +1,11 @@
-// Random operations run on two machines that differ only in their rmap design:
+// Random operations run on three machines that differ only in their rmap design:
 // every value read, every errno and signal must be the same, and m.check()
 // (each design's own invariants included) must pass after every step. The vma
 // layout may differ by construction: a faulted anonymous vma moved by mremap
 // keeps its vm_pgoff under objrmap (its pages' anon_vma index needs it) and so
 // merges less; pte_chains has no anon_vma, and the moved vma takes its new
-// address as origin (2.6.7 copy_vma's rule for a vma without anon_vma).
+// address as origin (2.6.7 copy_vma's rule for a vma without anon_vma); anonmm
+// copies a shared page mremap moves (rmap 11), which no process can see.
 // fast-check generates and shrinks the operation lists; the seed is fixed, so
 // a run is reproducible.
 import fc from 'fast-check'
@@ -55,7 +56,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 )
 
 /** Run `ops` on a fresh machine with design `rmap`; the transcript of what the processes saw. */
-function run(rmap: 'objrmap' | 'pte_chains', ops: readonly Op[]): unknown[] {
+function run(rmap: 'objrmap' | 'pte_chains' | 'anonmm', ops: readonly Op[]): unknown[] {
   const m = new Machine({ arch: toy32, ram: '8M', rmap, profile: '2.6.5-aa' })
   m.swapon('2M')
   const procs: Process[] = [m.spawn()]
@@ -112,14 +113,15 @@ function run(rmap: 'objrmap' | 'pte_chains', ops: readonly Op[]): unknown[] {
   return out
 }
 
-describe('objrmap and pte_chains side by side on random operations', () => {
+describe('objrmap, pte_chains and anonmm side by side on random operations', () => {
   it('every value, errno and signal agrees, and m.check() passes after every step', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
-        const aa = run('objrmap', ops)
-        const pc = run('pte_chains', ops)
-        if (JSON.stringify(aa) !== JSON.stringify(pc))
-          throw new Error(`designs disagree:\n${JSON.stringify(aa)}\n${JSON.stringify(pc)}`)
+        const aa = JSON.stringify(run('objrmap', ops))
+        for (const rmap of ['pte_chains', 'anonmm'] as const) {
+          const other = JSON.stringify(run(rmap, ops))
+          if (other !== aa) throw new Error(`objrmap and ${rmap} disagree:\n${aa}\n${other}`)
+        }
       }),
       { seed: 20040319, numRuns: 150 },
     )

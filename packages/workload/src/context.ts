@@ -72,6 +72,8 @@ export class RunContext {
   readonly areas = new Map<string, number>()
   readonly walks: WalkTotals = { calls: 0, vmasVisited: 0, ptesProbed: 0, maxVmasVisited: 0 }
   readonly assertions = { passed: 0, failed: 0 }
+  /** Figures steps record for the report (LayoutRun.results). */
+  readonly results: Record<string, number> = {}
   /** The process the current step is working in (for failure reports). */
   current: Process | undefined
   /** The step being run. */

@@ -18,7 +18,7 @@
  * @packageDocumentation
  */
 
-/** The rmap strategies the core registers (a list: new designs appear here without changes to the runner). */
+/** The rmap designs the core models (a list: new designs appear here without changes to the runner). */
 export { RMAP_STRATEGIES } from '@rmaplab/rmap'
 export { type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
 export { hex, type Region } from './context.js'
@@ -28,6 +28,8 @@ export {
   experiment,
   experiments,
   loadExperiment,
+  type VerifyResult,
+  verifyExperimentRuns,
 } from './experiments/index.js'
 export { type ParamDef, type ParamDefs, parseParams, showParam } from './experiments/params.js'
 export { CONSTS, type Compiled, compileExpr, type ExprEnv, ExprError } from './expr.js'

@@ -41,9 +41,11 @@ export interface Layout {
   cpus: number
   seed: number
   maxMapCount: number | undefined
+  /** L1_CACHE_BYTES (the machine's `cache_line`): the size of a pte_chain; undefined for the layout's 2004 value. */
+  cacheLine?: number | undefined
 }
 
-/** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several strategies run. */
+/** How a layout is named in reports: `i386-pae`, or `i386-pae/objrmap` when several rmap designs run. */
 export function layoutName(l: Layout, withRmap: boolean): string {
   return withRmap ? `${l.arch.name}/${l.rmap}` : l.arch.name
 }
@@ -77,7 +79,7 @@ function twice(option: string, names: readonly string[]): void {
   if (dup !== undefined) throw new BadInputError([`${option}: '${dup}' is given twice (${names.join(',')})`])
 }
 
-/** Parse `--rmap objrmap,anonmm` or `--rmap all` (the strategies the core registers: RMAP_STRATEGIES). */
+/** Parse `--rmap objrmap,anonmm` or `--rmap all` (the designs the core models: RMAP_STRATEGIES). */
 export function parseRmapList(v: string): RmapStrategyName[] {
   if (v.trim() === 'all') return [...RMAP_STRATEGIES]
   const names = v
@@ -87,7 +89,7 @@ export function parseRmapList(v: string): RmapStrategyName[] {
   twice('--rmap', names)
   for (const n of names) {
     if (!(RMAP_STRATEGIES as readonly string[]).includes(n))
-      throw new BadInputError([`unknown rmap strategy '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`])
+      throw new BadInputError([`unknown rmap design '${n}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`])
   }
   if (names.length === 0)
     throw new BadInputError([`--rmap needs a name; valid: ${RMAP_STRATEGIES.join(', ')}`])
@@ -95,7 +97,7 @@ export function parseRmapList(v: string): RmapStrategyName[] {
 }
 
 /**
- * The layouts of a workload: every arch × every rmap strategy. Each machine is
+ * The layouts of a workload: every arch × every rmap design. Each machine is
  * built once here, so that an option the model cannot honour (more RAM than a
  * layout can have, say) is bad input, reported before anything runs.
  */
@@ -122,6 +124,24 @@ export function resolveLayouts(
   if (!KERNEL_PROFILES.includes(profile)) throw new BadInputError([`unknown profile '${profile}'`])
   const out: Layout[] = []
   const problems: string[] = []
+  // A layout or design listed twice would make two identical columns: refused, as --arch/--rmap do.
+  for (const [key, valid] of [
+    ['arch', ARCH_NAMES],
+    ['rmap', RMAP_STRATEGIES],
+  ] as const) {
+    const list: unknown = spec[key]
+    if (!Array.isArray(list) || (key === 'arch' ? over.arch : over.rmap)) continue
+    const at = list.findIndex((n, i) => list.indexOf(n) !== i)
+    if (at >= 0)
+      problems.push(
+        problem(
+          source,
+          ['machine', key, at],
+          `'${list[at]}' is listed twice; list each of ${valid.join(', ')} at most once`,
+        ),
+      )
+  }
+  if (problems.length) throw new BadInputError(problems)
   for (const a of arches) {
     for (const rmap of rmaps) {
       const layout: Layout = {
@@ -133,6 +153,7 @@ export function resolveLayouts(
         cpus: spec.cpus ?? 2,
         seed: spec.seed ?? 1,
         maxMapCount: spec.max_map_count,
+        cacheLine: spec.cache_line,
       }
       const swapProblems = swapLimits(ARCHES[a], spec, steps)
       for (const p of swapProblems) problems.push(problem(source, p.path, `${a}: ${p.message}`))
@@ -149,7 +170,8 @@ export function resolveLayouts(
       out.push(layout)
     }
   }
-  if (problems.length) throw new BadInputError(problems)
+  // One problem per arch, not per design: the same machine fails under each.
+  if (problems.length) throw new BadInputError([...new Set(problems)])
   return out
 }
 
@@ -164,7 +186,7 @@ export function optionOf(e: unknown): string | undefined {
   if (e instanceof Error && typeof (e as { option?: unknown }).option === 'string') {
     // The core's MachineOptionError (a RangeError naming its option).
     const o = (e as unknown as { option: string }).option
-    return o === 'maxMapCount' ? 'max_map_count' : o === 'options' ? '' : o
+    return o === 'maxMapCount' ? 'max_map_count' : o === 'cacheLine' ? 'cache_line' : o === 'options' ? '' : o
   }
   if (e instanceof RangeError || e instanceof TypeError) {
     // The core before typed option errors: its RangeErrors name the option first.
@@ -220,5 +242,6 @@ export function newMachine(l: Layout): Machine {
     seed: l.seed,
   }
   if (l.maxMapCount !== undefined) opts.maxMapCount = l.maxMapCount
+  if (l.cacheLine !== undefined) opts.cacheLine = l.cacheLine
   return new Machine(opts)
 }

@@ -76,6 +76,12 @@ export interface LayoutRun {
   timeMs: number
   /** Live processes at the end. */
   processes: number
+  /**
+   * Figures steps recorded about what happened (not in m.stats()): `fork.levels`,
+   * the fork levels a `fork: { levels, until_fails }` tree completed, and
+   * `fork.ranOut`, 1 when one of its forks failed.
+   */
+  results: Record<string, number>
   meminfo: Meminfo
   stats: VmStats
   walks: WalkTotals
@@ -105,13 +111,13 @@ export interface StepOutcome {
 export interface RunOptions {
   /** The layout: one of resolveLayouts(), or an arch name (with `rmap`) applied to the workload's machine. */
   layout?: Layout | ArchName
-  /** With an arch name: the rmap strategy (default: the workload's first, or objrmap). */
+  /** With an arch name: the rmap design (default: the workload's first, or objrmap). */
   rmap?: string
   /** m.check() after every step (rmaplab check). */
   checkEachStep?: boolean
   /** One line per step, as `--trace` prints it. */
   trace?: (line: string) => void
-  /** Name layouts `arch/rmap` (several strategies side by side). */
+  /** Name layouts `arch/rmap` (several rmap designs side by side). */
   withRmapName?: boolean
   /** Collect /proc/PID/maps of the live processes in result(). */
   maps?: boolean
@@ -291,6 +297,7 @@ class WorkloadRun implements Run {
       assertions: { ...cx.assertions },
       timeMs: Math.round(this.timeMs * 10) / 10,
       processes: m.processes().length,
+      results: { ...cx.results },
       meminfo: m.meminfo(),
       stats: m.stats(),
       walks: { ...cx.walks },

@@ -45,7 +45,9 @@ export const MachineSchema = z
     cpus: z.number().int().min(1).max(32).describe('Number of cpus, 1..32. Default 2.').optional(),
     rmap: z
       .union([z.enum(RMAP_STRATEGIES), z.array(z.enum(RMAP_STRATEGIES)).min(1)])
-      .describe('Reverse-mapping strategy, or a list to compare. Default objrmap.')
+      .describe(
+        "The reverse-mapping design (objrmap: 2.6.5-aa objrmap + anon_vma; pte_chains: mainline 2.6.4; anonmm: Hugh's rmap 10/11), or a list to compare side by side. Default objrmap.",
+      )
       .optional(),
     profile: z
       .enum(KERNEL_PROFILES as unknown as [string, ...string[]])
@@ -59,6 +61,13 @@ export const MachineSchema = z
     swap: Size.describe(
       "Swap space, e.g. '16M': a first swap area, named `swap`, made at boot. 0 (the default) for none; else at least two pages (the header and one slot) and at most the layout's SWAP_MAXPAGES_LIMIT pages (the largest offset its swap pte holds).",
     ).optional(),
+    cache_line: z
+      .number()
+      .int()
+      .describe(
+        "L1_CACHE_BYTES, the size of a 2.6.4 struct pte_chain (rmap pte_chains): a power of two from 16 to 4096; default the layout's 2004 value (i386 and ppc64 128, ppc 32).",
+      )
+      .optional(),
     max_map_count: z
       .number()
       .int()

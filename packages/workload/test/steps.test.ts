@@ -44,7 +44,7 @@ describe('createRun', () => {
     expect(c.maps().some((m) => m.start === y.start)).toBe(true)
   })
 
-  it('a layout by name takes the rmap strategy from the registry', () => {
+  it('a layout by name takes the rmap design from the registry', () => {
     const { workload } = loadExperiment('a1')
     expect(createRun(workload, { layout: 'ppc', rmap: 'objrmap' }).layout.rmap).toBe('objrmap')
     expect(() => createRun(workload, { layout: 'ppc', rmap: 'nonsense' })).toThrow(

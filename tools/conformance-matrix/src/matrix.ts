@@ -32,8 +32,33 @@ export interface Matrix {
   readonly totals: Readonly<Record<string, Readonly<Record<Exclude<CellState, 'n/a'>, number>>>>
 }
 
-/** The layouts rmaplab ships: always shown, in this order, even when they did not run. */
-export const SHIPPED_COLUMNS = ['i386', 'i386-pae', 'ppc', 'ppc64'] as const
+/** The layouts rmaplab ships. */
+export const SHIPPED_LAYOUTS = ['i386', 'i386-pae', 'ppc', 'ppc64'] as const
+
+/**
+ * The rmap designs every arch's conformance test runs (the rmap axis): the
+ * default first, whose column is labelled with the arch name alone.
+ */
+export const DESIGNS = ['objrmap', 'pte_chains', 'anonmm'] as const
+
+/** Short names of the designs in the table's second header row. */
+const DESIGN_SHORT: Readonly<Record<string, string>> = { objrmap: 'obj', pte_chains: 'ptc', anonmm: 'amm' }
+
+/** The column of `layout` under `design`: `i386` for objrmap, `i386/pte_chains` otherwise. */
+export function columnOf(layout: string, design: string): string {
+  return design === 'objrmap' ? layout : `${layout}/${design}`
+}
+
+/** The layout × design columns rmaplab ships: always shown, in this order, even when they did not run. */
+export const SHIPPED_COLUMNS: readonly string[] = SHIPPED_LAYOUTS.flatMap((l) =>
+  DESIGNS.map((d) => columnOf(l, d)),
+)
+
+/** A column's layout and design (`i386-pae/anonmm` → `['i386-pae', 'anonmm']`; a bare name is objrmap). */
+export function splitColumn(column: string): [layout: string, design: string] {
+  const at = column.indexOf('/')
+  return at < 0 ? [column, 'objrmap'] : [column.slice(0, at), column.slice(at + 1)]
+}
 
 /**
  * Merge the per-column id orders into one row order that keeps each column's
@@ -109,23 +134,43 @@ const MARK: Record<CellState, string> = { pass: '✓', fail: '✗', xfail: '○'
 
 /** Legend printed under the table. */
 export const LEGEND =
-  '✓ passes   ✗ fails   – not applicable (capability, fixture or profile)   ○ known gap (expected failure or skipped by the arch expectations)'
+  '✓ passes   ✗ fails   – not applicable (capability, fixture, profile, or a layer the rmap design does not change)   ○ known gap (expected failure or skipped by the arch expectations)'
+
+/** The design legend, printed when the table has design columns. */
+export const DESIGN_LEGEND =
+  'rmap designs: obj = objrmap + anon_vma (2.6.5-aa), ptc = pte_chains (2.6.4), amm = anonmm (rmap 10/11); only the whole-VM checks depend on the design'
 
 const center = (s: string, width: number): string => {
   const left = Math.floor((width - s.length) / 2)
   return ' '.repeat(left) + s + ' '.repeat(width - s.length - left)
 }
 
-/** The matrix as a text table with a per-arch summary, the legend and the failures. */
+/**
+ * The matrix as a text table with a per-column summary, the legend and the
+ * failures. With design columns (`i386/pte_chains`) the header takes two
+ * rows: the layout over its first column, the design under it.
+ */
 export function renderMatrix(m: Matrix): string {
   const first = Math.max('check'.length, ...m.rows.map((r) => r.length))
-  const widths = m.columns.map((c) => Math.max(c.length, 3))
+  const twoRows = m.columns.some((c) => c.includes('/'))
+  const parts = m.columns.map(splitColumn)
+  const top = parts.map(([layout], i) => (i > 0 && parts[i - 1]![0] === layout ? '' : layout))
+  const bottom = parts.map(([, design]) => DESIGN_SHORT[design] ?? design)
+  const widths = m.columns.map((c, i) =>
+    twoRows ? Math.max(top[i]!.length, bottom[i]!.length, 3) : Math.max(c.length, 3),
+  )
   const line = (cells: string[]) =>
     [cells[0]!.padEnd(first), ...cells.slice(1).map((c, i) => center(c, widths[i]!))].join(' │ ')
-  const out = [
-    line(['check', ...m.columns]),
-    ['─'.repeat(first), ...widths.map((w) => '─'.repeat(w))].join('─┼─'),
-  ]
+  const out = twoRows
+    ? [
+        [
+          'check'.padEnd(first),
+          ...top.map((t, i) => (t === '' ? ' '.repeat(widths[i]!) : t.padEnd(widths[i]!))),
+        ].join(' │ '),
+        line(['', ...bottom]),
+      ]
+    : [line(['check', ...m.columns])]
+  out.push(['─'.repeat(first), ...widths.map((w) => '─'.repeat(w))].join('─┼─'))
   for (const row of m.rows) {
     out.push(
       line([row, ...m.columns.map((c) => (m.missing.includes(c) ? '✗' : MARK[m.cells[row]?.[c] ?? 'n/a']))]),
@@ -144,6 +189,7 @@ export function renderMatrix(m: Matrix): string {
     )
   }
   out.push('', LEGEND)
+  if (twoRows) out.push(DESIGN_LEGEND)
   if (m.failures.length > 0) {
     out.push('', 'Failures:')
     for (const f of m.failures) out.push(`  ✗ ${f.column} ${f.id}${f.message ? `: ${f.message}` : ''}`)

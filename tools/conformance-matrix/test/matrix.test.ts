@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { buildMatrix, groupOf, hasFailures, renderMatrix, type TestRecord } from '../src/index.js'
+import {
+  buildMatrix,
+  groupOf,
+  hasFailures,
+  renderMatrix,
+  SHIPPED_COLUMNS,
+  type TestRecord,
+} from '../src/index.js'
 
 const rec = (column: string, id: string, state: TestRecord['state'], message?: string): TestRecord => ({
   column,
@@ -22,7 +29,7 @@ describe('matrix', () => {
   ]
 
   it('keeps every column order, shows a missing shipped arch, and merges row orders', () => {
-    const m = buildMatrix(records)
+    const m = buildMatrix(records, { expected: ['i386', 'i386-pae', 'ppc', 'ppc64'] })
     expect(m.columns).toEqual(['i386', 'i386-pae', 'ppc', 'ppc64'])
     expect(m.missing).toEqual(['ppc64'])
     expect(m.rows).toEqual(['geo.constants', 'pt.kmap.nesting', 'pt.kmap.none', 'mmu.access'])
@@ -57,6 +64,31 @@ describe('matrix', () => {
     )
     expect(m.rows).toEqual(['pt.count'])
     expect(m.cells['pt.count']).toEqual({ i386: 'fail', ppc: 'xfail' })
+  })
+
+  it('expects every shipped layout under every rmap design, and heads design columns with two rows', () => {
+    expect(SHIPPED_COLUMNS).toEqual(
+      ['i386', 'i386-pae', 'ppc', 'ppc64'].flatMap((l) => [l, `${l}/pte_chains`, `${l}/anonmm`]),
+    )
+    expect(buildMatrix([]).missing).toEqual(SHIPPED_COLUMNS)
+    const text = renderMatrix(
+      buildMatrix(
+        [
+          rec('i386', 'vm.a1', 'pass'),
+          rec('i386', 'pt.alloc', 'pass'),
+          rec('i386/pte_chains', 'vm.a1', 'fail', 'expected 1 to be 0'),
+          rec('i386/anonmm', 'vm.a1', 'pass'),
+        ],
+        { expected: ['i386', 'i386/pte_chains', 'i386/anonmm'] },
+      ),
+    )
+    const lines = text.split('\n')
+    expect(lines[0]).toBe('check    │ i386 │     │    ')
+    expect(lines[1]).toBe('         │ obj  │ ptc │ amm')
+    expect(lines[3]).toBe('vm.a1    │  ✓   │  ✗  │  ✓ ')
+    expect(lines[4]).toBe('pt.alloc │  ✓   │  –  │  – ')
+    expect(text).toContain('obj = objrmap + anon_vma')
+    expect(text).toContain('  ✗ i386/pte_chains vm.a1: expected 1 to be 0')
   })
 
   it('passes when nothing fails and every expected arch ran', () => {

@@ -1,5 +1,5 @@
 /**
- * `pnpm fuzz [-- --runs N] [--arch i386|i386-pae|ppc|ppc64|all] [--seed S]
+ * `pnpm fuzz [-- --runs N] [--arch i386|i386-pae|ppc|ppc64|all] [--rmap objrmap|pte_chains|anonmm|all] [--seed S]
  * [--path P] [--steps N] [--minutes M]`: the model-based random test of
  * fuzz.ts for as long as asked. Environment variables FUZZ_RUNS, FUZZ_ARCH,
  * FUZZ_SEED, FUZZ_STEPS and FUZZ_MINUTES do the same. A failure prints
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
+import { RMAP_STRATEGIES, type RmapStrategyName } from '@rmaplab/rmap'
 import { fuzz } from './fuzz.js'
 
 const LAYOUTS = { i386, 'i386-pae': i386Pae, ppc, ppc64 }
@@ -19,6 +20,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: process.env.FUZZ_RUNS ?? '200' },
     arch: { type: 'string', default: process.env.FUZZ_ARCH ?? 'all' },
+    rmap: { type: 'string', default: process.env.FUZZ_RMAP ?? 'objrmap' },
     seed: { type: 'string', default: process.env.FUZZ_SEED },
     path: { type: 'string', default: process.env.FUZZ_PATH },
     steps: { type: 'string', default: process.env.FUZZ_STEPS ?? '80' },
@@ -47,26 +49,35 @@ for (const name of names) {
     process.exit(2)
   }
 }
-console.log(`fuzz: seed ${seed}, ${runs} runs of up to ${steps} operations per layout`)
+const designs = (values.rmap === 'all' ? [...RMAP_STRATEGIES] : values.rmap.split(',')) as RmapStrategyName[]
+for (const d of designs) {
+  if (!(RMAP_STRATEGIES as readonly string[]).includes(d)) {
+    console.error(`fuzz: unknown --rmap '${d}'; valid: ${RMAP_STRATEGIES.join(', ')}, all`)
+    process.exit(2)
+  }
+}
+console.log(`fuzz: seed ${seed}, ${runs} runs of up to ${steps} operations per layout and rmap design`)
 let failed = false
-for (const name of names) {
+for (const [name, rmap] of names.flatMap((n) => designs.map((d) => [n, d] as const))) {
   const arch = LAYOUTS[name as keyof typeof LAYOUTS]
+  const label = designs.length > 1 || rmap !== 'objrmap' ? `${name}/${rmap}` : name
   const t0 = performance.now()
   try {
     const r = fuzz({
       arch,
+      rmap,
       runs,
       maxCommands: steps,
       seed,
       ...(values.path !== undefined ? { path: values.path } : {}),
-      ...(minutes !== undefined ? { timeLimitMs: (minutes * 60_000) / names.length } : {}),
+      ...(minutes !== undefined ? { timeLimitMs: (minutes * 60_000) / (names.length * designs.length) } : {}),
     })
     const s = ((performance.now() - t0) / 1000).toFixed(1)
-    console.log(`${name}: ${r.runs} runs, ${r.ops} operations, no finding (${s} s)`)
+    console.log(`${label}: ${r.runs} runs, ${r.ops} operations, no finding (${s} s)`)
   } catch (e) {
     failed = true
     console.log(
-      `${name}: FINDING (replay: pnpm fuzz -- --arch ${name} --seed ${seed} --runs ${runs} --steps ${steps} --path <path below>)`,
+      `${label}: FINDING (replay: pnpm fuzz -- --arch ${name} --rmap ${rmap} --seed ${seed} --runs ${runs} --steps ${steps} --path <path below>)`,
     )
     console.log(e instanceof Error ? e.message : String(e))
   }

@@ -180,14 +180,19 @@ describe('samples that are too slow to run here, checked against their source', 
     const { toy32Vectors } = await import('../../../examples/arch-toy32/test/fixtures.js')
     const options = new Map<string, object>([['toy32', { fixtures: toy32Vectors }]])
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-    const stated = [...readme.matchAll(/^([\w-]+): (\d+) tests: (\d+) pass, 0 fail/gm)]
-    expect(stated.map((m) => m[1])).toEqual(['i386', 'i386-pae', 'ppc', 'ppc64', 'toy32'])
+    const stated = [...readme.matchAll(/^([\w/-]+): (\d+) tests: (\d+) pass, 0 fail/gm)]
+    // Every layout under each rmap design: `i386` (objrmap), `i386/pte_chains`, `i386/anonmm`.
+    expect(stated.map((m) => m[1])).toEqual(
+      ['i386', 'i386-pae', 'ppc', 'ppc64', 'toy32'].flatMap((a) => [a, `${a}/pte_chains`, `${a}/anonmm`]),
+    )
     const byName = new Map([i386, i386Pae, ppc, ppc64, toy32].map((a) => [a.name, a]))
-    for (const [line, name, tests] of stated) {
-      const arch = byName.get(name!)!
-      const applicable = conformanceManifest(arch, options.get(name!) ?? {}).filter(
-        (c) => c.applicable,
-      ).length
+    for (const [line, label, tests] of stated) {
+      const [name, rmap] = label!.split('/') as [string, 'pte_chains' | 'anonmm' | undefined]
+      const arch = byName.get(name)!
+      const applicable = conformanceManifest(arch, {
+        ...(options.get(name) ?? {}),
+        ...(rmap ? { rmap } : {}),
+      }).filter((c) => c.applicable).length
       expect(Number(tests), line).toBe(applicable)
     }
   })

@@ -48,6 +48,97 @@ export function vmMachine(
 }
 
 /**
+ * What the whole-VM checks expect where the three reverse-mapping designs
+ * differ by construction (docs/designs.md); everything a process can observe
+ * (values, errnos, signals, page counts, COW copies) is the same under all
+ * three and is asserted unconditionally. The differences:
+ *
+ * - **where an anonymous page points** (`page->mapping`): the vma's anon_vma
+ *   under objrmap; nothing under pte_chains (2.6.4 told anonymous pages apart
+ *   by a NULL mapping and tracked them by their ptes); the faulting mm's
+ *   anonmm under anonmm;
+ * - **anon_vma objects**: only objrmap allocates them;
+ * - **page->index of an anonymous page**: the linear page (vm_pgoff based)
+ *   under objrmap; the virtual page under anonmm (the same number until
+ *   mremap moves it: rmap 11 then notes the new address); unused (0) under
+ *   pte_chains;
+ * - **the moved vma's vm_pgoff** after an anonymous mremap: objrmap and anonmm
+ *   keep the linear origin; pte_chains gives it the new address (no page is
+ *   found through a vma's pgoff there, as 2.6.7 did for a vma without
+ *   anon_vma);
+ * - **a page shared with another mm that mremap moves**: anonmm copies it
+ *   first (rmap 11's make_page_exclusive, "mremap moved N cows"); the others
+ *   move the pte and keep one frame;
+ * - **what a walk visits**: objrmap counts the vmas on the anon_vma or the
+ *   file's lists; pte_chains visits the ptes on the page's chain (no vma);
+ *   anonmm counts mms for anonymous pages and vmas for file pages;
+ * - **the pte_chain slab**: pte_chains takes lowmem frames for its chains
+ *   ahead of the first fault (pte_chain_alloc before page_table_lock) and keeps
+ *   empty slab frames (the model does not reap), so MemFree ends one slab frame
+ *   lower than under the other two.
+ */
+export interface DesignExpectations {
+  readonly anonKind: 'anon_vma' | 'none' | 'anonmm'
+  /** m.stats().objects.anonVmas when objrmap would have `n`. */
+  anonVmas(n: number): number
+  /** page->index of an anonymous page at linear page `linear` (vm_pgoff based) and virtual page `virt`. */
+  anonIndex(linear: number, virt?: number): number
+  /** vm_pgoff in bytes (as maps() shows it) of a moved anonymous vma: its linear origin, or its new address. */
+  movedPgoff(origin: number, newStart: number): number
+  /** mremap moving a page another mm maps copies it (anonmm). */
+  readonly mremapCopiesShared: boolean
+  /** rmap.vmasVisited of a walk that objrmap does by visiting `vmas` vmas (`anon`: of an anonymous page). */
+  vmasVisited(vmas: number, anon: boolean): number
+  /** Frames the design keeps after the first fault that the others do not (the pte_chain slab). */
+  readonly slabFrames: number
+  /** m.stats().lastWalk of a file page's walk: objrmap and anonmm visit the file's `vmas` vmas, pte_chains the page's `mapcount` ptes. */
+  fileWalk(vmas: number, mapcount: number): { vmasVisited: number; ptesProbed: number }
+  /** lastWalk of an anonymous page mapped `mapcount` times whose anon_vma lists `vmas` vmas. */
+  anonWalk(vmas: number, mapcount: number): { vmasVisited: number; ptesProbed: number }
+}
+
+const DESIGN_EXPECTATIONS: Readonly<Record<Ctx['rmap'], DesignExpectations>> = {
+  objrmap: {
+    anonKind: 'anon_vma',
+    anonVmas: (n) => n,
+    anonIndex: (linear) => linear,
+    movedPgoff: (origin) => origin,
+    mremapCopiesShared: false,
+    vmasVisited: (vmas) => vmas,
+    slabFrames: 0,
+    fileWalk: (vmas) => ({ vmasVisited: vmas, ptesProbed: vmas }),
+    anonWalk: (vmas) => ({ vmasVisited: vmas, ptesProbed: vmas }),
+  },
+  pte_chains: {
+    anonKind: 'none',
+    anonVmas: () => 0,
+    anonIndex: () => 0,
+    movedPgoff: (_origin, newStart) => newStart,
+    mremapCopiesShared: false,
+    vmasVisited: () => 0,
+    slabFrames: 1,
+    fileWalk: (_vmas, mapcount) => ({ vmasVisited: 0, ptesProbed: mapcount }),
+    anonWalk: (_vmas, mapcount) => ({ vmasVisited: 0, ptesProbed: mapcount }),
+  },
+  anonmm: {
+    anonKind: 'anonmm',
+    anonVmas: () => 0,
+    anonIndex: (linear, virt) => virt ?? linear,
+    movedPgoff: (origin) => origin,
+    mremapCopiesShared: true,
+    vmasVisited: (vmas, anon) => (anon ? 0 : vmas),
+    slabFrames: 0,
+    fileWalk: (vmas) => ({ vmasVisited: vmas, ptesProbed: vmas }),
+    anonWalk: (_vmas, mapcount) => ({ vmasVisited: 0, ptesProbed: mapcount }),
+  },
+}
+
+/** The expectations of the design `ctx.rmap` (see {@link DesignExpectations}). */
+export function design(ctx: Pick<Ctx, 'rmap'>): DesignExpectations {
+  return DESIGN_EXPECTATIONS[ctx.rmap]
+}
+
+/**
  * The VM takes user addresses as JavaScript numbers (docs/README.md#the-public-api-in-one-example),
  * so it can run a layout whose user space ends at or below 2^53: every 32-bit
  * layout and ppc64 (2^41). That is the whole requirement: any layout that passes

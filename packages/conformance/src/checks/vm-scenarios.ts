@@ -28,6 +28,7 @@ import { thrown } from '../util.js'
 import type { CheckDef } from './define.js'
 import {
   anonFrames,
+  design,
   type ErrnoCase,
   expectErrnoCases,
   expectFaults,
@@ -89,21 +90,29 @@ export const vmScenarioChecks: CheckDef[] = [
           }
         })
       }
+      const d = design(ctx)
+      const anonVma = d.anonKind === 'anon_vma'
       expect(m.stats().objects, `one anon_vma lists P's vma and the ${K} children's`).toEqual({
-        anonVmas: 1,
+        anonVmas: d.anonVmas(1),
         vmas: K + 1,
       })
       expect(anonFrames(m).length, `P's ${N} originals + ${K} × ${N} copies`).toBe(N + K * N)
       expectFaults(m, { anonymous: N, wpCopy: K * N }, { copies: K * N, reuses: 0 })
       const mapping = m.page(originals[0]!).mapping
-      expect(mapping.kind).toBe('anon_vma')
+      expect(mapping.kind).toBe(d.anonKind)
       for (const [i, c] of children.entries()) {
         for (const k of [0, 7, N - 1]) {
           const pg = m.page(pfnOf(c, at(k)))
           expect(
             { mapcount: pg.mapcount, count: pg.count, index: pg.index, mapping: pg.mapping },
             `child ${i} page ${k}: mapcount 1, on the one anon_vma, at its linear index`,
-          ).toEqual({ mapcount: 1, count: 1, index: a / PAGE_SIZE + k, mapping })
+          ).toEqual({
+            mapcount: 1,
+            count: 1,
+            index: d.anonIndex(a / PAGE_SIZE + k),
+            // anonmm: a child's copy points at the child's own anonmm.
+            mapping: d.anonKind === 'anonmm' ? expect.objectContaining({ kind: 'anonmm' }) : mapping,
+          })
         }
       }
       for (const k of [0, N - 1]) {
@@ -126,13 +135,18 @@ export const vmScenarioChecks: CheckDef[] = [
         "the child's young pte (a COW copy has no PG_referenced)",
       ).toBe(1)
       const walk = m.stats().lastWalk
+      // Rik's case is anon_vma's worst: the walk visits every vma of the family.
+      // pte_chains go straight to the one pte (PG_direct); anonmm tries the
+      // indicated mm (the child) first and stops at mapcount 0.
+      const cost = anonVma ? { vmasVisited: K + 1, ptesProbed: K + 1 } : { vmasVisited: 0, ptesProbed: 1 }
       expect(
         walk,
         'every vma on the anon_vma is visited, and at the same address each one is walked',
-      ).toEqual({ vmasVisited: K + 1, ptesProbed: K + 1 })
-      expect(walk.vmasVisited, 'the walk cost is the length of the anon_vma list: every vma there is').toBe(
-        m.stats().objects.vmas,
-      )
+      ).toEqual(cost)
+      if (anonVma)
+        expect(walk.vmasVisited, 'the walk cost is the length of the anon_vma list: every vma there is').toBe(
+          m.stats().objects.vmas,
+        )
       const after = m.stats().rmap
       expect(
         {
@@ -147,17 +161,13 @@ export const vmScenarioChecks: CheckDef[] = [
         tryToUnmapCalls: 1,
         swapAgain: 1,
         pageReferencedCalls: 1,
-        vmasVisited: K + 1,
-        ptesProbed: K + 1,
+        ...cost,
       })
       expect(
         step('page_referenced again', () => m.pageReferenced(pfn)),
         'the young bit was cleared',
       ).toBe(0)
-      expect(m.stats().lastWalk, 'the same walk: no early stop in -aa').toEqual({
-        vmasVisited: K + 1,
-        ptesProbed: K + 1,
-      })
+      expect(m.stats().lastWalk, 'the same walk: no early stop in -aa').toEqual(cost)
     },
   },
   {
@@ -194,7 +204,10 @@ export const vmScenarioChecks: CheckDef[] = [
         maps,
         mapCount: 1,
       })
-      expect(m.stats().objects, 'the anon_vma stays with the vma').toEqual({ anonVmas: 1, vmas: 1 })
+      expect(m.stats().objects, 'the anon_vma stays with the vma').toEqual({
+        anonVmas: design(ctx).anonVmas(1),
+        vmas: 1,
+      })
       const info1 = m.meminfo()
       expect(
         {
@@ -222,7 +235,7 @@ export const vmScenarioChecks: CheckDef[] = [
           anon: fresh.flags.includes('anon'),
         },
         'a new frame (the zero page is copied by clearing) at the same linear index',
-      ).toEqual({ content: 1, index: a / PAGE_SIZE + 3, mapcount: 1, anon: true })
+      ).toEqual({ content: 1, index: design(ctx).anonIndex(a / PAGE_SIZE + 3), mapcount: 1, anon: true })
       expectFaults(m, { anonymous: N, anonymousZero: N, wpCopy: 1 }, { copies: 1, reuses: 0 })
 
       // Extension: a MAP_PRIVATE file mapping.
@@ -233,7 +246,7 @@ export const vmScenarioChecks: CheckDef[] = [
       expect(step('read page 1', () => p.read(f + PAGE_SIZE))).toBe(0x66)
       const copy = pfnOf(p, f)
       const cached = pfnOf(p, f + PAGE_SIZE)
-      expect(m.page(copy).mapping.kind, 'page 0 is an anonymous copy').toBe('anon_vma')
+      expect(m.page(copy).mapping.kind, 'page 0 is an anonymous copy').toBe(design(ctx).anonKind)
       expect(cached, 'page 1 is the page-cache page').toBe(file.pages.get(1))
       step('madvise(MADV_DONTNEED) the file mapping', () => p.madvise(f, 2 * PAGE_SIZE, MADV_DONTNEED))
       expect(m.page(copy).count, 'the COW copy is freed').toBe(0)
@@ -276,8 +289,9 @@ export const vmScenarioChecks: CheckDef[] = [
       // A page-aligned destination, 4 pte pages away: never in the source's pte page.
       const d = a + 4 * span
       expect(step('mremap(MAYMOVE|FIXED)', () => p.mremap(a, 2 * PAGE_SIZE, 2 * PAGE_SIZE, MOVE, d))).toBe(d)
+      const de = design(ctx)
       expect(p.maps(), 'the new vma keeps the original vm_pgoff (bytes: the old address)').toEqual([
-        { start: d, end: d + 2 * PAGE_SIZE, perms: 'rw-p', pgoff: a, file: '' },
+        { start: d, end: d + 2 * PAGE_SIZE, perms: 'rw-p', pgoff: de.movedPgoff(a, d), file: '' },
       ])
       expect([pfnOf(p, d), pfnOf(p, d + PAGE_SIZE)], 'the same frames, moved').toEqual(pfns)
       expect([p.pagemap(a), p.pagemap(a + PAGE_SIZE)], 'the old range is unmapped').toEqual([
@@ -289,7 +303,13 @@ export const vmScenarioChecks: CheckDef[] = [
         expect(
           { index: pg.index, mapping: pg.mapping, mapcount: pg.mapcount, count: pg.count },
           `page ${k}: index and anon_vma unchanged`,
-        ).toEqual({ index: a / PAGE_SIZE + k, mapping, mapcount: 1, count: 1 })
+        ).toEqual({
+          // anonmm notes the new address of an exclusive page (rmap 11's mremap_move_anon_rmap).
+          index: de.anonIndex(a / PAGE_SIZE + k, d / PAGE_SIZE + k),
+          mapping,
+          mapcount: 1,
+          count: 1,
+        })
       }
       expect([pte(p, d), pte(p, d + PAGE_SIZE)], 'the ptes moved as they were: writable and dirty').toEqual([
         { present: true, write: true, dirty: true },
@@ -309,7 +329,7 @@ export const vmScenarioChecks: CheckDef[] = [
           step(`page_referenced page ${k}`, () => m.pageReferenced(pfn)),
           `page ${k}: the walk finds the young pte at vm_start + (index − vm_pgoff) pages = the new address`,
         ).toBe(1)
-        expect(m.stats().lastWalk).toEqual({ vmasVisited: 1, ptesProbed: 1 })
+        expect(m.stats().lastWalk).toEqual({ vmasVisited: de.vmasVisited(1, true), ptesProbed: 1 })
       }
       expect(
         step('try_to_unmap page 0', () => m.tryToUnmap(pfns[0]!)),
@@ -340,15 +360,38 @@ export const vmScenarioChecks: CheckDef[] = [
       const pfns = Array.from({ length: N }, (_, k) => pfnOf(p, x + k * PAGE_SIZE))
       for (const pfn of pfns) step('page_referenced (clear young bits)', () => m.pageReferenced(pfn))
       const y = x + 4 * span
+      const d = design(ctx)
+      const cows0 = m.stats().rmap.mremapCows
       expect(
         step('C mremap(MAYMOVE|FIXED) X → Y', () => c.mremap(x, N * PAGE_SIZE, N * PAGE_SIZE, MOVE, y)),
       ).toBe(y)
       expect({ p: p.maps(), c: c.maps() }, "C's moved vma keeps vm_pgoff = X").toEqual({
         p: [{ start: x, end: x + N * PAGE_SIZE, perms: 'rw-p', pgoff: x, file: '' }],
-        c: [{ start: y, end: y + N * PAGE_SIZE, perms: 'rw-p', pgoff: x, file: '' }],
+        c: [{ start: y, end: y + N * PAGE_SIZE, perms: 'rw-p', pgoff: d.movedPgoff(x, y), file: '' }],
       })
+      if (d.mremapCopiesShared) {
+        // anonmm (rmap 11): page->index is one virtual address, so a page
+        // shared with P cannot also sit at Y: mremap write-faults each one in C
+        // first (make_page_exclusive, "mremap moved 4 cows") and moves the copy.
+        expect(m.stats().rmap.mremapCows - cows0, 'mremap moved 4 cows').toBe(N)
+        expect(anonFrames(m).length, "P's 4 frames and C's 4 copies").toBe(2 * N)
+        for (let k = 0; k < N; k++) {
+          const pf = pfnOf(p, x + k * PAGE_SIZE)
+          const cf = pfnOf(c, y + k * PAGE_SIZE)
+          expect(
+            { p: pf, mapcounts: [m.page(pf).mapcount, m.page(cf).mapcount], index: m.page(cf).index },
+            `page ${k}: P keeps its frame, C has its own copy at Y`,
+          ).toEqual({ p: pfns[k], mapcounts: [1, 1], index: y / PAGE_SIZE + k })
+          expect(
+            step(`both read page ${k}`, () => [c.read(y + k * PAGE_SIZE), p.read(x + k * PAGE_SIZE)]),
+          ).toEqual([0x100 + k, 0x100 + k])
+        }
+        expect(m.stats().cow.copies, 'the copies are COWs').toBe(N)
+        return
+      }
+      expect(m.stats().rmap.mremapCows - cows0, 'no copies').toBe(0)
       expect(anonFrames(m).length, 'no copies: still 4 frames').toBe(N)
-      expect(m.stats().objects, 'one anon_vma lists both vmas').toEqual({ anonVmas: 1, vmas: 2 })
+      expect(m.stats().objects, 'one anon_vma lists both vmas').toEqual({ anonVmas: d.anonVmas(1), vmas: 2 })
       const mapping = m.page(pfns[0]!).mapping
       for (let k = 0; k < N; k++) {
         const pg = m.page(pfns[k]!)
@@ -371,7 +414,7 @@ export const vmScenarioChecks: CheckDef[] = [
           cWrite: false,
           mapcount: 2,
           count: 2,
-          index: x / PAGE_SIZE + k,
+          index: d.anonIndex(x / PAGE_SIZE + k),
           mapping,
         })
         expect(
@@ -382,7 +425,7 @@ export const vmScenarioChecks: CheckDef[] = [
           `page ${k}: the walk finds both young ptes`,
         ).toBe(2)
         expect(m.stats().lastWalk, 'two vmas visited, both ptes probed').toEqual({
-          vmasVisited: 2,
+          vmasVisited: d.vmasVisited(2, true),
           ptesProbed: 2,
         })
       }
@@ -393,17 +436,17 @@ export const vmScenarioChecks: CheckDef[] = [
       expect(
         { index: pg.index, mapping: pg.mapping, mapcount: pg.mapcount },
         'the copy sits at the original linear index on the same anon_vma',
-      ).toEqual({ index: x / PAGE_SIZE, mapping, mapcount: 1 })
+      ).toEqual({ index: d.anonIndex(x / PAGE_SIZE), mapping, mapcount: 1 })
       expect({ orig: m.page(pfns[0]!).mapcount, p: p.read(x), c: c.read(y) }).toEqual({
         orig: 1,
         p: 0x100,
         c: 0xc0,
       })
       expect(step('page_referenced the copy', () => m.pageReferenced(copy))).toBe(1)
-      expect(m.stats().lastWalk, "the walk probes P's pte (another page) and finds C's").toEqual({
-        vmasVisited: 2,
-        ptesProbed: 2,
-      })
+      // pte_chains: the copy's one pte is direct, nothing else is probed.
+      expect(m.stats().lastWalk, "the walk probes P's pte (another page) and finds C's").toEqual(
+        d.anonKind === 'anon_vma' ? { vmasVisited: 2, ptesProbed: 2 } : { vmasVisited: 0, ptesProbed: 1 },
+      )
       expectFaults(m, { anonymous: N, wpCopy: 1 }, { copies: 1, reuses: 0 })
     },
   },

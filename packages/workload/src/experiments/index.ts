@@ -5,9 +5,10 @@
  */
 import { parse } from 'yaml'
 import { BadInputError } from '../errors.js'
+import type { LayoutRun } from '../run.js'
 import { objectSource, parseText, type Source } from '../source.js'
 import { closest, validateWorkload, type Workload } from '../validate.js'
-import { CLASSIC } from './classic.js'
+import { CLASSIC, type VerifyResult } from './classic.js'
 import { DEMOS } from './demos.js'
 import { type ParamDefs, parseParams } from './params.js'
 
@@ -22,6 +23,11 @@ export interface Experiment {
   sweep?: string
   /** A demo's YAML text, as shipped in the package's workloads/ (2004 workloads are generated: none). */
   text?: string
+  /**
+   * The claim across designs and layouts (2004 experiments that compare
+   * designs): checked on the runs of one comparison; see ClassicExperiment.
+   */
+  verify?(runs: readonly LayoutRun[]): VerifyResult
   /** The workload with the given `key=value` parameters. */
   load(pairs: readonly string[]): { data: unknown; source: Source; params: Record<string, number> }
 }
@@ -62,6 +68,7 @@ export function experiments(): Experiment[] {
         description: c.description,
         params: c.params,
         ...(c.sweep ? { sweep: c.sweep } : {}),
+        ...(c.verify ? { verify: c.verify } : {}),
         load(pairs) {
           const params = parseParams(c.name, c.params, pairs)
           return { data: c.build(params), source: objectSource(`experiment:${c.name}`), params }
@@ -93,4 +100,16 @@ export function loadExperiment(
   const e = experiment(name)
   const { data, source, params: p } = e.load(params)
   return { workload: validateWorkload(data, source, e.name), params: p, experiment: e }
+}
+
+export type { VerifyResult } from './classic.js'
+
+/**
+ * The cross-design claim of the experiment a workload came from, checked on
+ * its runs; undefined for a workload file or an experiment without one.
+ */
+export function verifyExperimentRuns(w: Workload, runs: readonly LayoutRun[]): VerifyResult | undefined {
+  if (!w.source.file.startsWith('experiment:')) return undefined
+  const e = experiments().find((x) => x.name === w.source.file.slice('experiment:'.length))
+  return e?.verify?.(runs)
 }

@@ -3,7 +3,7 @@
  * struct page), vmas (/proc/PID/maps), processes, distinct frames. A failed
  * one stops the run (the cli exits with 1).
  */
-import { type Meminfo, PAGE_SIZE } from '@rmaplab/rmap'
+import { type Meminfo, PAGE_SIZE, RMAP_STRATEGIES } from '@rmaplab/rmap'
 import { z } from 'zod'
 import { AssertionFailure, hex, statAt, statsPaths } from '../context.js'
 import {
@@ -36,7 +36,12 @@ const PageAssert = z
       .describe('Page flags that must be set (kernel names: anon, lru, dirty...).')
       .optional(),
     not_flags: z.array(PageFlag).describe('Page flags that must be clear.').optional(),
-    mapping: z.enum(['none', 'anon_vma', 'address_space']).optional(),
+    mapping: z
+      .enum(['none', 'anon_vma', 'anonmm', 'address_space'])
+      .describe(
+        'What page->mapping points at: an anon_vma (objrmap), an anonmm (anonmm), a file, or nothing (pte_chains keeps none for anonymous pages).',
+      )
+      .optional(),
     index: Cmp.describe('page->index.').optional(),
     value: Expr.describe(
       "The page's 32-bit content word, read without faulting (i: the page's index in the range).",
@@ -69,6 +74,12 @@ const VmaAssert = z
 const AssertArgs = z
   .strictObject({
     note: Note,
+    rmap: z
+      .union([z.enum(RMAP_STRATEGIES), z.array(z.enum(RMAP_STRATEGIES)).min(1)])
+      .describe(
+        'Only under this rmap design (or these): the other designs skip the assertion. For what the designs answer differently by construction (where an anonymous page points, walk costs, rmap memory).',
+      )
+      .optional(),
     meminfo: z.partialRecord(z.enum(MEMINFO_FIELDS), Cmp).describe('meminfo fields, in kB.').optional(),
     stats: z
       .record(z.string(), Cmp)
@@ -95,8 +106,8 @@ export const assert = defineStep({
   schema: AssertArgs,
   label: (a) =>
     `assert ${Object.keys(a)
-      .filter((k) => k !== 'note')
-      .join(', ')}`,
+      .filter((k) => k !== 'note' && k !== 'rmap')
+      .join(', ')}${a.rmap === undefined ? '' : ` (${[a.rmap].flat().join(', ')})`}`,
   analyze(x, an) {
     const any = x.meminfo || x.stats || x.page || x.vmas || x.process || x.processes !== undefined || x.frames
     if (!any)
@@ -144,6 +155,7 @@ export const assert = defineStep({
   },
   run(x, cx) {
     const m = cx.m
+    if (x.rmap !== undefined && ![x.rmap].flat().includes(m.rmap.name)) return `skipped under ${m.rmap.name}`
     const ev = (key: string, env: Parameters<typeof cx.ev>[1]) => cx.ev(key, env)
     if (x.meminfo) {
       const mi = m.meminfo()

@@ -39,6 +39,9 @@ export const fork = defineStep({
         )
         .optional(),
       fails: Fails.optional(),
+      until_fails: Fails.describe(
+        "With levels: a fork that fails with this errno (ENOMEM: memory ran out) ends the tree there instead of the run; the processes forked so far stay, `as` names them all, and the levels completed are the run's result `fork.levels` (`fork.ranOut` 1 when a fork failed; Andrea's fork test: the level a design reaches).",
+      ).optional(),
     })
     .describe('fork(): children with copy-on-write copies of the address space.'),
   proc: 'any',
@@ -46,6 +49,10 @@ export const fork = defineStep({
     const { children, levels } = a
     if (children !== undefined && levels !== undefined)
       an.report([], "give either 'children' or 'levels', not both", { key: 'levels' })
+    if (a.until_fails !== undefined && levels === undefined)
+      an.report([], "'until_fails' needs 'levels' (a fork tree)", { key: 'until_fails' })
+    if (a.until_fails !== undefined && a.fails !== undefined)
+      an.report([], "give either 'fails' or 'until_fails', not both", { key: 'until_fails' })
     const ref = a.proc
     const group =
       children !== undefined || levels !== undefined || Array.isArray(ref) || an.procs.get(ref) === 'group'
@@ -58,6 +65,19 @@ export const fork = defineStep({
   },
   run(a, cx) {
     const parents = cx.resolve(a.proc)
+    /** fork, or undefined when it fails with `errno` (any other failure stops the run). */
+    const forkUntil = (p: Process, errno: string): Process | undefined => {
+      cx.current = p
+      let c: Process
+      try {
+        c = p.fork()
+      } catch (e) {
+        if ((e as { errno?: unknown }).errno === errno) return undefined
+        throw e
+      }
+      cx.inherit(p, c)
+      return c
+    }
     const forkOne = (p: Process): Process | undefined => {
       cx.current = p
       const c = expectOutcome(() => p.fork(), a.fails, 'fork')
@@ -66,6 +86,30 @@ export const fork = defineStep({
     }
     if (a.levels !== undefined) {
       let all = [...parents]
+      if (a.until_fails !== undefined) {
+        // Level by level; the first fork that fails with the errno ends the tree.
+        let done = 0
+        let failed = false
+        for (; done < a.levels && !failed; ) {
+          const level: Process[] = []
+          for (const p of all) {
+            const c = forkUntil(p, a.until_fails)
+            if (!c) {
+              failed = true
+              break
+            }
+            level.push(c)
+          }
+          all = all.concat(level)
+          if (!failed) done++
+        }
+        cx.bindGroup(a.as, all)
+        cx.results['fork.levels'] = done
+        cx.results['fork.ranOut'] = failed ? 1 : 0
+        return failed
+          ? `${all.length} processes: ${done} levels, then a fork of level ${done + 1} failed with ${a.until_fails}`
+          : `${all.length} processes: ${done} levels`
+      }
       for (let l = 0; l < a.levels; l++) all = all.concat(all.map((p) => forkOne(p)!).filter(Boolean))
       cx.bindGroup(a.as, all)
       return `${all.length} processes`
