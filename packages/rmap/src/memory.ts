@@ -20,6 +20,7 @@ import {
   lookupPte,
   NO_PTE,
   pteAllocMap,
+  pteMapFound,
   pteOffsetMap,
   pteOffsetMapNested,
   pteUnmap,
@@ -64,7 +65,9 @@ function readPte(m: Machine, c: Cpu, ptr: number): number {
 
 /**
  * `handle_mm_fault` → `handle_pte_fault` for a user access to `address` (page
- * aligned) in `vma`, which the caller found and permission-checked.
+ * aligned) in `vma`, which the caller found and permission-checked; `found`,
+ * when given, is the pte location of `address`, found by the caller's walk
+ * with nothing run since.
  */
 export function handleMmFault(
   m: Machine,
@@ -73,11 +76,15 @@ export function handleMmFault(
   address: number,
   write: boolean,
   pid: number,
+  found: number = NO_PTE,
 ): FaultKind {
   const mm = vma.mm
   // 2.6.4's pte_chain_alloc before anything changes (a call that does nothing under objrmap).
   m.rmap.pageRmapReserve(m, c)
-  const ptr = pteAllocMap(m.env, mm.id, address, c.id)
+  // `found`: the pte the faulting access's own walk just found, on a
+  // sequential machine (nothing can free the pte page in between), so the
+  // fault maps it instead of walking the page tables again.
+  const ptr = found === NO_PTE ? pteAllocMap(m.env, mm.id, address, c.id) : pteMapFound(m.env, found, c.id)
   try {
     const lo = readPte(m, c, ptr)
     const hi = c.hi
@@ -511,16 +518,26 @@ export function zapPageRange(m: Machine, c: Cpu, vma: Vma, start: number, end: n
   const f = m.fast
   const fr = m.frames
   const mmu = m.env.mmu
+  const env = m.env
+  const rmap = m.rmap
+  const words = f.words
+  const w32 = words === 2
   // This cpu's mmu_gather (cpu.ts): the pfns whose references drop after the TLB flush.
   let gather = c.gather
   let freed = 0
   for (let a = start; a < end; ) {
     const spanEnd = pteSpanEnd(m, a, end)
-    const base = pteOffsetMap(m.env, mm.id, a, c.id)
+    const base = pteOffsetMap(env, mm.id, a, c.id)
     if (base !== NO_PTE) {
-      for (let addr = a, ptr = base; addr < spanEnd; addr += 4096, ptr++) {
-        const lo = readPte(m, c, ptr)
-        const hi = c.hi
+      // The ptes are read by word offset within the pte page: one lookup of the page per pte page.
+      for (
+        let addr = a, ptr = base, at = pteWordOffset(env, base);
+        addr < spanEnd;
+        addr += 4096, ptr++, at += words
+      ) {
+        const w = env.tables.words
+        const lo = w[at]!
+        const hi = w32 ? w[at + 1]! : 0
         if (f.none(lo, hi)) continue
         if (!f.present(lo, hi)) {
           // A swap pte drops its slot reference (and the cached page, if that was the last user).
@@ -535,13 +552,13 @@ export function zapPageRange(m: Machine, c: Cpu, vma: Vma, start: number, end: n
           // A young pte of a page-cache page counts as an access (page_mapping
           // is NULL for anonymous pages in the -aa tree, so only file pages).
           if (old & f.YOUNG && !fr.test(pfn, PG.anon) && fr.mapping[pfn] !== -1) markPageAccessed(m, pfn)
-          m.rmap.pageRemoveRmap(m, c, pfn, ptr)
+          rmap.pageRemoveRmap(m, c, pfn, ptr)
           if (freed === gather.length) gather = c.growGather()
           gather[freed++] = pfn
           mm.rss--
         }
       }
-      pteUnmap(m.env, base, c.id)
+      pteUnmap(env, base, c.id)
     }
     a = spanEnd
   }
@@ -565,32 +582,58 @@ export function zapPageRange(m: Machine, c: Cpu, vma: Vma, start: number, end: n
 export function copyPageRange(m: Machine, c: Cpu, child: Vma, parent: Vma): void {
   const f = m.fast
   const fr = m.frames
-  const mmu = m.env.mmu
+  const env = m.env
+  const mmu = env.mmu
+  // The design, read once: one call site per hook, and its per-pte reserve
+  // (2.6.4's pte_chain_alloc) only where the design has one.
+  const rmap = m.rmap
+  const reserve = rmap.perPteReserve !== false
   const cow = (parent.flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE
   const shared = (parent.flags & VM.SHARED) !== 0
-  const w32 = f.words === 2
+  const words = f.words
+  const w32 = words === 2
+  const childMm = child.mm
+  const counters = m.counters.fork
   // spin_lock(&dst->page_table_lock) for the whole copy, the source's per pte
   // page (nested, same class): modelled only under the explorer.
   const smp = m.smp
-  if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, childMm.id)
   for (let a = parent.start; a < parent.end; ) {
     const spanEnd = pteSpanEnd(m, a, parent.end)
     // An empty source pmd is skipped; otherwise, in the kernel's order, the
     // child's pte page is allocated and mapped (KM_PTE0), then the parent's
     // is mapped nested (KM_PTE1).
-    if (lookupPte(m.env, parent.mm.id, a) === NO_PTE) {
+    if (lookupPte(env, parent.mm.id, a) === NO_PTE) {
       a = spanEnd
       continue
     }
-    const dst = pteAllocMap(m.env, child.mm.id, a, c.id)
+    const dst = pteAllocMap(env, childMm.id, a, c.id)
     if (smp !== null) smp.locks.acquire(c.id, LOCK.page_table_lock, parent.mm.id, true)
-    const src = pteOffsetMapNested(m.env, parent.mm.id, a, c.id)
-    for (let addr = a, k = 0; addr < spanEnd; addr += 4096, k++) {
-      let lo = readPte(m, c, src + k)
-      const hi = c.hi
+    const src = pteOffsetMapNested(env, parent.mm.id, a, c.id)
+    // The parent's ptes are read by word offset within its pte page: one
+    // lookup of the page per pte page, not per pte.
+    for (let addr = a, k = 0, at = pteWordOffset(env, src); addr < spanEnd; addr += 4096, k++, at += words) {
+      const w = env.tables.words
+      let lo = w[at]!
+      const hi = w32 ? w[at + 1]! : 0
       if (f.none(lo, hi)) continue
-      m.counters.fork.ptesCopied++
-      m.rmap.pageRmapReserve(m, c)
+      counters.ptesCopied++
+      if (reserve) {
+        try {
+          rmap.pageRmapReserve(m, c)
+        } catch (e) {
+          // 2.6.4: when pte_chain_alloc(GFP_ATOMIC) fails, both ptes are unmapped
+          // and both page_table_locks dropped before the GFP_KERNEL retry; when
+          // that fails too, fork's nomem path runs with nothing mapped or held.
+          pteUnmapNested(env, src, c.id)
+          pteUnmap(env, dst, c.id)
+          if (smp !== null) {
+            smp.locks.release(c.id, LOCK.page_table_lock, parent.mm.id)
+            smp.locks.release(c.id, LOCK.page_table_lock, childMm.id)
+          }
+          throw e
+        }
+      }
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))
@@ -609,16 +652,16 @@ export function copyPageRange(m: Machine, c: Cpu, child: Vma, parent: Vma): void
       if (shared) lo = (lo & ~f.DIRTY) >>> 0
       lo = (lo & ~f.YOUNG) >>> 0
       m.getPage(pfn)
-      child.mm.rss++
-      mmu.setPte(dst + k, lo, w32 ? hi : 0, c.id)
-      m.rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
+      childMm.rss++
+      mmu.setPte(dst + k, lo, hi, c.id)
+      rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
     }
-    pteUnmapNested(m.env, src, c.id)
-    pteUnmap(m.env, dst, c.id)
+    pteUnmapNested(env, src, c.id)
+    pteUnmap(env, dst, c.id)
     if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, parent.mm.id)
     a = spanEnd
   }
-  if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, child.mm.id)
+  if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, childMm.id)
 }
 
 /**

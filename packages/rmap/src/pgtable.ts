@@ -19,25 +19,33 @@ import { KM } from './arch/highmem.js'
 import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch } from './arch/types.js'
+import { BUG } from './bugs.js'
 import { ArchLimitError, KernelBugError } from './errors.js'
 
 /** "No pte here": returned by lookups when the pmd is empty. */
 export const NO_PTE = -1
 
+/** TASK_SIZE of the layout last checked, as a number (the geometry holds a bigint). */
+let taskArch: Arch | undefined
+let taskSize = 0
+
 /** Reject an address a user page-table walk cannot take. */
 export function checkUserAddress(arch: Arch, fn: string, address: number): void {
+  if (arch !== taskArch) {
+    taskSize = Number(arch.geometry.TASK_SIZE)
+    taskArch = arch
+  }
+  if (Number.isInteger(address) && address >= 0 && address < taskSize) return
   if (!Number.isInteger(address) || address < 0) {
     throw new ArchLimitError(arch.name, fn, 'address', 'a non-negative integer', address)
   }
-  if (address >= Number(arch.geometry.TASK_SIZE)) {
-    throw new ArchLimitError(
-      arch.name,
-      fn,
-      'address',
-      `below TASK_SIZE (0x${arch.geometry.TASK_SIZE.toString(16)})`,
-      address,
-    )
-  }
+  throw new ArchLimitError(
+    arch.name,
+    fn,
+    'address',
+    `below TASK_SIZE (0x${arch.geometry.TASK_SIZE.toString(16)})`,
+    address,
+  )
 }
 
 function pgdWords(arch: Arch): number {
@@ -132,7 +140,9 @@ export function pteVal(env: PgtableEnv, ptr: PtePtr): bigint {
  * before mem_init_done (BROKEN_PPC_PTE_ALLOC_ONE).
  */
 function pgtableAddRmap(env: PgtableEnv, pfn: number, mm: number, address: bigint, cpu: number): void {
-  if (env.arch.pgtable.brokenPteAllocOneEarly && !env.memInitDone) return
+  // The re-introduced ppc-early-pte-count bug counts without this guard.
+  if (env.arch.pgtable.brokenPteAllocOneEarly && !env.memInitDone && !(env.bugs & BUG.ppcEarlyPteCount))
+    return
   const span = BigInt(env.arch.geometry.PTRS_PER_PTE) * env.arch.geometry.PAGE_SIZE
   env.setPageMapping(pfn, mm, address - (address % span))
   env.pageState.inc(cpu, PS.nr_page_table_pages)
@@ -217,13 +227,23 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number, cpu: n
       arch.pgtable.pteFree(env, pfn)
     } else {
       if (env.rules.pgtableRmap) pgtableAddRmap(env, pfn, mm, BigInt(address), cpu)
-      else env.pageState.inc(cpu, PS.nr_page_table_pages)
+      else if (env.rules.countsUserPteTables) env.pageState.inc(cpu, PS.nr_page_table_pages)
       pmdPopulate(env, at, pfn)
     }
     ptePfn = pmdPtePage(env, at)
   }
   mapPte(env, ptePfn, KM.KM_PTE0, cpu)
   return ptePtr(env, ptePfn, fast.pteIndex(address))
+}
+
+/**
+ * `pte_alloc_map` for a pte a walk of the same address has just found (see
+ * handleMmFault): the pte page exists, so only `cpu`'s kmap of KM_PTE0 is
+ * taken. Pair with {@link pteUnmap}.
+ */
+export function pteMapFound(env: PgtableEnv, ptr: PtePtr, cpu: number = env.cpu): PtePtr {
+  mapPte(env, ptePage(env, ptr), KM.KM_PTE0, cpu)
+  return ptr
 }
 
 /**
@@ -342,7 +362,7 @@ function freeOnePmd(env: PgtableEnv, at: number, cpu: number): void {
   w[at] = 0
   if (pmdWords(env.arch) === 2) w[at + 1] = 0
   if (env.rules.pgtableRmap) pgtableRemoveRmap(env, ptePfn, cpu)
-  else env.pageState.dec(cpu, PS.nr_page_table_pages)
+  else if (env.rules.countsUserPteTables) env.pageState.dec(cpu, PS.nr_page_table_pages)
   env.arch.pgtable.pteFree(env, ptePfn)
 }
 

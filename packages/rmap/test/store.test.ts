@@ -15,6 +15,33 @@ describe('page-table page store', () => {
     expect(s.words[b + 5]).toBe(0)
   })
 
+  it('a store past its reservation grows, keeping every table word', () => {
+    const s = new PageTableStore(100, 4096, 16)
+    for (let pfn = 0; pfn < 16; pfn++) {
+      s.attach(pfn)
+      s.words[s.base(pfn) + 7] = pfn + 1
+    }
+    const before = s.words
+    s.attach(50)
+    expect(s.words).not.toBe(before)
+    expect(s.words.length).toBeGreaterThanOrEqual(17 * 1024)
+    for (let pfn = 0; pfn < 16; pfn++) expect(s.words[s.base(pfn) + 7]).toBe(pfn + 1)
+    expect(s.words.subarray(s.base(50), s.base(50) + 1024).every((w) => w === 0)).toBe(true)
+  })
+
+  it('a store that fills its first array moves once to its reservation', () => {
+    const s = new PageTableStore(2000, 4096, 1000)
+    for (let pfn = 0; pfn < 257; pfn++) {
+      s.attach(pfn)
+      s.words[s.base(pfn)] = pfn + 1
+    }
+    expect(s.words.length).toBe(1000 * 1024)
+    const reserved = s.words
+    for (let pfn = 257; pfn < 1000; pfn++) s.attach(pfn)
+    expect(s.words).toBe(reserved)
+    for (let pfn = 0; pfn < 257; pfn++) expect(s.words[s.base(pfn)]).toBe(pfn + 1)
+  })
+
   it('refuses double attach and access to a non-table page', () => {
     const s = new PageTableStore(4)
     s.attach(1)

@@ -19,6 +19,9 @@ export interface NativeResult {
   rounds: number
   /** The median round, nanoseconds (whole operation: all faults, one munmap, one fork). */
   medianNs: number
+  /** The fastest and the slowest round, nanoseconds: the probe's own spread. */
+  minNs: number
+  maxNs: number
 }
 
 /** The real-kernel run: results, or why there are none. */
@@ -106,6 +109,8 @@ export function runNative(faultPages: number, forkPages: number, rounds: number)
           pages: Number(j['pages']),
           rounds: Number(j['rounds']),
           medianNs: Number(j['median_ns']),
+          minNs: Array.isArray(j['ns']) ? Math.min(...(j['ns'] as number[])) : Number(j['median_ns']),
+          maxNs: Array.isArray(j['ns']) ? Math.max(...(j['ns'] as number[])) : Number(j['median_ns']),
         })
       }
     }

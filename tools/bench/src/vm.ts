@@ -1,10 +1,16 @@
 /**
  * The VM operations `pnpm bench` sets next to the real kernel's: anonymous write
  * faults, zero-page read faults, COW faults, fork of a large mm, munmap, and the
- * objrmap walks of try_to_unmap and page_referenced over a file page mapped by
- * 1000 processes. Each is timed with performance.now around the operation alone
- * (setup and teardown outside the timing), over rounds: a warm-up round, then
- * rounds until the time budget is spent; the median round is reported.
+ * rmap walks of try_to_unmap and page_referenced over a file page mapped by
+ * 1000 processes, and page_referenced over an anonymous page of 10 and of
+ * 10,000 vmas; each for one rmap design (the Machine option `rmap`). Each is
+ * timed with performance.now around the operation alone (setup and teardown
+ * outside the timing), over rounds: a warm-up round, then rounds until the
+ * time budget is spent; the median round is reported.
+ *
+ * Next to them, {@link skeletonOps}: a bare typed-array skeleton of the
+ * anonymous write fault's bookkeeping, the ceiling this language puts on the
+ * model's fault path.
  */
 import {
   type Arch,
@@ -17,16 +23,27 @@ import {
   PROT_READ,
   PROT_WRITE,
   type Process,
+  type RmapDesignName,
 } from '@rmaplab/rmap'
 
 /** The operations the real kernel is measured on too (kernel-bench.c names them so). */
 export type NativeOp = 'anonWriteFault' | 'zeroPageReadFault' | 'cowFault' | 'fork' | 'munmap'
 /** Every simulated VM operation. */
-export type VmOp = NativeOp | 'tryToUnmap' | 'pageReferenced' | 'reclaim' | 'swapIn'
+export type VmOp =
+  | NativeOp
+  | 'tryToUnmap'
+  | 'pageReferenced'
+  | 'reclaim'
+  | 'swapIn'
+  | 'anonWalkFew'
+  | 'anonWalkMany'
+  | 'skeleton'
 
 /** One simulated VM operation on one layout. */
 export interface VmResult {
   arch: string
+  /** The rmap design ('-' for the skeleton, which has none). */
+  design: string
   op: VmOp
   /** Row name for the table. */
   name: string
@@ -99,6 +116,7 @@ export function median(xs: readonly number[]): number {
 
 function result(
   arch: Arch,
+  design: string,
   op: VmOp,
   name: string,
   opsPerRound: number,
@@ -109,6 +127,7 @@ function result(
   const nsPerOp = medianNs / opsPerRound
   return {
     arch: arch.name,
+    design,
     op,
     name,
     opsPerRound,
@@ -128,14 +147,15 @@ function writePages(p: Process, a: number, pages: number, v: number): void {
   for (let i = 0; i < pages; i++) p.write(a + i * PAGE_SIZE, v + i)
 }
 
-/** Every simulated VM operation on `arch`; `budgetMs` of timed work per operation. */
-export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
+/** Every simulated VM operation on `arch` under rmap design `rmap`; `budgetMs` of timed work per operation. */
+export function vmOps(arch: Arch, rmap: RmapDesignName, budgetMs: number): VmResult[] {
   const out: VmResult[] = []
   const len = FAULT_PAGES * PAGE_SIZE
+  const d = rmap
 
   // Faults and munmap: one 768M machine (the most ppc holds), a 256 MiB region.
   {
-    const m = new Machine({ arch, ram: '768M', cpus: 2 })
+    const m = new Machine({ arch, ram: '768M', cpus: 2, rmap })
     const p = m.spawn()
     const write = timeRounds(
       budgetMs,
@@ -146,7 +166,7 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
       (a) => p.munmap(a, len),
     )
     out.push(
-      result(arch, 'anonWriteFault', 'anonymous write fault (per page)', FAULT_PAGES, FAULT_PAGES, write),
+      result(arch, d, 'anonWriteFault', 'anonymous write fault (per page)', FAULT_PAGES, FAULT_PAGES, write),
     )
     let sum = 0
     const read = timeRounds(
@@ -161,7 +181,7 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
     )
     if (sum !== 0) throw new Error(`${arch.name}: untouched anonymous memory read ${sum}, not 0`)
     out.push(
-      result(arch, 'zeroPageReadFault', 'zero-page read fault (per page)', FAULT_PAGES, FAULT_PAGES, read),
+      result(arch, d, 'zeroPageReadFault', 'zero-page read fault (per page)', FAULT_PAGES, FAULT_PAGES, read),
     )
     // COW: the parent wrote the region once; each round a child writes every page.
     const cowArea = p.mmap(0, len, RW, ANON)
@@ -175,7 +195,7 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
       (c) => c.exit(),
     )
     p.munmap(cowArea, len)
-    out.push(result(arch, 'cowFault', 'COW fault, child writes (per page)', FAULT_PAGES, FAULT_PAGES, cow))
+    out.push(result(arch, d, 'cowFault', 'COW fault, child writes (per page)', FAULT_PAGES, FAULT_PAGES, cow))
     const unmap = timeRounds(
       budgetMs,
       3,
@@ -188,14 +208,14 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
       (a) => p.munmap(a, len),
       () => {},
     )
-    out.push(result(arch, 'munmap', 'munmap of written pages (per page)', FAULT_PAGES, FAULT_PAGES, unmap))
+    out.push(result(arch, d, 'munmap', 'munmap of written pages (per page)', FAULT_PAGES, FAULT_PAGES, unmap))
     m.check()
   }
 
   // fork of a 1 GiB mm (704 MiB on ppc): fork timed alone, the child's exit outside.
   {
     const { pages, ram, note } = forkSize(arch)
-    const m = new Machine({ arch, ram, cpus: 2 })
+    const m = new Machine({ arch, ram, cpus: 2, rmap })
     const p = m.spawn()
     const a = p.mmap(0, pages * PAGE_SIZE, RW, ANON)
     writePages(p, a, pages, 1)
@@ -210,13 +230,13 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
       },
       () => kids.pop()!.exit(),
     )
-    out.push(result(arch, 'fork', `fork of a ${pages}-page mm${note} (per fork)`, 1, pages, fork))
+    out.push(result(arch, d, 'fork', `fork of a ${pages}-page mm${note} (per fork)`, 1, pages, fork))
     m.check()
   }
 
   // The objrmap walks over a MAP_SHARED file page that 1001 processes map.
   {
-    const m = new Machine({ arch, ram: '256M', cpus: 2 })
+    const m = new Machine({ arch, ram: '256M', cpus: 2, rmap })
     m.fs.create('/bench/walk', { size: PAGE_SIZE })
     const p = m.spawn()
     const fd = p.open('/bench/walk', O_RDWR)
@@ -230,9 +250,12 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
     touch()
     const pfn = p.pagemap(a).pfn!
     const vmas = WALKERS + 1
+    // pte_chains walks the page's chain of ptes, not vmas: its cost is in ptesProbed.
     const walked = (what: string) => {
-      const v = m.stats().lastWalk.vmasVisited
-      if (v !== vmas) throw new Error(`${arch.name} ${what}: walked ${v} vmas, expected ${vmas}`)
+      const w = m.stats().lastWalk
+      const v = rmap === 'pte_chains' ? w.ptesProbed : w.vmasVisited
+      if (v !== vmas)
+        throw new Error(`${arch.name} ${rmap} ${what}: walked ${v} vmas or ptes, expected ${vmas}`)
     }
     const unmap = timeRounds(
       budgetMs,
@@ -248,7 +271,9 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
         touch() // map the page again in every process
       },
     )
-    out.push(result(arch, 'tryToUnmap', `try_to_unmap, file page in ${vmas} mms (per vma)`, vmas, 1, unmap))
+    out.push(
+      result(arch, d, 'tryToUnmap', `try_to_unmap, file page in ${vmas} mms (per vma)`, vmas, 1, unmap),
+    )
     const ref = timeRounds(
       budgetMs,
       10,
@@ -260,13 +285,162 @@ export function vmOps(arch: Arch, budgetMs: number): VmResult[] {
       () => walked('page_referenced'),
     )
     out.push(
-      result(arch, 'pageReferenced', `page_referenced, file page in ${vmas} mms (per vma)`, vmas, 1, ref),
+      result(arch, d, 'pageReferenced', `page_referenced, file page in ${vmas} mms (per vma)`, vmas, 1, ref),
     )
     m.check()
     for (const q of procs) q.exit()
   }
-  out.push(...reclaimOps(arch, budgetMs))
+  out.push(...anonWalks(arch, rmap, budgetMs))
+  out.push(...reclaimOps(arch, rmap, budgetMs))
   return out
+}
+
+/** The vma counts of the walk-flatness rows: page_referenced per vma should cost the same at both. */
+export const WALK_FEW = 10
+export const WALK_MANY = 10000
+
+/**
+ * page_referenced of an anonymous page that WALK_FEW and then WALK_MANY
+ * processes map (one written page, then forks that each read it: one
+ * anon_vma, or the design's own structure, reaching every mm), per vma.
+ */
+function anonWalks(arch: Arch, rmap: RmapDesignName, budgetMs: number): VmResult[] {
+  const out: VmResult[] = []
+  for (const n of [WALK_FEW, WALK_MANY]) {
+    const m = new Machine({ arch, ram: '256M', cpus: 2, rmap })
+    const p = m.spawn()
+    const a = p.mmap(0, PAGE_SIZE, RW, ANON)
+    p.write(a, 1)
+    const procs = [p]
+    for (let i = 1; i < n; i++) procs.push(p.fork())
+    for (const q of procs) q.read(a)
+    const pfn = p.pagemap(a).pfn!
+    const reps = Math.max(1, Math.round(WALK_MANY / n))
+    const ns = timeRounds(
+      budgetMs / 2,
+      5,
+      1000,
+      () => null,
+      () => {
+        for (let i = 0; i < reps; i++) m.pageReferenced(pfn)
+      },
+      () => {},
+    )
+    const op = n === WALK_FEW ? 'anonWalkFew' : 'anonWalkMany'
+    out.push(result(arch, rmap, op, `page_referenced, anon page in ${n} mms (per mm)`, n * reps, 1, ns))
+    for (const q of procs) q.exit()
+  }
+  return out
+}
+
+/**
+ * The language's ceiling for the anonymous write fault: the same bookkeeping
+ * as the model's do_anonymous_page and its munmap, on bare typed arrays and
+ * nothing else — a two-level page table (a pgd of pte-page slots, pte pages of
+ * 1024 words allocated on first use), a free-frame stack, the frame's flags,
+ * count, mapcount, mapping, index and content words, the active LRU list
+ * links, rss; then the write of the content word, as `p.write` does. No
+ * validation, no locks, no counters, no layouts. Timed like the model's
+ * anonymous write fault (per page, FAULT_PAGES pages, munmap outside).
+ */
+export function skeletonOps(budgetMs: number): VmResult {
+  const frames = 196608 // 768M
+  const flags = new Uint32Array(frames)
+  const count = new Int32Array(frames)
+  const mapcount = new Int32Array(frames)
+  const mapping = new Int32Array(frames).fill(-1)
+  const index = new Uint32Array(frames)
+  const content = new Uint32Array(frames)
+  const lruPrev = new Int32Array(frames).fill(-1)
+  const lruNext = new Int32Array(frames).fill(-1)
+  const free = new Int32Array(frames)
+  let nfree = 0
+  for (let pfn = frames - 1; pfn >= 1; pfn--) free[nfree++] = pfn
+  const pgd = new Int32Array(1024).fill(-1)
+  let ptes = new Uint32Array(1024 * 64)
+  let slots = 0
+  let lruHead = -1
+  let rss = 0
+  const PRESENT = 1
+  const WRITE = 2
+  const ANON = 1 << 12
+  const fault = (addr: number, value: number): void => {
+    const vpn = addr >>> 12
+    let slot = pgd[vpn >>> 10]!
+    if (slot < 0) {
+      slot = slots++
+      if (slots * 1024 > ptes.length) {
+        const grown = new Uint32Array(ptes.length * 2)
+        grown.set(ptes)
+        ptes = grown
+      }
+      pgd[vpn >>> 10] = slot
+    }
+    const at = slot * 1024 + (vpn & 1023)
+    let pte = ptes[at]!
+    if ((pte & PRESENT) === 0) {
+      const pfn = free[--nfree]!
+      count[pfn] = 1
+      content[pfn] = 0
+      flags[pfn] = flags[pfn]! | ANON
+      mapcount[pfn] = 1
+      mapping[pfn] = 7
+      index[pfn] = vpn
+      lruNext[pfn] = lruHead
+      if (lruHead >= 0) lruPrev[lruHead] = pfn
+      lruHead = pfn
+      rss++
+      pte = ((pfn << 12) | PRESENT | WRITE) >>> 0
+      ptes[at] = pte
+    }
+    content[pte >>> 12] = value
+  }
+  const zap = (start: number, pages: number): void => {
+    for (let i = 0; i < pages; i++) {
+      const vpn = (start >>> 12) + i
+      const at = pgd[vpn >>> 10]! * 1024 + (vpn & 1023)
+      const pfn = ptes[at]! >>> 12
+      ptes[at] = 0
+      mapcount[pfn] = 0
+      mapping[pfn] = -1
+      flags[pfn] = flags[pfn]! & ~ANON
+      const prev = lruPrev[pfn]!
+      const next = lruNext[pfn]!
+      if (prev >= 0) lruNext[prev] = next
+      else lruHead = next
+      if (next >= 0) lruPrev[next] = prev
+      lruPrev[pfn] = -1
+      lruNext[pfn] = -1
+      count[pfn] = 0
+      free[nfree++] = pfn
+      rss--
+    }
+  }
+  const base = 0x10000000
+  const ns = timeRounds(
+    budgetMs,
+    3,
+    50,
+    () => base,
+    (a) => {
+      for (let i = 0; i < FAULT_PAGES; i++) fault(a + i * PAGE_SIZE, i)
+    },
+    (a) => zap(a, FAULT_PAGES),
+  )
+  if (rss !== 0) throw new Error('skeleton: rss did not come back to 0')
+  const medianNs = median(ns)
+  return {
+    arch: '-',
+    design: '-',
+    op: 'skeleton',
+    name: 'typed-array skeleton of the anonymous write fault (per page)',
+    opsPerRound: FAULT_PAGES,
+    pages: FAULT_PAGES,
+    medianNs,
+    nsPerOp: medianNs / FAULT_PAGES,
+    opsPerSec: (1e9 * FAULT_PAGES) / medianNs,
+    rounds: ns.length,
+  }
 }
 
 /** Pages of the region reclaim swaps out and reads back. */
@@ -279,9 +453,9 @@ export const RECLAIM_PAGES = 4096
  * walk cost per reclaimed page in the row name), then read back (timed: swap-in
  * faults, do_swap_page from the swap area, per second).
  */
-export function reclaimOps(arch: Arch, budgetMs: number): VmResult[] {
+export function reclaimOps(arch: Arch, rmap: RmapDesignName, budgetMs: number): VmResult[] {
   const pages = RECLAIM_PAGES
-  const m = new Machine({ arch, ram: '64M', swap: '128M', cpus: 2 })
+  const m = new Machine({ arch, ram: '64M', swap: '128M', cpus: 2, rmap })
   const p = m.spawn()
   let a = -1
   const fill = () => {
@@ -300,9 +474,11 @@ export function reclaimOps(arch: Arch, budgetMs: number): VmResult[] {
   }
   const rec = timeRounds(budgetMs, 3, 30, fill, reclaim, () => m.check())
   const perPage = (walked / freed).toFixed(2)
+  const d = rmap
   const out = [
     result(
       arch,
+      d,
       'reclaim',
       `reclaim ${pages} anon pages to swap (per page; ${perPage} vmas walked per page)`,
       pages,
@@ -323,7 +499,7 @@ export function reclaimOps(arch: Arch, budgetMs: number): VmResult[] {
     },
     () => m.check(),
   )
-  out.push(result(arch, 'swapIn', `swap-in read faults, ${pages} pages (per page)`, pages, pages, swapIn))
+  out.push(result(arch, d, 'swapIn', `swap-in read faults, ${pages} pages (per page)`, pages, pages, swapIn))
   p.exit()
   return out
 }

@@ -7,6 +7,7 @@
  * {@link PageTableEnv} is the reference implementation used by the conformance
  * suite and by the VM model; an arch only sees the {@link PgtableEnv} interface.
  */
+import { BUG } from '../bugs.js'
 import { ArchLimitError, KernelBugError, OutOfMemoryError } from '../errors.js'
 import { NO_MAPPING, PageFrames, PG, PG_PAGETABLE } from '../mm/page.js'
 import { KmapAtomic } from './highmem.js'
@@ -41,19 +42,60 @@ export interface ProfileRules {
   readonly archTagsPtePages: boolean
   /** The kmap slot KM_PTE2 of the pte_chain code exists. */
   readonly kmPte2: boolean
+  /**
+   * `pte_alloc_map`/`free_one_pmd` count user pte pages in nr_page_table_pages
+   * (true in every kernel; false only with the re-introduced `pagetables-0kb` bug).
+   */
+  readonly countsUserPteTables: boolean
 }
 
 /** The rules of a profile. */
 export function profileRules(profile: KernelProfile): ProfileRules {
   switch (profile) {
     case '2.6.4':
-      return { pgtableRmap: true, countsKernelPteTables: true, archTagsPtePages: false, kmPte2: true }
+      return {
+        pgtableRmap: true,
+        countsKernelPteTables: true,
+        archTagsPtePages: false,
+        kmPte2: true,
+        countsUserPteTables: true,
+      }
     case '2.6.5-aa':
     case '2.6.7':
-      return { pgtableRmap: false, countsKernelPteTables: false, archTagsPtePages: true, kmPte2: false }
+      return {
+        pgtableRmap: false,
+        countsKernelPteTables: false,
+        archTagsPtePages: true,
+        kmPte2: false,
+        countsUserPteTables: true,
+      }
     default:
       throw new RangeError(`unknown kernel profile ${String(profile)}; valid: ${KERNEL_PROFILES.join(', ')}`)
   }
+}
+
+/**
+ * The rules of a profile with re-introduced bugs (bugs.ts) applied:
+ * `pagetables-0kb` and `ppc-no-pgtable-rmap` are the 2.6.5-rc1-aa1 tree with
+ * the pgtable rmap deleted (no pgtable_add_rmap, so no count in it, and, for
+ * the second, no arch tagging of pte pages either); `ppc-early-pte-count`
+ * counts kernel pte pages in pte_alloc_kernel.
+ */
+export function rulesWithBugs(rules: ProfileRules, bugs: number): ProfileRules {
+  if ((bugs & (BUG.pagetables0kb | BUG.ppcNoPgtableRmap | BUG.ppcEarlyPteCount)) === 0) return rules
+  const r: { -readonly [K in keyof ProfileRules]: ProfileRules[K] } = { ...rules }
+  if (bugs & BUG.pagetables0kb) {
+    r.pgtableRmap = false
+    r.archTagsPtePages = true
+    r.countsUserPteTables = false
+    r.countsKernelPteTables = false
+  }
+  if (bugs & BUG.ppcNoPgtableRmap) {
+    r.pgtableRmap = false
+    r.archTagsPtePages = false
+  }
+  if (bugs & BUG.ppcEarlyPteCount) r.countsKernelPteTables = true
+  return r
 }
 
 /**
@@ -86,15 +128,36 @@ export const INIT_MM = 0
 export { NO_MAPPING }
 
 /**
+ * Page-table pages the store reserves room for when it is made (4 GiB of
+ * words): see {@link PageTableStore}.
+ */
+const RESERVE_PAGES = 1 << 20
+/** Page-table pages of a new store's first array. */
+const FIRST_PAGES = 16
+/** Up to this many page-table pages (1 MiB of words at 4 KiB pages) the array grows by doubling. */
+const DOUBLE_PAGES = 256
+
+/**
  * Page-table pages stored as raw words. Every page-table page (pgd, pmd or pte
- * page) gets PAGE_SIZE/4 words of a growable Uint32Array, found through a pfn →
+ * page) gets PAGE_SIZE/4 words of one Uint32Array, found through a pfn →
  * slot table. The words are in the arch's encoding, little end first for
  * 64-bit entries (lo, hi).
+ *
+ * The array starts small ({@link FIRST_PAGES} pages) and doubles while it is
+ * small (most machines never need more than {@link DOUBLE_PAGES} pages); past
+ * that it is replaced once by one sized for every frame being a page table
+ * (up to {@link RESERVE_PAGES} pages): a zero-filled ArrayBuffer is calloc'ed
+ * memory that the host maps on first touch, so a slot costs resident memory
+ * only once a table is written there, and the store does not copy itself
+ * again as it fills (a doubling array copied on every growth was most of a
+ * large fork's time, and the old copy alive during the growth set the peak
+ * memory of many-process runs). Only a machine with more frames than that, or
+ * a host that refuses the reservation, goes on doubling.
  */
 export class PageTableStore {
   /** Words per page-table page. */
   readonly wordsPerPage: number
-  /** The words of every page-table page; reallocated when it grows. */
+  /** The words of every page-table page; replaced only when a store outgrows its reservation. */
   words: Uint32Array
   /**
    * The frames: a page-table page is marked PG_PAGETABLE and its content word
@@ -104,12 +167,18 @@ export class PageTableStore {
   readonly frames: PageFrames
   private readonly freeSlots: number[] = []
   private nextSlot = 0
+  /** Page-table pages to make room for at the first growth. */
+  private readonly reserve: number
 
-  /** A store over `frames` (or over a fresh set of `frames` frames). */
-  constructor(frames: PageFrames | number, pageSize = 4096) {
+  /**
+   * A store over `frames` (or over a fresh set of `frames` frames), with room
+   * for `reserve` page-table pages before it grows (tests make it small).
+   */
+  constructor(frames: PageFrames | number, pageSize = 4096, reserve = RESERVE_PAGES) {
     this.wordsPerPage = pageSize >>> 2
     this.frames = typeof frames === 'number' ? new PageFrames(frames) : frames
-    this.words = new Uint32Array(this.wordsPerPage * 16)
+    this.reserve = Math.max(16, Math.min(this.frames.n, reserve))
+    this.words = new Uint32Array(this.wordsPerPage * Math.min(this.reserve, FIRST_PAGES))
   }
 
   /** Make `pfn` a page-table page, zero-filled (`clear_page`). */
@@ -120,17 +189,28 @@ export class PageTableStore {
     }
     let slot = this.freeSlots.pop()
     if (slot === undefined) {
+      // A slot never used before is still zero: not touched until written.
       slot = this.nextSlot++
       const need = (slot + 1) * this.wordsPerPage
-      if (need > this.words.length) {
-        const grown = new Uint32Array(Math.max(need, this.words.length * 2))
-        grown.set(this.words)
-        this.words = grown
-      }
+      if (need > this.words.length) this.grow(need)
+    } else {
+      this.words.fill(0, slot * this.wordsPerPage, (slot + 1) * this.wordsPerPage)
     }
     f.set(pfn, PG_PAGETABLE)
     f.content[pfn] = slot
-    this.words.fill(0, slot * this.wordsPerPage, (slot + 1) * this.wordsPerPage)
+  }
+
+  /** Replace the array by one of at least `need` words: doublings while small, then the reservation, then doublings. */
+  private grow(need: number): void {
+    const wpp = this.wordsPerPage
+    const len = this.words.length
+    const reserved = this.reserve * wpp
+    const grown =
+      len < DOUBLE_PAGES * wpp || len >= reserved || need > reserved
+        ? new Uint32Array(Math.max(need, len * 2))
+        : reserveWords(wpp, this.reserve, need)
+    grown.set(this.words)
+    this.words = grown
   }
 
   /** `pfn` is no longer a page-table page. */
@@ -151,15 +231,31 @@ export class PageTableStore {
 
   /** Word offset of the first word of page-table page `pfn`. */
   base(pfn: number): number {
-    if (!this.has(pfn)) {
+    const f = this.frames
+    if (!(pfn >= 0 && pfn < f.n && (f.flags[pfn]! & (1 << PG_PAGETABLE)) !== 0)) {
       throw new KernelBugError('access to a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
     }
-    return this.frames.content[pfn]! * this.wordsPerPage
+    return f.content[pfn]! * this.wordsPerPage
   }
 
   /** Number of page-table pages held. */
   get size(): number {
     return this.nextSlot - this.freeSlots.length
+  }
+}
+
+/**
+ * A zero-filled array of `pages` pages of `wordsPerPage` words, or of fewer
+ * pages (never under `need` words) when the host refuses that much.
+ */
+function reserveWords(wordsPerPage: number, pages: number, need: number): Uint32Array {
+  for (let p = pages; ; p >>>= 1) {
+    const n = Math.max(need, wordsPerPage * p)
+    try {
+      return new Uint32Array(n)
+    } catch (e) {
+      if (n === need || !(e instanceof RangeError)) throw e
+    }
   }
 }
 
@@ -169,8 +265,10 @@ export interface PgtableEnv {
   readonly arch: Arch
   /** The kernel whose rules apply. */
   readonly profile: KernelProfile
-  /** The rules of that kernel. */
+  /** The rules of that kernel (with the re-introduced bugs applied, see {@link rulesWithBugs}). */
   readonly rules: ProfileRules
+  /** Re-introduced bugs, as a mask of `BUG` bits (bugs.ts); 0 is the fixed kernel. */
+  readonly bugs: number
   /** Number of cpus. */
   readonly cpus: number
   /** The cpu the current code runs on (`smp_processor_id()`). */
@@ -237,6 +335,8 @@ export interface PageTableEnvOptions {
   dmaPages?: number
   /** Boot stage to start in (default {@link BOOT.memInitDone}). */
   bootStage?: BootStage
+  /** Re-introduced bugs, a mask of `BUG` bits (default 0: the fixed kernel; Machine's `bugs` option). */
+  bugs?: number
   /** Check kmap pairing for lowmem pages too (default true; see highmem.ts). */
   strictKmap?: boolean
 }
@@ -254,6 +354,7 @@ export class PageTableEnv implements PgtableEnv {
   readonly arch: Arch
   readonly profile: KernelProfile
   readonly rules: ProfileRules
+  readonly bugs: number
   readonly cpus: number
   cpu = 0
   readonly pageState: PageState
@@ -280,6 +381,8 @@ export class PageTableEnv implements PgtableEnv {
   private readonly freeCount: Int32Array
   private bootmemNext: number
   private readonly pgds = new Map<number, number>()
+  /** The pgd pfn by mm id (-1: none), the hot paths' copy of `pgds`: a typed array read, not a Map lookup, per walk. */
+  private pgdOf = new Int32Array(64).fill(-1)
   private readonly contexts = new Map<number, number>()
   private nextMm = 1
 
@@ -287,7 +390,8 @@ export class PageTableEnv implements PgtableEnv {
     const { arch } = opts
     this.arch = arch
     this.profile = opts.profile ?? '2.6.5-aa'
-    this.rules = profileRules(this.profile)
+    this.bugs = opts.bugs ?? 0
+    this.rules = rulesWithBugs(profileRules(this.profile), this.bugs)
     this.cpus = opts.cpus ?? 2
     const low = opts.lowmemPages ?? 4096
     const high = opts.highmemPages ?? 0
@@ -341,7 +445,7 @@ export class PageTableEnv implements PgtableEnv {
     })
     // swapper_pg_dir; on a layout whose pgd_alloc preallocates pmds, init_mm has
     // a pmd under every pgd entry, built at boot.
-    this.pgds.set(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
+    this.setPgd(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
     this.contexts.set(INIT_MM, 0)
     this.mmu = arch.mmu.create(this)
   }
@@ -496,6 +600,10 @@ export class PageTableEnv implements PgtableEnv {
   }
 
   mmPgd(mm: number): number {
+    if (mm >= 0 && mm < this.pgdOf.length) {
+      const p = this.pgdOf[mm]!
+      if (p >= 0) return p
+    }
     const pgd = this.pgds.get(mm)
     if (pgd === undefined) throw new RangeError(`no mm ${mm}`)
     return pgd
@@ -514,7 +622,7 @@ export class PageTableEnv implements PgtableEnv {
   /** Create an mm with an empty pgd (`mm_alloc` + `pgd_alloc`); returns its id. */
   mmCreate(): number {
     const mm = this.nextMm++
-    this.pgds.set(mm, this.pgdAlloc(this.arch.pgtable.pgdPreallocPmds))
+    this.setPgd(mm, this.pgdAlloc(this.arch.pgtable.pgdPreallocPmds))
     // Contexts are handed out in creation order, as ppc's mmu_context allocator does.
     this.contexts.set(mm, mm)
     return mm
@@ -536,7 +644,18 @@ export class PageTableEnv implements PgtableEnv {
     this.tables.detach(pgd)
     this.freePage(pgd)
     this.pgds.delete(mm)
+    this.pgdOf[mm] = -1
     this.contexts.delete(mm)
+  }
+
+  private setPgd(mm: number, pgd: number): void {
+    this.pgds.set(mm, pgd)
+    if (mm >= this.pgdOf.length) {
+      const grown = new Int32Array(Math.max(mm + 1, this.pgdOf.length * 2)).fill(-1)
+      grown.set(this.pgdOf)
+      this.pgdOf = grown
+    }
+    this.pgdOf[mm] = pgd
   }
 
   /** Every live mm, init_mm first. */

@@ -63,6 +63,11 @@ const ZONE_MASK = 3 << ZONE_SHIFT
 export const PG_PAGETABLE = 27
 /** Bits that survive a free: the zone and PG_highmem describe the frame, not its use. */
 const FRAME_BITS = ZONE_MASK | (1 << PG.highmem)
+/**
+ * page->index of a page-table page whose base address does not fit the index
+ * array (in 4 KiB units below 2^32 - 1): the address is in a side Map.
+ */
+const BIG_TAG = 0xffffffff
 
 /**
  * The struct page fields of every frame: 8 typed arrays of 4 bytes, 32 bytes
@@ -156,26 +161,28 @@ export class PageFrames {
 
   /** The page->index of a page-table page: the base address it maps, exactly. */
   tagIndex(pfn: number): bigint {
-    return this.bigTag.get(pfn) ?? BigInt(this.index[pfn]!) * 4096n
+    const i = this.index[pfn]!
+    return i === BIG_TAG ? this.bigTag.get(pfn)! : BigInt(i) * 4096n
   }
 
-  /** {@link tagIndex} as a number (exact below 2^53; every user address is). */
+  /**
+   * {@link tagIndex} as a number (exact below 2^53; every user address is).
+   * The hash MMUs read it for every pte they flush: a typed-array read, the
+   * Map only for an index the array cannot hold (ppc64's kernel region).
+   */
   tagIndexNumber(pfn: number): number {
-    if (this.bigTag.size !== 0) {
-      const big = this.bigTag.get(pfn)
-      if (big !== undefined) return Number(big)
-    }
-    return this.index[pfn]! * 4096
+    const i = this.index[pfn]!
+    return i === BIG_TAG ? Number(this.bigTag.get(pfn)!) : i * 4096
   }
 
   /** Set a page-table page's page->index (a page-aligned address). */
   setTagIndex(pfn: number, address: bigint): void {
     const units = address / 4096n
-    if (address % 4096n === 0n && units < 1n << 32n) {
+    if (address % 4096n === 0n && units < BigInt(BIG_TAG)) {
       this.index[pfn] = Number(units)
-      this.bigTag.delete(pfn)
+      if (this.bigTag.size !== 0) this.bigTag.delete(pfn)
     } else {
-      this.index[pfn] = 0
+      this.index[pfn] = BIG_TAG
       this.bigTag.set(pfn, address)
     }
   }

@@ -116,6 +116,12 @@ export interface RmapStrategy {
    * that an OutOfMemoryError leaves nothing half done. objrmap needs nothing.
    */
   pageRmapReserve(m: Machine, c: Cpu): void
+  /**
+   * False when {@link pageRmapReserve} does nothing (objrmap, anonmm), so that
+   * copy_page_range may leave out its call per pte; a design that leaves it
+   * unset is called.
+   */
+  readonly perPteReserve?: boolean
   /** `page_add_rmap(page, vma, address, anon)`: the pte at `ptep` (user address `address` in `vma`) now maps `pfn`. */
   pageAddRmap(m: Machine, c: Cpu, pfn: number, vma: Vma, address: number, ptep: PtePtr, anon: boolean): void
   /**

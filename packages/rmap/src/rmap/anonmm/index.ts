@@ -39,6 +39,7 @@ export const anonmm: RmapStrategy = {
   source: 'mm/rmap.c',
   ...anonmmPageOps,
   pageRmapReserve: nothing,
+  perPteReserve: false,
   vmaPrepare: nothing,
   vmaCheckSwapIn: nothing,
   vmaLink: nothing,

@@ -34,6 +34,7 @@ export const objrmap: RmapStrategy = {
   source: 'mm/objrmap.c',
   ...objrmapPageOps,
   pageRmapReserve: nothing,
+  perPteReserve: false,
   vmaPrepare(m, c, vma) {
     anonVmaPrepare(m, c, vma)
   },

@@ -265,6 +265,16 @@ export const objrmapPageOps = {
     const f = m.frames
     if (untracked(m, pfn)) return
     m.counters.rmap.pageRemoveRmap++
+    // A page that stays mapped, on a sequential machine: nobody can see
+    // page_map_lock between its lock and unlock, so when the checks hold the
+    // call comes down to mapcount-- (zap's hot path: exit of a fork child).
+    if (m.smp === null && f.mapcount[pfn]! > 1 && !f.test(pfn, PG.maplock)) {
+      const anon = f.test(pfn, PG.anon)
+      if (anon ? f.mapping[pfn] !== -1 : f.mapping[pfn] !== -1 && !f.test(pfn, PG.swapcache)) {
+        f.mapcount[pfn]!--
+        return
+      }
+    }
     pageMapLock(m, c, pfn)
     if (f.mapcount[pfn]! > 0) {
       if (--f.mapcount[pfn]! === 0) m.env.pageState.dec(c.id, PS.nr_mapped)
@@ -369,7 +379,28 @@ export const objrmapPageOps = {
         `pfn ${pfn}`,
       )
     }
-    objrmapPageOps.pageAddRmap(m, c, pfn, child, address, ptep, fr.test(pfn, PG.anon))
+    const anon = fr.test(pfn, PG.anon)
+    // page_add_rmap of a page already mapped, on a sequential machine: no
+    // 0→1 transition (no nr_mapped, no page->mapping to set), and nobody can
+    // see page_map_lock between its lock and unlock, so when every check
+    // holds the call comes down to the count and mapcount++ (fork's hot
+    // path). Anything else, or the explorer, takes the whole page_add_rmap.
+    if (
+      m.smp === null &&
+      !(child.flags & VM.RESERVED) &&
+      !fr.test(pfn, PG.maplock) &&
+      !fr.test(pfn, PG.reserved) &&
+      (anon
+        ? child.anonVma !== null &&
+          fr.mapping[pfn] === child.anonVma.id &&
+          fr.index[pfn] === child.linearIndex(address)
+        : !fr.test(pfn, PG.swapcache))
+    ) {
+      m.counters.rmap.pageAddRmap++
+      fr.mapcount[pfn]!++
+      return
+    }
+    objrmapPageOps.pageAddRmap(m, c, pfn, child, address, ptep, anon)
   },
 
   pageMapLock,
