@@ -46,12 +46,12 @@ import {
   PageTableEnv,
   PROT_READ,
   PROT_WRITE,
-  RMAP_DESIGNS,
-  type RmapDesignName,
   pageMapLock,
   pageMapUnlock,
   pteAllocMap,
   pteUnmap,
+  RMAP_DESIGNS,
+  type RmapDesignName,
 } from '@rmaplab/rmap'
 import { Bench } from 'tinybench'
 import { AA_STRUCT_PAGE, type FrameState, frameState } from './frames.js'
