@@ -20,6 +20,7 @@
  *   what 2.6.5 actually did (no flush, and a wrong address).
  */
 import {
+  BUG,
   HashMmu,
   type HashPteBits,
   KernelBugError,
@@ -52,6 +53,47 @@ export class PpcHashTable extends HashMmu {
 
   constructor(env: PgtableEnv, bits: HashPteBits) {
     super(env, bits, PPC_HPT_GROUPS)
+    // Re-introduced 2.6.5 bugs (Machine's `bugs` option), chosen once here so
+    // that the fixed functions test nothing per pte.
+    if (env.bugs & BUG.ppcYoungNoFlush) this.ptepTestAndClearYoung = this.ptepTestAndClearYoung265
+    if (env.bugs & BUG.ppcFlushHashShift) this.flushHashOnePte = this.flushHashOnePte265
+  }
+
+  /**
+   * `ptep_test_and_clear_young` as 2.6.5 wrote it (bug `ppc-young-no-flush`):
+   * the old value is masked with _PAGE_ACCESSED before _PAGE_HASHPTE is
+   * tested, so the flush never runs (`historical.ptepTestAndClearYoungFlushes`).
+   */
+  private ptepTestAndClearYoung265(ptr: PtePtr): boolean {
+    const w = this.env.tables.words
+    const at = pteWordOffset(this.env, ptr)
+    const old = w[at]!
+    w[at] = (old & ~this.bits.ACCESSED) >>> 0
+    const masked = old & this.bits.ACCESSED
+    if ((masked & this.bits.HASHPTE) !== 0) this.flushHashOnePte(ptr)
+    return masked !== 0
+  }
+
+  /**
+   * `flush_hash_one_pte` as 2.6.4–2.6.10 wrote it (bug `ppc-flush-hash-shift`):
+   * the address is page->index + (byte offset << 9), half the pte's real
+   * offset (`historical.flushHashOnePteAddress`), so the flush goes to another
+   * pte of the same pte page.
+   */
+  private flushHashOnePte265(ptr: PtePtr): void {
+    const { env } = this
+    const page = ptePage(env, ptr)
+    const mm = env.pageMapping(page)
+    if (mm === NO_MAPPING) {
+      throw new KernelBugError(
+        'flush_hash_one_pte on a pte page without page->mapping (NULL mm)',
+        'arch/ppc/mm/tlb.c flush_hash_one_pte',
+        `pte page pfn ${page}`,
+      )
+    }
+    const byteOffset = (ptr - page * env.arch.geometry.PTRS_PER_PTE) * 4
+    const va = (env.pageIndexNumber(page) + byteOffset * 512) >>> 0
+    this.flushHashPages(env.mmContext(mm), va, page, 1)
   }
 
   /**
@@ -227,6 +269,9 @@ export class PpcHashTable extends HashMmu {
    */
   protected trackReason(slot: number, lo: number): string {
     if ((lo & this.bits.HASHPTE) === 0) return 'HPTE not tracked by pte'
+    // ptep_test_and_clear_young flushes the HPTE of a pte it makes old, so that
+    // the next access faults into hash_page and sets ACCESSED again.
+    if ((lo & this.bits.ACCESSED) === 0) return 'accessed bit cleared without a flush'
     const { hpt } = this
     const ctx = hpt.context[slot]!
     const vpn = hpt.vpn[slot]!

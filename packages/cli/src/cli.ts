@@ -1,8 +1,7 @@
 /**
- * The rmaplab command: run, compare, check, list, show, schema, race.
+ * The rmaplab command: run, compare, check, list, show, schema, race, bugs.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { basename } from 'node:path'
 import {
   BadInputError,
   experiment,
@@ -12,13 +11,9 @@ import {
   type LayoutRun,
   parseArchList,
   parseRmapList,
-  parseText,
   RMAP_STRATEGIES,
-  type RunHooks,
   resolveLayouts,
-  runOnLayout,
   showParam,
-  validateWorkload,
   verifyExperimentRuns,
   type Workload,
   workloadJsonSchema,
@@ -26,8 +21,10 @@ import {
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, Option } from 'commander'
 import { Document, isMap, isSeq } from 'yaml'
+import { bugsCommand } from './bugs.js'
 import { EXIT } from './errors.js'
 import { prepareOutputDir } from './output.js'
+import { defaultJobs, parseJobs, runUnits, type Unit } from './pool.js'
 import { raceCommand } from './race.js'
 import {
   failureText,
@@ -40,6 +37,9 @@ import {
   table,
 } from './report.js'
 import { type SweepPoint, sweepCharts, sweepValues, writeCharts } from './sweep.js'
+import { loadTarget, type TargetSpec } from './target.js'
+
+export { loadTarget } from './target.js'
 
 /** Where the command writes. */
 export interface Io {
@@ -67,6 +67,7 @@ interface RunOpts {
   maps?: boolean
   meminfo?: boolean
   chart?: string
+  jobs?: string
 }
 
 /**
@@ -85,39 +86,19 @@ function version(): string {
   return pkg.version
 }
 
-/** A workload file, or a built-in experiment by name. */
-export function loadTarget(
-  target: string,
-  params: readonly string[],
-): { workload: Workload; params: Record<string, number> } {
-  const isFile = existsSync(target) && statSync(target).isFile()
-  if (!isFile && existsSync(target) && statSync(target).isDirectory())
-    throw new BadInputError([
-      `${target}: is a directory; give a workload file (.yaml, .yml, .json) or an experiment name`,
-    ])
-  if (isFile) {
-    if (params.length)
-      throw new BadInputError([`--param is for built-in experiments; ${target} is a workload file`])
-    const { data, source } = parseText(readFileSync(target, 'utf8'), target)
-    return {
-      workload: validateWorkload(data, source, basename(target).replace(/\.(ya?ml|json)$/i, '')),
-      params: {},
-    }
-  }
-  if (/[\\/]|\.(ya?ml|json)$/i.test(target)) throw new BadInputError([`${target}: no such file`])
-  const e = experiment(target)
-  const { data, source, params: p } = e.load(params)
-  return { workload: validateWorkload(data, source, e.name), params: p }
-}
-
-function progressBar(io: Io, enabled: boolean, layouts: number) {
+function progressBar(io: Io, enabled: boolean, units: number) {
   const t0 = performance.now()
   let bar: cliProgress.SingleBar | undefined
-  const total = layouts * 1000
+  const total = units * 1000
+  // Units run side by side with --jobs: the bar shows the sum of their fractions, named after the latest.
+  const done = new Float64Array(units)
+  let sum = 0
   return {
-    update(layoutIndex: number, name: string, fraction: number) {
+    update(unit: number, name: string, fraction: number) {
       if (!enabled) return
-      const value = Math.round((layoutIndex + fraction) * 1000)
+      sum += fraction - done[unit]!
+      done[unit] = fraction
+      const value = Math.round(sum * 1000)
       if (!bar) {
         if (performance.now() - t0 < 400) return
         bar = new cliProgress.SingleBar(
@@ -139,26 +120,51 @@ function progressBar(io: Io, enabled: boolean, layouts: number) {
   }
 }
 
-/** Run a workload on its layouts; the results, in layout order. */
-function execute(w: Workload, layouts: Layout[], opts: RunOpts, io: Io, check: boolean): LayoutRun[] {
-  const multiRmap = new Set(layouts.map((l) => l.rmap)).size > 1
-  const bar = progressBar(io, opts.progress && io.isTTY && !opts.trace && !opts.json, layouts.length)
-  const runs: LayoutRun[] = []
+/** One batch of independent machines: the workload's layouts (and a sweep's points), run by the pool. */
+interface Batch {
+  spec: TargetSpec
+  workload: Workload
+  over: LayoutOverrides
+  layouts: Layout[]
+  /** m.check() after every step (rmaplab check). */
+  check: boolean
+  /** Print the steps (--trace; never for a sweep's smaller points). */
+  trace: boolean
+}
+
+/** Run batches of layouts (on --jobs workers); the results of each batch, in layout order. */
+async function execute(batches: readonly Batch[], opts: RunOpts, io: Io): Promise<LayoutRun[][]> {
+  const trace = Boolean(opts.trace)
+  const units: Unit[] = batches.flatMap((b) => {
+    const multiRmap = new Set(b.layouts.map((l) => l.rmap)).size > 1
+    return b.layouts.map((resolved, layout) => ({
+      spec: b.spec,
+      over: b.over,
+      layout,
+      multiRmap,
+      workload: b.workload,
+      resolved,
+      check: b.check,
+      trace: b.trace,
+    }))
+  })
+  const bar = progressBar(io, opts.progress && io.isTTY && !trace && !opts.json, units.length)
+  let runs: LayoutRun[]
   try {
-    layouts.forEach((layout, i) => {
-      const hooks: RunHooks = {
-        checkEachStep: check,
-        progress: (f) => bar.update(i, layout.arch.name, f),
-        maps: Boolean(opts.maps),
-      }
-      if (opts.trace) hooks.trace = (s) => io.err(s)
-      bar.update(i, layout.arch.name, 0)
-      runs.push(runOnLayout(w, layout, hooks, multiRmap))
+    runs = await runUnits(units, opts.jobs === undefined ? defaultJobs() : parseJobs(opts.jobs), {
+      maps: Boolean(opts.maps),
+      trace: trace ? (s) => io.err(s) : undefined,
+      progress: (i, f) => bar.update(i, units[i]!.resolved.arch.name, f),
     })
   } finally {
     bar.stop()
   }
-  return runs
+  let k = 0
+  return batches.map((b) => {
+    const from = k
+    k += b.layouts.length
+    return runs.slice(from, k)
+  })
 }
 
 function header(w: Workload, params: Record<string, number>): string {
@@ -170,7 +176,7 @@ function header(w: Workload, params: Record<string, number>): string {
 }
 
 const READING = [
-  'How to read it: one column per layout (and rmap design, with --rmap), the same workload on each. PageTables is the',
+  'How to read it: one column per layout (and rmap design, when several run), the same workload on each. PageTables is the',
   "kernel's nr_page_table_pages (user pte pages; 8-byte ptes on i386-pae and ppc64 fill a page with half as many",
   "entries). rmap bytes is what the design costs at the layout's sizes: objrmap + anon_vma its anon_vma structs, the",
   'vma fields and one mapcount word per page frame; pte_chains a cache-line chain object per few ptes (from lowmem:',
@@ -225,7 +231,10 @@ function sweepPlan(
   params: Record<string, number>,
   pairs: readonly string[],
   over: LayoutOverrides,
-): { param: string; points: Array<{ value: number; workload: Workload; layouts: Layout[] }> } {
+): {
+  param: string
+  points: Array<{ value: number; spec: TargetSpec; workload: Workload; layouts: Layout[] }>
+} {
   const isExperiment = !(existsSync(target) && statSync(target).isFile())
   const e = isExperiment ? experiment(target) : undefined
   if (!e?.sweep) {
@@ -243,9 +252,10 @@ function sweepPlan(
   const points = sweepValues(e.params[param]!, top)
     .filter((v) => v !== top)
     .map((value) => {
-      const { workload } = loadTarget(target, [...rest, `${param}=${value}`])
+      const { workload, spec } = loadTarget(target, [...rest, `${param}=${value}`])
       return {
         value,
+        spec,
         workload,
         layouts: resolveLayouts(workload.machine, workload.source, over, workload.steps),
       }
@@ -278,7 +288,7 @@ export function program(io: Io, setExit: (code: number) => void): Command {
   cmd
     .name('rmaplab')
     .description(
-      'Run workloads on the Linux 2.6 (spring 2004) VM model — objrmap + anon_vma on the i386, i386-pae, ppc and ppc64 page-table layouts — and see what the VM did: meminfo, page tables, rmap memory, rmap walk costs, faults.',
+      'Run workloads on the Linux 2.6 (spring 2004) VM model — on the i386, i386-pae, ppc and ppc64 page-table layouts, under the rmap designs objrmap + anon_vma (2.6.5-aa), pte_chains (2.6.4) and anonmm (rmap 10/11) — and see what the VM did: meminfo, page tables, rmap memory, rmap walk costs, faults.',
     )
     .version(version(), '-V, --version')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
@@ -292,8 +302,9 @@ the other, all validated first. --json prints one report, or { ok, reports } for
 Exit codes: 0 ok; 1 an assertion, a kernel invariant or a step failed; 2 bad input.
 
 Examples:
-  rmaplab compare andrea                        Andrea's fork test on all four layouts
-  rmaplab compare andrea -p size=128M -p levels=6
+  rmaplab compare andrea                        Andrea's fork test under the three rmap designs
+  rmaplab compare andrea -p size=512M -p ram=1G the original size (lowmem runs out at fork level 8 or 9)
+  rmaplab compare rik --rmap all --arch i386    any workload under every rmap design
   rmaplab run my-workload.yaml --arch i386-pae --trace
   rmaplab check a1 c3 e3                        acceptance demos, m.check() after every step
   rmaplab show rik > rik.yaml                   an experiment as a workload file to edit`,
@@ -307,9 +318,14 @@ Examples:
       .option('-p, --param <key=value>', "an experiment's parameter (repeatable), e.g. -p levels=6", collect)
       .option('--json', 'print the full report as JSON (meminfo and m.stats() per layout)')
       .option('--trace', 'print every step as it runs, with its result (to stderr)')
+      .option(
+        '-j, --jobs <n>',
+        'run the layouts (and designs, and --chart points) on n threads, the main one and n-1 workers; default: one per core; 1: one after the other, no workers',
+      )
       .addOption(new Option('--no-progress', 'no progress bar (it shows only on a terminal, on long runs)'))
 
-  const action = (mode: 'run' | 'compare' | 'check') => (targets: string[], opts: RunOpts) => {
+  const action = (mode: 'run' | 'compare' | 'check') => async (targets: string[], opts: RunOpts) => {
+    if (opts.jobs !== undefined) parseJobs(opts.jobs)
     const over: LayoutOverrides = {
       // Every layout the workload's machine names (all four unless it names some), or --arch.
       arch: opts.arch !== undefined ? parseArchList(opts.arch) : undefined,
@@ -317,32 +333,45 @@ Examples:
     }
     // Every target is loaded, validated and given its layouts before any of them runs.
     const loaded = targets.map((t) => {
-      const { workload, params } = loadTarget(t, opts.param ?? [])
+      const { workload, params, spec } = loadTarget(t, opts.param ?? [])
+      if (workload.cpus)
+        throw new BadInputError([
+          `${t}: has a cpus: section (a race scenario of several cpus): explore it with rmaplab race ${t}`,
+        ])
       const layouts = resolveLayouts(workload.machine, workload.source, over, workload.steps)
       // --chart: the sweep's smaller points, each loaded and validated now too.
       const sweep = opts.chart !== undefined ? sweepPlan(t, params, opts.param ?? [], over) : undefined
-      return { target: t, workload, params, layouts, sweep }
+      return { target: t, spec, workload, params, layouts, sweep }
     })
     // The chart directory is made and checked before anything runs too.
     if (opts.chart !== undefined) prepareOutputDir(opts.chart, '--chart')
     let code: number = EXIT.ok
     const outputErrors: string[] = []
     const reports: unknown[] = []
-    loaded.forEach(({ target, workload, params, layouts, sweep }, i) => {
-      const runs = execute(workload, layouts, opts, io, mode === 'check')
-      const ok = runs.every((r) => r.ok)
+    for (const [i, { target, spec, workload, params, layouts, sweep }] of loaded.entries()) {
+      // The layouts and every point of a sweep are independent machines: one batch for the workers.
+      const check = mode === 'check'
+      const [runs, ...pointRuns] = await execute(
+        [
+          { spec, workload, over, layouts, check, trace: Boolean(opts.trace) },
+          ...(sweep?.points ?? []).map((p) => ({ ...p, over, check: false, trace: false })),
+        ],
+        opts,
+        io,
+      )
+      const ok = runs!.every((r) => r.ok)
       if (!ok) code = EXIT.failed
       // The experiment's claim across designs (Andrea's: pte_chains run out first).
-      const verdict = verifyExperimentRuns(workload, runs)
+      const verdict = verifyExperimentRuns(workload, runs!)
       if (verdict && !verdict.ok) code = EXIT.failed
       let files: string[] | undefined
       if (sweep && opts.chart !== undefined) {
-        const points: SweepPoint[] = sweep.points.map((p) => {
-          const rs = execute(p.workload, p.layouts, { ...opts, trace: false }, io, false)
+        const points: SweepPoint[] = sweep.points.map((p, k) => {
+          const rs = pointRuns[k]!
           if (!rs.every((r) => r.ok)) code = EXIT.failed
           return { value: p.value, runs: rs }
         })
-        points.push({ value: params[sweep.param]!, runs })
+        points.push({ value: params[sweep.param]!, runs: runs! })
         // A chart that cannot be written costs the chart, never the report.
         try {
           files = writeCharts(sweepCharts(target, sweep.param, points, opts.chart))
@@ -355,7 +384,7 @@ Examples:
       }
       if (opts.json)
         reports.push(
-          jsonReport(workload, runs, {
+          jsonReport(workload, runs!, {
             params,
             mode,
             ...(files ? { charts: files } : {}),
@@ -364,7 +393,7 @@ Examples:
         )
       else {
         if (i > 0) io.out('')
-        report(workload, params, runs, opts, io, mode)
+        report(workload, params, runs!, opts, io, mode)
         if (verdict && verdict.lines.length > 0) {
           io.out('')
           for (const l of verdict.lines) io.out(l)
@@ -374,7 +403,7 @@ Examples:
           for (const f of files) io.out(`chart: ${f}`)
         }
       }
-    })
+    }
     if (opts.json) {
       io.out(JSON.stringify(reports.length === 1 ? reports[0] : { ok: code === EXIT.ok, reports }, null, 2))
     }
@@ -391,7 +420,9 @@ Examples:
     .action(action('run'))
 
   runOptions(cmd.command('compare'))
-    .description('run a workload on every layout (or those of --arch) and print the figures side by side')
+    .description(
+      "run a workload on its machine's layouts and rmap designs (or those of --arch and --rmap) and print the figures side by side",
+    )
     .option(
       '--chart <dir>',
       'also sweep a 2004 experiment over its process count and write SVG charts (PageTables, rmap bytes against processes) to <dir>',
@@ -474,7 +505,8 @@ Examples:
       }
     })
 
-  raceCommand(cmd, io, setExit)
+  raceCommand(cmd, io, setExit, (t) => loadTarget(t, []).workload)
+  bugsCommand(cmd, io, setExit)
 
   cmd
     .command('schema')

@@ -3,24 +3,36 @@
  * several-cpu scenario with @rmaplab/rmap's `explore` and print the failing
  * schedule, or how far the exploration went without one.
  */
+
+import { existsSync } from 'node:fs'
 import {
   BUG_NAMES,
   type BugName,
+  bugMask,
+  bugNotOnArch,
   type ExploreOptions,
   type ExploreResult,
   explore,
   RACE_SCENARIO_NAMES,
+  type RaceScenario,
   ReplayMismatchError,
   raceScenario,
 } from '@rmaplab/rmap'
-import { ARCH_NAMES, ARCHES, type ArchName } from '@rmaplab/workload'
+import {
+  ARCH_NAMES,
+  ARCHES,
+  type ArchName,
+  layoutFor,
+  raceScenarioOf,
+  type Workload,
+} from '@rmaplab/workload'
 import cliProgress from 'cli-progress'
 import { type Command, Option } from 'commander'
 import type { Io } from './cli.js'
 import { BadInputError, EXIT } from './errors.js'
 
 interface RaceOpts {
-  arch: string
+  arch?: string
   bugs?: string
   bound?: string
   pct?: boolean
@@ -73,14 +85,25 @@ function summary(r: ExploreResult): string {
 }
 
 /** Register `rmaplab race`. */
-export function raceCommand(cmd: Command, io: Io, setExit: (code: number) => void): void {
+export function raceCommand(
+  cmd: Command,
+  io: Io,
+  setExit: (code: number) => void,
+  load: (target: string) => Workload,
+): void {
   cmd
     .command('race')
     .description(
       'explore the cpu interleavings of a built-in scenario (iterative context bounding, PCT, or a replay) and print the first schedule that breaks a kernel invariant',
     )
-    .argument('<scenario>', `a built-in scenario: ${RACE_SCENARIO_NAMES.join(', ')}`)
-    .option('-a, --arch <name>', `the layout: ${ARCH_NAMES.join(', ')}`, 'i386')
+    .argument(
+      '<scenario>',
+      `a built-in scenario (${RACE_SCENARIO_NAMES.join(', ')}) or a workload file with a cpus: section`,
+    )
+    .option(
+      '-a, --arch <name>',
+      `the layout: ${ARCH_NAMES.join(', ')} (default: a workload's one arch, else i386)`,
+    )
     .option('--bugs <names>', `bugs to re-introduce, comma-separated: ${BUG_NAMES.join(', ')}`)
     .option('--bound <k>', 'explore every schedule with at most k preemptions (default 2)')
     .option('--pct', 'random PCT schedules instead (with --runs, --seed, --depth)')
@@ -89,7 +112,12 @@ export function raceCommand(cmd: Command, io: Io, setExit: (code: number) => voi
     .option('--depth <d>', 'PCT bug depth (d − 1 priority-change points)', '3')
     .option('--replay <token>', 'replay the schedule of a token printed by an earlier run')
     .option('--json', 'print the result as JSON')
-    .addOption(new Option('--no-progress', 'no progress bar (it shows only on a terminal, for PCT)'))
+    .addOption(
+      new Option(
+        '--no-progress',
+        'no progress bar (it shows only on a terminal, on stderr; in bound mode after half a second)',
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -101,13 +129,38 @@ Examples:
   rmaplab race pg-anon-clear --bugs pg-anon-clear-race --pct --runs 500 --seed 7`,
     )
     .action((name: string, o: RaceOpts) => {
-      if (!(RACE_SCENARIO_NAMES as readonly string[]).includes(name))
-        throw new BadInputError([`unknown race scenario '${name}'; valid: ${RACE_SCENARIO_NAMES.join(', ')}`])
+      const builtin = (RACE_SCENARIO_NAMES as readonly string[]).includes(name)
+      const isFile = !builtin && (existsSync(name) || /[\\/]|\.(ya?ml|json)$/i.test(name))
+      if (!builtin && !isFile)
+        throw new BadInputError([
+          `unknown race scenario '${name}'; valid: ${RACE_SCENARIO_NAMES.join(', ')}, or a workload file with a cpus: section`,
+        ])
+      const w = builtin ? undefined : load(name)
+      const named = w?.machine.arch
+      o.arch ??=
+        typeof named === 'string' && named !== 'all'
+          ? named
+          : Array.isArray(named) && named.length === 1
+            ? named[0]!
+            : 'i386'
       if (!(ARCH_NAMES as readonly string[]).includes(o.arch))
         throw new BadInputError([`--arch: unknown arch '${o.arch}'; valid: ${ARCH_NAMES.join(', ')}`])
       const bugs = parseBugs(o.bugs)
+      const offArch = bugNotOnArch(bugMask(bugs, 'race'), o.arch)
+      if (offArch)
+        throw new BadInputError([
+          `--bugs: '${offArch.name}' is in the code of ${offArch.arches!.join(' and ')}, not ${o.arch}`,
+        ])
       const opts = exploreOptions(o)
-      const scenario = raceScenario(name, { arch: ARCHES[o.arch as ArchName], bugs })
+      let scenario: RaceScenario<unknown>
+      if (builtin) scenario = raceScenario(name, { arch: ARCHES[o.arch as ArchName], bugs })
+      else {
+        if (!w?.cpus)
+          throw new BadInputError([
+            `${name}: no cpus: section; a race scenario lists the programs of several cpus (cpus: - { name: a, steps: [...] })`,
+          ])
+        scenario = raceScenarioOf(w, layoutFor(w, o.arch as ArchName), bugs) as RaceScenario<unknown>
+      }
       let bar: cliProgress.SingleBar | undefined
       if (opts.pct && o.progress && io.isTTY && io.stderr) {
         bar = new cliProgress.SingleBar(
@@ -116,6 +169,26 @@ Examples:
         )
         bar.start(opts.pct.runs, 0)
         opts.onProgress = (n) => bar!.update(n)
+      } else if (opts.bound !== undefined && o.progress && io.isTTY && io.stderr) {
+        // Bound mode has no known total: a counter with the bound being
+        // explored, shown only once the exploration has run for half a second.
+        const stream = io.stderr
+        const t0 = Date.now()
+        opts.onProgress = (n, b) => {
+          if (!bar) {
+            if (Date.now() - t0 < 500) return
+            bar = new cliProgress.SingleBar(
+              {
+                stream,
+                format: `race ${name}: {value} run(s), now every schedule with at most {bound} preemption(s) of ${opts.bound}`,
+                clearOnComplete: true,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+            bar.start(1_000_000, n, { bound: b ?? 0 })
+          }
+          bar.update(n, { bound: b ?? 0 })
+        }
       }
       let r: ExploreResult
       try {
@@ -164,6 +237,12 @@ Examples:
       const f = r.failure
       io.out(`VIOLATION (${f.violation.kind}): ${f.violation.message}`)
       io.out(`found after ${summary(r)}`)
+      if (r.shrink)
+        io.out(
+          r.shrink.from > f.preemptions
+            ? `shrunk from ${r.shrink.from} to ${f.preemptions} preemption(s) in ${r.shrink.runs} more run(s)`
+            : `already minimal: no schedule with fewer preemptions breaks it (${r.shrink.runs} more run(s))`,
+        )
       io.out(`schedule, ${f.preemptions} preemption(s):`)
       for (const s of f.steps)
         if (s.preemption) io.out(`  cpu${s.from} preempted in ${s.fn} at ${s.point} → cpu${s.to}`)

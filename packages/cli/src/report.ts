@@ -35,7 +35,10 @@ export const ROWS: readonly Row[] = [
   { label: 'forks', get: (r) => r.stats.fork.forks },
   {
     label: '  fork levels reached',
-    get: (r) => `${r.results['fork.levels']}${r.results['fork.ranOut'] ? ' (then ENOMEM)' : ''}`,
+    get: (r) =>
+      r.results['fork.levels'] === undefined
+        ? '–'
+        : `${r.results['fork.levels']}${r.results['fork.ranOut'] ? ' (then ENOMEM)' : ''}`,
     always: true,
     when: (r) => r.results['fork.levels'] !== undefined,
   },
@@ -52,6 +55,8 @@ export const ROWS: readonly Row[] = [
   { label: '  swap-in (major)', get: (r) => r.stats.faults.swapMajor },
   { label: '  swap cache hit', get: (r) => r.stats.faults.swapCache },
   { label: 'PageTables kB', get: (r) => r.meminfo.PageTables, always: true },
+  // The ptes those page tables hold that map a page through the rmap (page_add_rmap less page_remove_rmap).
+  { label: '  ptes mapped', get: (r) => r.stats.rmap.pageAddRmap - r.stats.rmap.pageRemoveRmap },
   { label: 'Mapped kB', get: (r) => r.meminfo.Mapped, always: true },
   { label: 'Cached kB', get: (r) => r.meminfo.Cached },
   { label: 'MemFree kB', get: (r) => r.meminfo.MemFree, always: true },

@@ -16,6 +16,7 @@ const SMALL: Record<string, string[]> = {
   morton: ['-p', 'tasks=4', '-p', 'windows=8', '-p', 'walks=4'],
   'shared-segment': ['-p', 'procs=4', '-p', 'size=1M', '-p', 'walks=8'],
   rik: ['-p', 'children=8', '-p', 'pages=16', '-p', 'walks=4'],
+  bligh: ['-p', 'tasks=4', '-p', 'sga=256K', '-p', 'backing=tmpfs', '-p', 'walks=4'],
   prefork: ['-p', 'workers=12', '-p', 'pages=8', '-p', 'walks=4'],
   'mremap-shared': ['-p', 'children=3', '-p', 'pages=16'],
 }

@@ -3,8 +3,11 @@
  * schedule and a replay token that reproduces it), the fixed code clean to the
  * bound (exit 0), bad input exit 2.
  */
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { inProcess } from './helpers.js'
+
+const RACE_FILE = fileURLToPath(new URL('../../workload/races/pg-anon.yaml', import.meta.url))
 
 describe('rmaplab race', () => {
   it('finds the PG_anon race in the pre-fix code; the printed replay reproduces it', async () => {
@@ -39,6 +42,9 @@ describe('rmaplab race', () => {
     ])
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/m\.check\(\)/)
+    expect(r.stdout).toMatch(
+      /already minimal: no schedule with fewer preemptions breaks it|shrunk from \d+ to 1 preemption/,
+    )
   })
 
   it('bad input is exit 2 with the valid names', async () => {
@@ -48,12 +54,32 @@ describe('rmaplab race', () => {
       inProcess(['race', 'pg-anon', '--bound', '-1']),
       inProcess(['race', 'pg-anon', '--replay', 'v1:7']),
     ])
+    const e = await inProcess(['race', 'pg-anon', '--bugs', 'ppc-young-no-flush'])
+    expect(e.code).toBe(2)
+    expect(e.stderr).toMatch(/--bugs: 'ppc-young-no-flush' is in the code of ppc, not i386/)
     expect(a.code).toBe(2)
-    expect(a.stderr).toMatch(/valid: pg-anon, pg-anon-clear, pg-anon-fork, toy-counter, toy-counter-locked/)
+    expect(a.stderr).toMatch(
+      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, toy-counter, toy-counter-locked/,
+    )
     expect(b.code).toBe(2)
     expect(b.stderr).toMatch(/valid: pg-anon-race, pg-anon-clear-race/)
     expect(c.code).toBe(2)
     expect(d.code).toBe(2)
     expect(d.stderr).toMatch(/--replay/)
+  })
+
+  it('explores a workload file with a cpus: section; run refuses it', async () => {
+    const [bad, good, run] = await Promise.all([
+      inProcess(['race', RACE_FILE, '--bugs', 'pg-anon-race']),
+      inProcess(['race', RACE_FILE, '--bound', '2']),
+      inProcess(['run', RACE_FILE]),
+    ])
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toMatch(/cpu0 preempted in do_swap_page at set_pte→page_add_rmap → cpu1/)
+    expect(bad.stdout).toMatch(/cpu0 \(b\) runs 'read b x \(line 26\)'/)
+    expect(good.code).toBe(0)
+    expect(good.stdout).toMatch(/bound reached: 2/)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/has a cpus: section.*rmaplab race/)
   })
 })

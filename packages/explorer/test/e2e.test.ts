@@ -263,7 +263,7 @@ describe('explorer in Chromium', () => {
   })
 
   it('steps the 64 MB fork test (prints the time per step)', async () => {
-    const page = await open('#x=andrea&p=size:64M,levels:5,walks:64&a=i386&s=0')
+    const page = await open('#x=andrea&p=size:64M,ram:256M,levels:5,walks:64&a=i386&s=0')
     const total = Number((await page.getByTestId('step-pos').textContent())!.split('/')[1])
     const times: string[] = []
     type Timing = { step: number; total: number; lanes: Array<{ model: number; diff: number }> }

@@ -208,7 +208,7 @@ it('finds the ptes of a nonlinear (remap_file_pages) vma by scanning it, as the 
 })
 
 it('steps forward through a machine run ahead, to the same state and diff as stepping itself', () => {
-  const w = loadExperiment('andrea', { size: '256K', levels: '2', walks: '4' })
+  const w = loadExperiment('andrea', { size: '256K', ram: '16M', levels: '2', walks: '4' })
   const plain = new Session(w, ['i386', 'ppc64'])
   const ahead = new Session(w, ['i386', 'ppc64'])
   for (let n = 1; n <= w.steps.length; n++) {
@@ -232,7 +232,7 @@ it('steps forward through a machine run ahead, to the same state and diff as ste
 })
 
 it("shows 2.6.4's pte_chains: the page lists its ptes itself, as many as mapcount", () => {
-  const w = loadExperiment('andrea', { size: '256K', levels: '2', walks: '4' })
+  const w = loadExperiment('andrea', { size: '256K', ram: '16M', levels: '2', walks: '4' })
   expect(w.rmaps).toContain('pte_chains')
   const s = new Session(w, ['i386-pae'], 'pte_chains')
   s.goTo(5)

@@ -1,17 +1,33 @@
 /**
- * Bugs of the "Re: 2.6.5-rc1-aa1" thread that a machine can re-introduce on
- * demand (the `bugs` option of Machine). With no `bugs` every path is the
- * fixed kernel.
+ * Bugs of the "Re: 2.6.5-rc1-aa1" thread (and the 2.6.5 ppc/ppc64 code it
+ * touches) that a machine can re-introduce on demand: the `bugs` option of
+ * Machine. With no `bugs` every path is the fixed kernel. Each bug is one mask
+ * bit; a kernel path tests `m.bugs` (or `env.bugs`, `env.rules`) once, at the
+ * one place the bug lived, and the architecture code chooses its buggy
+ * functions once, when its MMU is built. The demos that show each bug caught
+ * are in @rmaplab/workload (`BUG_DEMOS`).
  */
 
 /** Names of the re-introducible bugs. */
-export type BugName = 'pg-anon-race' | 'pg-anon-clear-race'
+export type BugName =
+  | 'pg-anon-race'
+  | 'pg-anon-clear-race'
+  | 'pagetables-0kb'
+  | 'shmem-swapcache-bug-on'
+  | 'ppc-no-pgtable-rmap'
+  | 'ppc-early-pte-count'
+  | 'ppc-young-no-flush'
+  | 'ppc-flush-hash-shift'
 
 /** A re-introducible bug: its name, the mask bit the kernel paths test, and what it was. */
 export interface BugInfo {
   readonly name: BugName
   readonly bit: number
   readonly what: string
+  /** True when the bug lives in the objrmap design's code (the machine must use `rmap: 'objrmap'`). */
+  readonly objrmapOnly: boolean
+  /** The layouts whose code had the bug (absent: every layout). */
+  readonly arches?: readonly string[]
 }
 
 /** Mask bits of `m.bugs`. */
@@ -20,13 +36,28 @@ export const BUG = {
   pgAnonRace: 1,
   /** PG_anon cleared after page_map_lock is dropped on the last unmap (the mirror race). */
   pgAnonClearRace: 2,
+  /** No nr_page_table_pages accounting at all (aa1 deleted pgtable_add_rmap with it). */
+  pagetables0kb: 4,
+  /** aa1's BUG_ON(PageSwapCache) after lock_page in find_lock_page and truncate_inode_pages. */
+  shmemSwapcacheBugOn: 8,
+  /** ppc/ppc64 pte pages carry no mm and address (aa1: pgtable rmap gone, no arch tagging yet). */
+  ppcNoPgtableRmap: 16,
+  /** pte_alloc_kernel counts kernel pte pages with no mem_init_done guard. */
+  ppcEarlyPteCount: 32,
+  /** 2.6.5 ppc ptep_test_and_clear_young: HASHPTE tested on the masked old value, never flushes. */
+  ppcYoungNoFlush: 64,
+  /** 2.6.5 ppc flush_hash_one_pte: the pte's address from byte offset << 9 instead of << 10. */
+  ppcFlushHashShift: 128,
 } as const
+
+const PPC = ['ppc', 'ppc64'] as const
 
 /** Every re-introducible bug. */
 export const BUGS: readonly BugInfo[] = [
   {
     name: 'pg-anon-race',
     bit: BUG.pgAnonRace,
+    objrmapOnly: true,
     what:
       'the 2.6.5-aa1 code before the fix of <20040318230628.GA2050@dualathlon.random>: do_swap_page, ' +
       'do_wp_page, do_anonymous_page and unuse_pte SetPageAnon(page) outside page_map_lock, then ' +
@@ -37,11 +68,74 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'pg-anon-clear-race',
     bit: BUG.pgAnonClearRace,
+    objrmapOnly: true,
     what:
       'the mirror race (derived, not in the thread): page_remove_rmap drops the last mapping and ' +
       "page->mapping under page_map_lock but clears PG_anon after releasing it; another mm's " +
       'page_add_rmap in between links the page to its anon_vma, then PG_anon goes: a mapped page whose ' +
       'mapping is an anon_vma but which reclaim would walk as a file page',
+  },
+  {
+    name: 'pagetables-0kb',
+    bit: BUG.pagetables0kb,
+    objrmapOnly: false,
+    what:
+      '2.6.5-rc1-aa1 deleted pgtable_add_rmap/pgtable_remove_rmap, and the inc/dec_page_state' +
+      '(nr_page_table_pages) in them went too: /proc/meminfo showed "PageTables: 0 kB" while page ' +
+      'tables existed (Hugh Dickins in the thread); the fix counts in pte_alloc_map and free_one_pmd',
+  },
+  {
+    name: 'shmem-swapcache-bug-on',
+    bit: BUG.shmemSwapcacheBugOn,
+    objrmapOnly: false,
+    what:
+      "2.6.5-rc1-aa1's over-enthusiastic BUG_ON(PageSwapCache(page)) after lock_page in mm/filemap.c " +
+      'find_lock_page and mm/truncate.c: a tmpfs page found in the page cache, then waited for while ' +
+      'reclaim holds it, can legitimately wake up in the swap cache (shmem_writepage moved it there); ' +
+      'the page->mapping != mapping test right after handles it',
+  },
+  {
+    name: 'ppc-no-pgtable-rmap',
+    bit: BUG.ppcNoPgtableRmap,
+    objrmapOnly: false,
+    arches: PPC,
+    what:
+      'ppc and ppc64 find the mm and the address of a pte from its pte page alone (page->mapping, ' +
+      'page->index, set by the pgtable rmap of 2.6.4); 2.6.5-rc1-aa1 removed the pgtable rmap and ' +
+      'nothing tagged pte pages any more, so the hash flush of a pte known only by its location ' +
+      '(ppc64 hpte_update, ppc flush_hash_one_pte) reads a NULL mm',
+  },
+  {
+    name: 'ppc-early-pte-count',
+    bit: BUG.ppcEarlyPteCount,
+    objrmapOnly: false,
+    arches: PPC,
+    what:
+      'pte_alloc_kernel counting kernel pte pages in nr_page_table_pages with no mem_init_done guard ' +
+      '(Hugh\'s question in the thread: "should it have been there anyway? ... whether ppc and ppc64 ' +
+      'can manage an early per-cpu increment"): ppc builds kernel page tables in MMU_init before the ' +
+      'per-cpu areas exist, where inc_page_state cannot run; 2.6.4 skipped it (BROKEN_PPC_PTE_ALLOC_ONE), ' +
+      'the fix leaves pte_alloc_kernel uncounted (2.6.7 too)',
+  },
+  {
+    name: 'ppc-young-no-flush',
+    bit: BUG.ppcYoungNoFlush,
+    objrmapOnly: false,
+    arches: ['ppc'],
+    what:
+      '2.6.4-2.6.10 ppc ptep_test_and_clear_young masks the old pte with _PAGE_ACCESSED before testing ' +
+      '_PAGE_HASHPTE, so flush_hash_one_pte never runs: the HPTE of a pte made old stays, the next ' +
+      'access does not fault into hash_page, and ACCESSED is never set again',
+  },
+  {
+    name: 'ppc-flush-hash-shift',
+    bit: BUG.ppcFlushHashShift,
+    objrmapOnly: false,
+    arches: ['ppc'],
+    what:
+      '2.6.4-2.6.10 ppc flush_hash_one_pte computes the address of a pte as page->index + (byte offset ' +
+      '<< 9) instead of << 10 (fixed in 2.6.11-rc5, "ppc32: Wrong vaddr in flush_hash_one_pte()"): ' +
+      'the flush goes to the pte halfway down the page and the HPTE of the pte made old stays',
   },
 ]
 
@@ -60,4 +154,18 @@ export function bugMask(names: readonly string[] | undefined, who: string): numb
     mask |= b.bit
   }
   return mask
+}
+
+/** The bugs of a mask, by name. */
+export function bugNames(mask: number): BugName[] {
+  return BUGS.filter((b) => (mask & b.bit) !== 0).map((b) => b.name)
+}
+
+/** Mask of the bugs that live in the objrmap design's code. */
+export const OBJRMAP_BUGS: number = BUGS.reduce((a, b) => (b.objrmapOnly ? a | b.bit : a), 0)
+
+/** The first bug of `mask` whose code the layout `arch` did not have, or null. */
+export function bugNotOnArch(mask: number, arch: string): BugInfo | null {
+  for (const b of BUGS) if ((mask & b.bit) !== 0 && b.arches && !b.arches.includes(arch)) return b
+  return null
 }

@@ -29,6 +29,7 @@
  */
 
 import { PS } from './arch/percpu.js'
+import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { Machine } from './machine.js'
@@ -118,7 +119,7 @@ export function pageCacheOf(m: Machine, pfn: number): AddressSpace | null {
  * find that shmem_writepage moved it into the swap cache meanwhile, which is
  * legitimate, and the "page->mapping != mapping → retry/skip" test that
  * follows handles it. Hugh saw the filemap.c one fire and sent their removal
- * (Hugh Dickins, "Re: 2.6.5-rc1-aa1", 18 Mar 2004, <Pine.LNX.4.44.0403181928210.16385-…>:
+ * (Hugh Dickins, "Re: 2.6.5-rc1-aa1", 18 Mar 2004, <Pine.LNX.4.44.0403181928210.16385-100000@localhost.localdomain>:
  * "over-enthusiastic BUG_ONs which will trigger when shmem_writepage swizzles
  * a tmpfs page to swap at the wrong moment"); Andrea accepted them (Andrea
  * Arcangeli, "Re: 2.6.5-rc1-aa1", 19 Mar 2004,
@@ -129,6 +130,44 @@ export function findGetPage(m: Machine, as: AddressSpace, index: number): number
   if (pfn === undefined) return -1
   m.getPage(pfn)
   return pfn
+}
+
+/**
+ * `find_lock_page(mapping, index)` as shmem_getpage uses it: the cached page
+ * with a reference for the caller, or -1. The kernel drops tree_lock and
+ * sleeps in lock_page when the page is locked (reclaim holds it through
+ * shrink_list and writepage), then asks "has the page been truncated while
+ * we slept?": a page whose mapping or index changed is released and the
+ * lookup repeats. The model collapses lock_page/unlock_page (the page comes
+ * back unlocked, as from find_get_page) and keeps the re-check.
+ *
+ * Under the explorer the window is the preemption point
+ * `find_lock_page:radix_tree_lookup→lock_page`. It sits before the
+ * reference is taken because the explorer cannot resume a suspended cpu while
+ * another is suspended above it: the schedule it finds (reclaim runs its whole
+ * shrink_list inside the window) stands for the kernel's reclaim past
+ * is_page_cache_freeable, lookup and sleep, shmem_writepage, unlock, wake.
+ *
+ * With the re-introduced `shmem-swapcache-bug-on` bug the re-check first
+ * asserts aa1's BUG_ON(PageSwapCache(page)), which fires on a tmpfs page that
+ * shmem_writepage moved to the swap cache meanwhile (see findGetPage).
+ */
+export function findLockPage(m: Machine, as: AddressSpace, index: number): number {
+  const fr = m.frames
+  for (;;) {
+    const pfn = as.pages.get(index)
+    if (pfn === undefined) return -1
+    if (m.smp !== null) m.smp.preempt('find_lock_page:radix_tree_lookup→lock_page')
+    m.getPage(pfn)
+    if (fr.mapping[pfn] === as.id && fr.index[pfn] === index) return pfn
+    if (m.bugs & BUG.shmemSwapcacheBugOn && fr.test(pfn, PG.swapcache))
+      throw new KernelBugError(
+        'a locked page found through a file mapping is not swapcache (aa1 BUG_ON(PageSwapCache(page)))',
+        'mm/filemap.c find_lock_page',
+        `pfn ${pfn}, ${as.path} index ${index}`,
+      )
+    m.putPage(pfn)
+  }
 }
 
 /**

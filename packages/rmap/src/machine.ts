@@ -14,7 +14,7 @@
 import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
-import { type BugName, bugMask } from './bugs.js'
+import { type BugName, bugMask, bugNames, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
 import { runCheck } from './check.js'
 import { Cpu } from './cpu.js'
 import {
@@ -118,11 +118,14 @@ export interface MachineOptions {
    */
   nonlinearReclaim?: NonlinearReclaim
   /**
-   * Bugs of the 2004 thread to re-introduce (BUG_NAMES): `'pg-anon-race'`
-   * (PG_anon set by the callers outside page_map_lock, the 2.6.5-aa1 code)
-   * and `'pg-anon-clear-race'` (PG_anon cleared after page_map_lock is
-   * dropped). Default none: every path is the fixed kernel. An unknown name
-   * throws a RangeError listing the valid ones.
+   * Bugs of the 2004 thread to re-introduce (BUG_NAMES, described in BUGS):
+   * `'pg-anon-race'` (PG_anon set by the callers outside page_map_lock, the
+   * 2.6.5-aa1 code), `'pg-anon-clear-race'` (PG_anon cleared after
+   * page_map_lock is dropped), `'pagetables-0kb'`, `'shmem-swapcache-bug-on'`,
+   * and the ppc/ppc64 ones (`'ppc-no-pgtable-rmap'`, `'ppc-early-pte-count'`,
+   * `'ppc-young-no-flush'`, `'ppc-flush-hash-shift'`, only on the layouts
+   * that had them). Default none: every path is the fixed kernel. An unknown
+   * name throws a RangeError listing the valid ones.
    */
   bugs?: readonly BugName[]
 }
@@ -860,11 +863,18 @@ export class Machine {
     } = machineOptions(opts)
     this.swapBytes = swapBytes
     this.bugs = bugMask(opts.bugs, 'Machine')
-    if (this.bugs !== 0 && rmapDesign.name !== 'objrmap')
+    if ((this.bugs & OBJRMAP_BUGS) !== 0 && rmapDesign.name !== 'objrmap')
       throw new MachineOptionError(
         'bugs',
         opts.bugs,
-        `bugs [${String(opts.bugs)}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+        `bugs [${bugNames(this.bugs & OBJRMAP_BUGS).join(', ')}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+      )
+    const offArch = bugNotOnArch(this.bugs, arch.name)
+    if (offArch)
+      throw new MachineOptionError(
+        'bugs',
+        opts.bugs,
+        `bug '${offArch.name}' is in the code of ${offArch.arches!.join(' and ')}, not ${arch.name}`,
       )
     this.nonlinearReclaim = nonlinearReclaim
     this.maxMapCount = maxMapCount
@@ -879,6 +889,7 @@ export class Machine {
       lowmemPages: z.low,
       highmemPages: z.high,
       dmaPages: z.dma,
+      bugs: this.bugs,
     })
     this.frames = this.env.frames
     this.cpus = Array.from({ length: cpus }, (_, i) => new Cpu(i, newPageoutReport(), SWAP_CLUSTER_MAX * 4))

@@ -623,7 +623,22 @@ export function copyPageRange(m: Machine, c: Cpu, child: Vma, parent: Vma): void
       const hi = w32 ? w[at + 1]! : 0
       if (f.none(lo, hi)) continue
       counters.ptesCopied++
-      if (reserve) rmap.pageRmapReserve(m, c)
+      if (reserve) {
+        try {
+          rmap.pageRmapReserve(m, c)
+        } catch (e) {
+          // 2.6.4: when pte_chain_alloc(GFP_ATOMIC) fails, both ptes are unmapped
+          // and both page_table_locks dropped before the GFP_KERNEL retry; when
+          // that fails too, fork's nomem path runs with nothing mapped or held.
+          pteUnmapNested(env, src, c.id)
+          pteUnmap(env, dst, c.id)
+          if (smp !== null) {
+            smp.locks.release(c.id, LOCK.page_table_lock, parent.mm.id)
+            smp.locks.release(c.id, LOCK.page_table_lock, childMm.id)
+          }
+          throw e
+        }
+      }
       if (!f.present(lo, hi)) {
         // A swap pte: one more reference to its slot; a file pte is copied as is.
         if (!f.file(lo, hi)) swapDuplicate(m, m.swap.entry(f.swpType(lo, hi), f.swpOffset(lo, hi)))

@@ -19,6 +19,7 @@ import { KM } from './arch/highmem.js'
 import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch } from './arch/types.js'
+import { BUG } from './bugs.js'
 import { ArchLimitError, KernelBugError } from './errors.js'
 
 /** "No pte here": returned by lookups when the pmd is empty. */
@@ -139,7 +140,9 @@ export function pteVal(env: PgtableEnv, ptr: PtePtr): bigint {
  * before mem_init_done (BROKEN_PPC_PTE_ALLOC_ONE).
  */
 function pgtableAddRmap(env: PgtableEnv, pfn: number, mm: number, address: bigint, cpu: number): void {
-  if (env.arch.pgtable.brokenPteAllocOneEarly && !env.memInitDone) return
+  // The re-introduced ppc-early-pte-count bug counts without this guard.
+  if (env.arch.pgtable.brokenPteAllocOneEarly && !env.memInitDone && !(env.bugs & BUG.ppcEarlyPteCount))
+    return
   const span = BigInt(env.arch.geometry.PTRS_PER_PTE) * env.arch.geometry.PAGE_SIZE
   env.setPageMapping(pfn, mm, address - (address % span))
   env.pageState.inc(cpu, PS.nr_page_table_pages)
@@ -224,7 +227,7 @@ export function pteAllocMap(env: PgtableEnv, mm: number, address: number, cpu: n
       arch.pgtable.pteFree(env, pfn)
     } else {
       if (env.rules.pgtableRmap) pgtableAddRmap(env, pfn, mm, BigInt(address), cpu)
-      else env.pageState.inc(cpu, PS.nr_page_table_pages)
+      else if (env.rules.countsUserPteTables) env.pageState.inc(cpu, PS.nr_page_table_pages)
       pmdPopulate(env, at, pfn)
     }
     ptePfn = pmdPtePage(env, at)
@@ -359,7 +362,7 @@ function freeOnePmd(env: PgtableEnv, at: number, cpu: number): void {
   w[at] = 0
   if (pmdWords(env.arch) === 2) w[at + 1] = 0
   if (env.rules.pgtableRmap) pgtableRemoveRmap(env, ptePfn, cpu)
-  else env.pageState.dec(cpu, PS.nr_page_table_pages)
+  else if (env.rules.countsUserPteTables) env.pageState.dec(cpu, PS.nr_page_table_pages)
   env.arch.pgtable.pteFree(env, ptePfn)
 }
 

@@ -36,7 +36,7 @@
 import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
-import { findGetPage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
+import { findLockPage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
@@ -52,6 +52,12 @@ export class ShmemInfo {
   readonly swap = new Map<number, number>()
   /** info->flags & VM_LOCKED: set by SHM_LOCK (m.fs.shmLock); shmem_writepage then refuses. */
   locked = false
+  /**
+   * info->next_index: one past the highest index the swap vector covers,
+   * raised by shmem_getpage, lowered by shmem_truncate (after
+   * truncate_inode_pages, so not yet while a truncate drops the pages).
+   */
+  nextIndex = 0
   /** info->swapped: entries in the swap vector. */
   get swapped(): number {
     return this.swap.size
@@ -70,7 +76,7 @@ export function shmemInfo(as: AddressSpace): ShmemInfo | null {
  */
 export function shmemGetpage(m: Machine, c: Cpu, as: AddressSpace, idx: number): number {
   const info = as.shmem!
-  const cached = findGetPage(m, as, idx)
+  const cached = findLockPage(m, as, idx)
   if (cached >= 0) return cached
   const fr = m.frames
   const entry = info.swap.get(idx)
@@ -85,6 +91,7 @@ export function shmemGetpage(m: Machine, c: Cpu, as: AddressSpace, idx: number):
   }
   // shmem_alloc_page + add_to_page_cache_lru: a zeroed page, dirty (its only copy is in memory).
   const pfn = m.allocUserPage()
+  if (idx >= info.nextIndex) info.nextIndex = idx + 1 // shmem_swp_alloc
   fr.mapping[pfn] = as.id
   fr.index[pfn] = idx
   fr.content[pfn] = 0
@@ -184,7 +191,7 @@ export function shmemWritepage(m: Machine, c: Cpu, pfn: number, as: AddressSpace
     setPageDirty(m, c, pfn) // redirty: no swap
     return false
   }
-  if (idx >= as.sizePages) throw new KernelBugError('shmem_writepage: the swap vector slot exists', where)
+  if (idx >= info.nextIndex) throw new KernelBugError('shmem_writepage: the swap vector slot exists', where)
   if (info.swap.has(idx)) throw new KernelBugError('shmem_writepage: the swap vector slot is empty', where)
   moveToSwapCache(m, pfn, as, entry)
   info.swap.set(idx, entry)
@@ -224,6 +231,7 @@ function moveToSwapCache(m: Machine, pfn: number, as: AddressSpace, entry: numbe
 export function shmemTruncate(m: Machine, c: Cpu, as: AddressSpace): void {
   const info = as.shmem!
   const end = as.sizePages
+  if (info.nextIndex > end) info.nextIndex = end
   for (const [idx, entry] of [...info.swap]) {
     if (idx < end) continue
     info.swap.delete(idx)

@@ -25,12 +25,14 @@
  * SIGBUS past the new end. rmaplab follows that (mm/memory.c zap_pte_range of
  * 2.6.7; docs/README.md#which-kernel).
  */
+import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
+import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
 import { waitOnPageWriteback } from './page-writeback.js'
 import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from './pgtable.js'
@@ -173,6 +175,21 @@ export function truncateInodePages(m: Machine, c: Cpu, as: AddressSpace, lstart:
   // No "not swapcache" assertion on these pages: see findGetPage in filemap.ts.
   for (const [index, pfn] of [...as.pages]) {
     if (index < start) continue
+    if (m.smp !== null) {
+      // pagevec_lookup took the page; lock_page may sleep while reclaim holds
+      // it (findLockPage in filemap.ts). Woken, a page that left the mapping
+      // (shmem_writepage moved it to the swap cache) is skipped.
+      m.smp.preempt('truncate_inode_pages:pagevec_lookup→lock_page')
+      if (as.pages.get(index) !== pfn) {
+        if (m.bugs & BUG.shmemSwapcacheBugOn && m.frames.test(pfn, PG.swapcache))
+          throw new KernelBugError(
+            'a locked page found through a file mapping is not swapcache (aa1 BUG_ON(PageSwapCache(page)))',
+            'mm/truncate.c truncate_inode_pages',
+            `pfn ${pfn}, ${as.path} index ${index}`,
+          )
+        continue
+      }
+    }
     waitOnPageWriteback(m, c, pfn) // truncate_inode_pages waits for a write in flight
     clearPageDirty(m, c, pfn)
     removeFromPageCache(m, pfn)

@@ -29,8 +29,16 @@ export interface PlanStep {
   exprs: ReadonlyMap<string, Compiled>
 }
 
+/** One cpu's program of a race scenario (the `cpus:` section), ready to run. */
+export interface CpuPlan {
+  name: string
+  steps: PlanStep[]
+}
+
 export interface Plan {
   steps: PlanStep[]
+  /** The `cpus:` section: absent for a plain workload. */
+  cpus?: CpuPlan[]
 }
 
 export type ProcShape = 'one' | 'group'
@@ -48,14 +56,29 @@ export class Analysis {
   args: Record<string, unknown> = {}
   exprs = new Map<string, Compiled>()
 
+  /** Where the steps are in the workload: `['steps']`, or `['cpus', 1, 'steps']` for a cpu's program. */
+  base: PathKey[] = ['steps']
+
   constructor(
     readonly source: Source,
     readonly problems: string[],
   ) {}
 
+  /** A copy of the names defined so far (a cpu's program starts from the setup's names). */
+  fork(base: PathKey[]): Analysis {
+    const a = new Analysis(this.source, this.problems)
+    for (const x of this.areas) a.areas.add(x)
+    for (const [k, v] of this.procs) a.procs.set(k, v)
+    for (const x of this.regions) a.regions.add(x)
+    for (const x of this.fds) a.fds.add(x)
+    for (const x of this.marks) a.marks.add(x)
+    a.base = base
+    return a
+  }
+
   /** A problem at `path` under the step's arguments. */
   report(path: PathKey[], msg: string, opts?: { key?: string; offset?: number }): void {
-    this.problems.push(problem(this.source, ['steps', this.index, this.kind, ...path], msg, opts))
+    this.problems.push(problem(this.source, [...this.base, this.index, this.kind, ...path], msg, opts))
   }
 
   /** The argument at `keys`. */
@@ -234,10 +257,30 @@ export function analyze(
   steps: readonly Step[],
   source: Source,
   problems: string[],
-  opts: { machineSwap?: boolean } = {},
+  opts: {
+    machineSwap?: boolean
+    cpus?: ReadonlyArray<{ name?: string | undefined; steps: readonly Step[] }>
+  } = {},
 ): Plan {
   const an = new Analysis(source, problems)
   if (opts.machineSwap) an.areas.add('swap')
+  const plan: Plan = { steps: analyzeSteps(steps, an) }
+  // Each cpu's program sees the names the setup defined and its own, never
+  // another cpu's: whether that one has run yet depends on the schedule.
+  if (opts.cpus)
+    plan.cpus = opts.cpus.map((c, i) => ({
+      name: c.name ?? `cpu${i}`,
+      steps: analyzeSteps(c.steps, an.fork(['cpus', i, 'steps'])),
+    }))
+  return plan
+}
+
+/**
+ * Check one list of steps with the names `an` holds (extended as the steps
+ * define more); the steps ready to run.
+ */
+export function analyzeSteps(steps: readonly Step[], an: Analysis): PlanStep[] {
+  const source = an.source
   const out: PlanStep[] = []
   steps.forEach((step, index) => {
     const h = STEPS[step.kind]
@@ -254,12 +297,12 @@ export function analyze(
       index,
       kind: step.kind,
       args: step.args,
-      pos: source.locate(['steps', index]),
+      pos: source.locate([...an.base, index]),
       label: label(step),
       exprs: an.exprs,
     })
   })
-  return { steps: out }
+  return out
 }
 
 /** A one-line description of a step. */

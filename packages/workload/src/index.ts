@@ -20,7 +20,16 @@
 
 /** The rmap designs the core models (a list: new designs appear here without changes to the runner). */
 export { RMAP_STRATEGIES } from '@rmaplab/rmap'
-export { type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
+export { type CpuPlan, type Plan, type PlanStep, SWAP_MIN_BYTES, sizeProblem } from './analyze.js'
+export {
+  BUG_DEMO_NAMES,
+  BUG_DEMOS,
+  type BugDemo,
+  type BugDemoCase,
+  type BugDemoResult,
+  type BugDemoRun,
+  bugDemo,
+} from './bugs.js'
 export { hex, type Region } from './context.js'
 export { BadInputError } from './errors.js'
 export {
@@ -44,6 +53,7 @@ export {
   parseRmapList,
   resolveLayouts,
 } from './layouts.js'
+export { raceScenarioOf } from './race.js'
 export {
   createRun,
   type Failure,

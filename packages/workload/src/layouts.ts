@@ -8,6 +8,7 @@ import { ppc64 } from '@rmaplab/arch-ppc64'
 import {
   type Arch,
   ArchLimitError,
+  type BugName,
   KERNEL_PROFILES,
   type KernelProfile,
   Machine,
@@ -41,6 +42,8 @@ export interface Layout {
   cpus: number
   seed: number
   maxMapCount: number | undefined
+  /** Bugs to re-introduce (the machine's `bugs`); absent or empty: the fixed kernel. */
+  bugs?: readonly BugName[] | undefined
   /** L1_CACHE_BYTES (the machine's `cache_line`): the size of a pte_chain; undefined for the layout's 2004 value. */
   cacheLine?: number | undefined
 }
@@ -129,7 +132,7 @@ export function resolveLayouts(
     ['arch', ARCH_NAMES],
     ['rmap', RMAP_STRATEGIES],
   ] as const) {
-    const list = spec[key]
+    const list: unknown = spec[key]
     if (!Array.isArray(list) || (key === 'arch' ? over.arch : over.rmap)) continue
     const names = list as readonly string[]
     const at = names.findIndex((n, i) => names.indexOf(n) !== i)
@@ -154,6 +157,7 @@ export function resolveLayouts(
         cpus: spec.cpus ?? 2,
         seed: spec.seed ?? 1,
         maxMapCount: spec.max_map_count,
+        ...(spec.bugs?.length ? { bugs: spec.bugs as BugName[] } : {}),
         cacheLine: spec.cache_line,
       }
       const swapProblems = swapLimits(ARCHES[a], spec, steps)
@@ -232,7 +236,8 @@ function showBytes(n: number): string {
 }
 
 /** The Machine of a layout. */
-export function newMachine(l: Layout): Machine {
+export function newMachine(l: Layout, extraBugs?: readonly BugName[]): Machine {
+  const bugs = extraBugs?.length ? [...new Set([...(l.bugs ?? []), ...extraBugs])] : l.bugs
   const opts: MachineOptions = {
     arch: l.arch,
     rmap: l.rmap,
@@ -243,6 +248,7 @@ export function newMachine(l: Layout): Machine {
     seed: l.seed,
   }
   if (l.maxMapCount !== undefined) opts.maxMapCount = l.maxMapCount
+  if (bugs && bugs.length > 0) opts.bugs = bugs
   if (l.cacheLine !== undefined) opts.cacheLine = l.cacheLine
   return new Machine(opts)
 }

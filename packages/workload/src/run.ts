@@ -28,7 +28,7 @@ import type { Workload } from './validate.js'
 export type { WalkTotals } from './context.js'
 
 /** `performance.now()` where there is one (browsers, Node), else Date.now(). */
-const now: () => number =
+export const now: () => number =
   typeof (globalThis as { performance?: { now(): number } }).performance?.now === 'function'
     ? () => (globalThis as unknown as { performance: { now(): number } }).performance.now()
     : () => Date.now()

@@ -15,7 +15,7 @@
  * Each kind is one handler in steps/ (its schema, its checks, its run); a new
  * kind is a new entry of the STEPS table, without changing any existing one.
  */
-import { KERNEL_PROFILES, RMAP_STRATEGIES } from '@rmaplab/rmap'
+import { BUG_NAMES, KERNEL_PROFILES, RMAP_STRATEGIES } from '@rmaplab/rmap'
 import { z } from 'zod'
 import { ARCH_NAMES, Size } from './format.js'
 import { STEPS } from './steps/index.js'
@@ -75,6 +75,12 @@ export const MachineSchema = z
       .max(0x7fffffff)
       .describe('sysctl vm.max_map_count. Default 65536.')
       .optional(),
+    bugs: z
+      .array(z.enum(BUG_NAMES as unknown as [string, ...string[]]))
+      .describe(
+        'Bugs of the 2004 thread to re-introduce (rmaplab bugs lists them). Default none: the fixed kernel.',
+      )
+      .optional(),
   })
   .describe('The machine every layout runs the steps on.')
 export type MachineSpec = z.output<typeof MachineSchema>
@@ -84,6 +90,20 @@ const StepSchema = z
   .union(STEP_KINDS.map((k) => z.strictObject({ [k]: STEP_SCHEMAS[k] })) as unknown as [z.ZodType, z.ZodType])
   .describe('One step: a map with one key, the step kind, holding its arguments.')
 
+/** Most cpus a `cpus:` section may have (the explorer's limit). */
+export const MAX_RACE_CPUS = 8
+
+/** One cpu's program in a `cpus:` section. */
+const CpuSchema = z
+  .strictObject({
+    name: z.string().describe('Who runs it, shown in schedules (default cpu0, cpu1, ...).').optional(),
+    steps: z
+      .array(StepSchema)
+      .min(1)
+      .describe("What this cpu does, in order, once the workload's steps ran."),
+  })
+  .describe('One cpu of a race scenario.')
+
 /** The top level, for the JSON Schema (validation dispatches steps by kind itself, for clearer errors). */
 export const WorkloadSchema = z
   .strictObject({
@@ -92,6 +112,14 @@ export const WorkloadSchema = z
     description: z.string().optional(),
     machine: MachineSchema.optional(),
     steps: z.array(StepSchema).min(1).describe('What the processes do, in order.'),
+    cpus: z
+      .array(CpuSchema)
+      .min(1)
+      .max(MAX_RACE_CPUS)
+      .describe(
+        'A race scenario (rmaplab race FILE): programs that several cpus run interleaved, after the steps (the setup) ran; every schedule is checked.',
+      )
+      .optional(),
   })
   .meta({
     title: 'rmaplab workload',
@@ -105,6 +133,16 @@ export const HeaderSchema = z.strictObject({
   description: z.string().optional(),
   machine: MachineSchema.optional(),
   steps: z.array(z.unknown()).min(1, 'expected at least one step'),
+  cpus: z
+    .array(
+      z.strictObject({
+        name: z.string().optional(),
+        steps: z.array(z.unknown()).min(1, 'expected at least one step'),
+      }),
+    )
+    .min(1, 'expected at least one cpu')
+    .max(MAX_RACE_CPUS, `at most ${MAX_RACE_CPUS} cpus`)
+    .optional(),
 })
 
 /** The JSON Schema of the workload format. */

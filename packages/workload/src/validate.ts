@@ -50,6 +50,30 @@ export function validateWorkload(data: unknown, source: Source, defaultName: str
       steps.push(s)
     })
   }
+  // The cpus: section (a race scenario): each cpu's steps, dispatched the same way.
+  const rawCpus = (data as { cpus?: unknown }).cpus
+  const cpus: Array<{ name?: string | undefined; steps: Step[] }> = []
+  if (Array.isArray(rawCpus)) {
+    rawCpus.forEach((c, ci) => {
+      const list = (c as { steps?: unknown } | null)?.steps
+      const name = (c as { name?: unknown } | null)?.name
+      const out: Step[] = []
+      if (Array.isArray(list))
+        list.forEach((raw, i) => {
+          const st = dispatch(raw, i, source, problems, ['cpus', ci, 'steps'])
+          if (st) out.push(st)
+        })
+      cpus.push({ name: typeof name === 'string' ? name : undefined, steps: out })
+      if (typeof name === 'string' && cpus.slice(0, -1).some((x) => x.name === name))
+        problems.push(
+          problem(
+            source,
+            ['cpus', ci, 'name'],
+            `a cpu named '${name}' is already listed: choose another name`,
+          ),
+        )
+    })
+  }
   const header = head.data
   for (const key of ['ram', 'swap'] as const) {
     const v = header?.machine?.[key]
@@ -69,6 +93,7 @@ export function validateWorkload(data: unknown, source: Source, defaultName: str
   const swap = header!.machine?.swap
   const plan = analyze(steps as Step[], source, problems, {
     machineSwap: swap !== undefined && sizeBytes(swap) !== 0,
+    ...(Array.isArray(rawCpus) ? { cpus } : {}),
   })
   if (problems.length) throw new BadInputError(limit(problems))
   return {
@@ -86,8 +111,14 @@ function limit(problems: string[]): string[] {
 }
 
 /** One step: a map with one key, the kind, whose value validates against that kind's schema. */
-function dispatch(raw: unknown, i: number, source: Source, problems: string[]): Step | undefined {
-  const path: PathKey[] = ['steps', i]
+function dispatch(
+  raw: unknown,
+  i: number,
+  source: Source,
+  problems: string[],
+  base: PathKey[] = ['steps'],
+): Step | undefined {
+  const path: PathKey[] = [...base, i]
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     problems.push(
       problem(

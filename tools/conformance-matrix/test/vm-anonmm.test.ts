@@ -3,10 +3,9 @@
 // own invariants included — after every step, and a process must see the
 // same thing under both: the values it reads, the errnos of its calls, the
 // signals that kill it. What may differ is memory, walk cost, which ptes
-// reclaim unmaps, and the copies rmap 11's mremap rule makes. Then the
-// whole-VM conformance checks under `rmap: 'anonmm'`, with the checks that
-// answer differently by construction listed and pinned.
-import { runConformance, VM_SCENARIO_CHECKS } from '@rmaplab/conformance'
+// reclaim unmaps, and the copies rmap 11's mremap rule makes. (The whole-VM
+// conformance checks run under anonmm in every arch package's conformance
+// test, with anonmm's own expectations: the rmap axis.)
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -203,58 +202,4 @@ describe.each(ARCHES)('anonmm beside objrmap on $name', (arch) => {
     // The runs did reach anonmm's own paths.
     expect(cows).toBeGreaterThan(0)
   })
-
-  it('the whole-VM conformance checks under anonmm: all pass but those that look at anon_vma itself', () => {
-    const outcomes = (rmap: 'objrmap' | 'anonmm') =>
-      Object.fromEntries(
-        runConformance(arch, { numRuns: 3, rmap })
-          .filter((o) => o.id.startsWith('vm.'))
-          .map((o) => [o.id, o]),
-      )
-    const aa = outcomes('objrmap')
-    const hugh = outcomes('anonmm')
-    const differ = Object.keys(hugh).filter((id) => hugh[id]!.status !== aa[id]!.status)
-    expect(
-      Object.fromEntries(differ.map((id) => [id, hugh[id]!.status])),
-      'checks whose outcome depends on the design',
-    ).toEqual(Object.fromEntries(Object.keys(ANONMM_BY_CONSTRUCTION).map((id) => [id, 'fail'])))
-    for (const [id, why] of Object.entries(ANONMM_BY_CONSTRUCTION))
-      expect(hugh[id]!.detail, `${id}: ${why.reason}`).toMatch(why.detail)
-    expect(VM_SCENARIO_CHECKS.filter((id) => aa[id]?.status !== 'pass')).toEqual([])
-  })
 })
-
-/**
- * The whole-VM checks that fail under anonmm by construction, with why and the
- * first assertion they stop at (each asserts objrmap's own structures).
- */
-const ANONMM_BY_CONSTRUCTION: Record<string, { reason: string; detail: RegExp }> = {
-  'vm.a1': {
-    reason: 'page->mapping of an anonymous page is an anonmm, not an anon_vma',
-    detail: /'anonmm' to be 'anon_vma'/,
-  },
-  'vm.a3': {
-    reason: 'page->mapping of an anonymous page is an anonmm, not an anon_vma',
-    detail: /'anonmm' to be 'anon_vma'/,
-  },
-  'vm.a6': { reason: 'no anon_vma lists the children: the fork group does', detail: /anonVmas: \+0/ },
-  'vm.b1': { reason: 'page->mapping kind anonmm', detail: /anon: true, mapcount: 1/ },
-  'vm.b2': { reason: 'page->mapping kind anonmm', detail: /kind: 'anonmm'/ },
-  'vm.b3': { reason: 'page->mapping kind anonmm', detail: /kind: 'anonmm'/ },
-  'vm.b4': { reason: 'no anon_vma to stay with the vma', detail: /anonVmas: \+0/ },
-  'vm.c1': {
-    reason:
-      "mremap of an exclusive page updates page->index to the new address (rmap 11's mremap_move_anon_rmap)",
-    detail: /index and anon_vma unchanged/,
-  },
-  'vm.c3': {
-    reason: 'mremap of pages shared with a child copies them first (make_page_exclusive): the extra COWs',
-    detail: /no copies: still 4 frames: expected 8 to be 4/,
-  },
-  'vm.c3.swap': {
-    reason:
-      'a swapped-out shared page brought back at an address other than page->index is copied (do_swap_page)',
-    detail: /one frame, two ptes/,
-  },
-  'vm.d1': { reason: 'no anon_vma object is counted', detail: /expected \+0 to be 1/ },
-}

@@ -444,7 +444,7 @@ async function main(): Promise<void> {
   )
 
   if (cli) {
-    await step('(c) npm: @rmaplab/cli, then rmaplab --help', async () => {
+    await step('(c) npm: @rmaplab/cli, then rmaplab --help and compare --jobs', async () => {
       const dir = await freshProject(root, 'consumer-cli', reg)
       await run('npm', [...npmInstall, `@rmaplab/cli@${TAG}`], {
         cwd: dir,
@@ -458,6 +458,20 @@ async function main(): Promise<void> {
       if (!/rmaplab/i.test(out)) throw new Error(`rmaplab --help printed no usage:\n${tail(out, 20)}`)
       const first = out.trim().split('\n')[0] ?? ''
       info(`rmaplab --help: ${out.trim().split('\n').length} lines, starting "${first}"`)
+      // --jobs: the published worker entry (dist/pool-worker.js) loads (a worker that cannot is exit 3),
+      // takes machines (twelve of a few hundred ms each: the main thread cannot run them all first),
+      // and the command prints what the serial run prints.
+      const compare = (jobs: string) =>
+        run(join(dir, 'node_modules/.bin/rmaplab'), ['compare', 'bligh', '--rmap', 'all', '--jobs', jobs], {
+          cwd: dir,
+          env: consumerEnv,
+        }).then((o) => o.replace(/\d[\d,.]* ms\b/g, 'T ms').replace(/^time ms .*$/gm, 'time ms'))
+      const [serial, workers] = [await compare('1'), await compare('2')]
+      if (workers !== serial)
+        throw new Error(`rmaplab compare --jobs 2 printed otherwise than --jobs 1:\n${tail(workers, 20)}`)
+      info(
+        `rmaplab compare bligh --rmap all --jobs 2: ${serial.trim().split('\n').length} lines, as --jobs 1`,
+      )
     })
   } else {
     console.log('\n– (c) @rmaplab/cli: skipped (packages/cli is not a published package yet)')

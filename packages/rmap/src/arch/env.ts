@@ -7,6 +7,7 @@
  * {@link PageTableEnv} is the reference implementation used by the conformance
  * suite and by the VM model; an arch only sees the {@link PgtableEnv} interface.
  */
+import { BUG } from '../bugs.js'
 import { ArchLimitError, KernelBugError, OutOfMemoryError } from '../errors.js'
 import { NO_MAPPING, PageFrames, PG, PG_PAGETABLE } from '../mm/page.js'
 import { KmapAtomic } from './highmem.js'
@@ -41,19 +42,60 @@ export interface ProfileRules {
   readonly archTagsPtePages: boolean
   /** The kmap slot KM_PTE2 of the pte_chain code exists. */
   readonly kmPte2: boolean
+  /**
+   * `pte_alloc_map`/`free_one_pmd` count user pte pages in nr_page_table_pages
+   * (true in every kernel; false only with the re-introduced `pagetables-0kb` bug).
+   */
+  readonly countsUserPteTables: boolean
 }
 
 /** The rules of a profile. */
 export function profileRules(profile: KernelProfile): ProfileRules {
   switch (profile) {
     case '2.6.4':
-      return { pgtableRmap: true, countsKernelPteTables: true, archTagsPtePages: false, kmPte2: true }
+      return {
+        pgtableRmap: true,
+        countsKernelPteTables: true,
+        archTagsPtePages: false,
+        kmPte2: true,
+        countsUserPteTables: true,
+      }
     case '2.6.5-aa':
     case '2.6.7':
-      return { pgtableRmap: false, countsKernelPteTables: false, archTagsPtePages: true, kmPte2: false }
+      return {
+        pgtableRmap: false,
+        countsKernelPteTables: false,
+        archTagsPtePages: true,
+        kmPte2: false,
+        countsUserPteTables: true,
+      }
     default:
       throw new RangeError(`unknown kernel profile ${String(profile)}; valid: ${KERNEL_PROFILES.join(', ')}`)
   }
+}
+
+/**
+ * The rules of a profile with re-introduced bugs (bugs.ts) applied:
+ * `pagetables-0kb` and `ppc-no-pgtable-rmap` are the 2.6.5-rc1-aa1 tree with
+ * the pgtable rmap deleted (no pgtable_add_rmap, so no count in it, and, for
+ * the second, no arch tagging of pte pages either); `ppc-early-pte-count`
+ * counts kernel pte pages in pte_alloc_kernel.
+ */
+export function rulesWithBugs(rules: ProfileRules, bugs: number): ProfileRules {
+  if ((bugs & (BUG.pagetables0kb | BUG.ppcNoPgtableRmap | BUG.ppcEarlyPteCount)) === 0) return rules
+  const r: { -readonly [K in keyof ProfileRules]: ProfileRules[K] } = { ...rules }
+  if (bugs & BUG.pagetables0kb) {
+    r.pgtableRmap = false
+    r.archTagsPtePages = true
+    r.countsUserPteTables = false
+    r.countsKernelPteTables = false
+  }
+  if (bugs & BUG.ppcNoPgtableRmap) {
+    r.pgtableRmap = false
+    r.archTagsPtePages = false
+  }
+  if (bugs & BUG.ppcEarlyPteCount) r.countsKernelPteTables = true
+  return r
 }
 
 /**
@@ -223,8 +265,10 @@ export interface PgtableEnv {
   readonly arch: Arch
   /** The kernel whose rules apply. */
   readonly profile: KernelProfile
-  /** The rules of that kernel. */
+  /** The rules of that kernel (with the re-introduced bugs applied, see {@link rulesWithBugs}). */
   readonly rules: ProfileRules
+  /** Re-introduced bugs, as a mask of `BUG` bits (bugs.ts); 0 is the fixed kernel. */
+  readonly bugs: number
   /** Number of cpus. */
   readonly cpus: number
   /** The cpu the current code runs on (`smp_processor_id()`). */
@@ -291,6 +335,8 @@ export interface PageTableEnvOptions {
   dmaPages?: number
   /** Boot stage to start in (default {@link BOOT.memInitDone}). */
   bootStage?: BootStage
+  /** Re-introduced bugs, a mask of `BUG` bits (default 0: the fixed kernel; Machine's `bugs` option). */
+  bugs?: number
   /** Check kmap pairing for lowmem pages too (default true; see highmem.ts). */
   strictKmap?: boolean
 }
@@ -308,6 +354,7 @@ export class PageTableEnv implements PgtableEnv {
   readonly arch: Arch
   readonly profile: KernelProfile
   readonly rules: ProfileRules
+  readonly bugs: number
   readonly cpus: number
   cpu = 0
   readonly pageState: PageState
@@ -343,7 +390,8 @@ export class PageTableEnv implements PgtableEnv {
     const { arch } = opts
     this.arch = arch
     this.profile = opts.profile ?? '2.6.5-aa'
-    this.rules = profileRules(this.profile)
+    this.bugs = opts.bugs ?? 0
+    this.rules = rulesWithBugs(profileRules(this.profile), this.bugs)
     this.cpus = opts.cpus ?? 2
     const low = opts.lowmemPages ?? 4096
     const high = opts.highmemPages ?? 0

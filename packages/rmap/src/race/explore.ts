@@ -40,7 +40,10 @@
  *   random distinct cpu priorities, `depth − 1` priority-change points drawn
  *   among the scheduling steps of a first run; the highest-priority runnable
  *   cpu runs. Seeded (mulberry32, a 32-bit generator small enough to write
- *   here, so that a seed means the same schedules on every platform).
+ *   here, so that a seed means the same schedules on every platform). A
+ *   failing PCT schedule is then shrunk (unless `shrink: false`): iterative
+ *   context bounding below its preemption count looks for a violation of the
+ *   same kind, and the one with the fewest preemptions is returned.
  * - `replay: token` — the schedule a token records, exactly.
  */
 import { KernelBugError } from '../errors.js'
@@ -86,8 +89,14 @@ export interface ExploreOptions {
   replay?: string
   /** Stop after this many schedules (default 1,000,000); the result says whether the bound was covered. */
   maxSchedules?: number
-  /** Called after each schedule with the number run so far. */
-  onProgress?: (schedules: number) => void
+  /** Called after each schedule with the number run so far (and, in bound mode, the bound being explored). */
+  onProgress?: (schedules: number, bound?: number) => void
+  /**
+   * PCT: shrink a failing schedule to the fewest preemptions (iterative
+   * context bounding below its count, at most 20,000 runs) before returning
+   * it (default true).
+   */
+  shrink?: boolean
 }
 
 /** One context switch of a schedule. */
@@ -142,7 +151,12 @@ export interface ExploreResult {
   complete: boolean
   ms: number
   failure: RaceFailure | null
+  /** PCT: the failure was shrunk from `from` preemptions, in `runs` extra runs (absent when not tried). */
+  shrink?: { from: number; runs: number }
 }
+
+/** Runs the shrinking of a PCT failure may take. */
+const SHRINK_MAX_RUNS = 20_000
 
 /** A replay token that does not fit the scenario's schedule. */
 export class ReplayMismatchError extends RangeError {
@@ -459,6 +473,8 @@ function checkOptions(o: ExploreOptions): void {
   }
   if (o.replay !== undefined && typeof o.replay !== 'string')
     throw new RangeError('explore: replay must be a token string')
+  if (o.shrink !== undefined && typeof o.shrink !== 'boolean')
+    throw new RangeError(`explore: shrink must be true or false, got ${String(o.shrink)}`)
   if (o.maxSchedules !== undefined && (!Number.isInteger(o.maxSchedules) || o.maxSchedules < 1))
     throw new RangeError(`explore: maxSchedules must be a whole number >= 1, got ${o.maxSchedules}`)
 }
@@ -491,7 +507,7 @@ export function explore<C>(s: RaceScenario<C>, opts: ExploreOptions = {}): Explo
   const tally = (o: Outcome) => {
     result.runs++
     if (o.infeasible) result.infeasible++
-    opts.onProgress?.(result.runs)
+    opts.onProgress?.(result.runs, result.mode === 'bound' ? result.boundReached + 1 : undefined)
   }
 
   if (opts.replay !== undefined) {
@@ -545,6 +561,22 @@ export function explore<C>(s: RaceScenario<C>, opts: ExploreOptions = {}): Explo
       result.schedules++
       if (o.violation) {
         result.failure = failureOf(s, o)
+        if (opts.shrink !== false && o.preemptions > 0) {
+          // Shrink: the fewest-preemption schedule with a violation of the
+          // same kind, by iterative context bounding below the PCT one.
+          const probe: ExploreResult = { ...result, schedules: 0, runs: 0, infeasible: 0, boundReached: -1 }
+          const kind = o.violation.kind
+          const min = boundSearch(
+            s,
+            o.preemptions - 1,
+            SHRINK_MAX_RUNS,
+            probe,
+            () => probe.runs++,
+            (x) => x.violation!.kind === kind,
+          )
+          result.shrink = { from: o.preemptions, runs: probe.runs }
+          if (min) result.failure = failureOf(s, min)
+        }
         return done()
       }
       if (result.runs >= max) {
@@ -555,7 +587,25 @@ export function explore<C>(s: RaceScenario<C>, opts: ExploreOptions = {}): Explo
     return done()
   }
 
-  const bound = opts.bound ?? 2
+  const found = boundSearch(s, opts.bound ?? 2, max, result, tally, null)
+  if (found) result.failure = failureOf(s, found)
+  return done()
+}
+
+/**
+ * Iterative context bounding (see the module comment): every schedule with at
+ * most 0, then 1, ... `bound` preemptions, depth first. Returns the first
+ * failing outcome (that `accept` accepts, when given; others are passed over),
+ * or null; sets `boundReached`, `schedules` and `complete` of `result`.
+ */
+function boundSearch<C>(
+  s: RaceScenario<C>,
+  bound: number,
+  max: number,
+  result: ExploreResult,
+  tally: (o: Outcome) => void,
+  accept: ((o: Outcome) => boolean) | null,
+): Outcome | null {
   for (let b = 0; b <= bound; b++) {
     let prefix: number[] = []
     for (;;) {
@@ -565,13 +615,10 @@ export function explore<C>(s: RaceScenario<C>, opts: ExploreOptions = {}): Explo
       }).execute()
       tally(o)
       if (o.preemptions === b) result.schedules++
-      if (o.violation) {
-        result.failure = failureOf(s, o)
-        return done()
-      }
+      if (o.violation && (!accept || accept(o))) return o
       if (result.runs >= max) {
         result.complete = false
-        return done()
+        return null
       }
       // The next schedule: the deepest decision with an untried choice within the bound.
       let nextPrefix: number[] | null = null
@@ -590,5 +637,5 @@ export function explore<C>(s: RaceScenario<C>, opts: ExploreOptions = {}): Explo
     }
     result.boundReached = b
   }
-  return done()
+  return null
 }

@@ -19,6 +19,10 @@
  *   clears PG_anon only after page_map_unlock); cpu 1: B read-faults x.
  * - `pg-anon-fork`: A forks while reclaim takes P (copy_page_range reads
  *   PG_anon outside page_map_lock); clean in every variant.
+ * - `shmem-getpage` / `shmem-truncate`: Hugh's report of aa1's
+ *   over-enthusiastic BUG_ON(PageSwapCache) in filemap.c / truncate.c, with
+ *   `bugs: ['shmem-swapcache-bug-on']`: a tmpfs page looked up (a fault, or
+ *   ftruncate) while reclaim's shmem_writepage moves it to the swap cache.
  * - `toy-counter` / `toy-counter-locked`: the explorer's own self-test, an
  *   unlocked read-modify-write of a counter on two cpus (must be caught with
  *   one preemption) and the same under a lock (must never be flagged).
@@ -26,11 +30,12 @@
 import type { Arch } from '../arch/types.js'
 import type { BugName } from '../bugs.js'
 import { markPageAccessed } from '../filemap.js'
+import { O_RDWR } from '../fs.js'
 import { LOCK } from '../locks.js'
 import { Machine, type Process } from '../machine.js'
 import { PG } from '../mm/page.js'
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../uapi.js'
-import type { RaceScenario } from './explore.js'
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../uapi.js'
+import type { RaceCpu, RaceScenario } from './explore.js'
 
 /** Options of the built-in scenarios. */
 export interface RaceScenarioOptions {
@@ -233,6 +238,132 @@ export function pgAnonForkScenario(o: RaceScenarioOptions): RaceScenario<PgAnonC
   }
 }
 
+/** The context of the tmpfs scenarios. */
+export interface ShmemContext {
+  /** The process that owns the tmpfs file's descriptor. */
+  P: Process
+  fd: number
+  /** Where P maps the file (MAP_SHARED), unmapped after the setup. */
+  x: number
+  /** The tmpfs page-cache page at index 0. */
+  pfn: number
+}
+
+const SHM_VALUE = 0x5eed
+
+/**
+ * A tmpfs file with one page in the page cache, written through a shared
+ * mapping and unmapped again, with no reference left that would keep reclaim
+ * from taking it: shrink_list will unmap nothing and call shmem_writepage.
+ */
+function shmemSetup(m: Machine): ShmemContext {
+  m.fs.create('/dev/shm/race', { size: 4096 })
+  const P = m.spawn()
+  const fd = P.open('/dev/shm/race', O_RDWR)
+  const x = P.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+  P.write(x, SHM_VALUE)
+  const pfn = P.pagemap(x).pfn!
+  P.munmap(x, 4096)
+  m.pageReferenced(pfn) // no PG_referenced: reclaim does not keep it
+  return { P, fd, x, pfn }
+}
+
+function shmemReclaim(): RaceCpu<ShmemContext> {
+  return {
+    name: 'reclaim',
+    ops: [
+      {
+        name: 'shrink_list of the tmpfs page (m.pageout: shmem_writepage)',
+        run: (m, c) => pageoutText(m, c.pfn),
+      },
+    ],
+  }
+}
+
+/**
+ * Hugh's report in the thread (<Pine.LNX.4.44.0403181928210.16385-100000@localhost.localdomain>): a
+ * page-cache lookup of a tmpfs page (shmem_getpage → find_lock_page, here
+ * from a fault on a new shared mapping) while reclaim moves the page to the
+ * swap cache (shrink_list → shmem_writepage → move_to_swap_cache). With
+ * `bugs: ['shmem-swapcache-bug-on']` aa1's BUG_ON(PageSwapCache) in
+ * find_lock_page fires; fixed, the lookup repeats and brings the page back
+ * from the swap cache.
+ */
+export function shmemGetpageScenario(o: RaceScenarioOptions): RaceScenario<ShmemContext> {
+  return {
+    name: 'shmem-getpage',
+    description:
+      'a fault on a tmpfs file looks its page up (find_lock_page) while reclaim moves it to the swap cache (shmem_writepage)',
+    machine: () => shmemMachine(o),
+    setup: shmemSetup,
+    cpus: [
+      {
+        name: 'P',
+        ops: [
+          {
+            name: 'P maps the file again and reads it (shmem_nopage → find_lock_page)',
+            run: (_m, c) => {
+              const x = c.P.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0)
+              return `reads ${c.P.read(x)}`
+            },
+          },
+        ],
+      },
+      shmemReclaim(),
+    ],
+    check: (m) => {
+      const as = m.fs.lookup('/dev/shm/race')!
+      const pfn = as.pages.get(0)
+      if (pfn !== undefined)
+        return m.frames.content[pfn] === SHM_VALUE ? [] : ['the tmpfs page keeps its data']
+      return as.shmem!.swap.has(0) ? [] : ['the tmpfs page is in the page cache or in swap']
+    },
+  }
+}
+
+/**
+ * The truncate.c half of the report: ftruncate of the tmpfs file to 0
+ * (truncate_inode_pages) while reclaim moves its page to the swap cache.
+ * With the bug aa1's BUG_ON(PageSwapCache) in truncate fires; fixed, the
+ * page that left the mapping is skipped and shmem_truncate frees its swap
+ * slot.
+ */
+export function shmemTruncateScenario(o: RaceScenarioOptions): RaceScenario<ShmemContext> {
+  return {
+    name: 'shmem-truncate',
+    description:
+      'ftruncate of a tmpfs file (truncate_inode_pages) while reclaim moves its page to the swap cache (shmem_writepage)',
+    machine: () => shmemMachine(o),
+    setup: shmemSetup,
+    cpus: [
+      {
+        name: 'P',
+        ops: [
+          {
+            name: 'P truncates the file to 0 (truncate_inode_pages)',
+            run: (_m, c) => {
+              c.P.ftruncate(c.fd, 0)
+              return 'truncated'
+            },
+          },
+        ],
+      },
+      shmemReclaim(),
+    ],
+    check: (m) => {
+      const as = m.fs.lookup('/dev/shm/race')!
+      const out: string[] = []
+      if (as.pages.size !== 0) out.push('no page cache page is left past the new size')
+      if (as.shmem!.swap.size !== 0) out.push('no swap entry is left past the new size')
+      return out
+    },
+  }
+}
+
+function shmemMachine(o: RaceScenarioOptions): Machine {
+  return new Machine({ arch: o.arch, ram: '16M', swap: '1M', cpus: 2, ...(o.bugs ? { bugs: o.bugs } : {}) })
+}
+
 /** The toy counter's context. */
 export interface ToyContext {
   counter: number
@@ -271,6 +402,8 @@ export const RACE_SCENARIO_NAMES = [
   'pg-anon',
   'pg-anon-clear',
   'pg-anon-fork',
+  'shmem-getpage',
+  'shmem-truncate',
   'toy-counter',
   'toy-counter-locked',
 ] as const
@@ -286,6 +419,10 @@ export function raceScenario(name: string, o: RaceScenarioOptions): RaceScenario
       return pgAnonClearScenario(o) as RaceScenario<unknown>
     case 'pg-anon-fork':
       return pgAnonForkScenario(o) as RaceScenario<unknown>
+    case 'shmem-getpage':
+      return shmemGetpageScenario(o) as RaceScenario<unknown>
+    case 'shmem-truncate':
+      return shmemTruncateScenario(o) as RaceScenario<unknown>
     case 'toy-counter':
       return toyCounterScenario({ ...o, locked: false }) as RaceScenario<unknown>
     case 'toy-counter-locked':

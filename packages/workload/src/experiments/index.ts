@@ -8,6 +8,7 @@ import { BadInputError } from '../errors.js'
 import type { LayoutRun } from '../run.js'
 import { objectSource, parseText, type Source } from '../source.js'
 import { closest, validateWorkload, type Workload } from '../validate.js'
+import { bligh } from './bligh.js'
 import { CLASSIC, type VerifyResult } from './classic.js'
 import { DEMOS } from './demos.js'
 import { type ParamDefs, parseParams } from './params.js'
@@ -60,7 +61,7 @@ let cache: Experiment[] | undefined
 export function experiments(): Experiment[] {
   cache ??= [
     ...demos(),
-    ...CLASSIC.map(
+    ...[...CLASSIC, bligh].map(
       (c): Experiment => ({
         name: c.name,
         group: '2004',

@@ -3,11 +3,14 @@ import { parseSize } from '@rmaplab/rmap'
 import { BadInputError } from '../errors.js'
 
 export interface ParamDef {
-  kind: 'int' | 'size'
+  /** `choice`: one of `choices` by name; its value is the index (`backing=tmpfs` → 1). */
+  kind: 'int' | 'size' | 'choice'
   default: number
   min: number
   max: number
   description: string
+  /** The names of a `choice` parameter, in index order. */
+  choices?: readonly string[]
 }
 
 export type ParamDefs = Record<string, ParamDef>
@@ -15,6 +18,7 @@ export type Params<D extends ParamDefs> = { [K in keyof D]: number }
 
 /** A parameter's value as people write it. */
 export function showParam(d: ParamDef, v: number): string {
+  if (d.kind === 'choice') return d.choices?.[v] ?? String(v)
   if (d.kind !== 'size') return String(v)
   for (const [u, n] of [
     ['G', 1024 ** 3],
@@ -47,6 +51,13 @@ export function parseParams<D extends ParamDefs>(
       ])
     }
     if (eq < 0 || raw === '') throw new BadInputError([`parameter ${key}: expected ${key}=VALUE`])
+    if (d.kind === 'choice') {
+      const choices = d.choices ?? []
+      const k = choices.indexOf(raw)
+      if (k < 0) throw new BadInputError([`parameter ${key}: '${raw}' is not one of ${choices.join(', ')}`])
+      out[key] = k
+      continue
+    }
     let v: number
     try {
       v = d.kind === 'size' ? parseSize(raw, key) : Number(raw)

@@ -11,7 +11,7 @@ import { close, create, ftruncate, open } from './files.js'
 import { madvise, mlock, mmap, mprotect, mremap, munlock, munmap, remap_file_pages } from './memory.js'
 import { exec, exit, fork, spawn } from './process.js'
 import { page_referenced, pageout, try_to_unmap } from './rmap.js'
-import { reclaim, swapoff, swapon } from './swap.js'
+import { complete_writeback, reclaim, swapoff, swapon } from './swap.js'
 
 export const STEPS = {
   spawn,
@@ -38,6 +38,7 @@ export const STEPS = {
   swapoff,
   pageout,
   reclaim,
+  complete_writeback,
   check,
   mark,
   assert,

@@ -97,3 +97,26 @@ export const reclaim = defineStep({
     return `freed ${r.freed}/${r.requested}, scanned ${r.scanned} inactive + ${r.scannedActive} active, ${r.writes} write(s)`
   },
 })
+
+export const complete_writeback = defineStep({
+  schema: z
+    .strictObject({
+      note: Note,
+      completed: Cmp.describe('The writes it must have completed: a number or { eq, min, max }.').optional(),
+    })
+    .describe(
+      'm.completeWriteback(): every write in flight completes (end_page_writeback), as when the disk catches up; a page reclaim wrote is then freed by its next pageout.',
+    ),
+  analyze(_a, an) {
+    an.cmp(['completed'])
+  },
+  label: () => 'complete_writeback',
+  run(a, cx) {
+    const n = cx.m.completeWriteback()
+    if (a.completed !== undefined) {
+      cx.compare('complete_writeback: writes completed', 'completed', a.completed, n, cx.envFor(undefined))
+      cx.assertions.passed++
+    }
+    return `${n} write(s) completed`
+  },
+})
