@@ -53,7 +53,7 @@ describe.concurrent('rmaplab, spawned: exit codes, output, positions, names', ()
   it('run: a passing workload exits 0 and prints the table', async () => {
     const r = await inProcess(['run', 'a1', '--arch', 'i386,ppc64'])
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/✓ i386: 11 steps, \d+ assertion\(s\) held/)
+    expect(r.stdout).toMatch(/✓ i386: 14 steps, \d+ assertion\(s\) held/)
     expect(r.stdout).toMatch(/^ +│ +i386 │ +ppc64$/m)
     expect(r.stdout).toMatch(/^PageTables kB +│/m)
     expect(r.stderr).toBe('')

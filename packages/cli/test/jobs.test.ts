@@ -246,6 +246,6 @@ describe('a kill ends the workers with the command', () => {
   it('the spawned command (from source) runs its workers through tsx', async () => {
     const r = await rmaplab(['compare', 'a1', '--jobs', '2'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toContain('✓ ppc64: 11 steps')
+    expect(r.stdout).toContain('✓ ppc64: 14 steps')
   })
 })

@@ -32,6 +32,7 @@ import { PS } from './arch/percpu.js'
 import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
+import { LOCK } from './locks.js'
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
@@ -96,6 +97,52 @@ export class AddressSpace {
   get sizePages(): number {
     return Math.ceil(this.size / PAGE)
   }
+}
+
+/**
+ * `down(&mapping->i_shared_sem)`: the semaphore of the vma lists (vma_link,
+ * remove_shared_vm_struct, vma_merge, invalidate_mmap_range). On a sequential
+ * machine a held semaphore would never be released: a kernel bug reported at
+ * `where`. Under the explorer the owner table decides first (another cpu's
+ * semaphore makes this one wait; an acquire out of the lock order is a
+ * LockOrderError), then the flag: one set by a test that stages a busy
+ * semaphore counts as held by another cpu.
+ */
+export function downISharedSem(m: Machine, c: Cpu, as: AddressSpace, where: string): void {
+  const s = m.smp
+  if (s !== null) {
+    s.locks.acquire(c.id, LOCK.i_shared_sem, as.id)
+    if (as.sharedSemHeld) {
+      s.locks.release(c.id, LOCK.i_shared_sem, as.id)
+      throw s.locks.wait(`i_shared_sem of ${as.path}`, c.id, -1)
+    }
+  } else if (as.sharedSemHeld) {
+    throw new KernelBugError(
+      'down(i_shared_sem) while it is held: the single-threaded model would deadlock',
+      where,
+      as.path,
+    )
+  }
+  as.sharedSemHeld = true
+}
+
+/**
+ * `down_trylock(&mapping->i_shared_sem)`, as the -aa rmap walks take it: true
+ * when this cpu now holds it. Never waits; exempt from the lock order.
+ */
+export function downTrylockISharedSem(m: Machine, c: Cpu, as: AddressSpace): boolean {
+  if (as.sharedSemHeld) return false
+  const s = m.smp
+  if (s !== null && !s.locks.trylock(c.id, LOCK.i_shared_sem, as.id)) return false
+  as.sharedSemHeld = true
+  return true
+}
+
+/** `up(&mapping->i_shared_sem)`. */
+export function upISharedSem(m: Machine, c: Cpu, as: AddressSpace): void {
+  const s = m.smp
+  if (s !== null) s.locks.release(c.id, LOCK.i_shared_sem, as.id)
+  as.sharedSemHeld = false
 }
 
 /** `NOPAGE_SIGBUS`: what `filemap_nopage` answers for a page offset at or past i_size. */

@@ -46,16 +46,11 @@ function copyVmas(m: Machine, c: Cpu, parent: Mm, child: Mm): void {
       vma.anonVma,
     )
     m.rmap.vmaFork(m, c, vma, tmp)
-    if (tmp.file) {
-      // 2.6.5 inserts the copy with list_add_tail(&tmp->shared, &mpnt->shared):
-      // just before its parent in list order, so a walk of the file's vmas
-      // meets the child first (changed to list_add, after the parent, for
-      // 2.6.6 by "fork vma ordering during fork", April 2004).
-      const list = tmp.flags & VM.SHARED ? tmp.file.iMmapShared : tmp.file.iMmap
-      const at = list.indexOf(vma)
-      list.splice(at < 0 ? list.length : at, 0, tmp)
-    }
-    vmaLink(m, c, tmp)
+    // 2.6.5 inserts the copy with list_add_tail(&tmp->shared, &mpnt->shared):
+    // just before its parent in list order, so a walk of the file's vmas
+    // meets the child first (changed to list_add, after the parent, for
+    // 2.6.6 by "fork vma ordering during fork", April 2004).
+    vmaLink(m, c, tmp, vma)
     m.counters.fork.vmasCopied++
     copyPageRange(m, c, tmp, vma)
   }

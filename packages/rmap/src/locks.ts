@@ -1,8 +1,24 @@
 /**
  * Locks with owners, for the several-cpu runs of the interleaving explorer
- * (race/explore.ts). The sequential machine never reaches this module: every
- * lock site tests `m.smp !== null` first and otherwise keeps its one-thread
- * flag (a lock found held there is a self-deadlock, a kernel bug).
+ * (race/explore.ts). On a sequential machine every lock site costs one test of
+ * `m.smp !== null` and keeps its one-thread flag (a lock found held there is a
+ * self-deadlock, a kernel bug); the owner table below is only consulted under
+ * the explorer. Each lock is taken by the cpu context (cpu.ts) of the path:
+ *
+ * - `mmap_sem`: the syscalls (machine.ts `enterWrite`) and the fault path;
+ * - the page lock: `lockPage` / `testSetPageLocked` / `unlockPage` here, at
+ *   every lock_page and TestSetPageLocked of the model (do_swap_page,
+ *   do_wp_page, shrink_list, free_swap_cache, free_swap_and_cache,
+ *   try_to_unuse, shmem_getpage, `m.tryToUnmap`);
+ * - `i_shared_sem`: filemap.ts `downISharedSem` / `downTrylockISharedSem` /
+ *   `upISharedSem` — vma_link and remove_shared_vm_struct (mmap.ts),
+ *   invalidate_mmap_range (truncate.ts), and the down_trylock of objrmap's
+ *   file walks (page_referenced_inode, try_to_unmap_inode);
+ * - `mm->page_table_lock`: do_swap_page and copy_page_range (memory.ts);
+ * - `page_map_lock`: the rmap design (objrmap.ts `pageMapLock`);
+ * - the anon_vma lock: anon_vma_prepare, anon_vma_link, anon_vma_merge,
+ *   anon_vma_unlink and the anon walks (page_referenced_anon,
+ *   try_to_unmap_anon) in objrmap.ts.
  *
  * The lock classes and their order, outermost first:
  *
@@ -115,6 +131,12 @@ export class LockTable {
   private readonly readers = new Map<number, number>()
   /** Per cpu: the keys it holds, in acquisition order. */
   private readonly held: number[][]
+  /**
+   * The first wait of this run ({@link wait}). A kernel path's clean-up on the
+   * way out (fork's teardown of a half-built child, say) may raise something
+   * else over it; the explorer still sees that the schedule could not run.
+   */
+  waited: LockBlocked | null = null
 
   constructor(
     cpus: number,
@@ -124,9 +146,30 @@ export class LockTable {
     this.held = Array.from({ length: cpus }, () => [])
   }
 
+  /** The error that makes `cpu` wait for `lock`, held by `owner` (-1: a path that records no owner); remembered in {@link waited}. */
+  wait(lock: string, cpu: number, owner: number): LockBlocked {
+    const e = new LockBlocked(lock, cpu, owner)
+    this.waited ??= e
+    return e
+  }
+
   /** The cpu holding the lock (exclusively), or -1. */
   holder(cls: LockClass, id: number): number {
-    return this.owner.get(id * 8 + cls) ?? -1
+    return this.ownerOf(id * 8 + cls) ?? -1
+  }
+
+  /**
+   * The owner of key `k`. A page lock whose PG_locked bit a path without an
+   * owner record cleared is forgotten here, whichever cpu held it.
+   */
+  private ownerOf(k: number): number | undefined {
+    const o = this.owner.get(k)
+    if (o !== undefined && k % 8 === LOCK.page_lock && !this.bitHeld(LOCK.page_lock, Math.floor(k / 8))) {
+      this.owner.delete(k)
+      this.drop(o, k)
+      return undefined
+    }
+    return o
   }
 
   /** The locks `cpu` holds, by name, in the order it took them. */
@@ -172,17 +215,17 @@ export class LockTable {
   acquire(cpu: number, cls: LockClass, id: number, nested = false): void {
     const k = id * 8 + cls
     this.prune(cpu)
-    const o = this.owner.get(k)
+    const o = this.ownerOf(k)
     if (o === cpu)
       throw new KernelBugError(
         `${LOCK_NAMES[cls]} taken twice by one cpu (self-deadlock)`,
         'lock',
         lockName(cls, id),
       )
-    if (o !== undefined) throw new LockBlocked(lockName(cls, id), cpu, o)
+    if (o !== undefined) throw this.wait(lockName(cls, id), cpu, o)
     if (cls === LOCK.mmap_sem) {
       const r = this.readers.get(k) ?? 0
-      if (r & ~(1 << cpu)) throw new LockBlocked(lockName(cls, id), cpu, 31 - Math.clz32(r & ~(1 << cpu)))
+      if (r & ~(1 << cpu)) throw this.wait(lockName(cls, id), cpu, 31 - Math.clz32(r & ~(1 << cpu)))
     }
     this.checkOrder(cpu, cls, id, nested)
     this.owner.set(k, cpu)
@@ -193,7 +236,7 @@ export class LockTable {
   trylock(cpu: number, cls: LockClass, id: number): boolean {
     const k = id * 8 + cls
     this.prune(cpu)
-    if (this.owner.has(k)) return false
+    if (this.ownerOf(k) !== undefined) return false
     if (cls === LOCK.mmap_sem && (this.readers.get(k) ?? 0) !== 0) return false
     this.owner.set(k, cpu)
     this.held[cpu]!.push(k)
@@ -210,7 +253,7 @@ export class LockTable {
         'lock',
         lockName(LOCK.mmap_sem, id),
       )
-    if (o !== undefined) throw new LockBlocked(lockName(LOCK.mmap_sem, id), cpu, o)
+    if (o !== undefined) throw this.wait(lockName(LOCK.mmap_sem, id), cpu, o)
     this.checkOrder(cpu, LOCK.mmap_sem, id, false)
     this.readers.set(k, (this.readers.get(k) ?? 0) | (1 << cpu))
     this.held[cpu]!.push(k)
@@ -268,28 +311,52 @@ export interface Smp {
 }
 
 /**
- * `lock_page` under the explorer: the owner table first (a page another cpu
- * holds locked makes this one wait), then PG_locked. A bit set by a path not
- * wired to the table counts as held by another cpu.
+ * `lock_page(page)`: the page lock, blocking. On a sequential machine a page
+ * already locked is a lock nobody will release (the model runs one path at a
+ * time): a kernel bug reported at `where`. Under the explorer the owner table
+ * decides first — another cpu's lock makes this one wait, an out-of-order
+ * acquire is a {@link LockOrderError} — then PG_locked; a bit set by a path
+ * that does not record an owner (a page just read in) counts as held by
+ * another cpu.
  */
-export function smpLockPage(m: Machine, c: Cpu, pfn: number): void {
-  const s = m.smp!
+export function lockPage(m: Machine, c: Cpu, pfn: number, where: string): void {
+  const s = m.smp
+  if (s === null) {
+    if (m.frames.testAndSet(pfn, PG.locked))
+      throw new KernelBugError('lock_page of a page nobody unlocks', where, `pfn ${pfn}`)
+    return
+  }
   s.locks.acquire(c.id, LOCK.page_lock, pfn)
   if (m.frames.testAndSet(pfn, PG.locked)) {
     s.locks.release(c.id, LOCK.page_lock, pfn)
-    throw new LockBlocked(`page lock (PG_locked) of pfn ${pfn}`, c.id, -1)
+    throw s.locks.wait(`page lock (PG_locked) of pfn ${pfn}`, c.id, -1)
   }
 }
 
-/** `unlock_page` under the explorer. */
-export function smpUnlockPage(m: Machine, c: Cpu, pfn: number): void {
-  const s = m.smp!
-  s.locks.release(c.id, LOCK.page_lock, pfn)
-  m.frames.clear(pfn, PG.locked)
+/**
+ * `TestSetPageLocked(page)`: true when the page was locked already (the lock
+ * is not taken); false when this cpu now holds it. Under the explorer a page
+ * whose lock another cpu owns counts as locked, and a success records `c` as
+ * the owner. A trylock never waits and is exempt from the lock order.
+ */
+export function testSetPageLocked(m: Machine, c: Cpu, pfn: number): boolean {
+  const s = m.smp
+  if (s === null) return m.frames.testAndSet(pfn, PG.locked)
+  if (!s.locks.trylock(c.id, LOCK.page_lock, pfn)) return true
+  if (m.frames.testAndSet(pfn, PG.locked)) {
+    s.locks.release(c.id, LOCK.page_lock, pfn)
+    return true
+  }
+  return false
 }
 
-/** Record, under the explorer, that a TestSetPageLocked that succeeded made this cpu the page lock's owner. */
-export function smpTookPageLock(m: Machine, c: Cpu, pfn: number): void {
-  const s = m.smp!
-  s.locks.trylock(c.id, LOCK.page_lock, pfn)
+/**
+ * `unlock_page(page)`. Under the explorer the owner record goes too when this
+ * cpu holds it (a page locked by a path that records no owner, such as a read
+ * completing, has none to drop).
+ */
+export function unlockPage(m: Machine, c: Cpu, pfn: number): void {
+  const s = m.smp
+  if (s !== null && s.locks.holder(LOCK.page_lock, pfn) === c.id) s.locks.release(c.id, LOCK.page_lock, pfn)
+  m.frames.clear(pfn, PG.locked)
 }

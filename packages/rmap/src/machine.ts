@@ -32,7 +32,7 @@ import { type AddressSpace, accessPastEof } from './filemap.js'
 import { dupMmap } from './fork.js'
 import { sysRemapFilePages } from './fremap.js'
 import { FdTable, FileSystem, sysClose, sysFtruncate, sysOpen } from './fs.js'
-import { LOCK, type Smp } from './locks.js'
+import { LOCK, type Smp, testSetPageLocked, unlockPage } from './locks.js'
 import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
@@ -1367,8 +1367,8 @@ export class Machine {
     }
     if (f.mapcount[pfn] === 0) return 'SWAP_SUCCESS'
     // TestSetPageLocked: someone else holds the page lock.
-    if (f.testAndSet(pfn, PG.locked)) return 'SWAP_AGAIN'
     const c = this.runningCpu()
+    if (testSetPageLocked(this, c, pfn)) return 'SWAP_AGAIN'
     const v0 = ctr.vmasVisited
     const p0 = ctr.ptesProbed
     this.getPage(pfn)
@@ -1380,7 +1380,7 @@ export class Machine {
         this.rmap.pageMapUnlock(this, c, pfn)
       }
     } finally {
-      f.clear(pfn, PG.locked)
+      unlockPage(this, c, pfn)
       this.putPage(pfn)
       this.recordWalk(v0, p0)
     }

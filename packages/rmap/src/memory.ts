@@ -12,7 +12,7 @@ import type { Cpu } from './cpu.js'
 import { KernelBugError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
-import { LOCK, smpLockPage, smpUnlockPage } from './locks.js'
+import { LOCK, lockPage, testSetPageLocked, unlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { VM, type Vma } from './mm/vma.js'
@@ -179,9 +179,7 @@ function doSwapPage(
       major = true
     }
     markPageAccessed(m, pfn)
-    if (m.smp !== null) smpLockPage(m, c, pfn)
-    else if (fr.testAndSet(pfn, PG.locked))
-      throw new KernelBugError('lock_page of a page nobody unlocks', 'mm/memory.c do_swap_page', `pfn ${pfn}`)
+    lockPage(m, c, pfn, 'mm/memory.c do_swap_page')
   } finally {
     pteOffsetMap(m.env, mm.id, address, c.id)
   }
@@ -191,10 +189,8 @@ function doSwapPage(
   const now = readPte(m, c, ptr)
   if (now !== lo || c.hi !== hi) {
     // Another thread handled the fault meanwhile: back out.
-    if (smp !== null) {
-      smpUnlockPage(m, c, pfn)
-      smp.locks.release(c.id, LOCK.page_table_lock, mm.id)
-    } else fr.clear(pfn, PG.locked)
+    unlockPage(m, c, pfn)
+    if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, mm.id)
     m.putPage(pfn)
     return 'minor'
   }
@@ -203,8 +199,7 @@ function doSwapPage(
   mm.rss++
   let pte = f.mkPteLo(pfn, vma.pageProt)
   if (write && canShareSwapPage(m, pfn)) pte |= f.DIRTY | (vma.flags & VM.WRITE ? f.WRITE : 0)
-  if (smp !== null) smpUnlockPage(m, c, pfn)
-  else fr.clear(pfn, PG.locked)
+  unlockPage(m, c, pfn)
   const phi = f.mkPteHi(pfn, vma.pageProt)
   m.env.mmu.setPte(ptr, pte >>> 0, phi, c.id)
   if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
@@ -267,9 +262,9 @@ function doWpPage(
   const mm = vma.mm
   const old = f.pfn(lo, hi)
   const reserved = fr.test(old, PG.reserved)
-  if (!reserved && !fr.testAndSet(old, PG.locked)) {
+  if (!reserved && !testSetPageLocked(m, c, old)) {
     const reuse = canShareSwapPage(m, old)
-    fr.clear(old, PG.locked)
+    unlockPage(m, c, old)
     if (reuse) {
       // maybe_mkwrite(pte_mkyoung(pte_mkdirty(pte))) and ptep_establish.
       const entry = (lo | f.DIRTY | f.YOUNG | (vma.flags & VM.WRITE ? f.WRITE : 0)) >>> 0

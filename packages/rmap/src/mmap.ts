@@ -11,6 +11,7 @@
  */
 import type { Cpu } from './cpu.js'
 import { KernelBugError, SyscallError } from './errors.js'
+import { downISharedSem, upISharedSem } from './filemap.js'
 import type { FdTable } from './fs.js'
 import { FMODE_READ, FMODE_WRITE } from './fs.js'
 import type { Machine } from './machine.js'
@@ -52,8 +53,12 @@ function pageAlign(n: number): number {
   return Math.ceil(n / PAGE) * PAGE
 }
 
-/** Insert a vma into its mm's sorted list (`__vma_link`), with its anon_vma link. BUGs on overlap. */
-export function vmaLink(m: Machine, c: Cpu, vma: Vma): void {
+/**
+ * `vma_link`: insert a vma into its mm's sorted list, its file's vma list (at
+ * the tail, or before `fileBefore`) and, through the design, its anon_vma list.
+ * BUGs on overlap.
+ */
+export function vmaLink(m: Machine, c: Cpu, vma: Vma, fileBefore: Vma | null = null): void {
   const mm = vma.mm
   const i = mm.findIndex(vma.start)
   const next = mm.vmas[i]
@@ -65,8 +70,18 @@ export function vmaLink(m: Machine, c: Cpu, vma: Vma): void {
       `0x${vma.start.toString(16)}`,
     )
   }
-  mm.vmas.splice(i, 0, vma)
-  m.rmap.vmaLink(m, c, vma)
+  // vma_link: i_shared_sem (a file vma), then the design's link (-aa:
+  // anon_vma_link under the anon_vma lock) before the mm and file lists, so
+  // that a lock this cpu must wait for leaves nothing half linked.
+  const as = vma.file
+  if (as !== null) downISharedSem(m, c, as, 'mm/mmap.c vma_link')
+  try {
+    m.rmap.vmaLink(m, c, vma)
+    mm.vmas.splice(i, 0, vma)
+    if (as !== null) linkFileVma(vma, fileBefore)
+  } finally {
+    if (as !== null) upISharedSem(m, c, as)
+  }
   mm.totalVm += vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm += vma.pages
   m.counters.objects.vmas++
@@ -78,6 +93,13 @@ export function vmaUnlink(m: Machine, c: Cpu, vma: Vma): void {
   const i = mm.vmas.indexOf(vma)
   if (i < 0) throw new KernelBugError('unlinking a vma that is not in its mm', 'mm/mmap.c unmap_vma')
   mm.vmas.splice(i, 1)
+  // remove_shared_vm_struct under i_shared_sem, then the design's unlink (-aa: anon_vma_unlink).
+  const as = vma.file
+  if (as !== null) {
+    downISharedSem(m, c, as, 'mm/mmap.c remove_shared_vm_struct')
+    unlinkFileVma(vma)
+    upISharedSem(m, c, as)
+  }
   m.rmap.vmaUnlink(m, c, vma)
   mm.totalVm -= vma.pages
   if (vma.flags & VM.LOCKED) mm.lockedVm -= vma.pages
@@ -123,7 +145,6 @@ function absorb(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
   // anon_vma, unlinking it first would free the anon_vma its pages still name.
   m.rmap.vmaMerge(m, c, keep, dying)
   vmaUnlink(m, c, dying)
-  unlinkFileVma(dying)
   if (lowerDies) {
     keep.start = dying.start
     keep.pgoff = dying.pgoff
@@ -154,7 +175,6 @@ export function splitVma(m: Machine, c: Cpu, vma: Vma, addr: number, syscall: st
   mm.totalVm -= (vma.end - addr) / PAGE
   if (vma.flags & VM.LOCKED) mm.lockedVm -= (vma.end - addr) / PAGE
   vma.end = addr
-  if (vma.file) (vma.flags & VM.SHARED ? vma.file.iMmapShared : vma.file.iMmap).push(upper)
   vmaLink(m, c, upper)
   m.rmap.vmaSplit(m, c, vma, upper)
   return upper
@@ -300,7 +320,6 @@ export function doMmap(
     as,
     null,
   )
-  linkFileVma(vma)
   vmaLink(m, c, vma)
   vmaMergeAround(m, c, vma)
   return start
@@ -339,20 +358,25 @@ export function doMunmap(
   for (let j = i; j < mm.vmas.length && mm.vmas[j]!.start < end; j++) doomed.push(mm.vmas[j]!)
   for (const v of doomed) zapPageRange(m, c, v, v.start, v.end)
   const prev = mm.vmas[i - 1] ?? null
-  for (const v of doomed) {
-    vmaUnlink(m, c, v)
-    unlinkFileVma(v)
-  }
+  for (const v of doomed) vmaUnlink(m, c, v)
   freePgtables(m, c, mm, prev, start, end)
 }
 
-/** `__vma_link_file`: put a file vma on its address_space's i_mmap_shared (VM_SHARED) or i_mmap list. */
-export function linkFileVma(v: Vma): void {
-  if (v.file) (v.flags & VM.SHARED ? v.file.iMmapShared : v.file.iMmap).push(v)
+/**
+ * `__vma_link_file`: put a file vma on its address_space's i_mmap_shared
+ * (VM_SHARED) or i_mmap list, at the tail, or just before `before` (fork's
+ * list_add_tail next to the parent). The caller holds i_shared_sem.
+ */
+function linkFileVma(v: Vma, before: Vma | null): void {
+  if (!v.file) return
+  const list = v.flags & VM.SHARED ? v.file.iMmapShared : v.file.iMmap
+  const at = before === null ? -1 : list.indexOf(before)
+  if (at < 0) list.push(v)
+  else list.splice(at, 0, v)
 }
 
-/** Take a file vma off its address_space list. */
-export function unlinkFileVma(v: Vma): void {
+/** `__remove_shared_vm_struct`: take a file vma off its address_space list. The caller holds i_shared_sem. */
+function unlinkFileVma(v: Vma): void {
   if (!v.file) return
   const list = v.flags & VM.SHARED ? v.file.iMmapShared : v.file.iMmap
   const k = list.indexOf(v)

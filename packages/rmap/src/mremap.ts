@@ -60,7 +60,7 @@ import { makePageExclusive } from './memory.js'
 import { makePagesPresent } from './mlock.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
-import { doMunmap, getUnmappedArea, linkFileVma, vmaLink, vmaMergeAround } from './mmap.js'
+import { doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
 import {
   lookupPte,
   NO_PTE,
@@ -234,7 +234,6 @@ export function moveVma(
   movePageTables(m, c, mm, newAddr, addr, oldLen)
   const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
   // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
-  linkFileVma(moved)
   vmaLink(m, c, moved)
   vmaMergeAround(m, c, moved)
   // The old vma object may have merged away: everything from here goes by address.

@@ -37,6 +37,7 @@ import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
 import { findLockPage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
+import { lockPage, unlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { NO_MAPPING, PG } from './mm/page.js'
 import type { Vma } from './mm/vma.js'
@@ -82,11 +83,10 @@ export function shmemGetpage(m: Machine, c: Cpu, as: AddressSpace, idx: number):
   const entry = info.swap.get(idx)
   if (entry !== undefined) {
     const pfn = readSwapCacheAsync(m, entry) // lookup_swap_cache, or read in: a reference for us
-    if (fr.testAndSet(pfn, PG.locked))
-      throw new KernelBugError('lock_page of a page nobody unlocks', `${WHERE} shmem_getpage`, `pfn ${pfn}`)
+    lockPage(m, c, pfn, 'mm/shmem.c shmem_getpage')
     waitOnPageWriteback(m, c, pfn) // shmem_getpage waits for a write reclaim started
     moveFromSwapCache(m, c, pfn, as, idx, entry)
-    fr.clear(pfn, PG.locked)
+    unlockPage(m, c, pfn)
     return pfn
   }
   // shmem_alloc_page + add_to_page_cache_lru: a zeroed page, dirty (its only copy is in memory).

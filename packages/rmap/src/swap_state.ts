@@ -16,6 +16,7 @@
  */
 import type { Cpu } from './cpu.js'
 import { KernelBugError } from './errors.js'
+import { testSetPageLocked, unlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { setPageWriteback } from './page-writeback.js'
@@ -189,9 +190,8 @@ export function deleteFromSwapCache(m: Machine, pfn: number): void {
  * (the pte's reference still held): a swap-cache page that can be trylocked
  * leaves the cache if nobody else uses it (remove_exclusive_swap_page).
  */
-export function freeSwapCache(m: Machine, _c: Cpu, pfn: number): void {
-  const fr = m.frames
-  if (!fr.test(pfn, PG.swapcache) || fr.testAndSet(pfn, PG.locked)) return
+export function freeSwapCache(m: Machine, c: Cpu, pfn: number): void {
+  if (!m.frames.test(pfn, PG.swapcache) || testSetPageLocked(m, c, pfn)) return
   removeExclusiveSwapPage(m, pfn)
-  fr.clear(pfn, PG.locked)
+  unlockPage(m, c, pfn)
 }

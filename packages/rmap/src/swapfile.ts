@@ -27,6 +27,7 @@ import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
+import { lockPage, testSetPageLocked, unlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { makePageExclusive } from './memory.js'
 import { PG } from './mm/page.js'
@@ -380,8 +381,7 @@ function tryToUnuse(
     const cached = s.cache.has(entry)
     const pfn = readSwapCacheAsync(m, entry)
     if (!cached) report.pagesRead++
-    if (fr.testAndSet(pfn, PG.locked))
-      swapBug('try_to_unuse: lock_page of a page nobody unlocks', 'try_to_unuse', `pfn ${pfn}`)
+    lockPage(m, c, pfn, 'mm/swapfile.c try_to_unuse')
     waitOnPageWriteback(m, c, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
@@ -401,7 +401,7 @@ function tryToUnuse(
     if (fr.test(pfn, PG.swapcache)) deleteFromSwapCache(m, pfn)
     // SetPageDirty: the swap copy is gone, the page must be written again if it leaves.
     fr.set(pfn, PG.dirty)
-    fr.clear(pfn, PG.locked)
+    unlockPage(m, c, pfn)
     m.putPage(pfn)
     if (p.count(offset))
       swapBug(
@@ -657,13 +657,13 @@ export function removeExclusiveSwapPage(m: Machine, pfn: number): boolean {
  * full, vm_swap_full), drop the page from the swap cache too, dirty, so
  * slot and page are both freed.
  */
-export function freeSwapAndCache(m: Machine, _c: Cpu, entry: number): void {
+export function freeSwapAndCache(m: Machine, c: Cpu, entry: number): void {
   const p = swapInfoGet(m, entry, 'free_swap_and_cache')
   if (swapEntryFree(m, p, m.swap.offset(entry)) !== 1) return
   const pfn = m.swap.cache.get(entry)
   if (pfn === undefined) return
   const fr = m.frames
-  if (fr.testAndSet(pfn, PG.locked)) return // TestSetPageLocked failed: leave it to reclaim
+  if (testSetPageLocked(m, c, pfn)) return // TestSetPageLocked failed: leave it to reclaim
   if (fr.test(pfn, PG.private))
     swapBug('free_swap_and_cache: the page has no private data', 'free_swap_and_cache')
   m.getPage(pfn)
@@ -672,6 +672,6 @@ export function freeSwapAndCache(m: Machine, _c: Cpu, entry: number): void {
     deleteFromSwapCache(m, pfn)
     fr.set(pfn, PG.dirty)
   }
-  fr.clear(pfn, PG.locked)
+  unlockPage(m, c, pfn)
   m.putPage(pfn)
 }

@@ -29,7 +29,7 @@ import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { AddressSpace } from './filemap.js'
-import { clearPageDirty, pageCacheOf, removeFromPageCache } from './filemap.js'
+import { clearPageDirty, downISharedSem, pageCacheOf, removeFromPageCache, upISharedSem } from './filemap.js'
 import type { Machine } from './machine.js'
 import { zapPageRange } from './memory.js'
 import { PG } from './mm/page.js'
@@ -102,14 +102,7 @@ export function invalidateMmapRange(
   const hba = Math.floor(holebegin / PAGE)
   const hlen = Math.ceil(holelen / PAGE)
   const hea = hlen === 0 ? Number.POSITIVE_INFINITY : hba + hlen - 1
-  if (as.sharedSemHeld) {
-    throw new KernelBugError(
-      'down(i_shared_sem) while it is held: the single-threaded model would deadlock',
-      'mm/memory.c invalidate_mmap_range',
-      as.path,
-    )
-  }
-  as.sharedSemHeld = true
+  downISharedSem(m, c, as, 'mm/memory.c invalidate_mmap_range')
   try {
     as.truncateCount++
     for (const list of [as.iMmap, as.iMmapShared]) {
@@ -127,7 +120,7 @@ export function invalidateMmapRange(
       }
     }
   } finally {
-    as.sharedSemHeld = false
+    upISharedSem(m, c, as)
   }
 }
 

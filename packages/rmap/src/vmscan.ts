@@ -81,7 +81,7 @@ import { PS } from './arch/percpu.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError, OomKillError } from './errors.js'
 import { pageCacheOf, removeFromPageCache, writePage } from './filemap.js'
-import { smpTookPageLock } from './locks.js'
+import { testSetPageLocked, unlockPage } from './locks.js'
 import type { Machine, Process } from './machine.js'
 import { PG } from './mm/page.js'
 import { nrFreePagecachePages, zoneWatermarks } from './page_alloc.js'
@@ -163,6 +163,7 @@ export function newPageoutReport(): PageoutReport {
 /** End of one page's pass: unlock, put it on the list its outcome names, drop reclaim's reference. */
 function finish(
   m: Machine,
+  c: Cpu,
   r: PageoutReport,
   result: PageoutReport['result'],
   reason: string,
@@ -173,7 +174,7 @@ function finish(
   r.result = result
   r.reason = reason
   if (detail && !r.swap) r.swap = slotOf(m, pfn)
-  if (locked) m.frames.clear(pfn, PG.locked)
+  if (locked) unlockPage(m, c, pfn)
   const ctr = m.counters.swap
   if (result === 'activated') {
     m.lruAddActive(pfn)
@@ -196,11 +197,12 @@ function pageout(m: Machine, c: Cpu, pfn: number, r: PageoutReport, detail: bool
     fr.clear(pfn, PG.dirty) // swapper_space keeps no nr_dirty
     if (detail) r.swap = slotOf(m, pfn)
     r.wrote = swapWritepage(m, c, pfn)
-    fr.clear(pfn, PG.locked)
+    unlockPage(m, c, pfn)
     if (!r.wrote) {
       fr.clear(pfn, PG.reclaim)
       return finish(
         m,
+        c,
         r,
         'kept',
         'swap_writepage: remove_exclusive_swap_page took it out of the swap cache (no other user of the slot), nothing written',
@@ -208,7 +210,7 @@ function pageout(m: Machine, c: Cpu, pfn: number, r: PageoutReport, detail: bool
         detail,
       )
     }
-    return finish(m, r, 'written', 'written to swap, under write-back (PG_writeback)', false, detail)
+    return finish(m, c, r, 'written', 'written to swap, under write-back (PG_writeback)', false, detail)
   }
   const as = pageCacheOf(m, pfn)!
   if (as.shmem) {
@@ -216,12 +218,13 @@ function pageout(m: Machine, c: Cpu, pfn: number, r: PageoutReport, detail: bool
     if (!writePage(m, c, pfn)) {
       // shmem_writepage redirtied it (SHM_LOCKed inode, or no free swap slot).
       fr.clear(pfn, PG.reclaim)
-      return finish(m, r, 'activated', 'writepage refused (WRITEPAGE_ACTIVATE)', true, detail)
+      return finish(m, c, r, 'activated', 'writepage refused (WRITEPAGE_ACTIVATE)', true, detail)
     }
     fr.clear(pfn, PG.reclaim)
-    fr.clear(pfn, PG.locked)
+    unlockPage(m, c, pfn)
     return finish(
       m,
+      c,
       r,
       'kept',
       'shmem_writepage moved it to the swap cache (dirty: a later pass writes it)',
@@ -235,9 +238,9 @@ function pageout(m: Machine, c: Cpu, pfn: number, r: PageoutReport, detail: bool
     setPageWriteback(m, c, pfn)
     r.wrote = true
   } else fr.clear(pfn, PG.reclaim) // wholly past EOF: cleaned, nothing submitted
-  fr.clear(pfn, PG.locked)
-  if (!r.wrote) return finish(m, r, 'kept', 'writepage: past EOF, cleaned without a write', false, detail)
-  return finish(m, r, 'written', 'written to its file, under write-back (PG_writeback)', false, detail)
+  unlockPage(m, c, pfn)
+  if (!r.wrote) return finish(m, c, r, 'kept', 'writepage: past EOF, cleaned without a write', false, detail)
+  return finish(m, c, r, 'written', 'written to its file, under write-back (PG_writeback)', false, detail)
 }
 
 /**
@@ -268,25 +271,24 @@ export function shrinkPageInto(
   m.getPage(pfn)
   m.lruDel(pfn)
   if (m.smp !== null) m.smp.preempt('shrink_list:isolated→TestSetPageLocked')
-  if (fr.testAndSet(pfn, PG.locked))
-    return finish(m, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
-  if (m.smp !== null) {
-    smpTookPageLock(m, c, pfn)
-    m.smp.preempt('shrink_list:page locked→page_map_lock')
-  }
-  if (fr.test(pfn, PG.writeback)) return finish(m, r, 'kept', 'under write-back (PG_writeback)', true, detail)
+  if (testSetPageLocked(m, c, pfn))
+    return finish(m, c, r, 'kept', 'page lock held (TestSetPageLocked failed)', false, detail)
+  if (m.smp !== null) m.smp.preempt('shrink_list:page locked→page_map_lock')
+  if (fr.test(pfn, PG.writeback))
+    return finish(m, c, r, 'kept', 'under write-back (PG_writeback)', true, detail)
   m.rmap.pageMapLock(m, c, pfn)
   const referenced = m.rmap.pageReferenced(m, c, pfn)
   r.referenced = referenced
   if (referenced && pageMappingInuse(m, pfn)) {
     m.rmap.pageMapUnlock(m, c, pfn)
-    return finish(m, r, 'activated', 'referenced and in use', true, detail)
+    return finish(m, c, r, 'activated', 'referenced and in use', true, detail)
   }
   let mapping = hasPageMapping(m, pfn)
   if (fr.mapcount[pfn]! > 0 && !mapping && !fr.test(pfn, PG.private)) {
     m.rmap.pageMapUnlock(m, c, pfn)
     if (m.smp !== null) m.smp.preempt('shrink_list:page_map_unlock→add_to_swap')
-    if (!addToSwap(m, pfn)) return finish(m, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
+    if (!addToSwap(m, pfn))
+      return finish(m, c, r, 'activated', 'add_to_swap: no free swap slot', true, detail)
     r.addedToSwap = true
     m.rmap.pageMapLock(m, c, pfn)
     mapping = true
@@ -296,36 +298,36 @@ export function shrinkPageInto(
     r.unmap = u
     if (u === 'SWAP_FAIL') {
       m.rmap.pageMapUnlock(m, c, pfn)
-      return finish(m, r, 'activated', 'SWAP_FAIL', true, detail)
+      return finish(m, c, r, 'activated', 'SWAP_FAIL', true, detail)
     }
     if (u === 'SWAP_AGAIN') {
       m.rmap.pageMapUnlock(m, c, pfn)
-      return finish(m, r, 'kept', 'SWAP_AGAIN', true, detail)
+      return finish(m, c, r, 'kept', 'SWAP_AGAIN', true, detail)
     }
   }
   m.rmap.pageMapUnlock(m, c, pfn)
   if (m.smp !== null) m.smp.preempt('shrink_list:try_to_unmap done→pageout')
   if (fr.test(pfn, PG.dirty)) {
-    if (referenced) return finish(m, r, 'kept', 'dirty and referenced', true, detail)
+    if (referenced) return finish(m, c, r, 'kept', 'dirty and referenced', true, detail)
     // is_page_cache_freeable: only reclaim's reference and the cache's remain.
     if (fr.count[pfn]! - (fr.test(pfn, PG.private) ? 1 : 0) !== 2)
-      return finish(m, r, 'kept', 'dirty, still in use (page count != 2)', true, detail)
-    if (!mapping) return finish(m, r, 'kept', 'dirty page without a mapping to write it to', true, detail)
+      return finish(m, c, r, 'kept', 'dirty, still in use (page count != 2)', true, detail)
+    if (!mapping) return finish(m, c, r, 'kept', 'dirty page without a mapping to write it to', true, detail)
     return pageout(m, c, pfn, r, detail)
   }
-  if (!mapping) return finish(m, r, 'kept', 'not in a cache', true, detail)
-  if (fr.count[pfn] !== 2) return finish(m, r, 'kept', 'still in use (page count != 2)', true, detail)
+  if (!mapping) return finish(m, c, r, 'kept', 'not in a cache', true, detail)
+  if (fr.count[pfn] !== 2) return finish(m, c, r, 'kept', 'still in use (page count != 2)', true, detail)
   if (fr.test(pfn, PG.swapcache)) {
     const entry = fr.getPrivate(pfn)
     if (detail) r.swap = slotOf(m, pfn)
     deleteFromSwapCacheLocked(m, pfn)
     swapFree(m, entry)
     m.putPage(pfn) // the swap cache's reference
-    return finish(m, r, 'freed', 'freed', true, detail)
+    return finish(m, c, r, 'freed', 'freed', true, detail)
   }
-  fr.clear(pfn, PG.locked)
+  unlockPage(m, c, pfn)
   removeFromPageCache(m, pfn)
-  return finish(m, r, 'freed', 'freed', false, detail)
+  return finish(m, c, r, 'freed', 'freed', false, detail)
 }
 
 /** `m.pageout(pfn)`: one page through shrink_list, with a report of its own. */

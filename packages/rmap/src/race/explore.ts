@@ -316,10 +316,12 @@ class Run<C> {
       outcome = op.run(this.m, this.ctx)
     } catch (e) {
       if (e instanceof Unwind) throw e
-      if (e instanceof LockBlocked) {
+      // A wait, even one a clean-up path raised something else over.
+      const waited = e instanceof LockBlocked ? e : this.smp.locks.waited
+      if (waited !== null) {
         if (!this.violation && !this.infeasible) {
           this.infeasible = true
-          this.events.push({ cpu, what: 'done', text: `would wait: ${e.message}` })
+          this.events.push({ cpu, what: 'done', text: `would wait: ${waited.message}` })
         }
         throw UNWIND
       }

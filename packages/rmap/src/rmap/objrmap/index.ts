@@ -44,15 +44,11 @@ export const objrmap: RmapStrategy = {
       throw new KernelBugError(`${fn}: the vma has an anon_vma`, where, `0x${address.toString(16)}`)
     }
   },
-  vmaLink(_m, _c, vma) {
-    anonVmaLink(vma)
-  },
+  vmaLink: anonVmaLink,
   vmaUnlink: anonVmaUnlink,
   vmaSplit: nothing,
   vmaCanMerge: anonVmaCanMerge,
-  vmaMerge(_m, _c, keep, dying) {
-    anonVmaMerge(keep, dying)
-  },
+  vmaMerge: anonVmaMerge,
   vmaFork: nothing,
   mmFork: nothing,
   mmExec: nothing,

@@ -31,7 +31,7 @@ import { PS } from '../../arch/percpu.js'
 import { BUG } from '../../bugs.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
-import { setPageDirty } from '../../filemap.js'
+import { type AddressSpace, downTrylockISharedSem, setPageDirty, upISharedSem } from '../../filemap.js'
 import { LOCK } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
@@ -97,6 +97,98 @@ export function findPte(m: Machine, c: Cpu, mm: Mm, pfn: number, address: number
     return NO_PTE
   }
   return ptr
+}
+
+/**
+ * The object a mapped page's walk locks: its anon_vma (spin_lock) or its
+ * address_space (down_trylock of i_shared_sem).
+ */
+function rmapObject(m: Machine, pfn: number): AnonVma | AddressSpace {
+  const obj = m.objects.get(m.frames.mapping[pfn]!)
+  if (!obj) bug('a mapped page has a mapping', 'rmap walk', `pfn ${pfn}`)
+  if (obj instanceof AnonVma || 'iMmap' in obj) return obj
+  return bug('a mapped page has a mapping', 'rmap walk', `pfn ${pfn}: not an anon_vma or address_space`)
+}
+
+/**
+ * Lock what a mapped page's walk goes through: the anon_vma lock
+ * (page_referenced_anon, try_to_unmap_anon take it blocking, inside
+ * page_map_lock), or a down_trylock of i_shared_sem (page_referenced_inode,
+ * try_to_unmap_inode). False when the trylock failed; the walk does not run.
+ */
+function rmapLock(m: Machine, c: Cpu, obj: AnonVma | AddressSpace): boolean {
+  if (obj instanceof AnonVma) {
+    anonVmaLock(m, c, obj)
+    return true
+  }
+  return downTrylockISharedSem(m, c, obj)
+}
+
+/** Release what {@link rmapLock} took. */
+function rmapUnlock(m: Machine, c: Cpu, obj: AnonVma | AddressSpace): void {
+  if (obj instanceof AnonVma) anonVmaUnlock(m, c, obj)
+  else upISharedSem(m, c, obj)
+}
+
+/**
+ * The walk of page_referenced_inode / page_referenced_anon (the object
+ * locked): page_referenced_one on every vma. `skipNonlinear`: 2.6.7's
+ * nonlinear vmas are on i_mmap_nonlinear, which page_referenced_file does not
+ * walk.
+ */
+function referencedWalk(m: Machine, c: Cpu, pfn: number, skipNonlinear: boolean): number {
+  const ctr = m.counters.rmap
+  const index = m.frames.index[pfn]!
+  let referenced = 0
+  for (const vma of rmapVmas(m, pfn)) {
+    if (skipNonlinear && vma.flags & VM.NONLINEAR) continue
+    ctr.vmasVisited++
+    // page_referenced_one: spin_trylock(page_table_lock), or count 0.
+    if (m.pageTableLockHeld(vma.mm)) {
+      ctr.trylockFailures++
+      continue
+    }
+    const address = vmaAddress(vma, index)
+    if (address < 0) continue
+    const ptr = findPte(m, c, vma.mm, pfn, address)
+    if (ptr === NO_PTE) continue
+    if (m.env.mmu.ptepTestAndClearYoung(ptr, c.id)) referenced++
+    pteUnmap(m.env, ptr, c.id)
+    // -aa does not stop when mapcount is exhausted (2.6.7 does).
+  }
+  return referenced
+}
+
+/**
+ * The walk of try_to_unmap_inode / try_to_unmap_anon (the object locked):
+ * try_to_unmap_one on every vma until SWAP_FAIL or the page is unmapped;
+ * with 2.6.7's `cluster` rule the nonlinear vmas of a file go through
+ * try_to_unmap_nonlinear after the linear ones.
+ */
+function unmapWalk(
+  m: Machine,
+  c: Cpu,
+  pfn: number,
+  obj: AnonVma | AddressSpace,
+  cluster: boolean,
+): SwapResult {
+  const ctr = m.counters.rmap
+  const f = m.frames
+  let ret: SwapResult = 'SWAP_AGAIN'
+  let nonlinear = false
+  for (const vma of rmapVmas(m, pfn)) {
+    // 2.6.7: nonlinear vmas are on i_mmap_nonlinear, not in the linear walk.
+    if (cluster && vma.flags & VM.NONLINEAR) {
+      nonlinear = true
+      continue
+    }
+    ctr.vmasVisited++
+    ret = tryToUnmapOne(m, c, vma, pfn)
+    if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
+  }
+  if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && !(obj instanceof AnonVma))
+    ret = tryToUnmapNonlinear(m, c, obj.iMmapShared, pfn)
+  return ret
 }
 
 /** The vmas objrmap walks for a mapped page: the anon_vma list, or i_mmap then i_mmap_shared. */
@@ -221,32 +313,18 @@ export const objrmapPageOps = {
       referenced++
     }
     const anon = f.test(pfn, PG.anon)
-    const obj = m.objects.get(f.mapping[pfn]!)
-    if (!anon) {
-      if (f.test(pfn, PG.swapcache)) bug('page_referenced_inode of a swapcache page', 'page_referenced_inode')
-      // down_trylock(i_shared_sem): a failure counts as "not referenced" [TRYLOCK].
-      if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
-        ctr.trylockFailures++
-        return referenced
-      }
+    if (!anon && f.test(pfn, PG.swapcache))
+      bug('page_referenced_inode of a swapcache page', 'page_referenced_inode')
+    const obj = rmapObject(m, pfn)
+    // down_trylock(i_shared_sem): a failure counts as "not referenced" [TRYLOCK].
+    if (!rmapLock(m, c, obj)) {
+      ctr.trylockFailures++
+      return referenced
     }
-    // 2.6.7: nonlinear vmas are on i_mmap_nonlinear, which page_referenced_file does not walk.
-    const skipNonlinear = !anon && m.nonlinearReclaim === '2.6.7-cluster'
-    for (const vma of rmapVmas(m, pfn)) {
-      if (skipNonlinear && vma.flags & VM.NONLINEAR) continue
-      ctr.vmasVisited++
-      // page_referenced_one: spin_trylock(page_table_lock), or count 0.
-      if (m.pageTableLockHeld(vma.mm)) {
-        ctr.trylockFailures++
-        continue
-      }
-      const address = vmaAddress(vma, f.index[pfn]!)
-      if (address < 0) continue
-      const ptr = findPte(m, c, vma.mm, pfn, address)
-      if (ptr === NO_PTE) continue
-      if (m.env.mmu.ptepTestAndClearYoung(ptr, c.id)) referenced++
-      pteUnmap(m.env, ptr, c.id)
-      // -aa does not stop when mapcount is exhausted (2.6.7 does).
+    try {
+      referenced += referencedWalk(m, c, pfn, !anon && m.nonlinearReclaim === '2.6.7-cluster')
+    } finally {
+      rmapUnlock(m, c, obj)
     }
     ctr.pageReferencedFound += referenced
     return referenced
@@ -260,32 +338,22 @@ export const objrmapPageOps = {
     if (!f.test(pfn, PG.locked)) bug('try_to_unmap of an unlocked page', 'try_to_unmap')
     if (f.mapping[pfn] === -1) bug('try_to_unmap of a page without mapping', 'try_to_unmap')
     const anon = f.test(pfn, PG.anon)
-    const obj = m.objects.get(f.mapping[pfn]!)
-    let ret: SwapResult = 'SWAP_AGAIN'
     if (anon) {
       // An anon page must be in the swap cache first: there is nowhere else to put it.
       if (!f.test(pfn, PG.swapcache)) return countResult(m, 'SWAP_AGAIN')
-    } else {
-      if (f.test(pfn, PG.swapcache)) bug('try_to_unmap_inode of a swapcache page', 'try_to_unmap_inode')
-      if (obj && 'sharedSemHeld' in obj && obj.sharedSemHeld) {
-        ctr.trylockFailures++
-        return countResult(m, 'SWAP_AGAIN')
-      }
+    } else if (f.test(pfn, PG.swapcache)) bug('try_to_unmap_inode of a swapcache page', 'try_to_unmap_inode')
+    const obj = rmapObject(m, pfn)
+    // try_to_unmap_anon: spin_lock(anon_vma); try_to_unmap_inode: down_trylock(i_shared_sem) or SWAP_AGAIN.
+    if (!rmapLock(m, c, obj)) {
+      ctr.trylockFailures++
+      return countResult(m, 'SWAP_AGAIN')
     }
-    const cluster = !anon && m.nonlinearReclaim === '2.6.7-cluster'
-    let nonlinear = false
-    for (const vma of rmapVmas(m, pfn)) {
-      // 2.6.7: nonlinear vmas are on i_mmap_nonlinear, not in the linear walk.
-      if (cluster && vma.flags & VM.NONLINEAR) {
-        nonlinear = true
-        continue
-      }
-      ctr.vmasVisited++
-      ret = tryToUnmapOne(m, c, vma, pfn)
-      if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
+    let ret: SwapResult
+    try {
+      ret = unmapWalk(m, c, pfn, obj, !anon && m.nonlinearReclaim === '2.6.7-cluster')
+    } finally {
+      rmapUnlock(m, c, obj)
     }
-    if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && obj && 'iMmapShared' in obj)
-      ret = tryToUnmapNonlinear(m, c, obj.iMmapShared, pfn)
     if (f.mapcount[pfn] === 0) {
       m.env.pageState.dec(c.id, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
@@ -603,25 +671,33 @@ function anonVmaUnlock(m: Machine, c: Cpu, av: AnonVma): void {
  * unlink that follows does not touch the list (nor free an anon_vma that
  * `keep` and the pages still name).
  */
-export function anonVmaMerge(keep: Vma, dying: Vma): void {
+export function anonVmaMerge(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
   const av = dying.anonVma
   if (!av) return
   const i = av.vmas.indexOf(dying)
   if (i < 0) bug('a vma being merged away is on its anon_vma list', 'anon_vma_merge')
+  if (keep.anonVma && keep.anonVma !== av)
+    bug('anon_vma_merge: two anon_vmas being merged are the same object', 'anon_vma_merge')
+  anonVmaLock(m, c, av)
   if (!keep.anonVma) {
     keep.anonVma = av
     av.vmas[i] = keep
-  } else {
-    if (keep.anonVma !== av)
-      bug('anon_vma_merge: two anon_vmas being merged are the same object', 'anon_vma_merge')
-    av.vmas.splice(i, 1)
-  }
+  } else av.vmas.splice(i, 1)
+  anonVmaUnlock(m, c, av)
   dying.anonVma = null
 }
 
-/** `__anon_vma_link(vma)` / `anon_vma_link(vma)`: put a copied or split vma at the head of its anon_vma's list. */
-export function anonVmaLink(vma: Vma): void {
-  vma.anonVma?.vmas.unshift(vma)
+/**
+ * `anon_vma_link(vma)` (vma_link's `anon_vma_lock` + `__anon_vma_link`): put a
+ * copied, split or moved vma at the head of its anon_vma's list, under the
+ * anon_vma lock.
+ */
+export function anonVmaLink(m: Machine, c: Cpu, vma: Vma): void {
+  const av = vma.anonVma
+  if (!av) return
+  anonVmaLock(m, c, av)
+  av.vmas.unshift(vma)
+  anonVmaUnlock(m, c, av)
 }
 
 /** `anon_vma_unlink(vma)`: take it off; free the anon_vma when the list empties. */
