@@ -40,6 +40,58 @@ import { type ShmemInfo, shmemGetpage, shmemNopage, shmemWritepage } from './shm
 
 const PAGE = 4096
 
+/** Page indices below this are also kept in the flat lookup table of a {@link PageCache} (4 bytes each). */
+const INDEXED_PAGES = 1 << 22
+
+/**
+ * The page cache of one file (the radix tree of the kernel's address_space):
+ * a Map of page index → pfn, iterated in insertion order as before, whose
+ * lookups go through a flat Int32Array indexed by page index (pfn + 1, 0 when
+ * absent). A Map lookup hashes the index into a table the size of the cache,
+ * a cache miss per page of a sequential read of a big file; the flat table is
+ * read in order. Indices at or past {@link INDEXED_PAGES} are looked up in
+ * the Map.
+ */
+export class PageCache extends Map<number, number> {
+  private table = new Int32Array(0)
+
+  override get(index: number): number | undefined {
+    if (index >= 0 && index < this.table.length) {
+      const v = this.table[index]!
+      return v === 0 ? undefined : v - 1
+    }
+    return super.get(index)
+  }
+
+  override has(index: number): boolean {
+    return this.get(index) !== undefined
+  }
+
+  override set(index: number, pfn: number): this {
+    super.set(index, pfn)
+    // The constructor of Map calls set before the table field exists.
+    if (this.table === undefined || !Number.isInteger(index) || index < 0 || index >= INDEXED_PAGES)
+      return this
+    if (index >= this.table.length) {
+      const grown = new Int32Array(Math.min(INDEXED_PAGES, Math.max(index + 1, this.table.length * 2, 64)))
+      grown.set(this.table)
+      this.table = grown
+    }
+    this.table[index] = pfn + 1
+    return this
+  }
+
+  override delete(index: number): boolean {
+    if (index >= 0 && index < this.table.length) this.table[index] = 0
+    return super.delete(index)
+  }
+
+  override clear(): void {
+    this.table = new Int32Array(0)
+    super.clear()
+  }
+}
+
 /** An inode's address_space. */
 export class AddressSpace {
   /** Object id, stored in page->mapping of its pages. */
@@ -56,8 +108,8 @@ export class AddressSpace {
   truncateCount = 0
   /** i_shared_sem: held while the vma lists are walked or changed (trylocked by reclaim). */
   sharedSemHeld = false
-  /** The page cache: page index → pfn. */
-  readonly pages = new Map<number, number>()
+  /** The page cache: page index → pfn (a Map, with an indexed table for lookups). */
+  readonly pages: PageCache = new PageCache()
   /** The file's blocks: the last word written back per page index. */
   readonly blocks = new Map<number, number>()
   /**

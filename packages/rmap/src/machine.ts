@@ -12,6 +12,7 @@
  * ```
  */
 import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
+import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
 import { type BugName, bugMask, bugNames, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
@@ -37,7 +38,7 @@ import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
 import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
-import { type AnonVma, Mm, VM } from './mm/vma.js'
+import { type AnonVma, Mm, VM, type Vma } from './mm/vma.js'
 import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
 import { doMremap } from './mremap.js'
 import { completeWriteback } from './page-writeback.js'
@@ -469,6 +470,19 @@ export class Process {
   /** Its file descriptor table (inherited by fork, kept across exec, closed at exit). */
   readonly files = new FdTable()
   private readonly m: Machine
+  /**
+   * The pte page the last user access walked to (the model's memo, not a
+   * kernel structure): its mm, the span of PTRS_PER_PTE pages it maps, its
+   * pfn, and PageTableStore.freed then. A later access in the same span of
+   * the same mm, with no page table freed since, finds the same pte page, so
+   * the walk from the pgd is skipped (only on a sequential machine).
+   */
+  private walkMm: Mm | null = null
+  private walkSpan = -1
+  private walkPtePfn = -1
+  private walkFreed = -1
+  /** The vma of the last access that needed no fault (null after a fault), for its EOF check. */
+  private accessVma: Vma | null = null
 
   constructor(m: Machine, pid: number, mm: Mm) {
     this.m = m
@@ -648,7 +662,8 @@ export class Process {
   /** Does the access at `addr`, which reached `pfn`, fall past the end of a mapped file? */
   private pastEof(addr: number, pfn: number): boolean {
     if (this.m.fs.count === 0) return false
-    const vma = this.mm.vmaAt(addr)
+    // After a fault (which may run a test's racer) the vma is looked up again.
+    const vma = this.accessVma ?? this.mm.vmaAt(addr)
     return vma !== null && vma.file !== null && accessPastEof(this.m, vma, addr, pfn)
   }
 
@@ -670,14 +685,19 @@ export class Process {
     // shared page takes two (do_swap_page maps it read-only, do_wp_page copies
     // it), and direct reclaim before a fault may swap out what the previous one
     // brought in; the pte is looked at again after the last fault too.
+    const tables = m.env.tables
+    let ptr = this.walk(page)
+    this.accessVma = null
     for (let tries = 0; ; tries++) {
-      const ptr = lookupPte(m.env, this.mm.id, page)
       if (ptr !== NO_PTE && m.env.mmu.access(this.mm.id, page, ptr, write, c.id)) {
         const w = m.env.tables.words
         const at = pteWordOffset(m.env, ptr)
+        if (tries === 0) this.accessVma = vma
         return m.fast.pfn(w[at]!, m.fast.words === 2 ? w[at + 1]! : 0)
       }
       if (tries === 8) break
+      // What freed the pte page of `ptr` would count here (see PageTableStore.freed).
+      const freed = tables.freed
       // Direct reclaim (and the OOM killer) before the fault allocates: see vmscan.ts.
       if (m.env.nrFreePages() < FAULT_WATERMARK) directReclaim(m, c, this)
       let kind: FaultKind
@@ -696,12 +716,46 @@ export class Process {
         if (smp !== null) smp.locks.upRead(c.id, this.mm.id)
       }
       m.counters.faults[kind]++
+      // The cpu walks again for the retried access; on a sequential machine
+      // the walk before the fault found the same location unless a page
+      // table was freed since (a fault never frees one, but a reclaim or a
+      // test's racer may) or there was no pte page then.
+      if (smp !== null || ptr === NO_PTE || tables.freed !== freed) ptr = this.walk(page)
     }
     throw new KernelBugError(
       'the access completes once its faults are handled',
       'mm/memory.c handle_mm_fault',
       `pid ${this.pid}, 0x${addr.toString(16)}`,
     )
+  }
+
+  /**
+   * The pte location of user page `page` (lookupPte), through the memo of
+   * the last pte page walked to when it still holds (see walkPtePfn).
+   */
+  private walk(page: number): PtePtr {
+    const m = this.m
+    const env = m.env
+    const n = m.arch.geometry.PTRS_PER_PTE
+    const span = Math.floor(page / (n * 4096))
+    if (
+      span === this.walkSpan &&
+      this.walkMm === this.mm &&
+      this.walkFreed === env.tables.freed &&
+      m.smp === null
+    ) {
+      return this.walkPtePfn * n + env.arch.fast.pteIndex(page)
+    }
+    const ptr = lookupPte(env, this.mm.id, page)
+    if (ptr === NO_PTE || m.smp !== null) {
+      this.walkSpan = -1
+    } else {
+      this.walkMm = this.mm
+      this.walkSpan = span
+      this.walkPtePfn = Math.floor(ptr / n)
+      this.walkFreed = env.tables.freed
+    }
+    return ptr
   }
 
   private kill(e: SignalError): SignalError {

@@ -380,6 +380,8 @@ function doNoPage(
   const fr = m.frames
   const f = m.fast
   pteUnmap(m.env, ptr, c.id)
+  const tables = m.env.tables
+  const freed = tables.freed
   let mapped = false
   try {
     let sequence = as.truncateCount
@@ -431,7 +433,13 @@ function doNoPage(
         m.counters.filemap.nopageRetries++
         continue
       }
-      const again = pteOffsetMap(m.env, mm.id, address, c.id)
+      // pte_offset_map again: on a sequential machine with no page table
+      // freed since the fault's walk (PageTableStore.freed), that walk's
+      // location is what this one would find; only the kmap is taken.
+      const again =
+        m.smp === null && tables.freed === freed
+          ? pteMapFound(m.env, ptr, c.id)
+          : pteOffsetMap(m.env, mm.id, address, c.id)
       mapped = true
       if (again !== ptr) nopageBug('the pte page stays while the fault runs unlocked', page)
       const lo = readPte(m, c, ptr)

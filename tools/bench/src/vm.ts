@@ -35,6 +35,8 @@ export type VmOp =
   | 'pageReferenced'
   | 'reclaim'
   | 'swapIn'
+  | 'fileReadFault'
+  | 'presentRead'
   | 'anonWalkFew'
   | 'anonWalkMany'
   | 'skeleton'
@@ -209,6 +211,62 @@ export function vmOps(arch: Arch, rmap: RmapDesignName, budgetMs: number): VmRes
       () => {},
     )
     out.push(result(arch, d, 'munmap', 'munmap of written pages (per page)', FAULT_PAGES, FAULT_PAGES, unmap))
+    // Bligh's database read: a MAP_SHARED file whose pages are all in the page
+    // cache, read page by page (do_no_page → filemap_nopage → page_add_rmap),
+    // then read again with every pte present (the walk and the young bit only).
+    m.fs.create('/bench/sga', { size: len })
+    const fd = p.open('/bench/sga', O_RDWR)
+    const fill = p.mmap(0, len, RW, MAP_SHARED, fd, 0)
+    writePages(p, fill, FAULT_PAGES, 1)
+    p.munmap(fill, len)
+    let words = 0
+    const fileRead = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => p.mmap(0, len, RW, MAP_SHARED, fd, 0),
+      (a) => {
+        for (let i = 0; i < FAULT_PAGES; i++) words += p.read(a + i * PAGE_SIZE)
+      },
+      (a) => p.munmap(a, len),
+    )
+    out.push(
+      result(
+        arch,
+        d,
+        'fileReadFault',
+        'MAP_SHARED file read fault, page cached (per page)',
+        FAULT_PAGES,
+        FAULT_PAGES,
+        fileRead,
+      ),
+    )
+    const present = p.mmap(0, len, RW, MAP_SHARED, fd, 0)
+    for (let i = 0; i < FAULT_PAGES; i++) words += p.read(present + i * PAGE_SIZE)
+    const again = timeRounds(
+      budgetMs,
+      3,
+      50,
+      () => null,
+      () => {
+        for (let i = 0; i < FAULT_PAGES; i++) words += p.read(present + i * PAGE_SIZE)
+      },
+      () => {},
+    )
+    p.munmap(present, len)
+    p.close(fd)
+    if (words === 0) throw new Error(`${arch.name}: the file's pages read as 0`)
+    out.push(
+      result(
+        arch,
+        d,
+        'presentRead',
+        'read of a present file page (per page)',
+        FAULT_PAGES,
+        FAULT_PAGES,
+        again,
+      ),
+    )
     m.check()
   }
 

@@ -165,6 +165,13 @@ export class PageTableStore {
    * table's words costs no per-frame array of its own.
    */
   readonly frames: PageFrames
+  /**
+   * Page-table pages detached so far. A pte location found by a walk stays
+   * valid while this is unchanged (the pgd → pmd → pte links change only by
+   * filling an empty entry or by freeing a table), so a sequential caller
+   * that walked once may skip a second walk of the same address.
+   */
+  freed = 0
   private readonly freeSlots: number[] = []
   private nextSlot = 0
   /** Page-table pages to make room for at the first growth. */
@@ -220,6 +227,7 @@ export class PageTableStore {
       throw new KernelBugError('freeing a page that is not a page table', 'pgtable store', `pfn ${pfn}`)
     }
     f.clear(pfn, PG_PAGETABLE)
+    this.freed++
     this.freeSlots.push(f.content[pfn]!)
     f.content[pfn] = 0
   }
