@@ -1,6 +1,7 @@
 /**
  * The VM operations `pnpm bench` sets next to the real kernel's: anonymous write
- * faults, zero-page read faults, COW faults, fork of a large mm, munmap, and the
+ * faults, zero-page read faults, COW faults, fork of a large mm, munmap, read
+ * faults of a page-cached MAP_SHARED file and reads of its present pages, and the
  * rmap walks of try_to_unmap and page_referenced over a file page mapped by
  * 1000 processes, and page_referenced over an anonymous page of 10 and of
  * 10,000 vmas; each for one rmap design (the Machine option `rmap`). Each is
