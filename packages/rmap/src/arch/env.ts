@@ -391,7 +391,8 @@ export class PageTableEnv implements PgtableEnv {
   private readonly pgds = new Map<number, number>()
   /** The pgd pfn by mm id (-1: none), the hot paths' copy of `pgds`: a typed array read, not a Map lookup, per walk. */
   private pgdOf = new Int32Array(64).fill(-1)
-  private readonly contexts = new Map<number, number>()
+  /** mm->context by mm id, valid where `pgdOf` is: the hash MMUs read it for every HPTE they insert or flush. */
+  private ctxOf = new Int32Array(64)
   private nextMm = 1
 
   constructor(opts: PageTableEnvOptions) {
@@ -454,7 +455,7 @@ export class PageTableEnv implements PgtableEnv {
     // swapper_pg_dir; on a layout whose pgd_alloc preallocates pmds, init_mm has
     // a pmd under every pgd entry, built at boot.
     this.setPgd(INIT_MM, this.pgdAlloc(arch.pgtable.pgdPreallocPmds > 0 ? arch.geometry.PTRS_PER_PGD : 0))
-    this.contexts.set(INIT_MM, 0)
+    this.ctxOf[INIT_MM] = 0
     this.mmu = arch.mmu.create(this)
   }
 
@@ -622,9 +623,8 @@ export class PageTableEnv implements PgtableEnv {
   }
 
   mmContext(mm: number): number {
-    const ctx = this.contexts.get(mm)
-    if (ctx === undefined) throw new RangeError(`no mm ${mm}`)
-    return ctx
+    if (mm >= 0 && mm < this.pgdOf.length && this.pgdOf[mm]! >= 0) return this.ctxOf[mm]!
+    throw new RangeError(`no mm ${mm}`)
   }
 
   /** Create an mm with an empty pgd (`mm_alloc` + `pgd_alloc`); returns its id. */
@@ -632,7 +632,7 @@ export class PageTableEnv implements PgtableEnv {
     const mm = this.nextMm++
     this.setPgd(mm, this.pgdAlloc(this.arch.pgtable.pgdPreallocPmds))
     // Contexts are handed out in creation order, as ppc's mmu_context allocator does.
-    this.contexts.set(mm, mm)
+    this.ctxOf[mm] = mm
     return mm
   }
 
@@ -653,7 +653,7 @@ export class PageTableEnv implements PgtableEnv {
     this.freePage(pgd)
     this.pgds.delete(mm)
     this.pgdOf[mm] = -1
-    this.contexts.delete(mm)
+    this.ctxOf[mm] = 0
   }
 
   private setPgd(mm: number, pgd: number): void {
@@ -662,6 +662,9 @@ export class PageTableEnv implements PgtableEnv {
       const grown = new Int32Array(Math.max(mm + 1, this.pgdOf.length * 2)).fill(-1)
       grown.set(this.pgdOf)
       this.pgdOf = grown
+      const ctx = new Int32Array(grown.length)
+      ctx.set(this.ctxOf)
+      this.ctxOf = ctx
     }
     this.pgdOf[mm] = pgd
   }

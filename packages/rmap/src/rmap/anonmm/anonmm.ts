@@ -213,9 +213,13 @@ function pageReferencedAnon(m: Machine, c: Cpu, pfn: number): number {
     referenced += pageReferencedOne(m, c, pfn, a.mm, address, left)
     if (left.n === 0) return referenced
   }
-  const order = walkOrder(a)
-  for (let k = 1; k < order.length; k++) {
-    const other = order[k]!
+  // walkOrder(a) without building it: no array of the group per walk.
+  const ring = a.head.ring
+  const len = ring.length
+  const at = ring.indexOf(a)
+  for (let k = 1, j = at + 1; at >= 0 && k < len; k++, j++) {
+    if (j === len) j = 0
+    const other = ring[j]!
     if (!other.mm || other.mm.rss === 0) continue
     referenced += pageReferencedOne(m, c, pfn, other.mm, address, left)
     if (!target && left.n < fr.mapcount[pfn]!) target = other
@@ -306,9 +310,14 @@ function tryToUnmapAnon(m: Machine, c: Cpu, pfn: number): SwapResult {
   const address = fr.index[pfn]! * PAGE
   const left = { n: fr.mapcount[pfn]! }
   let ret: SwapResult = 'SWAP_AGAIN'
-  const order = walkOrder(a)
-  for (let k = 0; k < order.length; k++) {
-    const mm = order[k]!.mm
+  // walkOrder(a) without building it: no array of the group per walk.
+  const ring = a.head.ring
+  const len = ring.length
+  const at = ring.indexOf(a)
+  const n = at < 0 ? 1 : len
+  for (let k = 0, j = at; k < n; k++, j++) {
+    if (j === len) j = 0
+    const mm = (at < 0 ? a : ring[j]!).mm
     if (!mm || mm.rss === 0) continue
     ret = tryToUnmapOne(m, c, pfn, mm, address, left)
     if (ret === 'SWAP_FAIL' || left.n === 0) break
