@@ -83,14 +83,7 @@ export class PpcHashTable extends HashMmu {
   private flushHashOnePte265(ptr: PtePtr): void {
     const { env } = this
     const page = ptePage(env, ptr)
-    const mm = env.pageMapping(page)
-    if (mm === NO_MAPPING) {
-      throw new KernelBugError(
-        'flush_hash_one_pte on a pte page without page->mapping (NULL mm)',
-        'arch/ppc/mm/tlb.c flush_hash_one_pte',
-        `pte page pfn ${page}`,
-      )
-    }
+    const mm = this.ptePageMm(page)
     const byteOffset = (ptr - page * env.arch.geometry.PTRS_PER_PTE) * 4
     const va = (env.pageIndexNumber(page) + byteOffset * 512) >>> 0
     this.flushHashPages(env.mmContext(mm), va, page, 1)
@@ -194,7 +187,17 @@ export class PpcHashTable extends HashMmu {
   flushHashOnePte(ptr: PtePtr): void {
     const { env } = this
     const page = ptePage(env, ptr)
-    const mm = env.pageMapping(page)
+    const mm = this.ptePageMm(page)
+    this.flushHashPages(env.mmContext(mm), ptepToAddressNumber(env, ptr), page, 1)
+  }
+
+  /**
+   * The mm of a pte page (its page->mapping, set by the pgtable rmap): the
+   * flush needs it for the context. A pte page without one is the NULL mm
+   * dereference of 2.6.5 flush_hash_one_pte, a kernel BUG.
+   */
+  private ptePageMm(page: number): number {
+    const mm = this.env.pageMapping(page)
     if (mm === NO_MAPPING) {
       throw new KernelBugError(
         'flush_hash_one_pte on a pte page without page->mapping (NULL mm)',
@@ -202,7 +205,7 @@ export class PpcHashTable extends HashMmu {
         `pte page pfn ${page}`,
       )
     }
-    this.flushHashPages(env.mmContext(mm), ptepToAddressNumber(env, ptr), page, 1)
+    return mm
   }
 
   /**
