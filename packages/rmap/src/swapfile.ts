@@ -23,6 +23,7 @@
  * Either way entry 0 (type 0, offset 0: the header slot) means "no entry".
  */
 
+import type { PtePtr } from './arch/mmu.js'
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
@@ -605,6 +606,30 @@ export function swapDuplicate(m: Machine, entry: number): void {
   const c = p.count(offset)
   if (c < SWAP_MAP_MAX - 1) p.setCount(offset, c + 1)
   else if (c === SWAP_MAP_MAX - 1) p.setCount(offset, SWAP_MAP_MAX) // "swap_dup: swap entry overflow"
+}
+
+/**
+ * The swap pte try_to_unmap_one writes when it unmaps a swap-cache page: the
+ * page's entry (page->private) gets one more reference (swap_duplicate) and
+ * the pte takes it (set_pte of swp_entry_to_pte). Every rmap design does the
+ * same; `where` names the design's file for the kernel BUG of an entry whose
+ * encoding reads back as a file or present pte.
+ */
+export function setSwapPte(m: Machine, c: Cpu, ptr: PtePtr, pfn: number, where: string): void {
+  const entry = m.frames.getPrivate(pfn)
+  swapDuplicate(m, entry)
+  const type = m.swap.type(entry)
+  const offset = m.swap.offset(entry)
+  const f = m.fast
+  const slo = f.swpLo(type, offset)
+  const shi = f.swpHi(type, offset)
+  m.env.mmu.setPte(ptr, slo, shi, c.id)
+  if (f.file(slo, shi) || f.present(slo, shi))
+    throw new KernelBugError(
+      'try_to_unmap_one: a written swap pte is not a file pte',
+      `${where} try_to_unmap_one`,
+      `${type}:${offset}`,
+    )
 }
 
 /** swap_map[offset] of an entry (0 for an unused one). */

@@ -42,7 +42,7 @@ import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { type Mm, VM, type Vma } from '../../mm/vma.js'
 import { NO_PTE, pteUnmap } from '../../pgtable.js'
-import { swapDuplicate } from '../../swapfile.js'
+import { setSwapPte } from '../../swapfile.js'
 import { findPte, objrmapPageOps } from '../objrmap/objrmap.js'
 import type { RmapStrategy, SwapResult } from '../strategy.js'
 
@@ -275,15 +275,7 @@ function tryToUnmapOne(
     mmu.flushTlbPage(mm.id, address, c.id)
     if (!f.test(pfn, PG.swapcache))
       bug('try_to_unmap_one: an anon page being unmapped is swapcache', 'try_to_unmap_one')
-    const entry = f.getPrivate(pfn)
-    swapDuplicate(m, entry)
-    const type = m.swap.type(entry)
-    const offset = m.swap.offset(entry)
-    const slo = m.fast.swpLo(type, offset)
-    const shi = m.fast.swpHi(type, offset)
-    mmu.setPte(ptr, slo, shi, c.id)
-    if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
-      bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
+    setSwapPte(m, c, ptr, pfn, WHERE)
     if (lo & m.fast.DIRTY) setPageDirty(m, c, pfn)
     mm.rss--
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')

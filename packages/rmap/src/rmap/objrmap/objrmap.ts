@@ -37,7 +37,7 @@ import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { AnonVma, type Mm, VM, type Vma } from '../../mm/vma.js'
 import { lookupPte, NO_PTE, pteOffsetMap, pteUnmap, pteWordOffset } from '../../pgtable.js'
-import { swapDuplicate } from '../../swapfile.js'
+import { setSwapPte } from '../../swapfile.js'
 import type { RmapStrategy, SwapResult } from '../strategy.js'
 
 const WHERE = 'mm/objrmap.c'
@@ -435,15 +435,7 @@ function tryToUnmapOne(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapResult {
     mmu.flushTlbPage(vma.mm.id, address, c.id)
     if (f.test(pfn, PG.swapcache)) {
       // The pte now holds the page's swap entry, one more reference to its slot.
-      const entry = f.getPrivate(pfn)
-      swapDuplicate(m, entry)
-      const type = m.swap.type(entry)
-      const offset = m.swap.offset(entry)
-      const slo = m.fast.swpLo(type, offset)
-      const shi = m.fast.swpHi(type, offset)
-      mmu.setPte(ptr, slo, shi, c.id)
-      if (m.fast.file(slo, shi) || m.fast.present(slo, shi))
-        bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one', `${type}:${offset}`)
+      setSwapPte(m, c, ptr, pfn, WHERE)
     }
     if (lo & m.fast.DIRTY) setPageDirty(m, c, pfn)
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')

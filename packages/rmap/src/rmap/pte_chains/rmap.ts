@@ -42,7 +42,7 @@ import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { type Mm, VM, type Vma } from '../../mm/vma.js'
 import { lookupPte, NO_PTE, ptePage, pteWordOffset } from '../../pgtable.js'
-import { swapDuplicate } from '../../swapfile.js'
+import { setSwapPte } from '../../swapfile.js'
 import type {
   RmapAccounting,
   RmapCheckFacts,
@@ -497,15 +497,7 @@ export class PteChains implements RmapStrategy {
     const lo = mmu.ptepGetAndClear(ptep, c.id)
     mmu.flushTlbPage(mm.id, address, c.id)
     if (f.test(pfn, PG.swapcache)) {
-      const entry = f.getPrivate(pfn)
-      swapDuplicate(m, entry)
-      const type = m.swap.type(entry)
-      const offset = m.swap.offset(entry)
-      const slo = fast.swpLo(type, offset)
-      const shi = fast.swpHi(type, offset)
-      mmu.setPte(ptep, slo, shi, c.id)
-      if (fast.file(slo, shi))
-        bug('try_to_unmap_one: a written swap pte is not a file pte', 'try_to_unmap_one')
+      setSwapPte(m, c, ptep, pfn, WHERE)
     } else {
       // A nonlinear file page: its pte keeps the file offset.
       const index = f.index[pfn]!
