@@ -478,8 +478,11 @@ export class Process {
    * the walk from the pgd is skipped (only on a sequential machine).
    */
   private walkMm: Mm | null = null
-  private walkSpan = -1
-  private walkPtePfn = -1
+  /** The span's first address and its end (walkHi -1: no memo). */
+  private walkLo = 0
+  private walkHi = -1
+  /** The pte location of the span's first page (its pte page's pfn × PTRS_PER_PTE). */
+  private walkBase = -1
   private walkFreed = -1
   /** The vma of the last access that needed no fault (null after a fault), for its EOF check. */
   private accessVma: Vma | null = null
@@ -731,28 +734,30 @@ export class Process {
 
   /**
    * The pte location of user page `page` (lookupPte), through the memo of
-   * the last pte page walked to when it still holds (see walkPtePfn).
+   * the last pte page walked to when it still holds (see walkBase).
    */
   private walk(page: number): PtePtr {
     const m = this.m
     const env = m.env
-    const n = m.arch.geometry.PTRS_PER_PTE
-    const span = Math.floor(page / (n * 4096))
     if (
-      span === this.walkSpan &&
+      page >= this.walkLo &&
+      page < this.walkHi &&
       this.walkMm === this.mm &&
       this.walkFreed === env.tables.freed &&
       m.smp === null
     ) {
-      return this.walkPtePfn * n + env.arch.fast.pteIndex(page)
+      return this.walkBase + env.arch.fast.pteIndex(page)
     }
     const ptr = lookupPte(env, this.mm.id, page)
     if (ptr === NO_PTE || m.smp !== null) {
-      this.walkSpan = -1
+      this.walkHi = -1
     } else {
+      const n = m.arch.geometry.PTRS_PER_PTE
+      const bytes = n * 4096
       this.walkMm = this.mm
-      this.walkSpan = span
-      this.walkPtePfn = Math.floor(ptr / n)
+      this.walkLo = page - (page % bytes)
+      this.walkHi = this.walkLo + bytes
+      this.walkBase = env.tables.ptePfn(ptr) * n
       this.walkFreed = env.tables.freed
     }
     return ptr

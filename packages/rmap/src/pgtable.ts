@@ -109,14 +109,12 @@ function ptePtr(env: PgtableEnv, ptePfn: number, pteI: number): PtePtr {
 
 /** The pte page and the index of a pte location. */
 export function ptePage(env: PgtableEnv, ptr: PtePtr): number {
-  return Math.floor(ptr / env.arch.geometry.PTRS_PER_PTE)
+  return env.tables.ptePfn(ptr)
 }
 
 /** Word offset of the pte at `ptr`. */
 export function pteWordOffset(env: PgtableEnv, ptr: PtePtr): number {
-  const n = env.arch.geometry.PTRS_PER_PTE
-  const pfn = Math.floor(ptr / n)
-  return env.tables.base(pfn) + (ptr - pfn * n) * env.arch.fast.words
+  return env.tables.pteWord(ptr)
 }
 
 /** Low word of the pte at `ptr`. */

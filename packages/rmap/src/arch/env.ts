@@ -176,6 +176,12 @@ export class PageTableStore {
   private nextSlot = 0
   /** Page-table pages to make room for at the first growth. */
   private readonly reserve: number
+  /** log2(PTRS_PER_PTE): a pte location (pfn * PTRS_PER_PTE + index) shifted right by it is its pte page. */
+  private ptrShift: number
+  /** PTRS_PER_PTE - 1: the index part of a pte location. */
+  private ptrMask: number
+  /** log2(32-bit words per pte). */
+  private pteWordShift = 0
 
   /**
    * A store over `frames` (or over a fresh set of `frames` frames), with room
@@ -186,6 +192,57 @@ export class PageTableStore {
     this.frames = typeof frames === 'number' ? new PageFrames(frames) : frames
     this.reserve = Math.max(16, Math.min(this.frames.n, reserve))
     this.words = new Uint32Array(this.wordsPerPage * Math.min(this.reserve, FIRST_PAGES))
+    this.ptrShift = 31 - Math.clz32(this.wordsPerPage)
+    this.ptrMask = this.wordsPerPage - 1
+  }
+
+  /**
+   * Set how pte locations map to words: `ptrsPerPte` ptes of `words` 32-bit
+   * words per pte page (PageTableEnv does this for its layout; the default
+   * is one-word ptes filling the page). Both are powers of two, and every pte
+   * location of the frames fits 32 bits, so the hot paths find a pte's page
+   * and word with a shift and a mask.
+   */
+  setPteGeometry(ptrsPerPte: number, words: 1 | 2): void {
+    if (!Number.isInteger(ptrsPerPte) || ptrsPerPte < 1 || (ptrsPerPte & (ptrsPerPte - 1)) !== 0) {
+      throw new RangeError(`PageTableStore: PTRS_PER_PTE must be a power of two, got ${ptrsPerPte}`)
+    }
+    if (ptrsPerPte * words > this.wordsPerPage) {
+      throw new RangeError(
+        `PageTableStore: ${ptrsPerPte} ptes of ${words} word(s) do not fit a page of ${this.wordsPerPage} words`,
+      )
+    }
+    if (this.frames.n * ptrsPerPte > 2 ** 32) {
+      throw new RangeError(
+        `PageTableStore: ${this.frames.n} frames of ${ptrsPerPte} ptes need pte locations past 2^32`,
+      )
+    }
+    this.ptrShift = 31 - Math.clz32(ptrsPerPte)
+    this.ptrMask = ptrsPerPte - 1
+    this.pteWordShift = words === 2 ? 1 : 0
+  }
+
+  /** The pte page of pte location `ptr` (`ptr / PTRS_PER_PTE`). */
+  ptePfn(ptr: number): number {
+    return ptr >>> this.ptrShift
+  }
+
+  /**
+   * Word offset of the pte at location `ptr`: its page's first word plus the
+   * index's words. A location whose page is not a page table is a kernel BUG,
+   * as in {@link base}.
+   */
+  pteWord(ptr: number): number {
+    const pfn = ptr >>> this.ptrShift
+    const f = this.frames
+    if (!(pfn < f.n && (f.flags[pfn]! & (1 << PG_PAGETABLE)) !== 0)) {
+      throw new KernelBugError(
+        'access to a page that is not a page table',
+        'pgtable store',
+        `pfn ${ptr < 0 ? Math.floor(ptr / (this.ptrMask + 1)) : pfn}`,
+      )
+    }
+    return f.content[pfn]! * this.wordsPerPage + ((ptr & this.ptrMask) << this.pteWordShift)
   }
 
   /** Make `pfn` a page-table page, zero-filled (`clear_page`). */
@@ -433,6 +490,7 @@ export class PageTableEnv implements PgtableEnv {
     this.kmap = new KmapAtomic(this.cpus, { strict: opts.strictKmap ?? true, ptechains: this.rules.kmPte2 })
     this.frames = new PageFrames(this.totalPages)
     this.tables = new PageTableStore(this.frames, Number(arch.geometry.PAGE_SIZE))
+    this.tables.setPteGeometry(arch.geometry.PTRS_PER_PTE, arch.fast.words)
     const zones: Zone[] = []
     if (dma > 0) zones.push({ name: 'DMA', start: 0, end: dma })
     zones.push({ name: 'Normal', start: dma, end: low })

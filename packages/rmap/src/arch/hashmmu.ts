@@ -189,7 +189,7 @@ const PAGE_BYTES: readonly number[] = Array.from({ length: 53 }, (_, s) => 2 ** 
 export function ptepToAddressNumber(env: PgtableEnv, ptr: PtePtr): number {
   const g = env.arch.geometry
   const n = g.PTRS_PER_PTE
-  const pfn = Math.floor(ptr / n)
+  const pfn = env.tables.ptePfn(ptr)
   return env.pageIndexNumber(pfn) + (ptr - pfn * n) * PAGE_BYTES[g.PAGE_SHIFT]!
 }
 

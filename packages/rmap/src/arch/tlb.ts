@@ -43,8 +43,12 @@ export class PerCpuTlb implements MmuCache {
   /** Per cpu and set: the next way to replace. */
   private readonly victim: Uint8Array
   private readonly sets: number
+  /** sets - 1 when sets is a power of two (the set of a vpn is then a mask), else -1. */
+  private readonly setMask: number
   private readonly perCpu: number
   private readonly pageSize: number
+  /** 1 / pageSize: a power of two, so vpn = floor(address × this) is exact. */
+  private readonly perPage: number
 
   constructor(
     private readonly env: PgtableEnv,
@@ -59,16 +63,23 @@ export class PerCpuTlb implements MmuCache {
     this.keys = new Float64Array(env.cpus * entries).fill(-1)
     this.vals = new Float64Array(env.cpus * entries)
     this.victim = new Uint8Array(env.cpus * this.sets)
+    this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1
     this.pageSize = 2 ** env.arch.geometry.PAGE_SHIFT
+    this.perPage = 2 ** -env.arch.geometry.PAGE_SHIFT
   }
 
   private vpn(address: number): number {
-    return Math.floor(address / this.pageSize)
+    return Math.floor(address * this.perPage)
+  }
+
+  /** The set `vpn` falls in. */
+  private set(vpn: number): number {
+    return this.setMask >= 0 ? vpn & this.setMask : vpn % this.sets
   }
 
   /** First slot of the set `vpn` falls in, on `cpu`. */
   private setBase(cpu: number, vpn: number): number {
-    return cpu * this.perCpu + (vpn % this.sets) * WAYS
+    return cpu * this.perCpu + this.set(vpn) * WAYS
   }
 
   access(mm: number, address: number, ptr: PtePtr, write: boolean, cpu: number = this.env.cpu): boolean {
@@ -100,9 +111,9 @@ export class PerCpuTlb implements MmuCache {
       if (slot < 0 && k[base + i] === -1) slot = base + i
     }
     if (slot < 0) {
-      const s = cpu * this.sets + (vpn % this.sets)
+      const s = cpu * this.sets + this.set(vpn)
       slot = base + this.victim[s]!
-      this.victim[s] = (this.victim[s]! + 1) % WAYS
+      this.victim[s] = (this.victim[s]! + 1) & (WAYS - 1)
     }
     k[slot] = key
     this.vals[slot] = value

@@ -134,6 +134,8 @@ export class Mm {
   cpu: number
   /** `mm->anonmm` (Hugh's anonmm design, rmap 10): this mm's anonmm; null under other designs and once exited. */
   anonmm: Anonmm | null = null
+  /** The index {@link findIndex} answered last (the model's mmap_cache; checked before use). */
+  private lastIndex = 0
 
   constructor(id: number, cpu: number) {
     this.id = id
@@ -147,6 +149,12 @@ export class Mm {
 
   /** Index of the first vma with end > addr (the `find_vma` answer), or vmas.length. */
   findIndex(addr: number): number {
+    // mmap_cache: the vma of the last lookup, when it is still at that index
+    // of the list and still contains addr, is the answer (the vmas are
+    // sorted and never overlap). Nothing has to invalidate it.
+    const last = this.lastIndex
+    const v = last < this.vmas.length ? this.vmas[last]! : null
+    if (v !== null && v.start <= addr && addr < v.end) return last
     let lo = 0
     let hi = this.vmas.length
     while (lo < hi) {
@@ -154,6 +162,7 @@ export class Mm {
       if (this.vmas[mid]!.end > addr) hi = mid
       else lo = mid + 1
     }
+    this.lastIndex = lo
     return lo
   }
 
