@@ -1,5 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { KernelBugError, PageTableStore } from '../src/index.js'
+import { Mm, Vma } from '../src/mm/vma.js'
 
 describe('page-table page store', () => {
   it('zero-fills attached pages, grows, and reuses detached slots', () => {
@@ -48,5 +50,90 @@ describe('page-table page store', () => {
     expect(() => s.attach(1)).toThrow(KernelBugError)
     expect(() => s.base(2)).toThrow(KernelBugError)
     expect(() => s.detach(2)).toThrow(KernelBugError)
+  })
+})
+
+describe('pte locations by shift and mask', () => {
+  it('finds the same page and word as the division, for one- and two-word ptes', () => {
+    for (const [ptrs, words] of [
+      [1024, 1],
+      [512, 2],
+    ] as const) {
+      const s = new PageTableStore(64)
+      s.setPteGeometry(ptrs, words)
+      for (const pfn of [0, 5, 63]) s.attach(pfn)
+      for (const pfn of [0, 5, 63]) {
+        for (const i of [0, 1, ptrs - 1]) {
+          const ptr = pfn * ptrs + i
+          expect(s.ptePfn(ptr)).toBe(Math.floor(ptr / ptrs))
+          expect(s.pteWord(ptr)).toBe(s.base(pfn) + i * words)
+        }
+      }
+      // A location in a page that is not a page table is the store's kernel BUG, as base() is.
+      expect(() => s.pteWord(6 * ptrs)).toThrow(KernelBugError)
+      expect(() => s.pteWord(-1)).toThrow(KernelBugError)
+    }
+  })
+
+  it('refuses a geometry the shift cannot serve', () => {
+    const s = new PageTableStore(64)
+    expect(() => s.setPteGeometry(1000, 1)).toThrow(/power of two/)
+    expect(() => s.setPteGeometry(1024, 2)).toThrow(/do not fit/)
+    expect(() => new PageTableStore(2 ** 23).setPteGeometry(1024, 1)).toThrow(/past 2\^32/)
+  })
+})
+
+describe("find_vma's mmap_cache", () => {
+  it('answers as the binary search does while vmas come, go, grow and shrink (fast-check)', () => {
+    const ops = fc.array(
+      fc.oneof(
+        fc.record({
+          kind: fc.constant('insert' as const),
+          at: fc.nat(63),
+          len: fc.integer({ min: 1, max: 8 }),
+        }),
+        fc.record({ kind: fc.constant('remove' as const), i: fc.nat(20) }),
+        fc.record({
+          kind: fc.constant('resize' as const),
+          i: fc.nat(20),
+          by: fc.integer({ min: -2, max: 2 }),
+        }),
+        fc.record({ kind: fc.constant('find' as const), page: fc.nat(80) }),
+      ),
+      { maxLength: 120 },
+    )
+    fc.assert(
+      fc.property(ops, (list) => {
+        const mm = new Mm(1, 0)
+        const P = 4096
+        const reference = (addr: number) => mm.vmas.findIndex((v) => v.end > addr)
+        for (const op of list) {
+          if (op.kind === 'insert') {
+            const start = op.at * P
+            const end = start + op.len * P
+            if (mm.vmas.some((v) => v.start < end && start < v.end)) continue
+            const at = mm.vmas.filter((v) => v.start < start).length
+            mm.vmas.splice(at, 0, new Vma(mm, start, end, 0, 0, op.at, null, null))
+          } else if (op.kind === 'remove') {
+            if (op.i < mm.vmas.length) mm.vmas.splice(op.i, 1)
+          } else if (op.kind === 'resize') {
+            const v = mm.vmas[op.i]
+            if (!v) continue
+            const end = v.end + op.by * P
+            const next = mm.vmas[op.i + 1]
+            if (end > v.start && (!next || end <= next.start)) v.end = end
+          } else {
+            const addr = op.page * P + 17
+            const want = reference(addr)
+            const got = mm.findIndex(addr)
+            if ((want < 0 ? mm.vmas.length : want) !== got) return false
+            const v = mm.vmaAt(addr)
+            if (v !== (mm.vmas.find((x) => x.start <= addr && addr < x.end) ?? null)) return false
+          }
+        }
+        return true
+      }),
+      { numRuns: 300 },
+    )
   })
 })
