@@ -29,6 +29,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '@rmaplab/rmap'
+import { v8Flags } from './native.js'
 
 const ALL: Arch[] = [i386, i386Pae, ppc, ppc64]
 const WALL_TARGET_S = 20
@@ -152,7 +153,7 @@ function main(): void {
   const rows: AndreaRow[] = []
   const failed: string[] = []
   console.log(
-    `Andrea's fork test: ${mb} MB private anonymous, written, ${levels} fork levels (${2 ** levels} processes), each reads every page; node ${process.version}, one process per layout`,
+    `Andrea's fork test: ${mb} MB private anonymous, written, ${levels} fork levels (${2 ** levels} processes), each reads every page; node ${process.version}${v8Flags()}, one process per layout`,
   )
   for (const arch of archs) {
     const r = spawnSync(process.execPath, [...process.execArgv, self], {

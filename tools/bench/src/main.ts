@@ -55,7 +55,7 @@ import {
 } from '@rmaplab/rmap'
 import { Bench } from 'tinybench'
 import { AA_STRUCT_PAGE, type FrameState, frameState } from './frames.js'
-import { type Native, runNative } from './native.js'
+import { type Native, runNative, v8Flags } from './native.js'
 import { FAULT_PAGES, FORK_PAGES, type NativeOp, skeletonOps, type VmResult, vmOps } from './vm.js'
 
 const ALL: Arch[] = [i386, i386Pae, ppc, ppc64]
@@ -133,7 +133,7 @@ if (!process.env['BENCH_CHILD']) {
     rows.push(...report.rows)
   }
   console.log(
-    `rmaplab bench: ${N} operations per sample, ${time} ms per task, node ${process.version}, one process per layout`,
+    `rmaplab bench: ${N} operations per sample, ${time} ms per task, node ${process.version}${v8Flags()}, one process per layout`,
   )
   console.table(rows)
   const vmRows = printVm(reports, native)

@@ -121,3 +121,12 @@ export function runNative(faultPages: number, forkPages: number, rounds: number)
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * The V8 flags this process runs with, for a report's header (the bench's
+ * scripts pass the rmaplab command's inlining budget: see packages/cli/src/main.ts).
+ */
+export function v8Flags(): string {
+  const flags = process.execArgv.filter((a) => a.startsWith('--max-inlined'))
+  return flags.length > 0 ? ` ${flags.join(' ')}` : ''
+}
