@@ -9,9 +9,8 @@
  * outside the timing), over rounds: a warm-up round, then rounds until the
  * time budget is spent; the median round is reported.
  *
- * Next to them, {@link skeletonOps}: a bare typed-array skeleton of the
- * anonymous write fault's bookkeeping, the ceiling this language puts on the
- * model's fault path.
+ * Next to them, the typed-array skeletons of the anonymous write fault
+ * (skeleton.ts): the ceiling this language puts on the model's fault path.
  */
 import {
   type Arch,
@@ -41,6 +40,7 @@ export type VmOp =
   | 'anonWalkFew'
   | 'anonWalkMany'
   | 'skeleton'
+  | 'fullSkeleton'
 
 /** One simulated VM operation on one layout. */
 export interface VmResult {
@@ -86,7 +86,7 @@ export function forkSize(arch: Arch): { pages: number; ram: string; note: string
  * until `budgetMs` of timed work (at most `max` rounds). `setup` and `teardown`
  * run outside the timing. Returns each timed round's nanoseconds.
  */
-function timeRounds<S>(
+export function timeRounds<S>(
   budgetMs: number,
   min: number,
   max: number,
@@ -390,116 +390,6 @@ function anonWalks(arch: Arch, rmap: RmapDesignName, budgetMs: number): VmResult
     for (const q of procs) q.exit()
   }
   return out
-}
-
-/**
- * The language's ceiling for the anonymous write fault: the same bookkeeping
- * as the model's do_anonymous_page and its munmap, on bare typed arrays and
- * nothing else — a two-level page table (a pgd of pte-page slots, pte pages of
- * 1024 words allocated on first use), a free-frame stack, the frame's flags,
- * count, mapcount, mapping, index and content words, the active LRU list
- * links, rss; then the write of the content word, as `p.write` does. No
- * validation, no locks, no counters, no layouts. Timed like the model's
- * anonymous write fault (per page, FAULT_PAGES pages, munmap outside).
- */
-export function skeletonOps(budgetMs: number): VmResult {
-  const frames = 196608 // 768M
-  const flags = new Uint32Array(frames)
-  const count = new Int32Array(frames)
-  const mapcount = new Int32Array(frames)
-  const mapping = new Int32Array(frames).fill(-1)
-  const index = new Uint32Array(frames)
-  const content = new Uint32Array(frames)
-  const lruPrev = new Int32Array(frames).fill(-1)
-  const lruNext = new Int32Array(frames).fill(-1)
-  const free = new Int32Array(frames)
-  let nfree = 0
-  for (let pfn = frames - 1; pfn >= 1; pfn--) free[nfree++] = pfn
-  const pgd = new Int32Array(1024).fill(-1)
-  let ptes = new Uint32Array(1024 * 64)
-  let slots = 0
-  let lruHead = -1
-  let rss = 0
-  const PRESENT = 1
-  const WRITE = 2
-  const ANON = 1 << 12
-  const fault = (addr: number, value: number): void => {
-    const vpn = addr >>> 12
-    let slot = pgd[vpn >>> 10]!
-    if (slot < 0) {
-      slot = slots++
-      if (slots * 1024 > ptes.length) {
-        const grown = new Uint32Array(ptes.length * 2)
-        grown.set(ptes)
-        ptes = grown
-      }
-      pgd[vpn >>> 10] = slot
-    }
-    const at = slot * 1024 + (vpn & 1023)
-    let pte = ptes[at]!
-    if ((pte & PRESENT) === 0) {
-      const pfn = free[--nfree]!
-      count[pfn] = 1
-      content[pfn] = 0
-      flags[pfn] = flags[pfn]! | ANON
-      mapcount[pfn] = 1
-      mapping[pfn] = 7
-      index[pfn] = vpn
-      lruNext[pfn] = lruHead
-      if (lruHead >= 0) lruPrev[lruHead] = pfn
-      lruHead = pfn
-      rss++
-      pte = ((pfn << 12) | PRESENT | WRITE) >>> 0
-      ptes[at] = pte
-    }
-    content[pte >>> 12] = value
-  }
-  const zap = (start: number, pages: number): void => {
-    for (let i = 0; i < pages; i++) {
-      const vpn = (start >>> 12) + i
-      const at = pgd[vpn >>> 10]! * 1024 + (vpn & 1023)
-      const pfn = ptes[at]! >>> 12
-      ptes[at] = 0
-      mapcount[pfn] = 0
-      mapping[pfn] = -1
-      flags[pfn] = flags[pfn]! & ~ANON
-      const prev = lruPrev[pfn]!
-      const next = lruNext[pfn]!
-      if (prev >= 0) lruNext[prev] = next
-      else lruHead = next
-      if (next >= 0) lruPrev[next] = prev
-      lruPrev[pfn] = -1
-      lruNext[pfn] = -1
-      count[pfn] = 0
-      free[nfree++] = pfn
-      rss--
-    }
-  }
-  const base = 0x10000000
-  const ns = timeRounds(
-    budgetMs,
-    3,
-    50,
-    () => base,
-    (a) => {
-      for (let i = 0; i < FAULT_PAGES; i++) fault(a + i * PAGE_SIZE, i)
-    },
-    (a) => zap(a, FAULT_PAGES),
-  )
-  if (rss !== 0) throw new Error('skeleton: rss did not come back to 0')
-  const medianNs = median(ns)
-  return {
-    arch: '-',
-    design: '-',
-    op: 'skeleton',
-    name: 'typed-array skeleton of the anonymous write fault (per page)',
-    opsPerRound: FAULT_PAGES,
-    pages: FAULT_PAGES,
-    medianNs,
-    nsPerOp: medianNs / FAULT_PAGES,
-    opsPerSec: (1e9 * FAULT_PAGES) / medianNs,
-    rounds: ns.length,
-  }
 }
 
 /** Pages of the region reclaim swaps out and reads back. */
