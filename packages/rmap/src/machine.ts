@@ -11,7 +11,7 @@
  * m.meminfo().PageTables; m.check()
  * ```
  */
-import { KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
+import { type Gfp, KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './arch/env.js'
 import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
@@ -456,6 +456,9 @@ function machineOptions(opts: MachineOptions): ValidOptions {
   }
   return { arch, rmapDesign, rmapOptions, profile, cpus, ram, swapBytes, seed, maxMapCount, nonlinearReclaim }
 }
+
+/** GFP_HIGHUSER: a user page may come from highmem (one object, not one per fault). */
+const GFP_HIGHUSER: Gfp = Object.freeze({ highmem: true })
 
 /** A process: a pid, an mm, and the syscalls of the kernel with their arguments. */
 export class Process {
@@ -1176,7 +1179,7 @@ export class Machine {
 
   /** @internal alloc_page(GFP_HIGHUSER) for user memory. */
   allocUserPage(): number {
-    return this.env.allocPage({ highmem: true })
+    return this.env.allocPage(GFP_HIGHUSER)
   }
 
   /** @internal get_page. Reserved pages are not reference-counted here (the kernel's count of them only drifts). */
