@@ -1,6 +1,7 @@
 /**
  * `exec`: a fresh image. The new mm gets a stack vma at the top of user space
- * (VM_GROWSDOWN, `vm_pgoff = vm_start >> PAGE_SHIFT`) holding the argument
+ * (VM_GROWSDOWN; vm_pgoff by the design's rule: `vm_start >> PAGE_SHIFT` under
+ * objrmap, 0 as 2.6.4's fs/exec.c setup_arg_pages gives it) holding the argument
  * pages, each installed by `put_dirty_page` as an anonymous page of the stack
  * vma: the -aa tree calls `page_add_rmap(page, vma, address, 1)` there, so the
  * stack vma's anon_vma must be prepared first (docs/designs.md#objrmap-and-anon_vma).
@@ -17,7 +18,7 @@ import { exitMmap } from './exit.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
 import { Mm, VM, Vma } from './mm/vma.js'
-import { vmaLink, vmPageProt } from './mmap.js'
+import { anonVmaPgoff, vmaLink, vmPageProt } from './mmap.js'
 import { pteAllocMap, pteUnmap } from './pgtable.js'
 import { numberArg, show } from './validate.js'
 
@@ -73,7 +74,16 @@ function setupArgPages(m: Machine, c: Cpu, mm: Mm, args: readonly number[]): voi
   const top = m.taskSize
   const pages = Math.max(1, args.length)
   const start = top - pages * 4096
-  const vma = new Vma(mm, start, top, VM_STACK_FLAGS, vmPageProt(m, VM_STACK_FLAGS), start / 4096, null, null)
+  const vma = new Vma(
+    mm,
+    start,
+    top,
+    VM_STACK_FLAGS,
+    vmPageProt(m, VM_STACK_FLAGS),
+    anonVmaPgoff(m, start, 0),
+    null,
+    null,
+  )
   vmaLink(m, c, vma)
   m.rmap.mmExec(m, c, mm)
   m.rmap.vmaPrepare(m, c, vma)

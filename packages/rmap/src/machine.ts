@@ -163,7 +163,11 @@ export interface MapsEntry {
   end: number
   /** `rwxp` / `rw-s` style. */
   perms: string
-  /** File offset in bytes: vm_pgoff << PAGE_SHIFT (for anonymous vmas, their linear origin). */
+  /**
+   * File offset in bytes: vm_pgoff << PAGE_SHIFT as an unsigned long (for
+   * anonymous vmas, what the design's rule gave: the linear origin under
+   * objrmap, the caller's offset or 0 under pte_chains and anonmm).
+   */
   pgoff: number
   /** The file's path, or `''` for anonymous memory. */
   file: string
@@ -802,11 +806,14 @@ export class Process {
 
   /** /proc/PID/maps. */
   maps(): MapsEntry[] {
+    // vm_pgoff << PAGE_SHIFT in an unsigned long: a pgoff a merge took below 0
+    // (2.6.4's anonymous rules) shows as the kernel prints it.
+    const wrap = 2 ** this.m.arch.geometry.BITS_PER_LONG
     return this.mm.vmas.map((v) => ({
       start: v.start,
       end: v.end,
       perms: `${v.flags & VM.READ ? 'r' : '-'}${v.flags & VM.WRITE ? 'w' : '-'}${v.flags & VM.EXEC ? 'x' : '-'}${v.flags & VM.MAYSHARE ? 's' : 'p'}`,
-      pgoff: v.pgoff * 4096,
+      pgoff: v.pgoff < 0 ? wrap + ((v.pgoff * 4096) % wrap) : v.pgoff * 4096,
       file: v.file?.path ?? '',
     }))
   }

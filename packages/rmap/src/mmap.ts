@@ -2,12 +2,17 @@
  * mm/mmap.c and mm/mprotect.c: creating, splitting, merging and removing vmas,
  * with the errno of every failure the kernel reports.
  *
- * Anonymous vmas get `vm_pgoff = addr >> PAGE_SHIFT` ([AA] mmap.c), so a page's
- * linear index is its original virtual page number; split pieces keep the
- * arithmetic by adding the offset to the upper piece's pgoff. Merging follows
- * 2.6.7 (the -aa tree had it disabled): two vmas merge only when their flags
- * and file agree, their pgoffs are contiguous and at most one of them has an
- * anon_vma, or both the same one.
+ * An anonymous vma's vm_pgoff is the design's rule (`anonPgoffFromAddress`,
+ * see {@link anonVmaPgoff}): objrmap's -aa tree numbers it `addr >>
+ * PAGE_SHIFT`, so a page's linear index is its original virtual page number;
+ * mainline 2.6.4 (pte_chains) and 2.6.6 (anonmm) keep what the vma is created
+ * with (do_mmap_pgoff: the caller's offset; do_brk, setup_arg_pages: 0).
+ * Split pieces keep the arithmetic by adding the offset to the upper piece's
+ * pgoff. Merging follows 2.6.7 (the -aa tree had it disabled): two vmas merge
+ * only when their flags and file agree, their pgoffs are contiguous (for
+ * anonymous vmas only where the design's can_vma_merge_* compare them:
+ * `anonMergeContiguous`) and at most one of them has an anon_vma, or both the
+ * same one.
  */
 import type { Cpu } from './cpu.js'
 import { KernelBugError, SyscallError } from './errors.js'
@@ -106,13 +111,28 @@ export function vmaUnlink(m: Machine, c: Cpu, vma: Vma): void {
   m.counters.objects.vmas--
 }
 
-/** Can `a` (below) and `b` (above, adjacent) become one vma? The rmap design has the last word. */
+/**
+ * The vm_pgoff of a new anonymous vma at `start` that its caller creates with
+ * `pgoff` (do_mmap_pgoff: offset >> PAGE_SHIFT; do_brk and setup_arg_pages:
+ * 0): `start >> PAGE_SHIFT` where the design numbers anonymous vmas by
+ * address (-aa, 2.6.7), `pgoff` where it keeps it (2.6.4, 2.6.6).
+ */
+export function anonVmaPgoff(m: Machine, start: number, pgoff: number): number {
+  return m.rmap.anonPgoffFromAddress ? start / PAGE : pgoff
+}
+
+/**
+ * Can `a` (below) and `b` (above, adjacent) become one vma? can_vma_merge_*
+ * compare the pgoffs of file vmas always, of anonymous ones where the design
+ * says so (2.6.7; 2.6.4 returned at once for a vma without a file); the rmap
+ * design has the last word.
+ */
 function canMerge(m: Machine, a: Vma, b: Vma): boolean {
   return (
     a.end === b.start &&
     a.flags === b.flags &&
     a.file === b.file &&
-    a.pgoff + a.pages === b.pgoff &&
+    ((!a.file && !m.rmap.anonMergeContiguous) || a.pgoff + a.pages === b.pgoff) &&
     m.rmap.vmaCanMerge(a, b)
   )
 }
@@ -121,8 +141,16 @@ function canMerge(m: Machine, a: Vma, b: Vma): boolean {
  * Merge `vma` with its neighbours where `canMerge` allows (vma_merge, 2.6.7
  * rules). The survivor inherits an anon_vma from the one that dies
  * (anon_vma_merge). Returns the surviving vma.
+ *
+ * `request`: `vma` is a new mapping that vma_merge places (do_mmap_pgoff,
+ * do_brk, copy_vma). If it joins only its successor, the successor grows
+ * down over it and keeps the arithmetic: vm_pgoff = the successor's - the
+ * pages gained. Where pgoffs must be contiguous that is `vma`'s own; for
+ * anonymous vmas under 2.6.4's rules it need not be, and may go below 0 (an
+ * unsigned long wraps it: maps() shows it so). mprotect's merge (2.6.4
+ * sys_mprotect) lets the changed vma absorb its successor and keep its pgoff.
  */
-export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma): Vma {
+export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma, request = false): Vma {
   const mm = vma.mm
   let cur = vma
   const i = mm.vmas.indexOf(cur)
@@ -133,7 +161,11 @@ export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma): Vma {
   }
   const j = mm.vmas.indexOf(cur)
   const next = mm.vmas[j + 1]
-  if (next && canMerge(m, cur, next)) absorb(m, c, cur, next)
+  if (next && canMerge(m, cur, next)) {
+    const pgoff = request && cur === vma ? next.pgoff - cur.pages : cur.pgoff
+    absorb(m, c, cur, next)
+    cur.pgoff = pgoff
+  }
   return cur
 }
 
@@ -271,8 +303,10 @@ export function doMmap(
   const len = pageAlign(length)
   if (len > m.taskSize) throw new SyscallError(S, 'EINVAL', `length 0x${len.toString(16)} exceeds TASK_SIZE`)
   const pgoff = offset / PAGE
-  // Offset overflow: pgoff + pages wraps an unsigned long (reachable on 32-bit layouts only).
-  if (file && pgoff + len / PAGE >= 2 ** m.arch.geometry.BITS_PER_LONG) {
+  // Offset overflow: pgoff + pages wraps an unsigned long (reachable on 32-bit
+  // layouts only). 2.6.4 tests it for every mapping; the model skips it for an
+  // anonymous one where the design numbers the vma by its address instead.
+  if ((file || !m.rmap.anonPgoffFromAddress) && pgoff + len / PAGE >= 2 ** m.arch.geometry.BITS_PER_LONG) {
     throw new SyscallError(S, 'EINVAL', `pgoff ${pgoff} + ${len / PAGE} pages overflows an unsigned long`)
   }
   if (mm.mapCount > m.maxMapCount)
@@ -316,12 +350,12 @@ export function doMmap(
     start + len,
     vmFlags,
     vmPageProt(m, vmFlags),
-    as ? pgoff : start / PAGE,
+    as ? pgoff : anonVmaPgoff(m, start, pgoff),
     as,
     null,
   )
   vmaLink(m, c, vma)
-  vmaMergeAround(m, c, vma)
+  vmaMergeAround(m, c, vma, true)
   return start
 }
 

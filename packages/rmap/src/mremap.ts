@@ -40,12 +40,15 @@
  *   (the new vma plus a split of the old one into three). That check is later
  *   mainline's; the -aa tree ignored a failing do_munmap of the old range and
  *   left it mapped with its ptes gone. Up front, a refused move changes nothing.
- * - The new vma follows 2.6.7's `copy_vma`: an anonymous vma that never had an
- *   anon_vma (no page ever faulted) is re-based to the new address, and the
- *   new vma merges with its neighbours where `canMerge` allows — flags, file
- *   and anon_vma compatible and pgoffs contiguous — which a moved anonymous vma
- *   with pages can only do with a neighbour that carries the same linear
- *   origin. The -aa tree had that merging disabled (VMA_MERGING_FIXUP off).
+ * - The new vma follows 2.6.7's `copy_vma`: its anonymous vm_pgoff is the
+ *   design's (`anonMovePgoff`: objrmap re-bases an anonymous vma that never
+ *   had an anon_vma to the new address; 2.6.4's move_vma and rmap 11 keep the
+ *   origin), and the new vma merges with its neighbours where `canMerge`
+ *   allows — flags, file and anon_vma compatible and pgoffs contiguous (for
+ *   anonymous vmas only under objrmap: 2.6.4 did not compare them) — which
+ *   under objrmap a moved anonymous vma with pages can only do with a
+ *   neighbour that carries the same linear origin. The -aa tree had that
+ *   merging disabled (VMA_MERGING_FIXUP off).
  * - RLIMIT_MEMLOCK (EAGAIN for a locked vma) and RLIMIT_AS (ENOMEM) are not
  *   modelled (both RLIM_INFINITY by default in 2.6.5), nor VM_ACCOUNT.
  * - No hugetlb vmas exist in the model (EINVAL in the kernel).
@@ -227,15 +230,16 @@ export function moveVma(
   }
   const locked = (vma.flags & VM.LOCKED) !== 0
   let pgoff = vma.pgoff + (addr - vma.start) / PAGE
-  // 2.6.7 copy_vma: an anonymous vma that never faulted has no page to find, so
-  // it may take the new address as its origin, and so merge more often (the
-  // design decides: anon_vma's rule; anonmm's copy_vma always kept the origin).
-  if (!vma.file && m.rmap.vmaMoveRebase(vma)) pgoff = newAddr / PAGE
+  // The design's rule for an anonymous vma: 2.6.4's move_vma and rmap 11's
+  // copy_vma keep the linear origin; 2.6.7's copy_vma (objrmap) re-bases a vma
+  // that never faulted (no page to find through its pgoff) to the new address,
+  // so that it merges more often.
+  if (!vma.file) pgoff = m.rmap.anonMovePgoff(vma, pgoff, newAddr)
   movePageTables(m, c, mm, newAddr, addr, oldLen)
   const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
   // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
   vmaLink(m, c, moved)
-  vmaMergeAround(m, c, moved)
+  vmaMergeAround(m, c, moved, true)
   // The old vma object may have merged away: everything from here goes by address.
   if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
   if (locked && newLen > oldLen) makePagesPresent(m, c, mm, pid, newAddr + oldLen, newAddr + newLen)

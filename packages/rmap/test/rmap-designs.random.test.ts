@@ -1,11 +1,12 @@
 // Random operations run on three machines that differ only in their rmap design:
 // every value read, every errno and signal must be the same, and m.check()
 // (each design's own invariants included) must pass after every step. The vma
-// layout may differ by construction: a faulted anonymous vma moved by mremap
-// keeps its vm_pgoff under objrmap (its pages' anon_vma index needs it) and so
-// merges less; pte_chains has no anon_vma, and the moved vma takes its new
-// address as origin (2.6.7 copy_vma's rule for a vma without anon_vma); anonmm
-// copies a shared page mremap moves (rmap 11), which no process can see.
+// layout may differ by construction: under objrmap an anonymous vma's
+// vm_pgoff is its address (-aa), a faulted vma moved by mremap keeps it (its
+// pages' anon_vma index needs it), and vmas merge only with contiguous pgoffs;
+// under pte_chains and anonmm vm_pgoff is what mmap was given (2.6.4 and 2.6.6
+// mm/mmap.c) and anonymous vmas merge whatever their pgoffs; anonmm copies a
+// shared page mremap moves (rmap 11), which no process can see.
 // fast-check generates and shrinks the operation lists; the seed is fixed, so
 // a run is reproducible.
 import fc from 'fast-check'

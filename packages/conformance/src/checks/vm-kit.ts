@@ -62,10 +62,15 @@ export function vmMachine(
  *   under objrmap; the virtual page under anonmm (the same number until
  *   mremap moves it: rmap 11 then notes the new address); unused (0) under
  *   pte_chains;
- * - **the moved vma's vm_pgoff** after an anonymous mremap: objrmap and anonmm
- *   keep the linear origin; pte_chains gives it the new address (no page is
- *   found through a vma's pgoff there, as 2.6.7 did for a vma without
- *   anon_vma);
+ * - **an anonymous vma's vm_pgoff** (maps()): objrmap numbers it by its
+ *   address (`vm_start >> PAGE_SHIFT`, -aa's do_mmap_pgoff), pte_chains and
+ *   anonmm keep what it was created with (mainline 2.6.4 and 2.6.6
+ *   mm/mmap.c do_mmap_pgoff: the caller's offset, 0 for mmap(..., 0); fs/exec.c
+ *   setup_arg_pages: 0), and their merges do not compare it;
+ * - **the moved vma's vm_pgoff** after an anonymous mremap of faulted pages:
+ *   every design keeps the linear origin, old vm_pgoff + the offset (2.6.4
+ *   mm/mremap.c move_vma, rmap 11 and 2.6.7 copy_vma; objrmap re-bases only a
+ *   vma without anon_vma, as 2.6.7 did);
  * - **a page shared with another mm that mremap moves**: anonmm copies it
  *   first (rmap 11's make_page_exclusive, "mremap moved N cows"); the others
  *   move the pte and keep one frame;
@@ -83,7 +88,9 @@ export interface DesignExpectations {
   anonVmas(n: number): number
   /** page->index of an anonymous page at linear page `linear` (vm_pgoff based) and virtual page `virt`. */
   anonIndex(linear: number, virt?: number): number
-  /** vm_pgoff in bytes (as maps() shows it) of a moved anonymous vma: its linear origin, or its new address. */
+  /** vm_pgoff in bytes (as maps() shows it) of a new anonymous vma at `start` mapped with offset 0 (also exec's stack). */
+  anonPgoff(start: number): number
+  /** vm_pgoff of a moved anonymous vma with pages (any unit): its linear origin `origin` (the old vma's pgoff + offset), or its new address. */
   movedPgoff(origin: number, newStart: number): number
   /** mremap moving a page another mm maps copies it (anonmm). */
   readonly mremapCopiesShared: boolean
@@ -102,6 +109,7 @@ const DESIGN_EXPECTATIONS: Readonly<Record<Ctx['rmap'], DesignExpectations>> = {
     anonKind: 'anon_vma',
     anonVmas: (n) => n,
     anonIndex: (linear) => linear,
+    anonPgoff: (start) => start,
     movedPgoff: (origin) => origin,
     mremapCopiesShared: false,
     vmasVisited: (vmas) => vmas,
@@ -113,7 +121,8 @@ const DESIGN_EXPECTATIONS: Readonly<Record<Ctx['rmap'], DesignExpectations>> = {
     anonKind: 'none',
     anonVmas: () => 0,
     anonIndex: () => 0,
-    movedPgoff: (_origin, newStart) => newStart,
+    anonPgoff: () => 0,
+    movedPgoff: (origin) => origin,
     mremapCopiesShared: false,
     vmasVisited: () => 0,
     slabFrames: 1,
@@ -124,6 +133,7 @@ const DESIGN_EXPECTATIONS: Readonly<Record<Ctx['rmap'], DesignExpectations>> = {
     anonKind: 'anonmm',
     anonVmas: () => 0,
     anonIndex: (linear, virt) => virt ?? linear,
+    anonPgoff: () => 0,
     movedPgoff: (origin) => origin,
     mremapCopiesShared: true,
     vmasVisited: (vmas, anon) => (anon ? 0 : vmas),

@@ -291,7 +291,13 @@ export const vmScenarioChecks: CheckDef[] = [
       expect(step('mremap(MAYMOVE|FIXED)', () => p.mremap(a, 2 * PAGE_SIZE, 2 * PAGE_SIZE, MOVE, d))).toBe(d)
       const de = design(ctx)
       expect(p.maps(), 'the new vma keeps the original vm_pgoff (bytes: the old address)').toEqual([
-        { start: d, end: d + 2 * PAGE_SIZE, perms: 'rw-p', pgoff: de.movedPgoff(a, d), file: '' },
+        {
+          start: d,
+          end: d + 2 * PAGE_SIZE,
+          perms: 'rw-p',
+          pgoff: de.movedPgoff(de.anonPgoff(a), d),
+          file: '',
+        },
       ])
       expect([pfnOf(p, d), pfnOf(p, d + PAGE_SIZE)], 'the same frames, moved').toEqual(pfns)
       expect([p.pagemap(a), p.pagemap(a + PAGE_SIZE)], 'the old range is unmapped').toEqual([
@@ -366,8 +372,16 @@ export const vmScenarioChecks: CheckDef[] = [
         step('C mremap(MAYMOVE|FIXED) X → Y', () => c.mremap(x, N * PAGE_SIZE, N * PAGE_SIZE, MOVE, y)),
       ).toBe(y)
       expect({ p: p.maps(), c: c.maps() }, "C's moved vma keeps vm_pgoff = X").toEqual({
-        p: [{ start: x, end: x + N * PAGE_SIZE, perms: 'rw-p', pgoff: x, file: '' }],
-        c: [{ start: y, end: y + N * PAGE_SIZE, perms: 'rw-p', pgoff: d.movedPgoff(x, y), file: '' }],
+        p: [{ start: x, end: x + N * PAGE_SIZE, perms: 'rw-p', pgoff: d.anonPgoff(x), file: '' }],
+        c: [
+          {
+            start: y,
+            end: y + N * PAGE_SIZE,
+            perms: 'rw-p',
+            pgoff: d.movedPgoff(d.anonPgoff(x), y),
+            file: '',
+          },
+        ],
       })
       if (d.mremapCopiesShared) {
         // anonmm (rmap 11): page->index is one virtual address, so a page
@@ -468,7 +482,9 @@ export const vmScenarioChecks: CheckDef[] = [
       const pfns = Array.from({ length: 8 }, (_, k) => pfnOf(p, at(k)))
       const info0 = m.meminfo()
       expect(step('mremap shrink to 3 pages', () => p.mremap(a, 8 * PAGE_SIZE, 3 * PAGE_SIZE, 0))).toBe(a)
-      expect(p.maps()).toEqual([{ start: a, end: a + 3 * PAGE_SIZE, perms: 'rw-p', pgoff: a, file: '' }])
+      expect(p.maps()).toEqual([
+        { start: a, end: a + 3 * PAGE_SIZE, perms: 'rw-p', pgoff: design(ctx).anonPgoff(a), file: '' },
+      ])
       for (let k = 3; k < 8; k++) {
         expect(p.pagemap(at(k)), `page ${k}: pte_none`).toEqual(PTE_NONE)
         const pg = m.page(pfns[k]!)
@@ -598,14 +614,14 @@ export const vmScenarioChecks: CheckDef[] = [
       expect(p.mm.mapCount, 'split in two, the middle gone').toBe(MAX - 1)
       expect(
         p.maps().filter((v) => v.start >= vmaAt(5) && v.end <= vmaAt(6)),
-        'the two halves, pgoffs following their addresses',
+        'the two halves, the upper pgoff moved by its offset',
       ).toEqual([
-        { start: vmaAt(5), end: mid, perms: '---p', pgoff: vmaAt(5), file: '' },
+        { start: vmaAt(5), end: mid, perms: '---p', pgoff: design(ctx).anonPgoff(vmaAt(5)), file: '' },
         {
           start: mid + PAGE_SIZE,
           end: vmaAt(5) + 3 * PAGE_SIZE,
           perms: '---p',
-          pgoff: mid + PAGE_SIZE,
+          pgoff: design(ctx).anonPgoff(vmaAt(5)) + (mid + PAGE_SIZE - vmaAt(5)),
           file: '',
         },
       ])

@@ -93,7 +93,7 @@ export const vmSwapChecks: CheckDef[] = [
       expect([p.read(y), p.read(y + P)], 'the destination holds the pattern').toEqual([0xa1, 0xa2])
       m.check()
       expect(p.mm.vmaAt(y)?.pgoff, 'the moved vma keeps the original vm_pgoff').toBe(
-        design(ctx).movedPgoff(x / P, y / P),
+        design(ctx).movedPgoff(design(ctx).anonPgoff(x) / P, y / P),
       )
       const r = [swapOut(m, step, p, y, 'page 0'), swapOut(m, step, p, y + P, 'page 1')]
       expect(
@@ -143,7 +143,7 @@ export const vmSwapChecks: CheckDef[] = [
       const y = step('C moves all 4 pages to Y', () => c.mremap(x, 4 * P, 4 * P, MOVE, x + 64 * P))
       const d = design(ctx)
       expect(c.mm.vmaAt(y)?.pgoff, "C's moved vma keeps vm_pgoff = X >> PAGE_SHIFT").toBe(
-        d.movedPgoff(x / P, y / P),
+        d.movedPgoff(d.anonPgoff(x) / P, y / P),
       )
       if (d.mremapCopiesShared) {
         // anonmm: the move copied every shared page first ("mremap moved 4

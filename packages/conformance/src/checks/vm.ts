@@ -120,7 +120,7 @@ export const vmChecks: CheckDef[] = [
         mapping: old.mapping,
         index: d.anonIndex(a / PAGE_SIZE),
       })
-      const vma = { start: a, end: a + PAGE_SIZE, perms: 'rw-p', pgoff: a, file: '' }
+      const vma = { start: a, end: a + PAGE_SIZE, perms: 'rw-p', pgoff: d.anonPgoff(a), file: '' }
       expect({ p: p.maps(), c: c.maps() }).toEqual({ p: [vma], c: [vma] })
       expect(m.stats().objects.anonVmas, 'one anon_vma for both vmas').toBe(d.anonVmas(1))
       expect(
@@ -298,13 +298,14 @@ export const vmChecks: CheckDef[] = [
       expect(p.mm.mapCount).toBe(1)
       const info0 = m.meminfo()
       step('munmap the middle page', () => p.munmap(a + PAGE_SIZE, PAGE_SIZE))
+      const p0 = design(ctx).anonPgoff(a)
       expect(p.maps(), 'left keeps pgoff p, right has p + 2 (bytes = pgoff * 4096)').toEqual([
-        { start: a, end: a + PAGE_SIZE, perms: 'rw-p', pgoff: a, file: '' },
+        { start: a, end: a + PAGE_SIZE, perms: 'rw-p', pgoff: p0, file: '' },
         {
           start: a + 2 * PAGE_SIZE,
           end: a + 3 * PAGE_SIZE,
           perms: 'rw-p',
-          pgoff: a + 2 * PAGE_SIZE,
+          pgoff: p0 + 2 * PAGE_SIZE,
           file: '',
         },
       ])
@@ -356,7 +357,8 @@ export const vmChecks: CheckDef[] = [
       const p = m.spawn()
       const r = step('map 2 pages PROT_READ', () => p.mmap(0, 2 * PAGE_SIZE, PROT_READ, PRIVATE))
       const r1 = r + PAGE_SIZE
-      const one = (perms: string) => [{ start: r, end: r + 2 * PAGE_SIZE, perms, pgoff: r, file: '' }]
+      const p0 = design(ctx).anonPgoff(r)
+      const one = (perms: string) => [{ start: r, end: r + 2 * PAGE_SIZE, perms, pgoff: p0, file: '' }]
       expect(p.maps()).toEqual(one('r--p'))
       const c1 = step('fork', () => p.fork())
       step('child writes the PROT_READ page', () => expectSegv(c1, r, true, 'write to PROT_READ'))
@@ -372,8 +374,8 @@ export const vmChecks: CheckDef[] = [
       const pfns = [pfnOf(p, r), pfnOf(p, r1)]
       step('mprotect page 1 PROT_READ', () => p.mprotect(r1, PAGE_SIZE, PROT_READ))
       expect(p.maps(), 'split: pgoff of the upper piece moves by one page').toEqual([
-        { start: r, end: r1, perms: 'rw-p', pgoff: r, file: '' },
-        { start: r1, end: r1 + PAGE_SIZE, perms: 'r--p', pgoff: r1, file: '' },
+        { start: r, end: r1, perms: 'rw-p', pgoff: p0, file: '' },
+        { start: r1, end: r1 + PAGE_SIZE, perms: 'r--p', pgoff: p0 + PAGE_SIZE, file: '' },
       ])
       const c2 = step('fork', () => p.fork())
       step('child writes page 0 (RW)', () => c2.write(r, 0x55))
@@ -577,7 +579,7 @@ export const vmChecks: CheckDef[] = [
       expect(
         maps.map(({ perms: _perms, ...v }) => v),
         'one stack vma at the top',
-      ).toEqual([{ start: stack, end: top, pgoff: stack, file: '' }])
+      ).toEqual([{ start: stack, end: top, pgoff: design(ctx).anonPgoff(stack), file: '' }])
       expect(maps[0]!.perms, 'read/write private (x as VM_DATA_DEFAULT_FLAGS)').toMatch(/^rw[x-]p$/)
       expect(
         args.map((_, i) => P.read(stack + i * PAGE_SIZE)),

@@ -66,7 +66,13 @@ export class Vma {
   flags: number
   /** vm_page_prot, the low word of the arch's protection value. */
   pageProt: number
-  /** vm_pgoff: file page offset, or for anonymous vmas the linear origin (start >> PAGE_SHIFT at creation). */
+  /**
+   * vm_pgoff: file page offset; for anonymous vmas what the design's rule gave
+   * (`RmapStrategy.anonPgoffFromAddress`): the linear origin, start >>
+   * PAGE_SHIFT at creation (objrmap), or the pgoff mmap was given (pte_chains,
+   * anonmm: 0 for mmap(..., 0), below 0 after a merge where the kernel's
+   * unsigned long wraps; maps() shows the wrapped value).
+   */
   pgoff: number
   /** vm_file's mapping, or null for anonymous memory. */
   file: AddressSpace | null

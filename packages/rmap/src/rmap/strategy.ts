@@ -195,12 +195,30 @@ export interface RmapStrategy {
    */
   canMoveOnePte(m: Machine, c: Cpu, pfn: number, mm: Mm, newAddr: number): boolean
   /**
-   * copy_vma's choice for anonymous vma `vma` that mremap moves: true to give
-   * the new vma its new address as vm_pgoff (2.6.7 with anon_vma: when the
-   * vma has no anon_vma, so no page is found through its pgoff), false to
-   * keep the linear origin (anonmm's copy_vma of rmap 11 always kept it).
+   * The vm_pgoff rule of the design's kernel for a new anonymous vma. True:
+   * vm_start >> PAGE_SHIFT, the page number it starts at (-aa's
+   * do_mmap_pgoff and do_brk, which anon_vma's address arithmetic needs;
+   * 2.6.7 sets it in insert_vm_struct too). False: the pgoff the vma is
+   * created with — do_mmap_pgoff keeps the caller's offset >> PAGE_SHIFT (0
+   * for the usual mmap(..., 0)), do_brk and exec's setup_arg_pages give 0
+   * (mainline 2.6.4, and 2.6.6's mm/mmap.c under rmap 10/11) — and so
+   * do_mmap_pgoff's offset-overflow check applies to an anonymous mapping too.
    */
-  vmaMoveRebase(vma: Vma): boolean
+  readonly anonPgoffFromAddress: boolean
+  /**
+   * The vm_pgoff of the new vma when mremap moves anonymous `vma` to
+   * `newStart`; `origin` is the moved range's linear origin, old vm_pgoff +
+   * (old address - vm_start) >> PAGE_SHIFT, which 2.6.4's move_vma and
+   * rmap 11's copy_vma always give. 2.6.7's copy_vma (objrmap) gives
+   * newStart >> PAGE_SHIFT instead when the vma has no anon_vma yet.
+   */
+  anonMovePgoff(vma: Vma, origin: number, newStart: number): number
+  /**
+   * can_vma_merge_before/after: do two anonymous vmas need contiguous
+   * vm_pgoffs to merge? True under 2.6.7's rules (objrmap); false in 2.6.4 and
+   * 2.6.6, whose checks return at once for a vma without a file.
+   */
+  readonly anonMergeContiguous: boolean
   /**
    * rmap 11's `mremap_moved_anon_rmap` after a swapped-in anonymous page
    * `pfn` was mapped at `address` (do_swap_page, swapoff's unuse_pte): true

@@ -17,11 +17,13 @@
  *   more COW each, `rmap.mremapCows`), and a swapped-out page whose swap pte
  *   mremap moved is copied when it comes back in at a clashing address
  *   (`rmap.swapInCows`); values read are the same, memory use is not;
- * - vmas merge where anon_vma's "at most one anon_vma" rule would keep them
- *   apart, and an mremap-moved anonymous vma keeps its linear origin even
- *   when it never faulted (rmap 11's copy_vma; 2.6.7 re-bases such a vma), so
- *   the vma layout (map_count, vm_pgoff, an mremap spanning two former vmas)
- *   can differ;
+ * - an anonymous vma's vm_pgoff follows 2.6.6's mm/mmap.c, which rmap 10/11
+ *   left alone: the pgoff mmap was given (0 for mmap(..., 0)), the linear
+ *   origin after an mremap move even when it never faulted (rmap 11's
+ *   copy_vma; 2.6.7 re-bases such a vma); and vmas merge whatever their
+ *   pgoffs, where anon_vma's "at most one anon_vma" rule and 2.6.7's
+ *   contiguous pgoffs would keep them apart, so the vma layout (map_count,
+ *   vm_pgoff, an mremap spanning two former vmas) can differ;
  * - a make_page_exclusive copy needs a free frame: at exhaustion mremap fails
  *   with ENOMEM where objrmap, which copies nothing, succeeds.
  */
@@ -54,7 +56,12 @@ export const anonmm: RmapStrategy = {
   mmExec: execRmap,
   mmExit: exitRmap,
   pteMoved: nothing,
-  vmaMoveRebase: () => false,
+  // rmap 10/11 left mm/mmap.c as 2.6.6 had it: an anonymous vma keeps the
+  // pgoff it is given (do_mmap_pgoff's, 0 from do_brk), copy_vma keeps the
+  // linear origin, and can_vma_merge_* ignore an anonymous vma's pgoff.
+  anonPgoffFromAddress: false,
+  anonMovePgoff: (_vma, origin) => origin,
+  anonMergeContiguous: false,
   check: checkAnonmm,
   accounting: anonmmAccounting,
   describe: describeAnonmm,

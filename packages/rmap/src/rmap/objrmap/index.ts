@@ -55,7 +55,11 @@ export const objrmap: RmapStrategy = {
   mmExit: nothing,
   pteMoved: nothing,
   canMoveOnePte: () => true,
-  vmaMoveRebase: (vma) => !vma.anonVma,
+  // -aa: vm_pgoff = vm_start >> PAGE_SHIFT; 2.6.7 copy_vma re-bases a moved
+  // vma that has no anon_vma yet; 2.6.7 can_vma_merge_* compare pgoffs.
+  anonPgoffFromAddress: true,
+  anonMovePgoff: (vma, origin, newStart) => (vma.anonVma ? origin : newStart / 4096),
+  anonMergeContiguous: true,
   swapInMustCopy: () => false,
   check: checkObjrmap,
   accounting: objrmapAccounting,

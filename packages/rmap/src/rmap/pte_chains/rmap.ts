@@ -528,10 +528,17 @@ export class PteChains implements RmapStrategy {
     return true
   }
 
-  /** No anon_vma needs the old origin: a moved vma takes its new address as vm_pgoff. */
-  vmaMoveRebase(): boolean {
-    return true
+  /**
+   * 2.6.4 mm/mmap.c: do_mmap_pgoff gives an anonymous vma the caller's pgoff,
+   * do_brk (and fs/exec.c setup_arg_pages) 0; nothing reads it.
+   */
+  readonly anonPgoffFromAddress = false
+  /** 2.6.4 mm/mremap.c move_vma: the new vma keeps the old linear origin. */
+  anonMovePgoff(_vma: Vma, origin: number): number {
+    return origin
   }
+  /** 2.6.4 can_vma_merge_before/after return 1 for a vma without a file: no pgoff test. */
+  readonly anonMergeContiguous = false
 
   /** The chain finds the page at any address: no copy on swap-in. */
   swapInMustCopy(): boolean {
