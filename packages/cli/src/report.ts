@@ -73,7 +73,11 @@ export const ROWS: readonly Row[] = [
   { label: '  activated', get: (r) => r.stats.swap.activated },
   { label: 'swap writes', get: (r) => r.stats.swap.pagesWritten },
   { label: 'swap reads', get: (r) => r.stats.swap.pagesRead },
-  { label: 'reclaim runs', get: (r) => r.stats.reclaim.runs },
+  // Every reclaim: kswapd's runs (m.reclaim) and the direct reclaims an allocation made
+  // (try_to_free_pages, at a fault or a fork), whose scanning the rows below include.
+  { label: 'reclaim runs', get: (r) => r.stats.reclaim.runs + r.stats.reclaim.directReclaims },
+  { label: '  kswapd (m.reclaim)', get: (r) => r.stats.reclaim.runs },
+  { label: '  direct (allocation)', get: (r) => r.stats.reclaim.directReclaims },
   { label: '  pages scanned', get: (r) => r.stats.reclaim.scanned },
   { label: '  pages freed', get: (r) => r.stats.reclaim.freed },
   { label: 'vmas', get: (r) => r.stats.objects.vmas, always: true },
@@ -134,11 +138,21 @@ export function table(
   return [lines[0], rule, ...lines.slice(1)].map((l) => l!.trimEnd()).join('\n')
 }
 
-/** The side-by-side figures of every layout. */
+/**
+ * The side-by-side figures of every layout: the rows that are always shown,
+ * and those with a figure other than 0 in some layout. A breakdown row never
+ * stands alone: when an indented row shows, so does the row it breaks down.
+ */
 export function metricsTable(runs: readonly LayoutRun[]): string {
-  const rows = ROWS.filter(
+  const shown = ROWS.map(
     (row) => (row.always || runs.some((r) => row.get(r) !== 0)) && (!row.when || runs.some(row.when)),
-  ).map((row) => [row.label, ...runs.map((r) => row.get(r))])
+  )
+  let parent = -1
+  for (let i = 0; i < ROWS.length; i++) {
+    if (!ROWS[i]!.label.startsWith('  ')) parent = i
+    else if (shown[i] && parent >= 0) shown[parent] = true
+  }
+  const rows = ROWS.filter((_, i) => shown[i]).map((row) => [row.label, ...runs.map((r) => row.get(r))])
   return table(['', ...runs.map((r) => r.layout)], rows, ['left', ...runs.map(() => 'right' as const)])
 }
 
