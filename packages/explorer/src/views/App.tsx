@@ -51,8 +51,8 @@ export function App() {
   const sessionFor = useRef('')
   const experiments = useMemo(() => experimentList(), [])
   /** The bugs panel stays mounted once opened, so that closing it keeps its results. */
-  const [bugsOpened, setBugsOpened] = useState(false)
-  if (st.bug !== null && !bugsOpened) setBugsOpened(true)
+  const bugsOpened = useRef(false)
+  if (st.bug !== null) bugsOpened.current = true
 
   // (Re)load the built-in experiment when it or its parameters change.
   const expKey = experimentKey(st)
@@ -318,7 +318,7 @@ export function App() {
         </p>
       )}
       {fileError && <FileErrors err={fileError} onClose={() => setFileError(null)} />}
-      {bugsOpened && (
+      {bugsOpened.current && (
         <div hidden={st.bug === null}>
           <BugsPanel
             selected={st.bug ?? ''}
