@@ -8,6 +8,7 @@ import { BUGS } from '@rmaplab/rmap'
 import type { BugDemoResult, BugDemoRun } from '@rmaplab/workload'
 import { describe, expect, it } from 'vitest'
 import { bugList, type DemoEvent, demoReport, runBugDemo, runQueue } from '../src/model/bugs.js'
+import { demoHost } from '../src/model/bugs-host.js'
 import { DEFAULT_STATE, formatHash, parseHash } from '../src/model/url.js'
 
 const AA_FIX = '<20040318230628.GA2050@dualathlon.random>'
@@ -164,6 +165,16 @@ describe('the queue', () => {
     ])
     const done = events.filter((e) => e.state === 'done')
     expect(done.map((e) => e.report.ok)).toEqual([true, true])
+  })
+
+  it('runs in this thread where no worker can start (node has no Worker)', async () => {
+    const host = demoHost()
+    expect(host.where).toBe('page')
+    const r = await host.run('ppc-flush-hash-shift')
+    expect(r.ok).toBe(true)
+    expect(r.cases[0]!.buggy.by).toBe('m.check()')
+    await expect(host.run('nope')).rejects.toThrow(/unknown bug 'nope'/)
+    host.close()
   })
 
   it('stops before the next demo once cancelled', async () => {
