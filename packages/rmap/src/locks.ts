@@ -119,6 +119,13 @@ function lockName(cls: number, id: number): string {
   return `${LOCK_NAMES[cls]} of ${ID_NAMES[cls]} ${id}`
 }
 
+/** The kernel header that states the order between two classes: the design's own for its own locks. */
+function orderSource(a: number, b: number): string | undefined {
+  if (a === LOCK.pte_chain_lock || b === LOCK.pte_chain_lock) return '2.6.4 mm/rmap.c header'
+  if (a === LOCK.anonmm_lock || b === LOCK.anonmm_lock) return 'rmap 10 mm/rmap.c header'
+  return undefined
+}
+
 /**
  * lockdep's "possible circular locking dependency": a cpu holding `held`
  * asked, blocking, for `wanted`, which the lock order puts before it.
@@ -131,10 +138,12 @@ export class LockOrderError extends KernelBugError {
     /** The lock already held that must be taken after it. */
     readonly held: string,
     readonly cpu: number,
+    /** Where the kernel states the order broken. */
+    source = '2.6.5-aa mm/mmap.c header',
   ) {
     super(
       `lock order: ${wanted} is taken before ${held}, not under it`,
-      'lock order (2.6.5-aa mm/mmap.c header)',
+      `lock order (${source})`,
       `cpu ${cpu} holds ${held} and asks for ${wanted}`,
     )
   }
@@ -242,7 +251,12 @@ export class LockTable {
       const hc = k % 8
       const hr = LOCK_RANK[hc]!
       if (hr > rank || (hr === rank && (hc !== cls || !nested)))
-        throw new LockOrderError(lockName(cls, id), lockName(hc, Math.floor(k / 8)), cpu)
+        throw new LockOrderError(
+          lockName(cls, id),
+          lockName(hc, Math.floor(k / 8)),
+          cpu,
+          orderSource(cls, hc),
+        )
     }
   }
 

@@ -249,6 +249,20 @@ describe("anonmm: the group head's lock and the page_table_lock trylock", () => 
     m.smp = null
     m.check()
   })
+  it('the head lock ranks with the anon_vma lock: page_map_lock under it is out of order (rmap 10 mm/rmap.c)', () => {
+    const t = new LockTable(2, () => true)
+    t.acquire(0, LOCK.page_map_lock, 4)
+    t.acquire(0, LOCK.anonmm_lock, 9) // page_referenced_anon, free_anonmm: inside page_map_lock
+    expect(() => t.acquire(0, LOCK.anon_vma_lock, 3)).toThrow(LockOrderError) // same rank, another class
+    t.release(0, LOCK.anonmm_lock, 9)
+    t.release(0, LOCK.page_map_lock, 4)
+    t.acquire(0, LOCK.anonmm_lock, 9) // dup_rmap, exit_rmap: alone
+    expect(() => t.acquire(0, LOCK.page_map_lock, 5)).toThrow(
+      /lock order \(rmap 10 mm\/rmap\.c header\): lock order: page_map_lock \(PG_maplock\) of pfn 5 is taken before anonmm->lock of anonmm 9/,
+    )
+    t.release(0, LOCK.anonmm_lock, 9)
+    expect(t.heldBy(0)).toEqual([])
+  })
 })
 
 describe("pte_chains: 2.6.4's pte_chain_lock and try_to_unmap_one's page_table_lock", () => {
@@ -303,7 +317,7 @@ describe("pte_chains: 2.6.4's pte_chain_lock and try_to_unmap_one's page_table_l
     smp.locks.acquire(0, LOCK.pte_chain_lock, pfn)
     expect(() => lockPage(m, m.cpus[0]!, pfn, 'test')).toThrow(
       new RegExp(
-        `page lock \\(PG_locked\\) of pfn ${pfn} is taken before pte_chain_lock \\(PG_chainlock\\) of pfn ${pfn}`,
+        `lock order \\(2\\.6\\.4 mm/rmap\\.c header\\): lock order: page lock \\(PG_locked\\) of pfn ${pfn} is taken before pte_chain_lock \\(PG_chainlock\\) of pfn ${pfn}`,
       ),
     )
     expect(() => smp.locks.acquire(0, LOCK.page_table_lock, p.mm.id)).toThrow(LockOrderError)
