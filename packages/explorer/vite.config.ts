@@ -8,6 +8,8 @@ export default defineConfig({
   base: './',
   resolve: { conditions: ['@rmaplab/source'] },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  // The bug demos run in a module worker (src/model/bugs-worker.ts).
+  worker: { format: 'es' },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1024 },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },

@@ -8,6 +8,7 @@ import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { experiments, loadExperiment } from '@rmaplab/workload'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runBugDemo } from '../src/model/bugs.js'
 import { DIST, launch, serve } from './browser.js'
 
 let server: Awaited<ReturnType<typeof serve>>
@@ -259,6 +260,94 @@ describe('explorer in Chromium', () => {
       }
     }
     expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('lists the bugs of the thread and runs a sequential and a race demo off the page thread', async () => {
+    const page = await open('#x=a1&a=i386&s=0')
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    await page.getByTestId('bugs-toggle').click()
+    await expect.poll(() => page.url()).toMatch(/&bug=$/)
+    const bugs = page.getByTestId('bug')
+    await expect.poll(() => bugs.count()).toBe(8)
+    const bug = (name: string) => page.locator(`[data-testid=bug][data-bug="${name}"]`)
+    // Selecting a bug puts it in the link and shows what the registry says of it.
+    await bug('pg-anon-race').getByTestId('bug-select').click()
+    await expect.poll(() => page.url()).toMatch(/&bug=pg-anon-race$/)
+    expect(await bug('pg-anon-race').getByTestId('bug-messages').textContent()).toContain(
+      '<20040318230628.GA2050@dualathlon.random>',
+    )
+    expect(await bug('pg-anon-race').getByTestId('bug-files').textContent()).toContain('mm/objrmap.c')
+    expect(await bug('ppc-young-no-flush').getByTestId('bug-kernels').textContent()).toContain('2.6.4-2.6.10')
+
+    // The same demos in node: the page must show what they find.
+    const want = { seq: runBugDemo('pagetables-0kb'), race: runBugDemo('pg-anon-race') }
+    const times: string[] = []
+    for (const [name, r] of [
+      ['pagetables-0kb', want.seq],
+      ['pg-anon-race', want.race],
+    ] as const) {
+      const b = bug(name)
+      const t0 = Date.now()
+      await b.getByTestId('bug-run').click()
+      await expect.poll(() => b.getByTestId('bug-verdict').count(), { timeout: 60_000 }).toBe(1)
+      times.push(
+        `${name}: ${await b.getByTestId('bug-result').getAttribute('data-ms')} ms in the page, ${Date.now() - t0} ms click to result`,
+      )
+      expect(await b.getByTestId('bug-verdict').textContent()).toBe('the demo behaves')
+      expect(await b.getByTestId('bug-status').textContent()).toBe('the demo behaves')
+      expect(await b.getByTestId('bug-result').textContent()).toContain('in the worker')
+      const buggy = (await b.getByTestId('bug-buggy').textContent())!
+      expect(buggy).toMatch(/^with the bug: caught by /)
+      expect(buggy).toContain(`by ${r.cases[0]!.buggy.by}: ${r.cases[0]!.buggy.message}`)
+      expect(await b.getByTestId('bug-fixed').textContent()).toMatch(/^without it: clean/)
+      expect(await b.getByTestId('bug-where').textContent()).toContain(r.cases[0]!.buggy.at[0]!)
+    }
+    // The race: the BUG_ON of page_add_rmap, its schedule and the replay token of the node run.
+    const race = bug('pg-anon-race')
+    expect(await race.getByTestId('bug-message').textContent()).toMatch(
+      /^kernel BUG at mm\/objrmap\.c page_add_rmap: .*mm\/objrmap\.c:271/,
+    )
+    expect(await race.getByTestId('bug-preemptions').textContent()).toBe('1')
+    expect(await race.getByTestId('bug-replay').textContent()).toBe(want.race.cases[0]!.buggy.race!.replay)
+    expect(await race.getByTestId('bug-fixed').textContent()).toContain('every schedule to bound 2')
+    expect(await race.getByTestId('bug-text').textContent()).toContain(
+      `  with the bug: CAUGHT by BUG_ON: ${want.race.cases[0]!.buggy.message}`,
+    )
+    // The sequential demo: caught by m.check() at step 2.
+    expect(await bug('pagetables-0kb').getByTestId('bug-where').textContent()).toMatch(/^at step 2: /)
+
+    // Run all: every demo behaves, in order, the page showing which one runs.
+    await page.getByTestId('bugs-run-all').click()
+    await expect
+      .poll(() => page.getByTestId('bug-status').allTextContents(), { timeout: 120_000 })
+      .toEqual(Array(8).fill('the demo behaves'))
+    for (const b of await bugs.all())
+      times.push(
+        `${await b.getAttribute('data-bug')} (run all): ${await b.getByTestId('bug-result').getAttribute('data-ms')} ms`,
+      )
+    // The cases on two layouts (ppc-no-pgtable-rmap) and two code paths (shmem) each show.
+    expect(await bug('ppc-no-pgtable-rmap').getByTestId('bug-case').count()).toBe(2)
+    expect(await bug('shmem-swapcache-bug-on').getByTestId('bug-case').count()).toBe(2)
+    // Closing keeps the results; the link drops the panel.
+    await page.getByTestId('bugs-toggle').click()
+    await expect.poll(() => page.url()).not.toContain('bug=')
+    await page.getByTestId('bugs-toggle').click()
+    expect(await page.getByTestId('bug-verdict').count()).toBe(8)
+    expect(errors).toEqual([])
+    console.log(`[explorer e2e] bug demos (in a worker):\n  ${times.join('\n  ')}`)
+    await page.close()
+  })
+
+  it('opens the bugs panel on the bug a link names', async () => {
+    const page = await open('#x=a1&a=i386&s=0&bug=shmem-swapcache-bug-on')
+    const about = page
+      .locator('[data-testid=bug][data-bug="shmem-swapcache-bug-on"]')
+      .getByTestId('bug-about')
+    await about.waitFor()
+    expect(await about.textContent()).toContain('mm/truncate.c')
+    expect(await page.getByTestId('bug-about').count()).toBe(1)
     await page.close()
   })
 

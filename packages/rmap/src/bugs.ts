@@ -32,7 +32,7 @@ export interface BugInfo {
 
 /** Mask bits of `m.bugs`. */
 export const BUG = {
-  /** Callers SetPageAnon before page_add_rmap, outside page_map_lock (2.6.5-aa1). */
+  /** Callers SetPageAnon before page_add_rmap, outside page_map_lock (2.6.5-rc1-aa1). */
   pgAnonRace: 1,
   /** PG_anon cleared after page_map_lock is dropped on the last unmap (the mirror race). */
   pgAnonClearRace: 2,
@@ -59,7 +59,7 @@ export const BUGS: readonly BugInfo[] = [
     bit: BUG.pgAnonRace,
     objrmapOnly: true,
     what:
-      'the 2.6.5-aa1 code before the fix of <20040318230628.GA2050@dualathlon.random>: do_swap_page, ' +
+      'the 2.6.5-rc1-aa1 code before the fix of <20040318230628.GA2050@dualathlon.random>: do_swap_page, ' +
       'do_wp_page, do_anonymous_page and unuse_pte SetPageAnon(page) outside page_map_lock, then ' +
       'page_add_rmap(page, vma, address) takes anon from PG_anon; reclaim unmapping the page from ' +
       'another mm in between clears PG_anon and page->mapping, and page_add_rmap treats the page as a ' +

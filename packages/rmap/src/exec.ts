@@ -95,7 +95,7 @@ function setupArgPages(m: Machine, c: Cpu, mm: Mm, args: readonly number[]): voi
         f.mkPteHi(pfn, vma.pageProt),
         c.id,
       )
-      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
+      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
       m.frames.set(pfn, PG.dirty)
     } finally {

@@ -121,7 +121,7 @@ export interface MachineOptions {
   /**
    * Bugs of the 2004 thread to re-introduce (BUG_NAMES, described in BUGS):
    * `'pg-anon-race'` (PG_anon set by the callers outside page_map_lock, the
-   * 2.6.5-aa1 code), `'pg-anon-clear-race'` (PG_anon cleared after
+   * 2.6.5-rc1-aa1 code), `'pg-anon-clear-race'` (PG_anon cleared after
    * page_map_lock is dropped), `'pagetables-0kb'`, `'shmem-swapcache-bug-on'`,
    * and the ppc/ppc64 ones (`'ppc-no-pgtable-rmap'`, `'ppc-early-pte-count'`,
    * `'ppc-young-no-flush'`, `'ppc-flush-hash-shift'`, only on the layouts

@@ -136,7 +136,7 @@ function doAnonymousPage(
   m.lruAddActive(pfn)
   m.frames.set(pfn, PG.referenced) // mark_page_accessed
   m.env.mmu.setPte(ptr, lo, f.mkPteHi(pfn, vma.pageProt), c.id)
-  if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
+  if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon(page)
   m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
   return 'anonymous'
 }
@@ -202,7 +202,7 @@ function doSwapPage(
   unlockPage(m, c, pfn)
   const phi = f.mkPteHi(pfn, vma.pageProt)
   m.env.mmu.setPte(ptr, pte >>> 0, phi, c.id)
-  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon outside page_map_lock
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon outside page_map_lock
   if (smp !== null) smp.preempt('do_swap_page:set_pte→page_add_rmap')
   m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
   if (smp !== null) smp.locks.release(c.id, LOCK.page_table_lock, mm.id)
@@ -311,7 +311,7 @@ function doWpPage(
     (f.mkPteLo(pfn, vma.pageProt) | (vma.flags & VM.WRITE ? f.WRITE : 0) | f.DIRTY | f.YOUNG) >>> 0
   m.env.mmu.setPte(ptr, entry, f.mkPteHi(pfn, vma.pageProt), c.id)
   m.env.mmu.flushTlbPage(mm.id, address, c.id)
-  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(new_page)
+  if (m.bugs & BUG.pgAnonRace) fr.set(pfn, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon(new_page)
   m.rmap.pageAddRmap(m, c, pfn, vma, address, ptr, true)
   m.lruAddActive(pfn)
   // The old page loses the reference the pte held and the one taken above.
@@ -421,7 +421,7 @@ function doNoPage(
         m.lruAddActive(copy)
         page = copy
         anon = true
-        if (m.bugs & BUG.pgAnonRace) fr.set(copy, PG.anon) // 2.6.5-aa1: SetPageAnon, cleared on retry
+        if (m.bugs & BUG.pgAnonRace) fr.set(copy, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon, cleared on retry
       }
       runNopageRacer(m, vma, address)
       if (m.smp !== null) m.smp.preempt('do_no_page:truncate_count check')

@@ -442,7 +442,7 @@ function unuseProcess(m: Machine, c: Cpu, mm: Mm, entry: number, pfn: number): n
       m.getPage(pfn)
       const pte = (f.mkPteLo(pfn, vma.pageProt) & ~f.YOUNG) >>> 0
       m.env.mmu.setPte(ptr, pte, f.mkPteHi(pfn, vma.pageProt), c.id)
-      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-aa1: SetPageAnon(page)
+      if (m.bugs & BUG.pgAnonRace) m.frames.set(pfn, PG.anon) // 2.6.5-rc1-aa1: SetPageAnon(page)
       m.rmap.pageAddRmap(m, c, pfn, vma, a, ptr, true)
       swapFree(m, entry)
       // rmap 11: a page the design cannot find at this address (anonmm after an

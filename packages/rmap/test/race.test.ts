@@ -56,7 +56,7 @@ describe('explorer self-test: toy counter', () => {
   })
 })
 
-describe('the PG_anon race (pre-fix 2.6.5-aa1 against the fix)', () => {
+describe('the PG_anon race (pre-fix 2.6.5-rc1-aa1 against the fix)', () => {
   it("finds the oops BUG_ON(!page->mapping) in page_add_rmap in the pre-fix code, with the thread's interleaving", () => {
     const r = explore(pgAnonScenario({ arch, bugs: ['pg-anon-race'] }), { bound: 2 })
     const f = r.failure!

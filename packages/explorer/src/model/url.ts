@@ -3,6 +3,8 @@
  * `#x=andrea&p=size:4M,levels:2&a=i386&b=ppc64&s=4&pid=1&addr=0x40000000&pfn=345&v=pt`.
  * A workload loaded from a file has no name to put there: its links carry the
  * layout, step and selection, and say the file must be loaded again.
+ * `bug=` opens the "Bugs of the thread" panel, `bug=pg-anon-race` with that
+ * bug selected.
  */
 
 export interface ViewState {
@@ -19,6 +21,8 @@ export interface ViewState {
   addr: number
   /** Selected frame, or -1. */
   pfn: number
+  /** The bugs panel: null when closed, '' open with no bug selected, else the selected bug's name. */
+  bug: string | null
 }
 
 export const DEFAULT_STATE: ViewState = {
@@ -31,6 +35,7 @@ export const DEFAULT_STATE: ViewState = {
   pid: -1,
   addr: -1,
   pfn: -1,
+  bug: null,
 }
 
 function int(v: string | null, d: number): number {
@@ -59,6 +64,7 @@ export function parseHash(hash: string): ViewState {
     pid: int(q.get('pid'), -1),
     addr: int(q.get('addr'), -1),
     pfn: int(q.get('pfn'), -1),
+    bug: q.get('bug'),
   }
 }
 
@@ -75,5 +81,6 @@ export function formatHash(s: ViewState): string {
   if (s.pid >= 0) q.push(`pid=${s.pid}`)
   if (s.addr >= 0) q.push(`addr=0x${s.addr.toString(16)}`)
   if (s.pfn >= 0) q.push(`pfn=${s.pfn}`)
+  if (s.bug !== null) q.push(`bug=${encodeURIComponent(s.bug)}`)
   return `#${q.join('&')}`
 }

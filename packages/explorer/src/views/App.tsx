@@ -12,6 +12,7 @@ import {
   type Problem,
   WorkloadError,
 } from '../model/workload.js'
+import { BugsPanel } from './Bugs.js'
 import { PageTables } from './PageTables.js'
 import { Changes, Charts, Frames, Processes, Rmap, useRmap } from './Panels.js'
 import type { Sel } from './types.js'
@@ -49,6 +50,9 @@ export function App() {
   /** The experiment and layouts the session was made for: a step change waits for a new one. */
   const sessionFor = useRef('')
   const experiments = useMemo(() => experimentList(), [])
+  /** The bugs panel stays mounted once opened, so that closing it keeps its results. */
+  const bugsOpened = useRef(false)
+  if (st.bug !== null) bugsOpened.current = true
 
   // (Re)load the built-in experiment when it or its parameters change.
   const expKey = experimentKey(st)
@@ -287,6 +291,14 @@ export function App() {
             ))}
           </select>
         </label>
+        <button
+          type="button"
+          data-testid="bugs-toggle"
+          class={st.bug !== null ? 'on' : ''}
+          onClick={() => update({ bug: st.bug === null ? '' : null })}
+        >
+          bugs of the thread
+        </button>
         <label class="file">
           load workload…{' '}
           <input
@@ -306,6 +318,15 @@ export function App() {
         </p>
       )}
       {fileError && <FileErrors err={fileError} onClose={() => setFileError(null)} />}
+      {bugsOpened.current && (
+        <div hidden={st.bug === null}>
+          <BugsPanel
+            selected={st.bug ?? ''}
+            select={(name) => update({ bug: name })}
+            close={() => update({ bug: null })}
+          />
+        </div>
+      )}
       {s && (
         <nav class="steps">
           <button

@@ -8,7 +8,7 @@
  *   entry; A read-faults the page back (swap cache page P, mapped once, its
  *   pte then aged). Cpu 0: B read-faults the same address (do_swap_page finds
  *   P in the swap cache). Cpu 1: reclaim takes P through shrink_list. In the
- *   2.6.5-aa1 code (`bugs: ['pg-anon-race']`) B sets PG_anon and its pte
+ *   2.6.5-rc1-aa1 code (`bugs: ['pg-anon-race']`) B sets PG_anon and its pte
  *   before page_add_rmap; reclaim running in that window (B's
  *   page_table_lock is held, so B's pte is skipped by the trylock) unmaps P
  *   from A, its mapcount goes 1→0 and PG_anon and the mapping are cleared;

@@ -241,7 +241,7 @@ export const objrmapPageOps = {
     if (vma.flags & VM.RESERVED) bug('page_add_rmap on a VM_RESERVED vma', 'page_add_rmap')
     m.counters.rmap.pageAddRmap++
     pageMapLock(m, c, pfn)
-    // The 2.6.5-aa1 page_add_rmap had no `anon` argument: its callers set
+    // The 2.6.5-rc1-aa1 page_add_rmap had no `anon` argument: its callers set
     // PG_anon before calling, outside the lock, and it read the flag.
     if (m.bugs & BUG.pgAnonRace) anon = f.test(pfn, PG.anon)
     if (anon && !f.test(pfn, PG.anon)) f.set(pfn, PG.anon)
@@ -265,7 +265,7 @@ export const objrmapPageOps = {
         )
       }
     } else {
-      // 2.6.5-aa1 tested the mapping first (the BUG_ON at mm/objrmap.c:271); the fix swapped the two.
+      // 2.6.5-rc1-aa1 tested the mapping first (the BUG_ON at mm/objrmap.c:271); the fix swapped the two.
       if (m.bugs & BUG.pgAnonRace && f.mapping[pfn] === -1)
         bug('file page_add_rmap of a page without mapping', 'page_add_rmap', `pfn ${pfn} (mm/objrmap.c:271)`)
       if (f.test(pfn, PG.swapcache)) bug('file page_add_rmap of a swapcache page', 'page_add_rmap')
