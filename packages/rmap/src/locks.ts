@@ -9,16 +9,26 @@
  * - the page lock: `lockPage` / `testSetPageLocked` / `unlockPage` here, at
  *   every lock_page and TestSetPageLocked of the model (do_swap_page,
  *   do_wp_page, shrink_list, free_swap_cache, free_swap_and_cache,
- *   try_to_unuse, shmem_getpage, `m.tryToUnmap`);
+ *   try_to_unuse, shmem_getpage, `m.tryToUnmap`), and at the page
+ *   add_to_swap_cache hands back locked to read_swap_cache_async (unlocked
+ *   when the read completes, swap_state.ts);
  * - `i_shared_sem`: filemap.ts `downISharedSem` / `downTrylockISharedSem` /
  *   `upISharedSem` — vma_link and remove_shared_vm_struct (mmap.ts),
  *   invalidate_mmap_range (truncate.ts), and the down_trylock of objrmap's
  *   file walks (page_referenced_inode, try_to_unmap_inode);
- * - `mm->page_table_lock`: do_swap_page and copy_page_range (memory.ts);
- * - `page_map_lock`: the rmap design (objrmap.ts `pageMapLock`);
+ * - `mm->page_table_lock`: do_swap_page and copy_page_range (memory.ts), and
+ *   the spin_trylock of every rmap walk that reaches a pte
+ *   ({@link pageTableTrylock} / {@link pageTableUnlock}): objrmap's
+ *   page_referenced_one, try_to_unmap_one and 2.6.7's try_to_unmap_cluster,
+ *   anonmm's page_referenced_one and try_to_unmap_one, 2.6.4's
+ *   try_to_unmap_one (pte_chains), held from the trylock to the spin_unlock
+ *   after the pte work;
+ * - `page_map_lock`: the rmap design (objrmap.ts `pageMapLock`, which anonmm
+ *   shares); 2.6.4's `pte_chain_lock` (pte_chains/rmap.ts) is its own class;
  * - the anon_vma lock: anon_vma_prepare, anon_vma_link, anon_vma_merge,
  *   anon_vma_unlink and the anon walks (page_referenced_anon,
- *   try_to_unmap_anon) in objrmap.ts.
+ *   try_to_unmap_anon) in objrmap.ts; anonmm's `anonmm->lock` of the group
+ *   head (dup_rmap, exit_rmap, free_anonmm and its walks) in anonmm.ts.
  *
  * The lock classes and their order, outermost first:
  *
@@ -26,21 +36,28 @@
  * 2. the page lock (PG_locked, `lock_page`);
  * 3. `i_shared_sem` (the address_space's vma lists);
  * 4. `mm->page_table_lock`;
- * 5. `page_map_lock` (the PG_maplock bit: mapcount, PG_anon, mapping);
- * 6. the anon_vma lock.
+ * 5. `page_map_lock` (the PG_maplock bit: mapcount, PG_anon, mapping), or
+ *    2.6.4's `pte_chain_lock` (the same bit, PG_chainlock);
+ * 6. the anon_vma lock, or anonmm's head lock.
  *
  * 4 → 5 → 6 is the order the header comment of 2.6.5-aa mm/mmap.c gives
  * (page_table_lock outside PG_maplock outside the anon_vma lock; fork
- * depends on it). mmap_sem → page lock is the 2.6 mm/filemap.c header
- * (access_process_vm); page lock → i_shared_sem → page_table_lock is where
- * 2.6.9's mm/rmap.c header puts i_mmap_lock, i_shared_sem's successor
+ * depends on it); 2.6.4's mm/rmap.c header has the same place for
+ * PG_chainlock (inside page_table_lock, inside the page lock), and rmap 10's
+ * (anonmm) for PG_maplock. mmap_sem → page lock is the 2.6 mm/filemap.c
+ * header (access_process_vm); page lock → i_shared_sem → page_table_lock is
+ * where 2.6.9's mm/rmap.c header puts i_mmap_lock, i_shared_sem's successor
  * (mapping->i_mmap_lock under lock_page, page_table_lock under it).
  *
  * A blocking acquire of a lock whose class ranks at or before a class the
  * cpu already holds is an out-of-order acquire: a {@link LockOrderError}
  * naming both locks (lockdep's report). Trylocks are exempt, as in lockdep:
  * reclaim trylocks page_table_lock and i_shared_sem from inside
- * page_map_lock precisely because the blocking order forbids it.
+ * page_map_lock (and the anon_vma lock) precisely because the blocking order
+ * forbids it ("because swapout locking is opposite to the locking order in
+ * the page fault path, the swapout path uses trylocks", 2.6.4 mm/rmap.c). A
+ * lock taken by a trylock is held like any other: a blocking acquire under
+ * it is checked against it.
  *
  * A lock held by another cpu makes the acquiring cpu wait. The explorer runs
  * one cpu at a time, the others suspended at preemption points below it on
@@ -51,8 +68,14 @@ import type { Cpu } from './cpu.js'
 import { KernelBugError, RmapError } from './errors.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
+import type { Mm } from './mm/vma.js'
 
-/** Lock classes, by rank in the lock order (lower is taken first). */
+/**
+ * Lock classes. The first six are numbered by their rank in the lock order;
+ * the last two are the other designs' locks in the place of the -aa ones
+ * (see {@link LOCK_RANK}). An owner-table key is `id * 8 + class`: eight
+ * classes at most.
+ */
 export const LOCK = {
   mmap_sem: 0,
   page_lock: 1,
@@ -60,9 +83,22 @@ export const LOCK = {
   page_table_lock: 3,
   page_map_lock: 4,
   anon_vma_lock: 5,
+  pte_chain_lock: 6,
+  anonmm_lock: 7,
 } as const
 /** A lock class. */
 export type LockClass = (typeof LOCK)[keyof typeof LOCK]
+
+/**
+ * The rank of each class in the lock order, by class (lower is taken first).
+ * 2.6.4's pte_chain_lock (the PG_chainlock bit, which -aa renamed PG_maplock)
+ * ranks with page_map_lock: under mm->page_table_lock, itself under the page
+ * lock (the "Locking:" header of 2.6.4 mm/rmap.c). anonmm's lock (the group
+ * head's `anonmm->lock`, rmap 10 mm/rmap.c) ranks with the anon_vma lock: its
+ * walks take it inside page_map_lock, and clear_page_anon's free_anonmm takes
+ * it there too.
+ */
+export const LOCK_RANK: readonly number[] = [0, 1, 2, 3, 4, 5, 4, 5]
 
 /** Kernel names of the lock classes, by class. */
 export const LOCK_NAMES: readonly string[] = [
@@ -72,13 +108,22 @@ export const LOCK_NAMES: readonly string[] = [
   'mm->page_table_lock',
   'page_map_lock (PG_maplock)',
   'anon_vma->lock',
+  'pte_chain_lock (PG_chainlock)',
+  'anonmm->lock',
 ]
 
 /** What the instance id of each class is: a pfn, an mm id, an object id. */
-const ID_NAMES = ['mm', 'pfn', 'address_space', 'mm', 'pfn', 'anon_vma']
+const ID_NAMES = ['mm', 'pfn', 'address_space', 'mm', 'pfn', 'anon_vma', 'pfn', 'anonmm']
 
 function lockName(cls: number, id: number): string {
   return `${LOCK_NAMES[cls]} of ${ID_NAMES[cls]} ${id}`
+}
+
+/** The kernel header that states the order between two classes: the design's own for its own locks. */
+function orderSource(a: number, b: number): string | undefined {
+  if (a === LOCK.pte_chain_lock || b === LOCK.pte_chain_lock) return '2.6.4 mm/rmap.c header'
+  if (a === LOCK.anonmm_lock || b === LOCK.anonmm_lock) return 'rmap 10 mm/rmap.c header'
+  return undefined
 }
 
 /**
@@ -93,10 +138,12 @@ export class LockOrderError extends KernelBugError {
     /** The lock already held that must be taken after it. */
     readonly held: string,
     readonly cpu: number,
+    /** Where the kernel states the order broken. */
+    source = '2.6.5-aa mm/mmap.c header',
   ) {
     super(
       `lock order: ${wanted} is taken before ${held}, not under it`,
-      'lock order (2.6.5-aa mm/mmap.c header)',
+      `lock order (${source})`,
       `cpu ${cpu} holds ${held} and asks for ${wanted}`,
     )
   }
@@ -179,9 +226,9 @@ export class LockTable {
   }
 
   /**
-   * Forget a page lock that a path not wired to this table released by
-   * clearing PG_locked itself (the sequential code's unlock_page sites, e.g.
-   * the end of shrink_list). page_map_lock needs no such help: every site
+   * Forget a page lock whose PG_locked bit was cleared without this table (a
+   * test clearing the bit by hand; every unlock_page of the model goes
+   * through {@link unlockPage}). page_map_lock needs no such help: every site
    * goes through page_map_lock/page_map_unlock.
    */
   private prune(cpu: number): void {
@@ -199,10 +246,17 @@ export class LockTable {
   /** The lockdep check of a blocking acquire. */
   private checkOrder(cpu: number, cls: number, id: number, nested: boolean): void {
     this.prune(cpu)
+    const rank = LOCK_RANK[cls]!
     for (const k of this.held[cpu]!) {
       const hc = k % 8
-      if (hc > cls || (hc === cls && !nested))
-        throw new LockOrderError(lockName(cls, id), lockName(hc, Math.floor(k / 8)), cpu)
+      const hr = LOCK_RANK[hc]!
+      if (hr > rank || (hr === rank && (hc !== cls || !nested)))
+        throw new LockOrderError(
+          lockName(cls, id),
+          lockName(hc, Math.floor(k / 8)),
+          cpu,
+          orderSource(cls, hc),
+        )
     }
   }
 
@@ -315,9 +369,8 @@ export interface Smp {
  * already locked is a lock nobody will release (the model runs one path at a
  * time): a kernel bug reported at `where`. Under the explorer the owner table
  * decides first — another cpu's lock makes this one wait, an out-of-order
- * acquire is a {@link LockOrderError} — then PG_locked; a bit set by a path
- * that does not record an owner (a page just read in) counts as held by
- * another cpu.
+ * acquire is a {@link LockOrderError} — then PG_locked; a bit set without
+ * an owner record (by hand, in a test) counts as held by another cpu.
  */
 export function lockPage(m: Machine, c: Cpu, pfn: number, where: string): void {
   const s = m.smp
@@ -352,11 +405,32 @@ export function testSetPageLocked(m: Machine, c: Cpu, pfn: number): boolean {
 
 /**
  * `unlock_page(page)`. Under the explorer the owner record goes too when this
- * cpu holds it (a page locked by a path that records no owner, such as a read
- * completing, has none to drop).
+ * cpu holds it (a bit set without an owner record has none to drop).
  */
 export function unlockPage(m: Machine, c: Cpu, pfn: number): void {
   const s = m.smp
   if (s !== null && s.locks.holder(LOCK.page_lock, pfn) === c.id) s.locks.release(c.id, LOCK.page_lock, pfn)
   m.frames.clear(pfn, PG.locked)
+}
+
+/**
+ * `spin_trylock(&mm->page_table_lock)` of reclaim's rmap walks: true when the
+ * lock is now held by `c`. It fails for an mm whose lock an experiment holds
+ * (`m.heldPageTableLocks`) and, under the explorer, for one another cpu owns;
+ * there a success records `c` as the owner until {@link pageTableUnlock}, so
+ * another cpu's path sees the lock held and the lock order sees it nested
+ * under page_map_lock and the walk's object lock. On a sequential machine
+ * nothing is recorded (nothing else runs while the walk holds it).
+ */
+export function pageTableTrylock(m: Machine, c: Cpu, mm: Mm): boolean {
+  const held = m.heldPageTableLocks
+  if (held.size !== 0 && held.has(mm.id)) return false
+  const s = m.smp
+  return s === null || s.locks.trylock(c.id, LOCK.page_table_lock, mm.id)
+}
+
+/** `spin_unlock(&mm->page_table_lock)` after a {@link pageTableTrylock} that succeeded. */
+export function pageTableUnlock(m: Machine, c: Cpu, mm: Mm): void {
+  const s = m.smp
+  if (s !== null) s.locks.release(c.id, LOCK.page_table_lock, mm.id)
 }

@@ -910,7 +910,10 @@ export class Machine {
    * Every kernel path runs on one of them, passed explicitly.
    */
   readonly cpus: readonly Cpu[]
-  /** mms whose page_table_lock an experiment holds (reclaim's trylock then fails). */
+  /**
+   * mms whose page_table_lock an experiment holds: reclaim's trylock
+   * (locks.ts `pageTableTrylock`) then fails, with or without the explorer.
+   */
   readonly heldPageTableLocks = new Set<number>()
   /** @internal First page of each LRU list, per zone × {inactive, active} (vmscan.ts walks them). */
   readonly lruHead: Int32Array
@@ -1176,12 +1179,6 @@ export class Machine {
   runningCpu(): Cpu {
     const smp = this.smp
     return this.cpus[smp === null ? 0 : smp.cpu]!
-  }
-
-  /** @internal True while an experiment holds `mm`'s page_table_lock (rmap trylocks then fail). */
-  pageTableLockHeld(mm: Mm): boolean {
-    if (this.smp !== null && this.smp.locks.holder(LOCK.page_table_lock, mm.id) >= 0) return true
-    return this.heldPageTableLocks.size > 0 && this.heldPageTableLocks.has(mm.id)
   }
 
   /** @internal alloc_page(GFP_HIGHUSER) for user memory. */

@@ -175,7 +175,7 @@ function doSwapPage(
   try {
     pfn = lookupSwapCache(m, entry)
     if (pfn < 0) {
-      pfn = readSwapCacheAsync(m, entry)
+      pfn = readSwapCacheAsync(m, c, entry)
       major = true
     }
     markPageAccessed(m, pfn)
@@ -662,7 +662,20 @@ export function copyPageRange(m: Machine, c: Cpu, child: Vma, parent: Vma): void
       m.getPage(pfn)
       childMm.rss++
       mmu.setPte(dst + k, lo, hi, c.id)
-      rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
+      if (smp === null) rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
+      else {
+        try {
+          rmap.pageDupRmap(m, c, pfn, child, addr, dst + k)
+        } catch (e) {
+          // Under the explorer the rmap lock may be another cpu's (LockBlocked):
+          // the schedule is dropped, and fork unwinds with nothing held.
+          pteUnmapNested(env, src, c.id)
+          pteUnmap(env, dst, c.id)
+          smp.locks.release(c.id, LOCK.page_table_lock, parent.mm.id)
+          smp.locks.release(c.id, LOCK.page_table_lock, childMm.id)
+          throw e
+        }
+      }
     }
     pteUnmapNested(env, src, c.id)
     pteUnmap(env, dst, c.id)

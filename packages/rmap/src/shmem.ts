@@ -82,7 +82,7 @@ export function shmemGetpage(m: Machine, c: Cpu, as: AddressSpace, idx: number):
   const fr = m.frames
   const entry = info.swap.get(idx)
   if (entry !== undefined) {
-    const pfn = readSwapCacheAsync(m, entry) // lookup_swap_cache, or read in: a reference for us
+    const pfn = readSwapCacheAsync(m, c, entry) // lookup_swap_cache, or read in: a reference for us
     lockPage(m, c, pfn, 'mm/shmem.c shmem_getpage')
     waitOnPageWriteback(m, c, pfn) // shmem_getpage waits for a write reclaim started
     moveFromSwapCache(m, c, pfn, as, idx, entry)

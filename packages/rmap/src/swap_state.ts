@@ -60,14 +60,18 @@ export function addToSwap(m: Machine, pfn: number): number {
  * `add_to_swap_cache(page, entry)` for a page being read in: BUG if it has a
  * mapping or is already swapcache; the slot gains the cache's reference
  * (swap_duplicate); afterwards the page is locked and swapcache.
+ * add_to_page_cache hands the new page back locked (SetPageLocked: nobody else
+ * can see it yet), and the lock is the caller's: under the explorer `c` is
+ * recorded as its owner (locks.ts) until the read completes and unlocks it.
  */
-function addToSwapCache(m: Machine, pfn: number, entry: number): void {
+function addToSwapCache(m: Machine, c: Cpu, pfn: number, entry: number): void {
   const fr = m.frames
   const where = `${WHERE} add_to_swap_cache`
   if (fr.mapping[pfn] !== -1) throw new KernelBugError('the page has no mapping', where, `pfn ${pfn}`)
   if (fr.test(pfn, PG.swapcache)) throw new KernelBugError('the page is not swapcache', where, `pfn ${pfn}`)
+  if (testSetPageLocked(m, c, pfn))
+    throw new KernelBugError('a page just allocated is not locked', where, `pfn ${pfn}`)
   swapDuplicate(m, entry)
-  fr.set(pfn, PG.locked) // add_to_page_cache returns the new page locked
   insertSwapCache(m, pfn, entry)
   if (!fr.test(pfn, PG.locked) || !fr.test(pfn, PG.swapcache))
     throw new KernelBugError('afterwards the page is locked and swapcache', where, `pfn ${pfn}`)
@@ -85,9 +89,10 @@ export function lookupSwapCache(m: Machine, entry: number): number {
  * `read_swap_cache_async(entry)` + `swap_readpage`: the cached page, or a new
  * page added to the swap cache, put on the active list and read from the slot
  * (the read completes at once: the page comes back unlocked and uptodate).
- * The page carries a reference for the caller.
+ * The page carries a reference for the caller. `c` is the cpu reading it in,
+ * which holds the new page's lock from add_to_swap_cache to the completion.
  */
-export function readSwapCacheAsync(m: Machine, entry: number): number {
+export function readSwapCacheAsync(m: Machine, c: Cpu, entry: number): number {
   const found = lookupSwapCache(m, entry)
   if (found >= 0) return found
   const s = m.swap
@@ -103,14 +108,14 @@ export function readSwapCacheAsync(m: Machine, entry: number): number {
   }
   const fr = m.frames
   const pfn = m.allocUserPage()
-  addToSwapCache(m, pfn, entry)
+  addToSwapCache(m, c, pfn, entry)
   m.lruAddActive(pfn)
   fr.content[pfn] = word
   const tail = area.tails.get(offset)
   if (tail !== undefined) m.fs.tails.set(pfn, tail)
   else if (m.fs.tails.size !== 0) m.fs.tails.delete(pfn)
   fr.set(pfn, PG.uptodate)
-  fr.clear(pfn, PG.locked) // end_swap_bio_read: unlock_page
+  unlockPage(m, c, pfn) // end_swap_bio_read: unlock_page
   m.counters.swap.pagesRead++
   return pfn
 }

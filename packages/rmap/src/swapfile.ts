@@ -380,7 +380,7 @@ function tryToUnuse(
     if (!p.count(offset)) continue // freed meanwhile
     const entry = s.entry(p.type, offset)
     const cached = s.cache.has(entry)
-    const pfn = readSwapCacheAsync(m, entry)
+    const pfn = readSwapCacheAsync(m, c, entry)
     if (!cached) report.pagesRead++
     lockPage(m, c, pfn, 'mm/swapfile.c try_to_unuse')
     waitOnPageWriteback(m, c, pfn) // a write reclaim started must end before the page leaves the swap cache

@@ -15,6 +15,12 @@
  * each mapped page holds a reference on that anonmm, so the anonmm of an
  * exited mm (mm NULL) lives on while pages still name it.
  *
+ * The head's `lock` guards the group's list: dup_rmap, exit_rmap and
+ * free_anonmm take it to change the list and the head's count, and a walk
+ * takes it for its whole length (inside page_map_lock, the caller's). Each
+ * pte visited is under a spin_trylock of its mm's page_table_lock, as in
+ * objrmap (locks.ts has the order).
+ *
  * A walk (page_referenced_anon, try_to_unmap_anon) locks the head, tries the
  * indicated mm first at page->index, then every other mm of the group in list
  * order from there (skipping exited mms and mms with no rss), and stops once
@@ -38,6 +44,7 @@ import { PS } from '../../arch/percpu.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
+import { LOCK, pageTableTrylock, pageTableUnlock } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { type Mm, VM, type Vma } from '../../mm/vma.js'
@@ -86,6 +93,19 @@ function anonmmOf(m: Machine, pfn: number, fn: string): Anonmm {
 
 // --- per-mm bookkeeping (called from kernel/fork.c in rmap 10) ---------------
 
+/**
+ * `spin_lock(&anonhd->lock)`: the group head's lock, modelled (owner, lock
+ * order) only under the explorer, like objrmap's anon_vma lock.
+ */
+function anonmmLock(m: Machine, c: Cpu, head: Anonmm): void {
+  if (m.smp !== null) m.smp.locks.acquire(c.id, LOCK.anonmm_lock, head.id)
+}
+
+/** `spin_unlock(&anonhd->lock)`. */
+function anonmmUnlock(m: Machine, c: Cpu, head: Anonmm): void {
+  if (m.smp !== null) m.smp.locks.release(c.id, LOCK.anonmm_lock, head.id)
+}
+
 /** `exec_rmap(mm)` (from mm_alloc): a new head, count 2 (the mm and the head itself). */
 export function execRmap(m: Machine, _c: Cpu, mm: Mm): void {
   const a = new Anonmm(m.newObjectId(), mm, null, 2)
@@ -94,26 +114,33 @@ export function execRmap(m: Machine, _c: Cpu, mm: Mm): void {
 }
 
 /** `dup_rmap(child, parent)` (from copy_mm): the child's anonmm, count 1, appended to the head's list. */
-export function dupRmap(m: Machine, child: Mm, parent: Mm): void {
+export function dupRmap(m: Machine, c: Cpu, child: Mm, parent: Mm): void {
   const parentAnonmm = parent.anonmm
   if (!parentAnonmm) bug('dup_rmap: the parent mm has an anonmm', 'dup_rmap')
   const head = parentAnonmm.head
   // rss is reset first so the walks skip the child until it has pages.
   child.rss = 0
   const a = new Anonmm(m.newObjectId(), child, head, 1)
-  m.objects.set(a.id, a)
+  anonmmLock(m, c, head)
   head.count++
   head.ring.push(a)
+  anonmmUnlock(m, c, head)
+  m.objects.set(a.id, a)
   child.anonmm = a
 }
 
 /** `free_anonmm`: the last page reference of an exited member is gone. */
-function freeAnonmm(m: Machine, a: Anonmm): void {
+function freeAnonmm(m: Machine, c: Cpu, a: Anonmm): void {
   const head = a.head
   if (a.mm) bug('free_anonmm: the anonmm has no mm', 'free_anonmm', `anonmm ${a.id}`)
   if (a === head) bug('free_anonmm: a head is never freed through the member path', 'free_anonmm')
-  ringDel(head, a)
-  if (--head.count === 0) bug('free_anonmm: the head count never hits 0 via a member', 'free_anonmm')
+  anonmmLock(m, c, head)
+  try {
+    ringDel(head, a)
+    if (--head.count === 0) bug('free_anonmm: the head count never hits 0 via a member', 'free_anonmm')
+  } finally {
+    anonmmUnlock(m, c, head)
+  }
   m.objects.delete(a.id)
 }
 
@@ -124,19 +151,27 @@ function ringDel(head: Anonmm, a: Anonmm): void {
 }
 
 /** `exit_rmap(mm)` (from mmput, after exit_mmap): mm NULL, drop the mm's reference, free what nothing holds. */
-export function exitRmap(m: Machine, _c: Cpu, mm: Mm): void {
+export function exitRmap(m: Machine, c: Cpu, mm: Mm): void {
   const a = mm.anonmm
   if (!a) return
   const head = a.head
   mm.anonmm = null
-  a.mm = null
-  if (--a.count === 0) {
-    if (a === head) bug('exit_rmap: a head is never freed through the member path', 'exit_rmap')
-    ringDel(head, a)
-    m.objects.delete(a.id)
-    if (--head.count === 0) bug('exit_rmap: the head count never hits 0 via a member', 'exit_rmap')
+  anonmmLock(m, c, head)
+  let headCount: number
+  try {
+    a.mm = null
+    if (--a.count === 0) {
+      if (a === head) bug('exit_rmap: a head is never freed through the member path', 'exit_rmap')
+      ringDel(head, a)
+      m.objects.delete(a.id)
+      if (--head.count === 0) bug('exit_rmap: the head count never hits 0 via a member', 'exit_rmap')
+    }
+    // The head's count read under the lock (Hugh's exit_rmap fix of May 2004).
+    headCount = head.count
+  } finally {
+    anonmmUnlock(m, c, head)
   }
-  if (head.count === 1) {
+  if (headCount === 1) {
     if (head.mm) bug('exit_rmap: a freed head has no mm', 'exit_rmap', `anonmm ${head.id}`)
     if (head.ring.length !== 1)
       bug('exit_rmap: a freed head has an empty list', 'exit_rmap', `anonmm ${head.id}`)
@@ -146,11 +181,11 @@ export function exitRmap(m: Machine, _c: Cpu, mm: Mm): void {
 }
 
 /** `clear_page_anon(page)`: the page leaves its anonmm (mapcount reached 0). */
-function clearPageAnon(m: Machine, pfn: number): void {
+function clearPageAnon(m: Machine, c: Cpu, pfn: number): void {
   const a = anonmmOf(m, pfn, 'clear_page_anon')
   m.frames.mapping[pfn] = -1
   m.frames.clear(pfn, PG.anon)
-  if (--a.count === 0) freeAnonmm(m, a)
+  if (--a.count === 0) freeAnonmm(m, c, a)
 }
 
 // --- walks ------------------------------------------------------------------
@@ -174,26 +209,23 @@ export function walkOrder(a: Anonmm): Anonmm[] {
 }
 
 /** `page_referenced_one(page, mm, address, &mapcount, &failed)`. */
-function pageReferencedOne(
-  m: Machine,
-  c: Cpu,
-  pfn: number,
-  mm: Mm,
-  address: number,
-  left: { n: number },
-): number {
+function pageReferencedOne(m: Machine, c: Cpu, pfn: number, mm: Mm, address: number, left: AnonWalk): number {
   const ctr = m.counters.rmap
   ctr.mmsVisited++
-  if (m.pageTableLockHeld(mm)) {
+  if (!pageTableTrylock(m, c, mm)) {
     ctr.trylockFailures++
     return 0
   }
-  const ptr = findPte(m, c, mm, pfn, address)
-  if (ptr === NO_PTE) return 0
-  const young = m.env.mmu.ptepTestAndClearYoung(ptr, c.id) ? 1 : 0
-  left.n--
-  pteUnmap(m.env, ptr, c.id)
-  return young
+  try {
+    const ptr = findPte(m, c, mm, pfn, address)
+    if (ptr === NO_PTE) return 0
+    const young = m.env.mmu.ptepTestAndClearYoung(ptr, c.id) ? 1 : 0
+    left.n--
+    pteUnmap(m.env, ptr, c.id)
+    return young
+  } finally {
+    pageTableUnlock(m, c, mm)
+  }
 }
 
 /**
@@ -204,8 +236,30 @@ function pageReferencedOne(
 function pageReferencedAnon(m: Machine, c: Cpu, pfn: number): number {
   const fr = m.frames
   const a = anonmmOf(m, pfn, 'page_referenced_anon')
+  const head = a.head
+  const walk: AnonWalk = { n: fr.mapcount[pfn]!, moveTo: null }
+  anonmmLock(m, c, head)
+  let referenced: number
+  try {
+    referenced = referencedAnonLocked(m, c, pfn, a, walk)
+  } finally {
+    anonmmUnlock(m, c, head)
+  }
+  // rmap 10 drops the head's lock before migrating (free_anonmm retakes it).
+  if (walk.moveTo !== null) migrate(m, c, pfn, a, walk.moveTo)
+  return referenced
+}
+
+/** What a walk of the group tracks: ptes still to find, and where to migrate the page. */
+interface AnonWalk {
+  n: number
+  moveTo: Anonmm | null
+}
+
+/** The walk of {@link pageReferencedAnon}, the head's lock held. */
+function referencedAnonLocked(m: Machine, c: Cpu, pfn: number, a: Anonmm, left: AnonWalk): number {
+  const fr = m.frames
   const address = fr.index[pfn]! * PAGE
-  const left = { n: fr.mapcount[pfn]! }
   let referenced = 0
   let target: Anonmm | null = a
   if (!a.mm) target = null
@@ -224,7 +278,7 @@ function pageReferencedAnon(m: Machine, c: Cpu, pfn: number): number {
     referenced += pageReferencedOne(m, c, pfn, other.mm, address, left)
     if (!target && left.n < fr.mapcount[pfn]!) target = other
     if (left.n === 0) {
-      if (target !== a && target) migrate(m, pfn, a, target)
+      if (target !== a && target) left.moveTo = target
       return referenced
     }
   }
@@ -232,11 +286,11 @@ function pageReferencedAnon(m: Machine, c: Cpu, pfn: number): number {
 }
 
 /** Move page `pfn` from the anonmm of an exited mm onto `to`. */
-function migrate(m: Machine, pfn: number, from: Anonmm, to: Anonmm): void {
+function migrate(m: Machine, c: Cpu, pfn: number, from: Anonmm, to: Anonmm): void {
   m.frames.mapping[pfn] = to.id
   to.count++
   m.counters.rmap.anonmmMigrations++
-  if (--from.count === 0) freeAnonmm(m, from)
+  if (--from.count === 0) freeAnonmm(m, c, from)
 }
 
 /**
@@ -254,12 +308,29 @@ function tryToUnmapOne(
   left: { n: number },
 ): SwapResult {
   const ctr = m.counters.rmap
-  const f = m.frames
   ctr.mmsVisited++
-  if (m.pageTableLockHeld(mm)) {
+  if (!pageTableTrylock(m, c, mm)) {
     ctr.trylockFailures++
     return 'SWAP_AGAIN'
   }
+  try {
+    return tryToUnmapOneLocked(m, c, pfn, mm, address, left)
+  } finally {
+    pageTableUnlock(m, c, mm)
+  }
+}
+
+/** The body of {@link tryToUnmapOne}, with `mm`'s page_table_lock held. */
+function tryToUnmapOneLocked(
+  m: Machine,
+  c: Cpu,
+  pfn: number,
+  mm: Mm,
+  address: number,
+  left: { n: number },
+): SwapResult {
+  const ctr = m.counters.rmap
+  const f = m.frames
   const ptr = findPte(m, c, mm, pfn, address)
   if (ptr === NO_PTE) return 'SWAP_AGAIN'
   try {
@@ -297,8 +368,19 @@ function countResult(m: Machine, r: SwapResult): SwapResult {
 
 /** `try_to_unmap_anon(page)`: the indicated mm, then the group, until SWAP_FAIL or mapcount ptes unmapped. */
 function tryToUnmapAnon(m: Machine, c: Cpu, pfn: number): SwapResult {
-  const fr = m.frames
   const a = anonmmOf(m, pfn, 'try_to_unmap_anon')
+  const head = a.head
+  anonmmLock(m, c, head)
+  try {
+    return unmapAnonLocked(m, c, pfn, a)
+  } finally {
+    anonmmUnlock(m, c, head)
+  }
+}
+
+/** The walk of {@link tryToUnmapAnon}, the head's lock held. */
+function unmapAnonLocked(m: Machine, c: Cpu, pfn: number, a: Anonmm): SwapResult {
+  const fr = m.frames
   const address = fr.index[pfn]! * PAGE
   const left = { n: fr.mapcount[pfn]! }
   let ret: SwapResult = 'SWAP_AGAIN'
@@ -380,7 +462,7 @@ export const anonmmPageOps = {
     m.counters.rmap.pageRemoveRmap++
     pageMapLock(m, c, pfn)
     if (--f.mapcount[pfn]! === 0) {
-      clearPageAnon(m, pfn)
+      clearPageAnon(m, c, pfn)
       m.env.pageState.dec(c.id, PS.nr_mapped)
     }
     pageMapUnlock(m, c, pfn)
@@ -418,7 +500,7 @@ export const anonmmPageOps = {
     if (!f.test(pfn, PG.swapcache)) return countResult(m, 'SWAP_AGAIN')
     let ret = tryToUnmapAnon(m, c, pfn)
     if (f.mapcount[pfn] === 0) {
-      clearPageAnon(m, pfn)
+      clearPageAnon(m, c, pfn)
       m.env.pageState.dec(c.id, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
     }

@@ -50,8 +50,8 @@ export const anonmm: RmapStrategy = {
   vmaCanMerge: () => true,
   vmaMerge: nothing,
   vmaFork: nothing,
-  mmFork(m, _c, parent, child) {
-    dupRmap(m, child, parent)
+  mmFork(m, c, parent, child) {
+    dupRmap(m, c, child, parent)
   },
   mmExec: execRmap,
   mmExit: exitRmap,

@@ -32,7 +32,7 @@ import { BUG } from '../../bugs.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { type AddressSpace, downTrylockISharedSem, setPageDirty, upISharedSem } from '../../filemap.js'
-import { LOCK } from '../../locks.js'
+import { LOCK, pageTableTrylock, pageTableUnlock } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { AnonVma, type Mm, VM, type Vma } from '../../mm/vma.js'
@@ -143,20 +143,33 @@ function referencedWalk(m: Machine, c: Cpu, pfn: number, skipNonlinear: boolean)
   for (const vma of rmapVmas(m, pfn)) {
     if (skipNonlinear && vma.flags & VM.NONLINEAR) continue
     ctr.vmasVisited++
-    // page_referenced_one: spin_trylock(page_table_lock), or count 0.
-    if (m.pageTableLockHeld(vma.mm)) {
-      ctr.trylockFailures++
-      continue
-    }
-    const address = vmaAddress(vma, index)
-    if (address < 0) continue
-    const ptr = findPte(m, c, vma.mm, pfn, address)
-    if (ptr === NO_PTE) continue
-    if (m.env.mmu.ptepTestAndClearYoung(ptr, c.id)) referenced++
-    pteUnmap(m.env, ptr, c.id)
+    referenced += pageReferencedOne(m, c, vma, pfn, index)
     // -aa does not stop when mapcount is exhausted (2.6.7 does).
   }
   return referenced
+}
+
+/**
+ * `page_referenced_one(vma, page)`: spin_trylock(page_table_lock), or count
+ * 0; the young bit of the pte find_pte finds, tested and cleared; spin_unlock.
+ */
+function pageReferencedOne(m: Machine, c: Cpu, vma: Vma, pfn: number, index: number): number {
+  const mm = vma.mm
+  if (!pageTableTrylock(m, c, mm)) {
+    m.counters.rmap.trylockFailures++
+    return 0
+  }
+  try {
+    const address = vmaAddress(vma, index)
+    if (address < 0) return 0
+    const ptr = findPte(m, c, mm, pfn, address)
+    if (ptr === NO_PTE) return 0
+    const young = m.env.mmu.ptepTestAndClearYoung(ptr, c.id) ? 1 : 0
+    pteUnmap(m.env, ptr, c.id)
+    return young
+  } finally {
+    pageTableUnlock(m, c, mm)
+  }
 }
 
 /**
@@ -417,12 +430,22 @@ function countResult(m: Machine, r: SwapResult): SwapResult {
 
 /** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
 function tryToUnmapOne(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapResult {
-  const f = m.frames
   if (m.smp !== null) m.smp.preempt('try_to_unmap_one:entry')
-  if (m.pageTableLockHeld(vma.mm)) {
+  const mm = vma.mm
+  if (!pageTableTrylock(m, c, mm)) {
     m.counters.rmap.trylockFailures++
     return 'SWAP_AGAIN'
   }
+  try {
+    return tryToUnmapOneLocked(m, c, vma, pfn)
+  } finally {
+    pageTableUnlock(m, c, mm)
+  }
+}
+
+/** The body of {@link tryToUnmapOne}, with `vma`'s page_table_lock held. */
+function tryToUnmapOneLocked(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapResult {
+  const f = m.frames
   const address = vmaAddress(vma, f.index[pfn]!)
   if (address < 0) return 'SWAP_AGAIN'
   const ptr = findPte(m, c, vma.mm, pfn, address)
@@ -528,14 +551,33 @@ function tryToUnmapCluster(
   target: number,
   budget: { left: number },
 ): SwapResult {
+  const mm = vma.mm
+  if (!pageTableTrylock(m, c, mm)) {
+    m.counters.rmap.trylockFailures++
+    return 'SWAP_FAIL'
+  }
+  try {
+    tryToUnmapClusterLocked(m, c, vma, cursor, CLUSTER, target, budget)
+  } finally {
+    pageTableUnlock(m, c, mm)
+  }
+  return 'SWAP_AGAIN'
+}
+
+/** The pte loop of {@link tryToUnmapCluster}, with `vma`'s page_table_lock held. */
+function tryToUnmapClusterLocked(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  cursor: number,
+  CLUSTER: number,
+  target: number,
+  budget: { left: number },
+): void {
   const ctr = m.counters.rmap
   const f = m.fast
   const fr = m.frames
   const mm = vma.mm
-  if (m.pageTableLockHeld(mm)) {
-    ctr.trylockFailures++
-    return 'SWAP_FAIL'
-  }
   let address = vma.start + cursor
   address -= address % CLUSTER
   let end = address + CLUSTER
@@ -592,7 +634,6 @@ function tryToUnmapCluster(
       pteUnmap(m.env, ptr, c.id)
     }
   }
-  return 'SWAP_AGAIN'
 }
 
 /**

@@ -38,6 +38,7 @@ import type { Arch } from '../../arch/types.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
 import { setPageDirty } from '../../filemap.js'
+import { LOCK, pageTableTrylock, pageTableUnlock } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
 import { type Mm, VM, type Vma } from '../../mm/vma.js'
@@ -354,16 +355,24 @@ export class PteChains implements RmapStrategy {
     this.pageMapUnlock(m, c, pfn)
   }
 
-  /** pte_chain_lock: the PG_chainlock bit spinlock (bit 15, PG_maplock's bit in -aa). */
-  pageMapLock(m: Machine, _c: Cpu, pfn: number): void {
+  /**
+   * pte_chain_lock (include/linux/rmap-locking.h): the PG_chainlock bit
+   * spinlock (bit 15, PG_maplock's bit in -aa). On a sequential machine
+   * finding it held is a bug (self-deadlock); under the explorer (`m.smp`)
+   * the owner table decides, as for objrmap's page_map_lock: held by another
+   * cpu means wait, and the lock order puts it inside page_table_lock.
+   */
+  pageMapLock(m: Machine, c: Cpu, pfn: number): void {
+    if (m.smp !== null) m.smp.locks.acquire(c.id, LOCK.pte_chain_lock, pfn)
     if (m.frames.testAndSet(pfn, PG.maplock))
       bug('pte_chain_lock: PG_chainlock already held (self-deadlock)', 'pte_chain_lock', `pfn ${pfn}`)
   }
 
   /** pte_chain_unlock. */
-  pageMapUnlock(m: Machine, _c: Cpu, pfn: number): void {
+  pageMapUnlock(m: Machine, c: Cpu, pfn: number): void {
     if (!m.frames.test(pfn, PG.maplock))
       bug('pte_chain_unlock: PG_chainlock not held', 'pte_chain_unlock', `pfn ${pfn}`)
+    if (m.smp !== null) m.smp.locks.release(c.id, LOCK.pte_chain_lock, pfn)
     m.frames.clear(pfn, PG.maplock)
   }
 
@@ -482,12 +491,22 @@ export class PteChains implements RmapStrategy {
   }
 
   private unmapOneMapped(m: Machine, c: Cpu, pfn: number, ptep: PtePtr, mm: Mm, address: number): SwapResult {
-    const f = m.frames
-    const fast = m.fast
-    if (m.pageTableLockHeld(mm)) {
+    // spin_trylock(&mm->page_table_lock), or SWAP_AGAIN; held to the end.
+    if (!pageTableTrylock(m, c, mm)) {
       m.counters.rmap.trylockFailures++
       return 'SWAP_AGAIN'
     }
+    try {
+      return this.unmapOneLocked(m, c, pfn, ptep, mm, address)
+    } finally {
+      pageTableUnlock(m, c, mm)
+    }
+  }
+
+  /** The body of try_to_unmap_one, with `mm`'s page_table_lock held. */
+  private unmapOneLocked(m: Machine, c: Cpu, pfn: number, ptep: PtePtr, mm: Mm, address: number): SwapResult {
+    const f = m.frames
+    const fast = m.fast
     // During mremap a page may be in no vma: SWAP_FAIL. A locked vma: SWAP_FAIL.
     const vma = mm.findVma(address)
     if (!vma || vma.start > address) return 'SWAP_FAIL'
