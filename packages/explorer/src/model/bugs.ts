@@ -87,19 +87,11 @@ export interface RunReport {
   at: string[]
   /** `5 schedule(s), 6 run(s) of which 0 infeasible, 48 ms` or `2 step(s), 6 ms`. */
   figures: string
-  /** Races: the exploration and the failing schedule. */
-  race?: {
-    scenario: string
-    schedules: number
-    runs: number
-    infeasible: number
-    boundReached: number
-    preemptions: number
-    trace: string[]
-    token: string
-    /** The cli command that replays the failing schedule ('' when none failed). */
-    replay: string
-  }
+  /**
+   * Races: the exploration and the failing schedule, as the registry gives
+   * them, and the cli command that replays it ('' when none failed).
+   */
+  race?: NonNullable<BugDemoRun['race']> & { replay: string }
   steps?: number
   ms: number
 }
