@@ -8,11 +8,8 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
-  MAP_SHARED,
   Machine,
-  MREMAP_FIXED,
   MREMAP_MAYMOVE,
-  O_RDWR,
   objrmap,
   PAGE_SIZE,
   PROT_READ,
@@ -24,67 +21,12 @@ import {
 } from '../src/index.js'
 import { type SpyVma, spyMachine } from './support/spy.js'
 import { toy32 } from './support/toy32.js'
+import { values } from './support/values.js'
 
 const P = PAGE_SIZE
 const RW = PROT_READ | PROT_WRITE
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS
 const OPTS = { arch: toy32, ram: '16M', swap: 0 } as const
-
-/**
- * A workload over every path that reaches the design: anonymous and file
- * faults, COW, fork, mprotect split and merge, mremap of present ptes,
- * munmap, pageout and reclaim with swap, swap-in, swapoff, exec and exit.
- * `m.check()` after each step; returns everything a process could observe.
- */
-function workload(m: Machine): unknown[] {
-  const seen: unknown[] = []
-  const step = (what: string, fn: () => unknown) => {
-    const r = fn()
-    m.check()
-    seen.push([what, r])
-  }
-  const type = m.swapon('4M')
-  m.fs.create('/f', { size: 4 * P, fill: 5 })
-  const p = m.spawn()
-  const x = m.taskUnmappedBase + 64 * P
-  step('mmap', () => p.mmap(x, 8 * P, RW, ANON | MAP_FIXED))
-  step('write', () => {
-    for (let i = 0; i < 8; i++) p.write(x + i * P, 100 + i)
-  })
-  const fd = p.open('/f', O_RDWR)
-  const f = p.mmap(0, 4 * P, RW, MAP_SHARED, fd, 0)
-  const fp = p.mmap(0, 4 * P, RW, MAP_PRIVATE, fd, 0)
-  step('file faults', () => [p.read(f), p.read(fp + P), p.write(f + 2 * P, 9), p.write(fp + 3 * P, 11)])
-  const c = p.fork()
-  step('cow', () => {
-    c.write(x, 1)
-    return [p.read(x), c.read(x), c.read(fp + 3 * P)]
-  })
-  step('mprotect split', () => p.mprotect(x + 2 * P, 2 * P, PROT_READ))
-  step('mprotect merge', () => p.mprotect(x + 2 * P, 2 * P, RW))
-  step('mremap', () => p.mremap(x + 4 * P, 4 * P, 6 * P, MREMAP_MAYMOVE | MREMAP_FIXED, x + 256 * P))
-  step('munmap', () => p.munmap(x + P, P))
-  step('pageout', () => {
-    const out: unknown[] = []
-    for (const a of [x, x + 2 * P, f + 2 * P, fp + 3 * P]) {
-      const e = c.pagemap(a)
-      if (!e.present) continue
-      m.pageReferenced(e.pfn!)
-      out.push(m.pageout(e.pfn!).result)
-    }
-    return out
-  })
-  step('reclaim', () => m.reclaim({ pages: 64 }).freed)
-  step('swap-in', () => [c.read(x + 2 * P), p.read(x + 2 * P), c.read(fp + 3 * P)])
-  step('swapoff', () => m.swapoff(type))
-  step('exec', () => c.exec([1, 2]))
-  step('exit', () => {
-    c.exit()
-    p.exit()
-  })
-  seen.push(m.meminfo(), m.stats())
-  return seen
-}
 
 describe('the rmap seam', () => {
   it('the registry: objrmap by default; a typo and an unimplemented design are RangeErrors naming the valid names', () => {
@@ -106,9 +48,9 @@ describe('the rmap seam', () => {
   })
 
   it('the VM behaves identically through the spy, and the spy saw every hook', () => {
-    const plain = workload(new Machine(OPTS))
+    const plain = values(new Machine(OPTS))
     const { m, spy } = spyMachine(OPTS)
-    expect(workload(m)).toEqual(plain)
+    expect(values(m)).toEqual(plain)
     const n = spy.counts()
     for (const fn of [
       'pageRmapReserve',
@@ -141,9 +83,9 @@ describe('the rmap seam', () => {
 
   it('pte_chains behaves identically through the spy too (a design that is a class)', () => {
     const opts = { ...OPTS, rmap: 'pte_chains' } as const
-    const plain = workload(new Machine(opts))
+    const plain = values(new Machine(opts))
     const { m, spy } = spyMachine(opts)
-    expect(workload(m)).toEqual(plain)
+    expect(values(m)).toEqual(plain)
     expect(spy.counts().pteMoved ?? 0).toBeGreaterThan(0)
     expect(spy.counts().pageMapLock).toBe(spy.counts().pageMapUnlock)
   })

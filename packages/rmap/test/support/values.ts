@@ -3,7 +3,7 @@
  * anonymous and file faults, COW after fork, mprotect split and merge, mremap
  * of present ptes, munmap, page_referenced, pageout and reclaim with swap,
  * swap-in, swapoff, exec and exit. The designs must agree on everything it
- * returns. Shared by the core's pte_chains test (toy32) and the
+ * returns. Shared by the core's seam and pte_chains tests (toy32) and the
  * conformance-matrix's side-by-side test (every shipped layout).
  */
 import {
