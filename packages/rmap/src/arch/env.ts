@@ -233,16 +233,7 @@ export class PageTableStore {
    * as in {@link base}.
    */
   pteWord(ptr: number): number {
-    const pfn = ptr >>> this.ptrShift
-    const f = this.frames
-    if (!(pfn < f.n && (f.flags[pfn]! & (1 << PG_PAGETABLE)) !== 0)) {
-      throw new KernelBugError(
-        'access to a page that is not a page table',
-        'pgtable store',
-        `pfn ${ptr < 0 ? Math.floor(ptr / (this.ptrMask + 1)) : pfn}`,
-      )
-    }
-    return f.content[pfn]! * this.wordsPerPage + ((ptr & this.ptrMask) << this.pteWordShift)
+    return this.base(ptr >>> this.ptrShift) + ((ptr & this.ptrMask) << this.pteWordShift)
   }
 
   /** Make `pfn` a page-table page, zero-filled (`clear_page`). */
