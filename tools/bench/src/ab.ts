@@ -31,6 +31,8 @@ const only = process.env['AB_TASKS']?.split(',').map((s) => s.trim())
 const rmapDesign = process.env['AB_RMAP']
 
 const PAGE = 4096
+/** The layouts a checkout ships (arch/i386 has two). */
+const LAYOUTS = ['i386', 'i386-pae', 'ppc', 'ppc64']
 const FAULT_PAGES = 16384
 const WALKERS = 1000
 
@@ -75,6 +77,15 @@ function machine(R: Rmap, arch: unknown, ram: string, swap?: string): Machine {
   return new R.Machine(opts as never)
 }
 
+/** A process on the 768M machine of the fault tasks, and the prot and flags of a private anonymous mapping. */
+function faultProcess(R: Rmap, arch: unknown): { p: Process; rw: number; anon: number } {
+  return {
+    p: machine(R, arch, '768M').spawn(),
+    rw: R.PROT_READ | R.PROT_WRITE,
+    anon: R.MAP_PRIVATE | R.MAP_ANONYMOUS,
+  }
+}
+
 function writePages(p: Process, a: number, pages: number, v: number): void {
   for (let i = 0; i < pages; i++) p.write(a + i * PAGE, v + i)
 }
@@ -84,10 +95,7 @@ const TASKS: Task[] = [
     name: 'anon write fault',
     ops: FAULT_PAGES,
     run(R, arch) {
-      const m = machine(R, arch, '768M')
-      const p = m.spawn()
-      const rw = R.PROT_READ | R.PROT_WRITE
-      const anon = R.MAP_PRIVATE | R.MAP_ANONYMOUS
+      const { p, rw, anon } = faultProcess(R, arch)
       return timeIt(
         reps,
         () => p.mmap(0, FAULT_PAGES * PAGE, rw, anon),
@@ -100,10 +108,7 @@ const TASKS: Task[] = [
     name: 'zero-page read fault',
     ops: FAULT_PAGES,
     run(R, arch) {
-      const m = machine(R, arch, '768M')
-      const p = m.spawn()
-      const rw = R.PROT_READ | R.PROT_WRITE
-      const anon = R.MAP_PRIVATE | R.MAP_ANONYMOUS
+      const { p, rw, anon } = faultProcess(R, arch)
       let sum = 0
       const out = timeIt(
         reps,
@@ -160,9 +165,8 @@ const TASKS: Task[] = [
     name: 'COW fault',
     ops: FAULT_PAGES,
     run(R, arch) {
-      const m = machine(R, arch, '768M')
-      const p = m.spawn()
-      const a = p.mmap(0, FAULT_PAGES * PAGE, R.PROT_READ | R.PROT_WRITE, R.MAP_PRIVATE | R.MAP_ANONYMOUS)
+      const { p, rw, anon } = faultProcess(R, arch)
+      const a = p.mmap(0, FAULT_PAGES * PAGE, rw, anon)
       writePages(p, a, FAULT_PAGES, 1)
       return timeIt(
         reps,
@@ -176,10 +180,7 @@ const TASKS: Task[] = [
     name: 'munmap',
     ops: FAULT_PAGES,
     run(R, arch) {
-      const m = machine(R, arch, '768M')
-      const p = m.spawn()
-      const rw = R.PROT_READ | R.PROT_WRITE
-      const anon = R.MAP_PRIVATE | R.MAP_ANONYMOUS
+      const { p, rw, anon } = faultProcess(R, arch)
       return timeIt(
         reps,
         () => {
@@ -253,7 +254,7 @@ const TASKS: Task[] = [
     },
   },
   {
-    name: `page_referenced, page mapped once, ${BIG.ram}`,
+    name: `page_referenced of a page mapped once (${BIG.ram})`,
     ops: 1000,
     run(R, arch) {
       const m = machine(R, arch, BIG.ram)
@@ -348,6 +349,22 @@ if (process.env['AB_CHILD']) {
   const roots = process.argv.slice(2).map((r) => resolve(process.env['INIT_CWD'] ?? '.', r))
   if (roots.length < 2) {
     console.error('usage: ab <checkout A> <checkout B> [...]')
+    process.exit(2)
+  }
+  // The options, checked before any child runs (a child would die on them with a stack trace).
+  const bad: string[] = []
+  if (!LAYOUTS.includes(archName))
+    bad.push(`AB_ARCH: unknown layout '${archName}'; valid: ${LAYOUTS.join(', ')}`)
+  for (const [name, v] of [
+    ['AB_ROUNDS', rounds],
+    ['AB_REPS', reps],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1) bad.push(`${name} must be a whole number of at least 1, got ${v}`)
+  const unknown = only?.filter((n) => !TASKS.some((t) => t.name === n)) ?? []
+  if (unknown.length > 0)
+    bad.push(`AB_TASKS: unknown task(s) ${unknown.join(', ')}; valid: ${TASKS.map((t) => t.name).join(', ')}`)
+  if (bad.length > 0) {
+    for (const b of bad) console.error(b)
     process.exit(2)
   }
   const self = fileURLToPath(import.meta.url)
