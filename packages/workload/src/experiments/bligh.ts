@@ -5,7 +5,7 @@
 
 import { sizeBytes } from '../format.js'
 import { type ClassicExperiment, ramFor, sizeText } from './classic.js'
-import type { ParamDefs, Params } from './params.js'
+import { type ParamDefs, type Params, walksParam } from './params.js'
 
 const PAGE = 4096
 const MB = 1024 ** 2
@@ -36,13 +36,7 @@ const params = {
     choices: BACKINGS,
     description: 'file: a disk file mapped MAP_SHARED; tmpfs: a /dev/shm file (shared memory, shmem)',
   },
-  walks: {
-    kind: 'int',
-    default: 32,
-    min: 0,
-    max: 1_000_000,
-    description: 'pages page_referenced walks afterwards',
-  },
+  walks: walksParam(32),
 } satisfies ParamDefs
 
 export const bligh: ClassicExperiment = {

@@ -4,7 +4,7 @@
  * ordinary workload, so `rmaplab show NAME` prints it in the file format.
  */
 import type { LayoutRun } from '../run.js'
-import type { ParamDefs, Params } from './params.js'
+import { type ParamDefs, type Params, walksParam } from './params.js'
 
 const PAGE = 4096
 const MB = 1024 ** 2
@@ -89,13 +89,7 @@ export const andrea = define({
       max: 16,
       description: 'fork levels to try: the tree stops at the first fork that runs out of memory',
     },
-    walks: {
-      kind: 'int',
-      default: 64,
-      min: 0,
-      max: 1_000_000,
-      description: 'pages page_referenced walks afterwards',
-    },
+    walks: walksParam(64),
   },
   build: ({ size, ram, levels, walks }) => {
     const pages = Math.ceil(size / PAGE)
@@ -194,13 +188,7 @@ export const morton = define({
     tasks: { kind: 'int', default: 16, min: 1, max: 4096, description: 'processes' },
     windows: { kind: 'int', default: 128, min: 1, max: 4096, description: 'MAP_SHARED windows per process' },
     window: { kind: 'int', default: 4, min: 1, max: 65536, description: 'pages per window' },
-    walks: {
-      kind: 'int',
-      default: 32,
-      min: 0,
-      max: 1_000_000,
-      description: 'pages page_referenced walks afterwards',
-    },
+    walks: walksParam(32),
   },
   build: ({ tasks, windows, window, walks }) => {
     const filePages = windows * window
@@ -298,13 +286,7 @@ export const sharedSegment = define({
   params: {
     procs: { kind: 'int', default: 32, min: 1, max: 4096, description: 'processes mapping the segment' },
     size: { kind: 'size', default: 32 * MB, min: 4096, max: 4096 * MB, description: 'the segment' },
-    walks: {
-      kind: 'int',
-      default: 32,
-      min: 0,
-      max: 1_000_000,
-      description: 'pages page_referenced walks afterwards',
-    },
+    walks: walksParam(32),
   },
   build: ({ procs, size, walks }) => {
     const pages = Math.ceil(size / PAGE)
@@ -362,13 +344,7 @@ export const rik = define({
       max: 1_000_000,
       description: 'private anonymous pages (the original: 1000)',
     },
-    walks: {
-      kind: 'int',
-      default: 16,
-      min: 0,
-      max: 1_000_000,
-      description: "pages of one child's copy page_referenced walks",
-    },
+    walks: walksParam(16, "pages of one child's copy page_referenced walks"),
   },
   build: ({ children, pages, walks }) => {
     const steps: unknown[] = [

@@ -14,6 +14,11 @@ export interface ParamDef {
 }
 
 export type ParamDefs = Record<string, ParamDef>
+
+/** The `walks` parameter of an experiment: how many pages page_referenced walks once the workload has run. */
+export function walksParam(def: number, description = 'pages page_referenced walks afterwards'): ParamDef {
+  return { kind: 'int', default: def, min: 0, max: 1_000_000, description }
+}
 export type Params<D extends ParamDefs> = { [K in keyof D]: number }
 
 /** A parameter's value as people write it. */
