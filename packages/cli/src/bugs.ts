@@ -6,13 +6,7 @@
  * catch is printed with the step or schedule where it happened. The registry
  * and the demos are the library's; this file only prints.
  */
-import {
-  BUG_DEMO_NAMES,
-  BUG_DEMOS,
-  type BugDemo,
-  type BugDemoResult,
-  type BugDemoRun,
-} from '@rmaplab/workload'
+import { BUG_DEMO_NAMES, BUG_DEMOS, type BugDemo, type BugDemoResult, bugDemoLines } from '@rmaplab/workload'
 import type { Command } from 'commander'
 import type { Io } from './cli.js'
 import { BadInputError, EXIT } from './errors.js'
@@ -28,44 +22,8 @@ function list(io: Io): void {
   io.out('rmaplab bugs NAME runs the demo of one bug with and without it; rmaplab bugs all runs every demo.')
 }
 
-function figures(r: BugDemoRun): string {
-  const ms = `${r.ms.toFixed(0)} ms`
-  if (r.race)
-    return `${r.race.schedules} schedule(s), ${r.race.runs} run(s) of which ${r.race.infeasible} infeasible, ${ms}`
-  return `${r.steps} step(s), ${ms}`
-}
-
 function printResult(io: Io, d: BugDemo, res: BugDemoResult): void {
-  io.out(`bug ${d.name}: ${d.title}`)
-  io.out(`fix: ${d.fix}`)
-  for (const c of res.cases) {
-    io.out('')
-    io.out(`case: ${c.label} (${c.arch})`)
-    const b = c.buggy
-    if (b.caught) {
-      io.out(`  with the bug: CAUGHT by ${b.by}: ${b.message}`)
-      if (b.race) {
-        io.out(`    after ${figures(b)}; schedule, ${b.race.preemptions} preemption(s):`)
-        for (const s of b.at) io.out(`      ${s}`)
-        io.out('    interleaving:')
-        for (const line of b.race.trace) io.out(`      ${line}`)
-        io.out(
-          `    replay: rmaplab race ${b.race.scenario} --arch ${c.arch} --bugs ${b.bugs.join(',')} --replay ${b.race.token}`,
-        )
-      } else {
-        io.out(`    at ${b.at.join('; ')} (${figures(b)})`)
-      }
-    } else {
-      io.out(`  with the bug: NOT CAUGHT (${figures(b)})`)
-    }
-    const f = c.fixed
-    if (f.caught) io.out(`  without it: FLAGGED by ${f.by} at ${f.at.join('; ')}: ${f.message}`)
-    else if (f.race)
-      io.out(`  without it: clean, every schedule to bound ${f.race.boundReached} (${figures(f)})`)
-    else io.out(`  without it: clean (${figures(f)})`)
-  }
-  io.out('')
-  io.out(res.ok ? 'the demo behaves' : 'THE DEMO DOES NOT BEHAVE')
+  for (const line of bugDemoLines(d, res)) io.out(line)
 }
 
 /** Register `rmaplab bugs`. */

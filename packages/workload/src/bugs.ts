@@ -443,3 +443,48 @@ export function bugDemo(name: string): BugDemo {
   if (!d) throw new RangeError(`unknown bug '${name}'; valid: ${BUG_DEMO_NAMES.join(', ')}`)
   return d
 }
+
+/** A run's figures as `rmaplab bugs` prints them: the schedules and runs of a race or the steps of a sequential demo, and the time. */
+export function bugRunFigures(r: BugDemoRun): string {
+  const ms = `${r.ms.toFixed(0)} ms`
+  if (r.race)
+    return `${r.race.schedules} schedule(s), ${r.race.runs} run(s) of which ${r.race.infeasible} infeasible, ${ms}`
+  return `${r.steps} step(s), ${ms}`
+}
+
+/** The `rmaplab race` command that replays the failing schedule of race run `r` on `arch`; '' when no schedule failed. */
+export function bugReplayCommand(r: BugDemoRun, arch: string): string {
+  if (!r.race?.token) return ''
+  return `rmaplab race ${r.race.scenario} --arch ${arch} --bugs ${r.bugs.join(',')} --replay ${r.race.token}`
+}
+
+/**
+ * The report of a demo's result, line by line, as `rmaplab bugs NAME` prints
+ * it and the browser explorer shows it: per case, what caught the run with the
+ * bug (and where: the step, or the schedule, its interleaving and the replay
+ * command) and how the run without it ended; last, whether the demo behaves.
+ */
+export function bugDemoLines(d: Pick<BugDemo, 'title' | 'fix'>, res: BugDemoResult): string[] {
+  const out = [`bug ${res.name}: ${d.title}`, `fix: ${d.fix}`]
+  for (const c of res.cases) {
+    out.push('', `case: ${c.label} (${c.arch})`)
+    const b = c.buggy
+    if (b.caught) {
+      out.push(`  with the bug: CAUGHT by ${b.by}: ${b.message}`)
+      if (b.race) {
+        out.push(`    after ${bugRunFigures(b)}; schedule, ${b.race.preemptions} preemption(s):`)
+        for (const s of b.at) out.push(`      ${s}`)
+        out.push('    interleaving:')
+        for (const line of b.race.trace) out.push(`      ${line}`)
+        out.push(`    replay: ${bugReplayCommand(b, c.arch)}`)
+      } else out.push(`    at ${b.at.join('; ')} (${bugRunFigures(b)})`)
+    } else out.push(`  with the bug: NOT CAUGHT (${bugRunFigures(b)})`)
+    const f = c.fixed
+    if (f.caught) out.push(`  without it: FLAGGED by ${f.by} at ${f.at.join('; ')}: ${f.message}`)
+    else if (f.race)
+      out.push(`  without it: clean, every schedule to bound ${f.race.boundReached} (${bugRunFigures(f)})`)
+    else out.push(`  without it: clean (${bugRunFigures(f)})`)
+  }
+  out.push('', res.ok ? 'the demo behaves' : 'THE DEMO DOES NOT BEHAVE')
+  return out
+}

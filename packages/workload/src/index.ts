@@ -29,6 +29,9 @@ export {
   type BugDemoResult,
   type BugDemoRun,
   bugDemo,
+  bugDemoLines,
+  bugReplayCommand,
+  bugRunFigures,
 } from './bugs.js'
 export { hex, type Region } from './context.js'
 export { BadInputError } from './errors.js'

@@ -8,7 +8,16 @@
  * host: the page runs it in a worker (`bugs-worker.ts`), node tests it.
  */
 import { BUGS } from '@rmaplab/rmap'
-import { BUG_DEMOS, type BugDemo, type BugDemoResult, type BugDemoRun, bugDemo } from '@rmaplab/workload'
+import {
+  BUG_DEMOS,
+  type BugDemo,
+  type BugDemoResult,
+  type BugDemoRun,
+  bugDemo,
+  bugDemoLines,
+  bugReplayCommand,
+  bugRunFigures,
+} from '@rmaplab/workload'
 
 /** One bug of the registry, as the panel lists it. */
 export interface BugEntry {
@@ -120,14 +129,6 @@ export interface DemoReport {
   ms: number
 }
 
-/** The cli's figures of a run. */
-export function figures(r: BugDemoRun): string {
-  const ms = `${r.ms.toFixed(0)} ms`
-  if (r.race)
-    return `${r.race.schedules} schedule(s), ${r.race.runs} run(s) of which ${r.race.infeasible} infeasible, ${ms}`
-  return `${r.steps} step(s), ${ms}`
-}
-
 function runReport(r: BugDemoRun, arch: string): RunReport {
   return {
     bugs: [...r.bugs],
@@ -135,51 +136,19 @@ function runReport(r: BugDemoRun, arch: string): RunReport {
     by: r.by,
     message: r.message,
     at: [...r.at],
-    figures: figures(r),
+    figures: bugRunFigures(r),
     ...(r.race
       ? {
           race: {
             ...r.race,
             trace: [...r.race.trace],
-            replay: r.race.token
-              ? `rmaplab race ${r.race.scenario} --arch ${arch} --bugs ${r.bugs.join(',')} --replay ${r.race.token}`
-              : '',
+            replay: bugReplayCommand(r, arch),
           },
         }
       : {}),
     ...(r.steps !== undefined ? { steps: r.steps } : {}),
     ms: r.ms,
   }
-}
-
-/** The lines `rmaplab bugs NAME` prints for a result. */
-export function reportLines(
-  title: string,
-  fix: string,
-  res: { name: string; cases: CaseReport[]; ok: boolean },
-) {
-  const out: string[] = [`bug ${res.name}: ${title}`, `fix: ${fix}`]
-  for (const c of res.cases) {
-    out.push('', `case: ${c.label} (${c.arch})`)
-    const b = c.buggy
-    if (b.caught) {
-      out.push(`  with the bug: CAUGHT by ${b.by}: ${b.message}`)
-      if (b.race) {
-        out.push(`    after ${b.figures}; schedule, ${b.race.preemptions} preemption(s):`)
-        for (const s of b.at) out.push(`      ${s}`)
-        out.push('    interleaving:')
-        for (const line of b.race.trace) out.push(`      ${line}`)
-        out.push(`    replay: ${b.race.replay}`)
-      } else out.push(`    at ${b.at.join('; ')} (${b.figures})`)
-    } else out.push(`  with the bug: NOT CAUGHT (${b.figures})`)
-    const f = c.fixed
-    if (f.caught) out.push(`  without it: FLAGGED by ${f.by} at ${f.at.join('; ')}: ${f.message}`)
-    else if (f.race)
-      out.push(`  without it: clean, every schedule to bound ${f.race.boundReached} (${f.figures})`)
-    else out.push(`  without it: clean (${f.figures})`)
-  }
-  out.push('', res.ok ? 'the demo behaves' : 'THE DEMO DOES NOT BEHAVE')
-  return out
 }
 
 /** The report of a demo's result (exported for tests: a result made by hand must be worded right). */
@@ -191,8 +160,7 @@ export function demoReport(d: Pick<BugDemo, 'title' | 'fix'>, res: BugDemoResult
     fixed: runReport(c.fixed, c.arch),
     ok: c.ok,
   }))
-  const r = { name: res.name, title: d.title, fix: d.fix, cases, ok: res.ok }
-  return { ...r, lines: reportLines(d.title, d.fix, r), ms }
+  return { name: res.name, title: d.title, fix: d.fix, cases, ok: res.ok, lines: bugDemoLines(d, res), ms }
 }
 
 const clock: () => number =
