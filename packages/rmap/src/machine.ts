@@ -37,6 +37,7 @@ import { LOCK, type Smp, testSetPageLocked, unlockPage } from './locks.js'
 import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
+import { MappingTable } from './mm/objects.js'
 import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
 import { type AnonVma, Mm, VM, type Vma } from './mm/vma.js'
 import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
@@ -870,7 +871,7 @@ export class Machine {
   /** The reverse-mapping design, resolved once from the `rmap` option. */
   readonly rmap: RmapStrategy
   /** Objects page->mapping can name: anon_vmas (objrmap), anonmms (anonmm) and address_spaces. */
-  readonly objects = new Map<number, AnonVma | Anonmm | AddressSpace>()
+  readonly objects = new MappingTable<AnonVma | Anonmm | AddressSpace>()
   /** The default disk filesystem: files, their page caches, and the EOF tails (fs.ts). */
   readonly fs: FileSystem = new FileSystem(this)
   /** Counters behind `m.stats()`. */
