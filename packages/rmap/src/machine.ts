@@ -685,7 +685,9 @@ export class Process {
       throw new RangeError(
         `${write ? 'write' : 'read'}: address ${addrText(addr)} is not a non-negative integer`,
       )
-    const page = addr - (addr % 4096)
+    // Past 2^31 (ppc64's user addresses) `%` is a call to fmod; division by a
+    // power of two and floor are single instructions.
+    const page = Math.floor(addr / 4096) * 4096
     const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
     let reason = ''
     if (!vma) reason = addr < m.taskSize ? 'no vma maps the address' : 'address at or above TASK_SIZE'
