@@ -1001,8 +1001,10 @@ export class Machine {
    * `swapoff(type)`: try_to_unuse brings every page of the area back (into
    * the ptes that held it, and tmpfs files' page caches) and frees the area.
    * SyscallError EINVAL for an unknown area or one already being turned off,
-   * ENOMEM when free memory cannot hold its pages; nothing changed then. See
-   * swapfile.ts.
+   * ENOMEM when free memory cannot hold its pages (nothing changed then), or
+   * when an allocation fails half way (2.6.4's pte_chain_alloc, say): the area
+   * goes back on swap_list, as sys_swapoff does, and the pages already brought
+   * back stay in memory. See swapfile.ts.
    */
   swapoff(type: number): SwapoffReport {
     numberArg('swapoff', 'type', type)

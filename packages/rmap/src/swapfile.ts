@@ -27,7 +27,7 @@ import type { PtePtr } from './arch/mmu.js'
 import { type Arch, MAX_SWAPFILES } from './arch/types.js'
 import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
-import { ArchLimitError, KernelBugError, RmapError, SyscallError } from './errors.js'
+import { ArchLimitError, KernelBugError, OutOfMemoryError, RmapError, SyscallError } from './errors.js'
 import { lockPage, testSetPageLocked, unlockPage } from './locks.js'
 import type { Machine } from './machine.js'
 import { makePageExclusive } from './memory.js'
@@ -246,23 +246,32 @@ export function sysSwapon(m: Machine, opts: SwaponOptions | number | string): nu
   if (o.priority === undefined) s.leastPriority = prio
   const area = new SwapArea(type, prio, pagesTotal)
   s.areas[type] = area
+  swapListInsert(s, area)
+  return type
+}
+
+/**
+ * Put `area` on swap_list, sorted by priority, before areas of equal
+ * priority, and count its slots in nr_swap_pages and total_swap_pages:
+ * sys_swapon, and sys_swapoff when try_to_unuse fails (the same loop in
+ * both, 2.6.4–2.6.7 mm/swapfile.c).
+ */
+function swapListInsert(s: SwapState, area: SwapArea): void {
   s.nrSwapPages += area.pages
   s.totalSwapPages += area.pages
-  // Insert into swap_list, sorted by priority, before areas of equal priority.
   let prev = -1
   for (let i = s.head; i >= 0; i = s.areas[i]!.next) {
-    if (prio >= s.areas[i]!.prio) break
+    if (area.prio >= s.areas[i]!.prio) break
     prev = i
   }
   if (prev < 0) {
     area.next = s.head
-    s.head = type
-    s.next = type
+    s.head = area.type
+    s.next = area.type
   } else {
     area.next = s.areas[prev]!.next
-    s.areas[prev]!.next = type
+    s.areas[prev]!.next = area.type
   }
-  return type
 }
 
 function parseSwapSize(v: number | string): number {
@@ -301,13 +310,19 @@ export interface SwapoffReport {
  * already being turned off (its SWP_WRITEOK is clear, so sys_swapoff's search
  * of swap_list does not find it) → SyscallError EINVAL; not enough free
  * memory → SyscallError ENOMEM. The kernel's test is
- * `security_vm_enough_memory(p->pages)`, an overcommit heuristic, and
- * try_to_unuse could still fail half way (read_swap_cache_async returning
- * NULL), after which the area goes back on swap_list with the pages already
- * read staying in memory. The model instead checks up front that free page
- * frames can hold every used slot whose page is not already in the swap
- * cache (it allocates nothing else: unuse_pte only rewrites existing ptes),
- * so ENOMEM is always "nothing changed" and try_to_unuse cannot fail.
+ * `security_vm_enough_memory(p->pages)`, an overcommit heuristic; the model
+ * checks instead that free page frames can hold every used slot whose page is
+ * not already in the swap cache.
+ *
+ * try_to_unuse can still run out of memory half way, as in the kernel: a page
+ * frame for read_swap_cache_async (the check counts frames, not the zones'
+ * reserves), 2.6.4's `pte_chain_alloc` in unuse_process (pte_chains: a page
+ * mapped twice needs a chain from the lowmem slab), rmap 11's private copy
+ * (anonmm). Then, as sys_swapoff does on try_to_unuse's -ENOMEM: the page in
+ * hand is unlocked and released, the area goes back on swap_list in priority
+ * order with its slots counted again and SWP_WRITEOK set, and the call fails
+ * with SyscallError ENOMEM. The pages already brought back stay in memory,
+ * mapped, their slots freed.
  *
  * Then, as the kernel: the area leaves swap_list and its slots leave
  * nr_swap_pages / total_swap_pages (SWP_WRITEOK cleared, so nothing new is
@@ -361,41 +376,74 @@ export function sysSwapoff(m: Machine, c: Cpu, type: number): SwapoffReport {
     s.swapoffRacer = undefined
     racer(type)
   }
-  tryToUnuse(m, c, p, used, report)
+  const done = tryToUnuse(m, c, p, used, report)
+  if (done < used.length) {
+    // sys_swapoff's `if (err)`: re-insert the area into swap_list.
+    swapListInsert(s, p)
+    p.writeOk = true
+    throw new SyscallError(
+      'swapoff',
+      'ENOMEM',
+      `out of memory in try_to_unuse after ${done} of ${used.length} slot(s) of swap area ${type}; the area is back on swap_list`,
+    )
+  }
   s.areas[type] = null
   return report
 }
 
-/** try_to_unuse's loop over the slots used when swapoff began (see {@link sysSwapoff}). */
+/**
+ * try_to_unuse's loop over the slots used when swapoff began (see
+ * {@link sysSwapoff}). Returns how many of them it went through: all of
+ * them, or fewer when an allocation failed (the kernel's -ENOMEM).
+ */
 function tryToUnuse(
   m: Machine,
   c: Cpu,
   p: SwapArea,
   used: Array<[number, number]>,
   report: SwapoffReport,
-): void {
+): number {
   const s = m.swap
   const fr = m.frames
+  let done = 0
   for (const [offset] of used) {
-    if (!p.count(offset)) continue // freed meanwhile
+    if (!p.count(offset)) {
+      done++ // freed meanwhile
+      continue
+    }
     const entry = s.entry(p.type, offset)
     const cached = s.cache.has(entry)
-    const pfn = readSwapCacheAsync(m, c, entry)
+    let pfn: number
+    try {
+      pfn = readSwapCacheAsync(m, c, entry)
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e
+      // No page frame: nothing was changed for this slot.
+      return done
+    }
     if (!cached) report.pagesRead++
     lockPage(m, c, pfn, 'mm/swapfile.c try_to_unuse')
     waitOnPageWriteback(m, c, pfn) // a write reclaim started must end before the page leaves the swap cache
     // init_mm first (the reminder to search shmem), then every mm, while the
     // slot has users besides the cache; again while a pass made progress (the
     // kernel's find_next_to_unuse comes round to a slot that still has users).
-    for (let progress = 1; progress && p.count(offset) > 1; ) {
-      progress = shmemUnuse(m, c, entry, pfn)
-      report.shmem += progress
-      for (const proc of m.processes()) {
-        if (p.count(offset) <= 1) break
-        const n = unuseProcess(m, c, proc.mm, entry, pfn)
-        report.ptes += n
-        progress += n
+    try {
+      for (let progress = 1; progress && p.count(offset) > 1; ) {
+        progress = shmemUnuse(m, c, entry, pfn)
+        report.shmem += progress
+        for (const proc of m.processes()) {
+          if (p.count(offset) <= 1) break
+          const n = unuseProcess(m, c, proc.mm, entry, pfn)
+          report.ptes += n
+          progress += n
+        }
       }
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e
+      // unuse_process's -ENOMEM: unlock_page, page_cache_release, break.
+      unlockPage(m, c, pfn)
+      m.putPage(pfn)
+      return done
     }
     // reset_overflow: a saturated count is not a real count; drop to the cache's reference.
     if (p.count(offset) === SWAP_MAP_MAX) p.setCount(offset, 1)
@@ -410,7 +458,9 @@ function tryToUnuse(
         'try_to_unuse',
         `${p.type}:${offset} count ${p.count(offset)}`,
       )
+    done++
   }
+  return done
 }
 
 /**
