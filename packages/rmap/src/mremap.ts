@@ -63,7 +63,7 @@ import { makePageExclusive } from './memory.js'
 import { makePagesPresent } from './mlock.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
-import { doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
+import { absorb, doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
 import {
   lookupPte,
   NO_PTE,
@@ -236,14 +236,61 @@ export function moveVma(
   // so that it merges more often.
   if (!vma.file) pgoff = m.rmap.anonMovePgoff(vma, pgoff, newAddr)
   movePageTables(m, c, mm, newAddr, addr, oldLen)
-  const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
-  // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
-  vmaLink(m, c, moved)
-  vmaMergeAround(m, c, moved, true)
+  if (m.rmap.mremapCopyVma || !moveVmaMerge(m, c, mm, vma, newAddr, newLen)) {
+    const moved = new Vma(
+      mm,
+      newAddr,
+      newAddr + newLen,
+      vma.flags,
+      vma.pageProt,
+      pgoff,
+      vma.file,
+      vma.anonVma,
+    )
+    // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
+    vmaLink(m, c, moved)
+    // copy_vma's vma_merge; 2.6.4's move_vma has tried its own merge already.
+    if (m.rmap.mremapCopyVma) vmaMergeAround(m, c, moved, true)
+  }
   // The old vma object may have merged away: everything from here goes by address.
   if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
   if (locked && newLen > oldLen) makePagesPresent(m, c, mm, pid, newAddr + oldLen, newAddr + newLen)
   return newAddr
+}
+
+/**
+ * 2.6.4 `move_vma`'s own merge, before there was copy_vma: a private
+ * anonymous `vma` moved to [newAddr, newAddr + newLen) joins the vma ending at
+ * newAddr (which then absorbs the next one too when it touches and matches),
+ * or else the vma starting at the end of the range, which grows down and keeps
+ * its vm_pgoff (2.6.6's copy_vma lowers it). Both must be anonymous vmas with
+ * `vma`'s flags (`can_vma_merge`). False when nothing merged: the caller
+ * links a new vma. A file or shared vma never merges here.
+ */
+function moveVmaMerge(m: Machine, c: Cpu, mm: Mm, vma: Vma, newAddr: number, newLen: number): boolean {
+  if (vma.file !== null || vma.flags & VM.SHARED) return false
+  const canVmaMerge = (v: Vma, flags: number, other: Vma) =>
+    v.file === null && v.flags === flags && m.rmap.vmaCanMerge(v, other)
+  // find_vma_prev(mm, new_addr, &prev): the destination is free, so `next`
+  // (if any) starts at or after its end and `prev` ends at or before it.
+  const i = mm.findIndex(newAddr)
+  const next = mm.vmas[i]
+  const prev = mm.vmas[i - 1]
+  const pages = newLen / PAGE
+  if (prev && prev.end === newAddr && canVmaMerge(prev, vma.flags, vma)) {
+    prev.end = newAddr + newLen
+    mm.totalVm += pages
+    if (prev.flags & VM.LOCKED) mm.lockedVm += pages
+    if (next && prev.end === next.start && canVmaMerge(next, prev.flags, prev)) absorb(m, c, prev, next)
+    return true
+  }
+  if (next && next.start === newAddr + newLen && canVmaMerge(next, vma.flags, vma)) {
+    next.start = newAddr
+    mm.totalVm += pages
+    if (next.flags & VM.LOCKED) mm.lockedVm += pages
+    return true
+  }
+  return false
 }
 
 function checkInt(name: string, v: number): void {
