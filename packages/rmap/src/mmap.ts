@@ -8,11 +8,14 @@
  * mainline 2.6.4 (pte_chains) and 2.6.6 (anonmm) keep what the vma is created
  * with (do_mmap_pgoff: the caller's offset; do_brk, setup_arg_pages: 0).
  * Split pieces keep the arithmetic by adding the offset to the upper piece's
- * pgoff. Merging follows 2.6.7 (the -aa tree had it disabled): two vmas merge
- * only when their flags and file agree, their pgoffs are contiguous (for
- * anonymous vmas only where the design's can_vma_merge_* compare them:
- * `anonMergeContiguous`) and at most one of them has an anon_vma, or both the
- * same one.
+ * pgoff. A new mapping merges as vma_merge does (2.6.4 and 2.6.7 agree on
+ * which): two vmas merge only when their flags and file agree, their pgoffs
+ * are contiguous (for anonymous vmas only where the design's can_vma_merge_*
+ * compare them: `anonMergeContiguous`) and at most one of them has an
+ * anon_vma, or both the same one. After mprotect the design's kernel decides
+ * (`mprotectVmaMerge`): 2.6.7's mprotect_fixup uses vma_merge (objrmap, where
+ * the -aa tree had merging off); 2.6.4's and 2.6.6's merge private anonymous
+ * vmas only (pte_chains, anonmm; see {@link mprotectAttemptMerge}).
  */
 import type { Cpu } from './cpu.js'
 import { KernelBugError, SyscallError } from './errors.js'
@@ -147,8 +150,8 @@ function canMerge(m: Machine, a: Vma, b: Vma): boolean {
  * down over it and keeps the arithmetic: vm_pgoff = the successor's - the
  * pages gained. Where pgoffs must be contiguous that is `vma`'s own; for
  * anonymous vmas under 2.6.4's rules it need not be, and may go below 0 (an
- * unsigned long wraps it: maps() shows it so). mprotect's merge (2.6.4
- * sys_mprotect) lets the changed vma absorb its successor and keep its pgoff.
+ * unsigned long wraps it: maps() shows it so). Otherwise (2.6.7's
+ * mprotect_fixup) the changed vma absorbs its successor and keeps its pgoff.
  */
 export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma, request = false): Vma {
   const mm = vma.mm

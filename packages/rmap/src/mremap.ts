@@ -1,6 +1,7 @@
 /**
  * mm/mremap.c of the -aa tree (`do_mremap`, `move_vma`, `move_page_tables`),
- * with the 2.6.7 `copy_vma` rules where -aa left merging disabled.
+ * with the merge rules of each design's kernel where -aa left merging
+ * disabled (2.6.7's `copy_vma`, 2.6.6's, or 2.6.4's `move_vma`).
  *
  * Why an anonymous mremap costs the reverse mapping nothing (docs/designs.md#mremap-and-the-anonymous-vm_pgoff): an anonymous
  * page's page->index is its *linear* index, the virtual page number of the
@@ -40,15 +41,18 @@
  *   (the new vma plus a split of the old one into three). That check is later
  *   mainline's; the -aa tree ignored a failing do_munmap of the old range and
  *   left it mapped with its ptes gone. Up front, a refused move changes nothing.
- * - The new vma follows 2.6.7's `copy_vma`: its anonymous vm_pgoff is the
- *   design's (`anonMovePgoff`: objrmap re-bases an anonymous vma that never
- *   had an anon_vma to the new address; 2.6.4's move_vma and rmap 11 keep the
- *   origin), and the new vma merges with its neighbours where `canMerge`
- *   allows — flags, file and anon_vma compatible and pgoffs contiguous (for
- *   anonymous vmas only under objrmap: 2.6.4 did not compare them) — which
- *   under objrmap a moved anonymous vma with pages can only do with a
- *   neighbour that carries the same linear origin. The -aa tree had that
- *   merging disabled (VMA_MERGING_FIXUP off).
+ * - The new vma's anonymous vm_pgoff is the design's (`anonMovePgoff`:
+ *   objrmap re-bases an anonymous vma that never had an anon_vma to the new
+ *   address, as 2.6.7's `copy_vma`; 2.6.4's move_vma and rmap 11 keep the
+ *   origin). Who merges it is the design's kernel's too (`mremapCopyVma`):
+ *   `copy_vma` (2.6.6 and 2.6.7: anonmm, objrmap) merges it with its
+ *   neighbours where `canMerge` allows — flags, file and anon_vma compatible
+ *   and pgoffs contiguous (for anonymous vmas only under objrmap: 2.6.4 and
+ *   2.6.6 did not compare them) — which under objrmap a moved anonymous vma
+ *   with pages can only do with a neighbour that carries the same linear
+ *   origin; the -aa tree had that merging disabled (VMA_MERGING_FIXUP off).
+ *   2.6.4's move_vma (pte_chains) merges a private anonymous range only, by
+ *   growing a neighbour over it ({@link moveVmaMerge}).
  * - RLIMIT_MEMLOCK (EAGAIN for a locked vma) and RLIMIT_AS (ENOMEM) are not
  *   modelled (both RLIM_INFINITY by default in 2.6.5), nor VM_ACCOUNT.
  * - No hugetlb vmas exist in the model (EINVAL in the kernel).

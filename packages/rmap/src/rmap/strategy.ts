@@ -14,10 +14,13 @@
  * The life-cycle hooks are called by the generic code at the kernel's places:
  * `vmaLink` from `__vma_link` (every vma insertion: mmap, the new piece of
  * split_vma, a fork copy, mremap's copy, the exec stack), `vmaUnlink` from
- * unmap_vma and exit_mmap, `vmaMerge` from vma_merge before the dying vma is
- * unlinked, `vmaPrepare` wherever the kernel calls anon_vma_prepare (before an
- * anonymous page is added to a vma). A design that needs nothing there does
- * nothing: the hook costs one call.
+ * unmap_vma and exit_mmap, `vmaMerge` before a vma merged away is unlinked
+ * (vma_merge; 2.6.4's mprotect and move_vma merges), `vmaPrepare` wherever
+ * the kernel calls anon_vma_prepare (before an anonymous page is added to a
+ * vma). A design that needs nothing there does nothing: the hook costs one
+ * call. The 2.6.4 merges that only move a vma boundary (a vma grows over a
+ * range no vma held, or over part of its neighbour) call no hook: no design
+ * that runs those rules keeps per-vma rmap state.
  */
 
 import type { PtePtr } from '../arch/mmu.js'
