@@ -5,7 +5,8 @@
 // vm_pgoff is its address (-aa), a faulted vma moved by mremap keeps it (its
 // pages' anon_vma index needs it), and vmas merge only with contiguous pgoffs;
 // under pte_chains and anonmm vm_pgoff is what mmap was given (2.6.4 and 2.6.6
-// mm/mmap.c) and anonymous vmas merge whatever their pgoffs; anonmm copies a
+// mm/mmap.c) and anonymous vmas merge whatever their pgoffs, but after mprotect
+// (both) and an mremap move (pte_chains) only by 2.6.4's own rules; anonmm copies a
 // shared page mremap moves (rmap 11), which no process can see.
 // fast-check generates and shrinks the operation lists; the seed is fixed, so
 // a run is reproducible.
