@@ -522,7 +522,7 @@ export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: nu
  * `can_vma_merge(vma, vm_flags)` of 2.6.4 include/linux/mm.h: an anonymous
  * vma with exactly those flags (and the design agrees to merge it with `other`).
  */
-function canVmaMerge(m: Machine, vma: Vma, flags: number, other: Vma): boolean {
+export function canVmaMerge(m: Machine, vma: Vma, flags: number, other: Vma): boolean {
   return vma.file === null && vma.flags === flags && m.rmap.vmaCanMerge(vma, other)
 }
 

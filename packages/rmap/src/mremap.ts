@@ -67,7 +67,7 @@ import { makePageExclusive } from './memory.js'
 import { makePagesPresent } from './mlock.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
-import { absorb, doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
+import { absorb, canVmaMerge, doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
 import {
   lookupPte,
   NO_PTE,
@@ -273,22 +273,20 @@ export function moveVma(
  */
 function moveVmaMerge(m: Machine, c: Cpu, mm: Mm, vma: Vma, newAddr: number, newLen: number): boolean {
   if (vma.file !== null || vma.flags & VM.SHARED) return false
-  const canVmaMerge = (v: Vma, flags: number, other: Vma) =>
-    v.file === null && v.flags === flags && m.rmap.vmaCanMerge(v, other)
   // find_vma_prev(mm, new_addr, &prev): the destination is free, so `next`
   // (if any) starts at or after its end and `prev` ends at or before it.
   const i = mm.findIndex(newAddr)
   const next = mm.vmas[i]
   const prev = mm.vmas[i - 1]
   const pages = newLen / PAGE
-  if (prev && prev.end === newAddr && canVmaMerge(prev, vma.flags, vma)) {
+  if (prev && prev.end === newAddr && canVmaMerge(m, prev, vma.flags, vma)) {
     prev.end = newAddr + newLen
     mm.totalVm += pages
     if (prev.flags & VM.LOCKED) mm.lockedVm += pages
-    if (next && prev.end === next.start && canVmaMerge(next, prev.flags, prev)) absorb(m, c, prev, next)
+    if (next && prev.end === next.start && canVmaMerge(m, next, prev.flags, prev)) absorb(m, c, prev, next)
     return true
   }
-  if (next && next.start === newAddr + newLen && canVmaMerge(next, vma.flags, vma)) {
+  if (next && next.start === newAddr + newLen && canVmaMerge(m, next, vma.flags, vma)) {
     next.start = newAddr
     mm.totalVm += pages
     if (next.flags & VM.LOCKED) mm.lockedVm += pages
