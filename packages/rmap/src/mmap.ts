@@ -8,11 +8,14 @@
  * mainline 2.6.4 (pte_chains) and 2.6.6 (anonmm) keep what the vma is created
  * with (do_mmap_pgoff: the caller's offset; do_brk, setup_arg_pages: 0).
  * Split pieces keep the arithmetic by adding the offset to the upper piece's
- * pgoff. Merging follows 2.6.7 (the -aa tree had it disabled): two vmas merge
- * only when their flags and file agree, their pgoffs are contiguous (for
- * anonymous vmas only where the design's can_vma_merge_* compare them:
- * `anonMergeContiguous`) and at most one of them has an anon_vma, or both the
- * same one.
+ * pgoff. A new mapping merges as vma_merge does (2.6.4 and 2.6.7 agree on
+ * which): two vmas merge only when their flags and file agree, their pgoffs
+ * are contiguous (for anonymous vmas only where the design's can_vma_merge_*
+ * compare them: `anonMergeContiguous`) and at most one of them has an
+ * anon_vma, or both the same one. After mprotect the design's kernel decides
+ * (`mprotectVmaMerge`): 2.6.7's mprotect_fixup uses vma_merge (objrmap, where
+ * the -aa tree had merging off); 2.6.4's and 2.6.6's merge private anonymous
+ * vmas only (pte_chains, anonmm; see {@link mprotectAttemptMerge}).
  */
 import type { Cpu } from './cpu.js'
 import { KernelBugError, SyscallError } from './errors.js'
@@ -147,8 +150,8 @@ function canMerge(m: Machine, a: Vma, b: Vma): boolean {
  * down over it and keeps the arithmetic: vm_pgoff = the successor's - the
  * pages gained. Where pgoffs must be contiguous that is `vma`'s own; for
  * anonymous vmas under 2.6.4's rules it need not be, and may go below 0 (an
- * unsigned long wraps it: maps() shows it so). mprotect's merge (2.6.4
- * sys_mprotect) lets the changed vma absorb its successor and keep its pgoff.
+ * unsigned long wraps it: maps() shows it so). Otherwise (2.6.7's
+ * mprotect_fixup) the changed vma absorbs its successor and keeps its pgoff.
  */
 export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma, request = false): Vma {
   const mm = vma.mm
@@ -170,7 +173,7 @@ export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma, request = false): V
 }
 
 /** `anon_vma_merge` + vma removal: `keep` grows over `dying`, which is adjacent. */
-function absorb(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
+export function absorb(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
   const pages = dying.pages
   const lowerDies = dying.start < keep.start
   // anon_vma_merge before the unlink: if `dying` is the only vma on its
@@ -440,6 +443,11 @@ function freePgtables(m: Machine, c: Cpu, mm: Mm, prev: Vma | null, start: numbe
 /**
  * `sys_mprotect(start, len, prot)`. As in the kernel, the vmas before a hole
  * keep their new protection when the walk then fails with ENOMEM.
+ *
+ * How the changed vmas merge is the design's kernel's (`mprotectVmaMerge`):
+ * 2.6.7's mprotect_fixup merges through vma_merge; 2.6.4's and 2.6.6's
+ * (mprotect_attempt_merge, and the merge with the next vma at the end of
+ * sys_mprotect) only merge private anonymous vmas, see {@link mprotectFixup}.
  */
 export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: number, prot: number): void {
   const S = 'mprotect'
@@ -464,8 +472,14 @@ export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: nu
   }
   if (len === 0) return
   const end = start + len
-  let vma = mm.findVma(start)
+  // find_vma_prev(mm, start, &prev)
+  let i = mm.findIndex(start)
+  let vma = mm.vmas[i]
   if (!vma || vma.start > start) throw new SyscallError(S, 'ENOMEM', `0x${start.toString(16)} is not mapped`)
+  // 2.6.4: the vma before the range, for mprotect_attempt_merge; then the
+  // vma that holds the range done so far (mprotect_fixup's *pprev).
+  let prev: Vma | null = mm.vmas[i - 1] ?? null
+  const viaVmaMerge = m.rmap.mprotectVmaMerge
   let nstart = start
   for (;;) {
     const newFlags = protToVmFlags(prot) | (vma.flags & ~(VM.READ | VM.WRITE | VM.EXEC))
@@ -474,30 +488,118 @@ export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: nu
       throw new SyscallError(S, 'EACCES', 'the mapping may not be given that protection (VM_MAY* clear)')
     }
     const tmp = Math.min(vma.end, end)
-    // `prev` of 2.6.7's sys_mprotect: the vma that now holds [nstart, tmp),
-    // which a merge may have grown over its neighbours on both sides.
-    const prev = mprotectFixup(m, c, vma, nstart, tmp, newFlags)
-    // Continue from prev->vm_end: after a merge with the next vma the walk
-    // resumes past it, not at a start no vma has any more.
-    nstart = Math.max(tmp, prev.end)
-    if (nstart >= end) return
-    const next = mm.vmas[mm.vmas.indexOf(prev) + 1]
+    if (viaVmaMerge) {
+      // `prev` of 2.6.7's sys_mprotect: the vma that now holds [nstart, tmp),
+      // which a merge may have grown over its neighbours on both sides.
+      prev = mprotectFixup(m, c, vma, prev, nstart, tmp, newFlags)
+      // Continue from prev->vm_end: after a merge with the next vma the walk
+      // resumes past it, not at a start no vma has any more.
+      nstart = Math.max(tmp, prev.end)
+      if (nstart >= end) return
+    } else {
+      // 2.6.4: the vma after this one, taken before mprotect_fixup changes anything.
+      const next = mm.vmas[mm.vmas.indexOf(vma) + 1] ?? null
+      const last = vma.end === end
+      prev = mprotectFixup(m, c, vma, prev, nstart, tmp, newFlags)
+      if (tmp === end) {
+        // Only when the range ends where a vma ends does the last one try to
+        // absorb the next vma (a range ending inside a vma leaves its tail
+        // with the old protection: nothing to merge).
+        if (last) mprotectMergeNext(m, c, prev, next)
+        return
+      }
+      nstart = tmp
+    }
+    i = mm.vmas.indexOf(prev)
+    const next = mm.vmas[i + 1]
     if (!next || next.start !== nstart)
       throw new SyscallError(S, 'ENOMEM', `0x${nstart.toString(16)} is not mapped`)
     vma = next
   }
 }
 
-/** `mprotect_fixup`: split off [start, end) of vma, give it the new flags, rewrite its ptes, merge. */
-function mprotectFixup(m: Machine, c: Cpu, vma: Vma, start: number, end: number, newFlags: number): Vma {
+/**
+ * `can_vma_merge(vma, vm_flags)` of 2.6.4 include/linux/mm.h: an anonymous
+ * vma with exactly those flags (and the design agrees to merge it with `other`).
+ */
+export function canVmaMerge(m: Machine, vma: Vma, flags: number, other: Vma): boolean {
+  return vma.file === null && vma.flags === flags && m.rmap.vmaCanMerge(vma, other)
+}
+
+/**
+ * 2.6.4's `mprotect_attempt_merge(vma, prev, end, newflags)`: a private
+ * anonymous `vma` whose [vm_start, end) takes the flags of the anonymous vma
+ * just before it joins that vma: `prev` grows to `end`, and `vma` goes (when
+ * `end` is its end) or starts at `end`, its vm_pgoff untouched. True if merged.
+ */
+function mprotectAttemptMerge(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  prev: Vma | null,
+  end: number,
+  newFlags: number,
+): boolean {
+  if (!prev || prev.end !== vma.start) return false
+  if (!canVmaMerge(m, prev, newFlags, vma)) return false
+  if (vma.file !== null || vma.flags & VM.SHARED) return false
+  if (end === vma.end) {
+    absorb(m, c, prev, vma)
+    return true
+  }
+  // The pages move from one vma to the other; the mm's totals stay (newflags
+  // keeps VM_LOCKED as it was).
+  prev.end = end
+  vma.start = end
+  return true
+}
+
+/**
+ * The end of 2.6.4's `sys_mprotect`: `prev`, which ends the range, absorbs
+ * `next` when both are private anonymous vmas with the same flags; `prev`
+ * keeps its vm_pgoff.
+ */
+function mprotectMergeNext(m: Machine, c: Cpu, prev: Vma, next: Vma | null): void {
+  if (
+    next &&
+    prev.end === next.start &&
+    canVmaMerge(m, next, prev.flags, prev) &&
+    prev.file === null &&
+    !(prev.flags & VM.SHARED)
+  )
+    absorb(m, c, prev, next)
+}
+
+/**
+ * `mprotect_fixup(vma, &prev, start, end, newflags)`: give [start, end) of
+ * `vma` the new flags and rewrite its ptes; returns the vma that holds the
+ * range now (the kernel's *pprev). Under 2.6.7's rules the range is split off
+ * and handed to vma_merge; under 2.6.4's a range starting at vm_start first
+ * tries {@link mprotectAttemptMerge} with `prev` (the vma before `vma`, or
+ * the one the previous step returned), and is split off only if that fails.
+ */
+function mprotectFixup(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  prev: Vma | null,
+  start: number,
+  end: number,
+  newFlags: number,
+): Vma {
   if (newFlags === vma.flags) return vma
+  const viaVmaMerge = m.rmap.mprotectVmaMerge
   let v = vma
   if (v.start < start) v = splitVma(m, c, v, start, 'mprotect')
+  else if (!viaVmaMerge && prev && mprotectAttemptMerge(m, c, v, prev, end, newFlags)) {
+    changeProtection(m, c, prev, start, end, prev.pageProt)
+    return prev
+  }
   if (v.end > end) splitVma(m, c, v, end, 'mprotect')
   if ((v.flags & VM.LOCKED) !== (newFlags & VM.LOCKED))
     v.mm.lockedVm += newFlags & VM.LOCKED ? v.pages : -v.pages
   v.flags = newFlags
   v.pageProt = vmPageProt(m, newFlags)
   changeProtection(m, c, v, v.start, v.end, v.pageProt)
-  return vmaMergeAround(m, c, v)
+  return viaVmaMerge ? vmaMergeAround(m, c, v) : v
 }

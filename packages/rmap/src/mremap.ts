@@ -1,6 +1,7 @@
 /**
  * mm/mremap.c of the -aa tree (`do_mremap`, `move_vma`, `move_page_tables`),
- * with the 2.6.7 `copy_vma` rules where -aa left merging disabled.
+ * with the merge rules of each design's kernel where -aa left merging
+ * disabled (2.6.7's `copy_vma`, 2.6.6's, or 2.6.4's `move_vma`).
  *
  * Why an anonymous mremap costs the reverse mapping nothing (docs/designs.md#mremap-and-the-anonymous-vm_pgoff): an anonymous
  * page's page->index is its *linear* index, the virtual page number of the
@@ -40,15 +41,18 @@
  *   (the new vma plus a split of the old one into three). That check is later
  *   mainline's; the -aa tree ignored a failing do_munmap of the old range and
  *   left it mapped with its ptes gone. Up front, a refused move changes nothing.
- * - The new vma follows 2.6.7's `copy_vma`: its anonymous vm_pgoff is the
- *   design's (`anonMovePgoff`: objrmap re-bases an anonymous vma that never
- *   had an anon_vma to the new address; 2.6.4's move_vma and rmap 11 keep the
- *   origin), and the new vma merges with its neighbours where `canMerge`
- *   allows — flags, file and anon_vma compatible and pgoffs contiguous (for
- *   anonymous vmas only under objrmap: 2.6.4 did not compare them) — which
- *   under objrmap a moved anonymous vma with pages can only do with a
- *   neighbour that carries the same linear origin. The -aa tree had that
- *   merging disabled (VMA_MERGING_FIXUP off).
+ * - The new vma's anonymous vm_pgoff is the design's (`anonMovePgoff`:
+ *   objrmap re-bases an anonymous vma that never had an anon_vma to the new
+ *   address, as 2.6.7's `copy_vma`; 2.6.4's move_vma and rmap 11 keep the
+ *   origin). Who merges it is the design's kernel's too (`mremapCopyVma`):
+ *   `copy_vma` (2.6.6 and 2.6.7: anonmm, objrmap) merges it with its
+ *   neighbours where `canMerge` allows — flags, file and anon_vma compatible
+ *   and pgoffs contiguous (for anonymous vmas only under objrmap: 2.6.4 and
+ *   2.6.6 did not compare them) — which under objrmap a moved anonymous vma
+ *   with pages can only do with a neighbour that carries the same linear
+ *   origin; the -aa tree had that merging disabled (VMA_MERGING_FIXUP off).
+ *   2.6.4's move_vma (pte_chains) merges a private anonymous range only, by
+ *   growing a neighbour over it ({@link moveVmaMerge}).
  * - RLIMIT_MEMLOCK (EAGAIN for a locked vma) and RLIMIT_AS (ENOMEM) are not
  *   modelled (both RLIM_INFINITY by default in 2.6.5), nor VM_ACCOUNT.
  * - No hugetlb vmas exist in the model (EINVAL in the kernel).
@@ -63,7 +67,7 @@ import { makePageExclusive } from './memory.js'
 import { makePagesPresent } from './mlock.js'
 import { PG } from './mm/page.js'
 import { type Mm, VM, Vma } from './mm/vma.js'
-import { doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
+import { absorb, canVmaMerge, doMunmap, getUnmappedArea, vmaLink, vmaMergeAround } from './mmap.js'
 import {
   lookupPte,
   NO_PTE,
@@ -236,14 +240,59 @@ export function moveVma(
   // so that it merges more often.
   if (!vma.file) pgoff = m.rmap.anonMovePgoff(vma, pgoff, newAddr)
   movePageTables(m, c, mm, newAddr, addr, oldLen)
-  const moved = new Vma(mm, newAddr, newAddr + newLen, vma.flags, vma.pageProt, pgoff, vma.file, vma.anonVma)
-  // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
-  vmaLink(m, c, moved)
-  vmaMergeAround(m, c, moved, true)
+  if (m.rmap.mremapCopyVma || !moveVmaMerge(m, c, mm, vma, newAddr, newLen)) {
+    const moved = new Vma(
+      mm,
+      newAddr,
+      newAddr + newLen,
+      vma.flags,
+      vma.pageProt,
+      pgoff,
+      vma.file,
+      vma.anonVma,
+    )
+    // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
+    vmaLink(m, c, moved)
+    // copy_vma's vma_merge; 2.6.4's move_vma has tried its own merge already.
+    if (m.rmap.mremapCopyVma) vmaMergeAround(m, c, moved, true)
+  }
   // The old vma object may have merged away: everything from here goes by address.
   if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
   if (locked && newLen > oldLen) makePagesPresent(m, c, mm, pid, newAddr + oldLen, newAddr + newLen)
   return newAddr
+}
+
+/**
+ * 2.6.4 `move_vma`'s own merge, before there was copy_vma: a private
+ * anonymous `vma` moved to [newAddr, newAddr + newLen) joins the vma ending at
+ * newAddr (which then absorbs the next one too when it touches and matches),
+ * or else the vma starting at the end of the range, which grows down and keeps
+ * its vm_pgoff (2.6.6's copy_vma lowers it). Both must be anonymous vmas with
+ * `vma`'s flags (`can_vma_merge`). False when nothing merged: the caller
+ * links a new vma. A file or shared vma never merges here.
+ */
+function moveVmaMerge(m: Machine, c: Cpu, mm: Mm, vma: Vma, newAddr: number, newLen: number): boolean {
+  if (vma.file !== null || vma.flags & VM.SHARED) return false
+  // find_vma_prev(mm, new_addr, &prev): the destination is free, so `next`
+  // (if any) starts at or after its end and `prev` ends at or before it.
+  const i = mm.findIndex(newAddr)
+  const next = mm.vmas[i]
+  const prev = mm.vmas[i - 1]
+  const pages = newLen / PAGE
+  if (prev && prev.end === newAddr && canVmaMerge(m, prev, vma.flags, vma)) {
+    prev.end = newAddr + newLen
+    mm.totalVm += pages
+    if (prev.flags & VM.LOCKED) mm.lockedVm += pages
+    if (next && prev.end === next.start && canVmaMerge(m, next, prev.flags, prev)) absorb(m, c, prev, next)
+    return true
+  }
+  if (next && next.start === newAddr + newLen && canVmaMerge(m, next, vma.flags, vma)) {
+    next.start = newAddr
+    mm.totalVm += pages
+    if (next.flags & VM.LOCKED) mm.lockedVm += pages
+    return true
+  }
+  return false
 }
 
 function checkInt(name: string, v: number): void {

@@ -14,10 +14,13 @@
  * The life-cycle hooks are called by the generic code at the kernel's places:
  * `vmaLink` from `__vma_link` (every vma insertion: mmap, the new piece of
  * split_vma, a fork copy, mremap's copy, the exec stack), `vmaUnlink` from
- * unmap_vma and exit_mmap, `vmaMerge` from vma_merge before the dying vma is
- * unlinked, `vmaPrepare` wherever the kernel calls anon_vma_prepare (before an
- * anonymous page is added to a vma). A design that needs nothing there does
- * nothing: the hook costs one call.
+ * unmap_vma and exit_mmap, `vmaMerge` before a vma merged away is unlinked
+ * (vma_merge; 2.6.4's mprotect and move_vma merges), `vmaPrepare` wherever
+ * the kernel calls anon_vma_prepare (before an anonymous page is added to a
+ * vma). A design that needs nothing there does nothing: the hook costs one
+ * call. The 2.6.4 merges that only move a vma boundary (a vma grows over a
+ * range no vma held, or over part of its neighbour) call no hook: no design
+ * that runs those rules keeps per-vma rmap state.
  */
 
 import type { PtePtr } from '../arch/mmu.js'
@@ -219,6 +222,27 @@ export interface RmapStrategy {
    * 2.6.6, whose checks return at once for a vma without a file.
    */
   readonly anonMergeContiguous: boolean
+  /**
+   * Which mm/mprotect.c merges the vma that mprotect changed. True: 2.6.7's
+   * mprotect_fixup hands it to vma_merge (rmap 36), which joins file vmas too
+   * and either neighbour (objrmap, on 2.6.7's rules where -aa had merging
+   * off). False: 2.6.4's (and 2.6.6's) mprotect_attempt_merge, which lets only
+   * a private anonymous range join the anonymous vma before it (growing it, and
+   * moving the rest of the vma's start up without touching its vm_pgoff), and
+   * sys_mprotect's merge of the last vma with the next one, done only when the
+   * range ends where a vma ends; a file or shared vma never merges there
+   * (pte_chains, and anonmm, whose rmap 10/11 left mm/mprotect.c alone).
+   */
+  readonly mprotectVmaMerge: boolean
+  /**
+   * Who merges the new vma of an mremap move. True: copy_vma through
+   * vma_merge (2.6.6 and later: anonmm, objrmap), file vmas with contiguous
+   * vm_pgoffs too. False: 2.6.4's move_vma itself, for a private anonymous
+   * vma only: the vma ending at the destination grows over it (and over the
+   * next one when that then touches), or else the vma starting right after
+   * it grows down over it and keeps its vm_pgoff (pte_chains).
+   */
+  readonly mremapCopyVma: boolean
   /**
    * rmap 11's `mremap_moved_anon_rmap` after a swapped-in anonymous page
    * `pfn` was mapped at `address` (do_swap_page, swapoff's unuse_pte): true

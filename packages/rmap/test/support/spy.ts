@@ -39,7 +39,12 @@ export class SpyRmap {
       for (const k of Object.getOwnPropertyNames(o)) if (k !== 'constructor') keys.add(k)
     for (const key of keys as Set<keyof RmapStrategy>) {
       const fn = inner[key]
-      if (typeof fn !== 'function') continue
+      // A declarative field (anonMergeContiguous, mprotectVmaMerge ...) is the
+      // design's answer as it is: copied, so that the VM runs the design's rules.
+      if (typeof fn !== 'function') {
+        spy[key] = fn
+        continue
+      }
       spy[key] = (...args: unknown[]) => {
         if (this.recording)
           this.calls.push({

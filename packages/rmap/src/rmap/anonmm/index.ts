@@ -62,6 +62,10 @@ export const anonmm: RmapStrategy = {
   anonPgoffFromAddress: false,
   anonMovePgoff: (_vma, origin) => origin,
   anonMergeContiguous: false,
+  // 2.6.6's mm/mprotect.c is 2.6.4's (vma_merge came to mprotect with rmap 36);
+  // its mm/mremap.c moves through copy_vma (rmap 11 calls it).
+  mprotectVmaMerge: false,
+  mremapCopyVma: true,
   check: checkAnonmm,
   accounting: anonmmAccounting,
   describe: describeAnonmm,

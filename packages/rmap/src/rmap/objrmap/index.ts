@@ -60,6 +60,8 @@ export const objrmap: RmapStrategy = {
   anonPgoffFromAddress: true,
   anonMovePgoff: (vma, origin, newStart) => (vma.anonVma ? origin : newStart / 4096),
   anonMergeContiguous: true,
+  mprotectVmaMerge: true,
+  mremapCopyVma: true,
   swapInMustCopy: () => false,
   check: checkObjrmap,
   accounting: objrmapAccounting,

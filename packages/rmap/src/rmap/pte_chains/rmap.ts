@@ -558,6 +558,10 @@ export class PteChains implements RmapStrategy {
   }
   /** 2.6.4 can_vma_merge_before/after return 1 for a vma without a file: no pgoff test. */
   readonly anonMergeContiguous = false
+  /** 2.6.4 mm/mprotect.c mprotect_attempt_merge and sys_mprotect: private anonymous vmas only. */
+  readonly mprotectVmaMerge = false
+  /** 2.6.4 mm/mremap.c move_vma merges the moved range itself (no copy_vma yet). */
+  readonly mremapCopyVma = false
 
   /** The chain finds the page at any address: no copy on swap-in. */
   swapInMustCopy(): boolean {
