@@ -808,6 +808,12 @@ export interface FuzzOptions {
   seed?: number
   /** Replay path printed by a failure. */
   path?: string
+  /**
+   * The command sequence's own replay path (fast-check's `replayPath` of
+   * `fc.commands`), printed by a failure: without it the shrunk sequence
+   * does not replay.
+   */
+  replayPath?: string
   /** Stop after this many milliseconds (fast-check's interruptAfterTimeLimit). */
   timeLimitMs?: number
 }
@@ -822,7 +828,11 @@ export function fuzz(opts: FuzzOptions): { ops: number; runs: number } {
   })
   const property = fc.property(
     configs,
-    fc.commands(commands(), { maxCommands: opts.maxCommands ?? 60, size: 'max' }),
+    fc.commands(commands(), {
+      maxCommands: opts.maxCommands ?? 60,
+      size: 'max',
+      ...(opts.replayPath !== undefined ? { replayPath: opts.replayPath } : {}),
+    }),
     ({ ram, swap }, cmds) => {
       const setup = () => {
         const w = new World(opts.arch, ram, swap, opts.rmap)
@@ -847,7 +857,26 @@ export function fuzz(opts: FuzzOptions): { ops: number; runs: number } {
   })
   if (out.failed) {
     const error = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)
-    throw new Error(`${fc.defaultReportMessage(out)}\nError: ${error}`)
+    const report = fc.defaultReportMessage(out) ?? ''
+    throw new FuzzFinding(
+      `${report}\nError: ${error}`,
+      out.counterexamplePath ?? '',
+      /replayPath="([^"]*)"/.exec(report)?.[1],
+    )
   }
   return { ops, runs }
+}
+
+/** A failing run: fast-check's report, and the two paths that replay it. */
+export class FuzzFinding extends Error {
+  override name = 'FuzzFinding'
+  constructor(
+    message: string,
+    /** The run's path (`--path`). */
+    readonly path: string,
+    /** The command sequence's replay path (`--replay-path`), when the report carries one. */
+    readonly replayPath: string | undefined,
+  ) {
+    super(message)
+  }
 }

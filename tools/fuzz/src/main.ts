@@ -1,17 +1,18 @@
 /**
  * `pnpm fuzz [-- --runs N] [--arch i386|i386-pae|ppc|ppc64|all] [--rmap objrmap|pte_chains|anonmm|all] [--seed S]
- * [--path P] [--steps N] [--minutes M]`: the model-based random test of
- * fuzz.ts for as long as asked. Environment variables FUZZ_RUNS, FUZZ_ARCH,
- * FUZZ_SEED, FUZZ_STEPS and FUZZ_MINUTES do the same. A failure prints
- * fast-check's report: the seed and path that replay it, and the shrunk
- * sequence of operations.
+ * [--path P --replay-path R] [--steps N] [--minutes M]`: the model-based
+ * random test of fuzz.ts for as long as asked. Environment variables
+ * FUZZ_RUNS, FUZZ_ARCH, FUZZ_SEED, FUZZ_STEPS and FUZZ_MINUTES do the same. A
+ * failure prints the command that replays it (seed, path and the command
+ * sequence's replay path) and fast-check's report with the shrunk sequence of
+ * operations.
  */
 import { parseArgs } from 'node:util'
 import { i386, i386Pae } from '@rmaplab/arch-i386'
 import { ppc } from '@rmaplab/arch-ppc'
 import { ppc64 } from '@rmaplab/arch-ppc64'
 import { RMAP_STRATEGIES, type RmapStrategyName } from '@rmaplab/rmap'
-import { fuzz } from './fuzz.js'
+import { FuzzFinding, fuzz } from './fuzz.js'
 
 const LAYOUTS = { i386, 'i386-pae': i386Pae, ppc, ppc64 }
 
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     rmap: { type: 'string', default: process.env.FUZZ_RMAP ?? 'objrmap' },
     seed: { type: 'string', default: process.env.FUZZ_SEED },
     path: { type: 'string', default: process.env.FUZZ_PATH },
+    'replay-path': { type: 'string', default: process.env.FUZZ_REPLAY_PATH },
     steps: { type: 'string', default: process.env.FUZZ_STEPS ?? '80' },
     minutes: { type: 'string', default: process.env.FUZZ_MINUTES },
   },
@@ -70,16 +72,19 @@ for (const [name, rmap] of names.flatMap((n) => designs.map((d) => [n, d] as con
       maxCommands: steps,
       seed,
       ...(values.path !== undefined ? { path: values.path } : {}),
+      ...(values['replay-path'] !== undefined ? { replayPath: values['replay-path'] } : {}),
       ...(minutes !== undefined ? { timeLimitMs: (minutes * 60_000) / (names.length * designs.length) } : {}),
     })
     const s = ((performance.now() - t0) / 1000).toFixed(1)
     console.log(`${label}: ${r.runs} runs, ${r.ops} operations, no finding (${s} s)`)
   } catch (e) {
     failed = true
+    if (!(e instanceof FuzzFinding)) throw e
+    const replay = e.replayPath === undefined ? '' : ` --replay-path '${e.replayPath}'`
     console.log(
-      `${label}: FINDING (replay: pnpm fuzz -- --arch ${name} --rmap ${rmap} --seed ${seed} --runs ${runs} --steps ${steps} --path <path below>)`,
+      `${label}: FINDING (replay: pnpm fuzz -- --arch ${name} --rmap ${rmap} --seed ${seed} --runs ${runs} --steps ${steps} --path '${e.path}'${replay})`,
     )
-    console.log(e instanceof Error ? e.message : String(e))
+    console.log(e.message)
   }
 }
 process.exitCode = failed ? 1 : 0
