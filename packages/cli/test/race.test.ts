@@ -59,7 +59,7 @@ describe('rmaplab race', () => {
     expect(e.stderr).toMatch(/--bugs: 'ppc-young-no-flush' is in the code of ppc, not i386/)
     expect(a.code).toBe(2)
     expect(a.stderr).toMatch(
-      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, toy-counter, toy-counter-locked/,
+      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, nonlinear-reclaim, toy-counter, toy-counter-locked/,
     )
     expect(b.code).toBe(2)
     expect(b.stderr).toMatch(/valid: pg-anon-race, pg-anon-clear-race/)
