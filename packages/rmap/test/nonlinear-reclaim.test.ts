@@ -127,6 +127,15 @@ describe('the nonlinear-reclaim race scenario (2 cpus)', () => {
     )
   })
 
+  it.each(['anonmm', 'pte_chains'] as const)('is clean to bound 3 under the %s design too', (rmap) => {
+    // anonmm's file pages take objrmap's walk; 2.6.4's pte_chains unmap each
+    // nonlinear pte from the page's own chain, under its pte_chain_lock alone.
+    const s = nonlinearReclaimScenario({ arch })
+    const r = explore({ ...s, machine: () => new Machine({ arch, ram: '16M', cpus: 2, rmap }) }, { bound: 3 })
+    expect(r.failure).toBeNull()
+    expect(r.boundReached).toBe(3)
+  })
+
   it("catches 2.6.7's double nr_mapped count (bugs: ['nonlinear-nr-mapped']) with m.check()", () => {
     const r = explore(nonlinearReclaimScenario({ arch, bugs: ['nonlinear-nr-mapped'] }), { bound: 1 })
     expect(r.failure).not.toBeNull()
