@@ -37,6 +37,7 @@ import { LOCK, type Smp, testSetPageLocked, unlockPage } from './locks.js'
 import { doMadvise } from './madvise.js'
 import { type FaultKind, handleMmFault, segv } from './memory.js'
 import { doMlock, doMlockall } from './mlock.js'
+import { MappingTable } from './mm/objects.js'
 import { NO_MAPPING, type PageFlag, type PageFrames, PG } from './mm/page.js'
 import { type AnonVma, Mm, VM, type Vma } from './mm/vma.js'
 import { addrText, doMmap, doMprotect, doMunmap, MAX_MAP_COUNT } from './mmap.js'
@@ -684,7 +685,9 @@ export class Process {
       throw new RangeError(
         `${write ? 'write' : 'read'}: address ${addrText(addr)} is not a non-negative integer`,
       )
-    const page = addr - (addr % 4096)
+    // Past 2^31 (ppc64's user addresses) `%` is a call to fmod; division by a
+    // power of two and floor are single instructions.
+    const page = Math.floor(addr / 4096) * 4096
     const vma = addr < m.taskSize ? this.mm.vmaAt(addr) : null
     let reason = ''
     if (!vma) reason = addr < m.taskSize ? 'no vma maps the address' : 'address at or above TASK_SIZE'
@@ -870,7 +873,7 @@ export class Machine {
   /** The reverse-mapping design, resolved once from the `rmap` option. */
   readonly rmap: RmapStrategy
   /** Objects page->mapping can name: anon_vmas (objrmap), anonmms (anonmm) and address_spaces. */
-  readonly objects = new Map<number, AnonVma | Anonmm | AddressSpace>()
+  readonly objects = new MappingTable<AnonVma | Anonmm | AddressSpace>()
   /** The default disk filesystem: files, their page caches, and the EOF tails (fs.ts). */
   readonly fs: FileSystem = new FileSystem(this)
   /** Counters behind `m.stats()`. */

@@ -6,9 +6,12 @@
  * surface for scale, a pte_alloc_map + set_pte + pte_unmap walk on a
  * PageTableEnv, and the VM's fault, fork and rmap-walk paths on a Machine. Speed targets live here, never in unit tests.
  *
- * Each layout runs in its own node process: the hot paths call the arch's
- * functions through one call site, and sharing a process would make those call
- * sites polymorphic and measure V8's inline caches instead of the encodings.
+ * Each layout runs in its own node process, and so does each rmap design on
+ * it: the hot paths call the arch's functions and the design's hooks through
+ * one call site each, and sharing a process would make those call sites
+ * polymorphic and measure V8's inline caches (and the order the designs ran
+ * in) instead of the model. The skeletons are measured in every such process,
+ * and each design's ratio uses its own process's skeleton.
  *
  * Then the VM operations next to the real kernel of this machine (vm.ts,
  * native.ts): anonymous write, zero-page read and COW faults, fork of a 1 GiB mm,
@@ -104,12 +107,16 @@ const FLAT_TARGET = 1.5
 
 /** What a layout's child process hands the parent. */
 interface ChildReport {
+  /** The design this process ran. */
+  design: RmapDesignName
+  /** The arch contract's rows (the first design's process of a layout only). */
   rows: Row[]
   vm: VmResult[]
   skeleton: VmResult
   /** The skeleton of every word the model's fault writes (i386-pae only). */
   full: VmResult | null
-  frame: FrameState
+  /** The page-frame state (the first design's process of a layout only). */
+  frame: FrameState | null
 }
 
 const rows: Row[] = []
@@ -124,19 +131,28 @@ if (!process.env['BENCH_CHILD']) {
   }
   const reports: ChildReport[] = []
   for (const arch of archs) {
-    console.error(`measuring ${arch.name}...`)
-    const out = execFileSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-      env: { ...process.env, BENCH_CHILD: '1', BENCH_ARCH: arch.name, BENCH_JSON: '' },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 16 << 20,
-    })
-    const report = JSON.parse(out.trim().split('\n').pop()!) as ChildReport
-    reports.push(report)
-    rows.push(...report.rows)
+    for (const [i, design] of designs.entries()) {
+      console.error(`measuring ${arch.name} ${design}...`)
+      const out = execFileSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+        env: {
+          ...process.env,
+          BENCH_CHILD: '1',
+          BENCH_ARCH: arch.name,
+          BENCH_RMAP: design,
+          BENCH_CONTRACT: i === 0 ? '1' : '0',
+          BENCH_JSON: '',
+        },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 16 << 20,
+      })
+      const report = JSON.parse(out.trim().split('\n').pop()!) as ChildReport
+      reports.push(report)
+      rows.push(...report.rows)
+    }
   }
   console.log(
-    `rmaplab bench: ${N} operations per sample, ${time} ms per task, node ${process.version}${v8Flags()}, one process per layout`,
+    `rmaplab bench: ${N} operations per sample, ${time} ms per task, node ${process.version}${v8Flags()}, one process per layout and rmap design`,
   )
   console.table(rows)
   const vmRows = printVm(reports, native)
@@ -160,7 +176,7 @@ if (!process.env['BENCH_CHILD']) {
           v8: process.execArgv.filter((a) => a.startsWith('--max-inlined')),
           vmTable: vmRows,
           real,
-          frames: reports.map((r, i) => ({ arch: archs[i]!.name, ...r.frame })),
+          frames: reports.flatMap((r) => (r.frame ? [{ arch: r.vm[0]?.arch ?? '-', ...r.frame }] : [])),
         },
         null,
         2,
@@ -189,7 +205,8 @@ function printVm(reports: ChildReport[], native: Native): Record<string, string 
     for (const k of r.full ? [skel, r.full] : [skel]) {
       table.push({
         arch: r.vm[0]?.arch ?? '-',
-        design: '-',
+        // Measured in this design's process, for this design's ratio.
+        design: `(${r.design})`,
         operation: k.name,
         'sim ops/s': sig(k.opsPerSec),
         'sim ns/op': sig(k.nsPerOp),
@@ -259,15 +276,16 @@ function printVm(reports: ChildReport[], native: Native): Record<string, string 
 
 /** Bytes of page-frame state per pfn, per layout, next to the -aa struct page. */
 function printFrames(reports: ChildReport[]): void {
-  for (const [i, r] of reports.entries()) {
+  for (const r of reports) {
     const f = r.frame
+    if (!f) continue
     const parts = f.arrays.map((a) => `${a.name} ${a.bytes}`).join(' + ')
     const extra = [
       ...f.sparse.map((x) => `${x.name} (sparse Map, ${x.entries} entries)`),
       ...f.jsArrays.map((x) => `${x.name} (JS array, ${x.elements} pfns now)`),
     ]
     console.log(
-      `page-frame state, ${archs[i]!.name}: ${f.bytesPerFrame} bytes per frame (${parts}) vs ${AA_STRUCT_PAGE} bytes of the -aa struct page: ${f.bytesPerFrame <= AA_STRUCT_PAGE ? 'met' : 'MISSED'}${extra.length ? `; not counted: ${extra.join(', ')}` : ''}`,
+      `page-frame state, ${r.vm[0]?.arch ?? '-'}: ${f.bytesPerFrame} bytes per frame (${parts}) vs ${AA_STRUCT_PAGE} bytes of the -aa struct page: ${f.bytesPerFrame <= AA_STRUCT_PAGE ? 'met' : 'MISSED'}${extra.length ? `; not counted: ${extra.join(', ')}` : ''}`,
     )
   }
 }
@@ -275,9 +293,13 @@ function printFrames(reports: ChildReport[]): void {
 const vm: VmResult[] = []
 let skeleton: VmResult | undefined
 let full: VmResult | null = null
-let frame: FrameState | undefined
+let frame: FrameState | null = null
+/** The contract rows, vmTasks and the frame state: in the first design's process of each layout only. */
+const contract = process.env['BENCH_CONTRACT'] !== '0'
 
-for (const arch of archs) {
+/** The arch contract's hot-path pieces on `arch`, as rows. */
+async function contractRows(arch: Arch): Promise<Row[]> {
+  const out: Row[] = []
   const f = arch.fast
   const maxPfn = Math.min(Number(arch.geometry.MAX_PTE_PFN), 0x3fffffff)
   const task = Number(arch.geometry.TASK_SIZE)
@@ -347,31 +369,38 @@ for (const arch of archs) {
     const r = t.result
     if (r?.state !== 'completed') throw new Error(`${arch.name} ${t.name}: ${r ? r.state : 'no result'}`)
     const nsPerOp = (r.latency.mean * 1e6) / N
-    rows.push({
+    out.push({
       arch: arch.name,
       task: t.name,
       'Mops/s': +(1000 / nsPerOp).toFixed(1),
       'ns/op': +nsPerOp.toFixed(2),
     })
   }
-  rows.push(...(await vmTasks(arch)))
+  return out
+}
+
+for (const arch of archs) {
+  if (contract) {
+    rows.push(...(await contractRows(arch)))
+    rows.push(...(await vmTasks(arch, designs[0]!)))
+    frame = frameState(arch)
+  }
   skeleton = skeletonOps(time)
   // The word-for-word skeleton is written for i386-pae's encoding.
   full = arch.name === 'i386-pae' ? fullSkeletonOps(time) : null
   for (const design of designs) vm.push(...vmOps(arch, design, time))
-  frame = frameState(arch)
 }
 
 /**
  * The VM's hot paths on a Machine: anonymous write faults (with the munmap that
  * zaps them), fork of a populated address space (copy_page_range + exit), and
- * the objrmap walk of page_referenced over an anon_vma shared by many vmas.
+ * the page_referenced walk of a page many forked vmas map, under rmap design `rmap`.
  * Each task reports per page (or per vma visited for the walk).
  */
-async function vmTasks(arch: Arch): Promise<Row[]> {
+async function vmTasks(arch: Arch, rmap: RmapDesignName): Promise<Row[]> {
   const PAGES = 1024
   const CHILDREN = 64
-  const m = new Machine({ arch, ram: '256M', cpus: 2 })
+  const m = new Machine({ arch, ram: '256M', cpus: 2, rmap })
   const p = m.spawn()
   const rw = PROT_READ | PROT_WRITE
   const anon = MAP_PRIVATE | MAP_ANONYMOUS
@@ -411,7 +440,7 @@ async function vmTasks(arch: Arch): Promise<Row[]> {
     const nsPerOp = (r.latency.mean * 1e6) / ops.get(t.name)!
     return {
       arch: arch.name,
-      task: t.name,
+      task: `${t.name}, ${rmap}`,
       'Mops/s': +(1000 / nsPerOp).toFixed(2),
       'ns/op': +nsPerOp.toFixed(1),
     }
@@ -420,5 +449,5 @@ async function vmTasks(arch: Arch): Promise<Row[]> {
 
 // Child: hand the rows to the parent on the last line of stdout.
 if (sink === 0.5) console.error('') // keep the results observable
-if (!frame || !skeleton) throw new Error('bench child: no layout measured')
-console.log(JSON.stringify({ rows, vm, skeleton, full, frame } satisfies ChildReport))
+if (!skeleton) throw new Error('bench child: no layout measured')
+console.log(JSON.stringify({ design: designs[0]!, rows, vm, skeleton, full, frame } satisfies ChildReport))
