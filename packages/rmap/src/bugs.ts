@@ -49,7 +49,12 @@ export const BUG = {
   ppcYoungNoFlush: 64,
   /** 2.6.5 ppc flush_hash_one_pte: the pte's address from byte offset << 9 instead of << 10. */
   ppcFlushHashShift: 128,
-  /** 2.6.7's try_to_unmap counts nr_mapped down again after the nonlinear scan's page_remove_rmap did. */
+  /**
+   * 2.6.7's try_to_unmap counts nr_mapped down again after the nonlinear
+   * scan's page_remove_rmap did. The bit picks where the count sits, so it is
+   * tested at both places: try_to_unmap_one's 1→0 (2.6.9) and the end of
+   * try_to_unmap (2.6.7); each page's 1→0 meets one of the two tests.
+   */
   nonlinearNrMapped: 256,
 } as const
 
