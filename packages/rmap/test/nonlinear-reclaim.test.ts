@@ -83,9 +83,11 @@ function mutated<C>(s: RaceScenario<C>): RaceScenario<C> {
 describe('the nonlinear-reclaim race scenario (2 cpus)', () => {
   it('finds nothing in any schedule to bound 3, and the unlocked window is explored', () => {
     const s = nonlinearReclaimScenario({ arch })
-    // Record whether P ever runs while reclaim is inside the cluster scan:
-    // cpu 0 holds the file's i_shared_sem but not the page's page_map_lock.
+    // Record whether P ever runs while reclaim is inside try_to_unmap (called,
+    // not returned) with the page's page_map_lock dropped, and whether the
+    // file's i_shared_sem is dropped then too (cond_resched_lock).
     let inWindow = 0
+    let semDropped = 0
     const spied: typeof s = {
       ...s,
       cpus: [
@@ -96,12 +98,12 @@ describe('the nonlinear-reclaim race scenario (2 cpus)', () => {
             name: op.name,
             run: (m: Machine, c: Parameters<typeof op.run>[1]) => {
               const locks = m.smp!.locks
-              const as = m.fs.lookup('/tmp/nonlinear')!
-              if (
-                locks.holder(LOCK.i_shared_sem, as.id) === 0 &&
-                locks.holder(LOCK.page_map_lock, c.pfn) === -1
-              )
+              const ctr = m.counters.rmap
+              const inTryToUnmap = ctr.tryToUnmapCalls > ctr.swapSuccess + ctr.swapAgain + ctr.swapFail
+              if (inTryToUnmap && locks.holder(LOCK.page_map_lock, c.pfn) === -1) {
                 inWindow++
+                if (locks.holder(LOCK.i_shared_sem, m.fs.lookup('/tmp/nonlinear')!.id) === -1) semDropped++
+              }
               return op.run(m, c)
             },
           })),
@@ -114,6 +116,7 @@ describe('the nonlinear-reclaim race scenario (2 cpus)', () => {
     expect(r.complete).toBe(true)
     expect(r.schedules).toBeGreaterThan(10)
     expect(inWindow).toBeGreaterThan(0)
+    expect(semDropped).toBe(inWindow)
   })
 
   it('catches the mutant that keeps the page_map_lock across the scan, with no preemption', () => {

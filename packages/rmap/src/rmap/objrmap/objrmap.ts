@@ -31,7 +31,13 @@ import { PS } from '../../arch/percpu.js'
 import { BUG } from '../../bugs.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
-import { type AddressSpace, downTrylockISharedSem, setPageDirty, upISharedSem } from '../../filemap.js'
+import {
+  type AddressSpace,
+  downISharedSem,
+  downTrylockISharedSem,
+  setPageDirty,
+  upISharedSem,
+} from '../../filemap.js'
 import { LOCK, pageTableTrylock, pageTableUnlock } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
@@ -200,7 +206,7 @@ function unmapWalk(
     if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
   }
   if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && !(obj instanceof AnonVma))
-    ret = tryToUnmapNonlinear(m, c, obj.iMmapShared, pfn)
+    ret = tryToUnmapNonlinear(m, c, obj, pfn)
   return ret
 }
 
@@ -511,15 +517,15 @@ export const NONLINEAR_CLUSTER_PAGES = 32
  * Locks, as 2.6.7 mm/rmap.c: try_to_unmap's caller holds the page's
  * page_map_lock and the walk holds the address_space lock (i_mmap_lock in
  * 2.6.7, i_shared_sem here). Before the scan the mapcount is read and the
- * page_map_lock dropped, then cond_resched_lock (a preemption point of the
- * explorer, again after each pass); every pte the scan clears goes through
- * page_remove_rmap, which takes that page's own page_map_lock (the target's
- * too), inside the page_table_lock the cluster trylocks. The page_map_lock
- * is taken again on the way out ("relock"). So no page_map_lock is ever taken
- * under another, and while it is dropped other cpus may map or unmap the
- * page.
+ * page_map_lock dropped, then {@link condReschedLock} (again after each
+ * pass); every pte the scan clears goes through page_remove_rmap, which takes
+ * that page's own page_map_lock (the target's too), inside the
+ * page_table_lock the cluster trylocks. The page_map_lock is taken again on
+ * the way out ("relock"). So no page_map_lock is ever taken under another,
+ * and while it is dropped other cpus may map or unmap the page.
  */
-function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: number): SwapResult {
+function tryToUnmapNonlinear(m: Machine, c: Cpu, as: AddressSpace, pfn: number): SwapResult {
+  const vmas = as.iMmapShared
   const CLUSTER = Math.min(NONLINEAR_CLUSTER_PAGES * 4096, 2 ** m.arch.geometry.PMD_SHIFT)
   let maxCursor = 0
   let maxSize = 0
@@ -536,25 +542,45 @@ function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: numb
   const budget = { left: m.frames.mapcount[pfn]! }
   pageMapUnlock(m, c, pfn)
   try {
-    if (m.smp !== null) m.smp.preempt('try_to_unmap_file:page_map_unlock→cond_resched_lock')
-    return scanNonlinear(m, c, vmas, CLUSTER, maxCursor, maxSize, budget)
+    condReschedLock(m, c, as, 'try_to_unmap_file:page_map_unlock→cond_resched_lock')
+    return scanNonlinear(m, c, as, CLUSTER, maxCursor, maxSize, budget)
   } finally {
     // relock: try_to_unmap's caller unlocks it.
     pageMapLock(m, c, pfn)
   }
 }
 
+/**
+ * 2.6.7's `cond_resched_lock(&mapping->i_mmap_lock)` (include/linux/sched.h):
+ * when a reschedule is pending, drop the lock, schedule, take it again
+ * (spin_lock: waiting). A sequential machine never reschedules here. Under
+ * the explorer a switch to another cpu at this point is that reschedule: the
+ * lock (i_shared_sem standing for i_mmap_lock) is dropped around the
+ * preemption point, so the other cpus may take it meanwhile (munmap's
+ * vma unlink, truncate's unmap_mapping_range); when none switches in, the
+ * drop and retake change nothing.
+ */
+function condReschedLock(m: Machine, c: Cpu, as: AddressSpace, point: string): void {
+  const smp = m.smp
+  if (smp === null) return
+  upISharedSem(m, c, as)
+  smp.preempt(point)
+  downISharedSem(m, c, as, 'mm/rmap.c try_to_unmap_file (cond_resched_lock)')
+}
+
 /** The cluster passes of {@link tryToUnmapNonlinear}, the page's page_map_lock dropped. */
 function scanNonlinear(
   m: Machine,
   c: Cpu,
-  vmas: readonly Vma[],
+  as: AddressSpace,
   CLUSTER: number,
   maxCursor: number,
   maxSize: number,
   budget: { left: number },
 ): SwapResult {
   const ctr = m.counters.rmap
+  // The list is read afresh after each cond_resched_lock: vmas may have come and gone.
+  const vmas = as.iMmapShared
   maxSize = Math.ceil(maxSize / CLUSTER) * CLUSTER
   if (maxCursor === 0) maxCursor = CLUSTER
   let ret: SwapResult = 'SWAP_AGAIN'
@@ -573,8 +599,7 @@ function scanNonlinear(
       if (ret !== 'SWAP_FAIL') vma.nonlinearCursor = maxCursor
       ret = 'SWAP_AGAIN'
     }
-    // cond_resched_lock(&mapping->i_mmap_lock) after each pass.
-    if (m.smp !== null) m.smp.preempt('try_to_unmap_file:cond_resched_lock')
+    condReschedLock(m, c, as, 'try_to_unmap_file:cond_resched_lock')
     maxCursor += CLUSTER
   } while (maxCursor <= maxSize)
   // A whole pass without unmapping enough (locked vmas, young ptes): start over next time.
