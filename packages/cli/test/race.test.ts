@@ -28,6 +28,21 @@ describe('rmaplab race', () => {
     expect(j).toMatchObject({ scenario: 'pg-anon', mode: 'bound', boundReached: 2, failure: null, bugs: [] })
   })
 
+  it("nonlinear-reclaim: clean on every layout (no lock-order error); 2.6.7's nr_mapped count is exit 1", async () => {
+    for (const arch of ['i386', 'i386-pae', 'ppc', 'ppc64']) {
+      const r = await inProcess(['race', 'nonlinear-reclaim', '--arch', arch, '--bound', '3', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        scenario: 'nonlinear-reclaim',
+        boundReached: 3,
+        failure: null,
+      })
+    }
+    const bad = await inProcess(['race', 'nonlinear-reclaim', '--bugs', 'nonlinear-nr-mapped'])
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toMatch(/nr_mapped \(-1\) equals the mapped pages \(0\)/)
+  })
+
   it('PCT finds the mirror race', async () => {
     const r = await inProcess([
       'race',
