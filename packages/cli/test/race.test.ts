@@ -28,6 +28,21 @@ describe('rmaplab race', () => {
     expect(j).toMatchObject({ scenario: 'pg-anon', mode: 'bound', boundReached: 2, failure: null, bugs: [] })
   })
 
+  it("nonlinear-reclaim: clean on every layout (no lock-order error); 2.6.7's nr_mapped count is exit 1", async () => {
+    for (const arch of ['i386', 'i386-pae', 'ppc', 'ppc64']) {
+      const r = await inProcess(['race', 'nonlinear-reclaim', '--arch', arch, '--bound', '3', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        scenario: 'nonlinear-reclaim',
+        boundReached: 3,
+        failure: null,
+      })
+    }
+    const bad = await inProcess(['race', 'nonlinear-reclaim', '--bugs', 'nonlinear-nr-mapped'])
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toMatch(/nr_mapped \(-1\) equals the mapped pages \(0\)/)
+  })
+
   it('PCT finds the mirror race', async () => {
     const r = await inProcess([
       'race',
@@ -59,7 +74,7 @@ describe('rmaplab race', () => {
     expect(e.stderr).toMatch(/--bugs: 'ppc-young-no-flush' is in the code of ppc, not i386/)
     expect(a.code).toBe(2)
     expect(a.stderr).toMatch(
-      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, toy-counter, toy-counter-locked/,
+      /valid: pg-anon, pg-anon-clear, pg-anon-fork, shmem-getpage, shmem-truncate, nonlinear-reclaim, toy-counter, toy-counter-locked/,
     )
     expect(b.code).toBe(2)
     expect(b.stderr).toMatch(/valid: pg-anon-race, pg-anon-clear-race/)

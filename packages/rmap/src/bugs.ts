@@ -18,6 +18,7 @@ export type BugName =
   | 'ppc-early-pte-count'
   | 'ppc-young-no-flush'
   | 'ppc-flush-hash-shift'
+  | 'nonlinear-nr-mapped'
 
 /** A re-introducible bug: its name, the mask bit the kernel paths test, and what it was. */
 export interface BugInfo {
@@ -48,6 +49,13 @@ export const BUG = {
   ppcYoungNoFlush: 64,
   /** 2.6.5 ppc flush_hash_one_pte: the pte's address from byte offset << 9 instead of << 10. */
   ppcFlushHashShift: 128,
+  /**
+   * 2.6.7's try_to_unmap counts nr_mapped down again after the nonlinear
+   * scan's page_remove_rmap did. The bit picks where the count sits, so it is
+   * tested at both places: try_to_unmap_one's 1→0 (2.6.9) and the end of
+   * try_to_unmap (2.6.7); each page's 1→0 meets one of the two tests.
+   */
+  nonlinearNrMapped: 256,
 } as const
 
 const PPC = ['ppc', 'ppc64'] as const
@@ -136,6 +144,18 @@ export const BUGS: readonly BugInfo[] = [
       '2.6.4-2.6.10 ppc flush_hash_one_pte computes the address of a pte as page->index + (byte offset ' +
       '<< 9) instead of << 10 (fixed in 2.6.11-rc5, "ppc32: Wrong vaddr in flush_hash_one_pte()"): ' +
       'the flush goes to the pte halfway down the page and the HPTE of the pte made old stays',
+  },
+  {
+    name: 'nonlinear-nr-mapped',
+    bit: BUG.nonlinearNrMapped,
+    objrmapOnly: true,
+    what:
+      '2.6.7-2.6.8 mm/rmap.c, not in the thread: try_to_unmap_file drops the page_map_lock of the page ' +
+      'for the nonlinear cluster scan ("rmap 8 unmap nonlinear"), whose page_remove_rmap counts ' +
+      'nr_mapped down when it unmaps the last pte of that page (as does a racing zap while the lock is ' +
+      'dropped); try_to_unmap then finds mapcount 0 and decrements nr_mapped again. Fixed in 2.6.9 by ' +
+      '"rmaplock: kill page_map_lock" (f7f5e03df0): the count moved into page_remove_rmap, which ' +
+      'try_to_unmap_one calls, and try_to_unmap stopped counting',
   },
 ]
 

@@ -113,7 +113,8 @@ export interface MachineOptions {
    *   unmapped as many ptes as the page's mapcount or scanned every nonlinear
    *   vma once. VM_LOCKED nonlinear vmas are skipped (when all are, nothing
    *   is scanned and the answer is SWAP_AGAIN, as in 2.6.7; 2.6.8 made it
-   *   SWAP_FAIL).
+   *   SWAP_FAIL). The scan runs with the page's page_map_lock dropped and
+   *   clears each pte through page_remove_rmap, as 2.6.7 mm/rmap.c does.
    * - `'aa-none'`: as the 2.6.5-aa tree. Nonlinear ptes are never found: the
    *   page stays mapped and try_to_unmap answers SWAP_AGAIN, so such pages are
    *   in effect locked in memory (a local DoS like unrestricted mlock).

@@ -20,7 +20,9 @@ import {
   KernelBugError,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
+  MAP_SHARED,
   Machine,
+  O_RDWR,
   PageTableEnv,
   PROT_READ,
   PROT_WRITE,
@@ -254,6 +256,54 @@ function pageReferencedStep(page: number): Step<ProcCtx & { p: ReturnType<Machin
 
 const checkMachine = (c: { m: Machine }) => c.m.check()
 
+/** A process with a MAP_SHARED window on a 4-page file, made nonlinear (nonlinear-nr-mapped). */
+interface NonlinearCtx {
+  m: Machine
+  p: ReturnType<Machine['spawn']>
+  x: number
+}
+
+function nonlinearMachine(bugs: BugName[]): NonlinearCtx {
+  const m = new Machine({ arch: ARCHES.i386, ram: '16M', ...(bugs.length ? { bugs } : {}) })
+  m.fs.create('/tmp/nonlinear', { size: 4 * 4096, fill: 0 })
+  return { m, p: m.spawn(), x: 0 }
+}
+
+/** The pfn the window's last page maps (file page 0 after the remaps). */
+const nonlinearLast = (c: NonlinearCtx): number => c.p.pagemap(c.x + 3 * 4096).pfn!
+
+function nonlinearSteps(): Step<NonlinearCtx>[] {
+  return [
+    {
+      label: 'mmap a 4-page file MAP_SHARED; remap_file_pages swaps its first and last page (VM_NONLINEAR)',
+      run: (c) => {
+        c.x = c.p.mmap(0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, c.p.open('/tmp/nonlinear', O_RDWR), 0)
+        c.p.remapFilePages(c.x, 4096, 0, 3)
+        c.p.remapFilePages(c.x + 3 * 4096, 4096, 0, 0)
+      },
+    },
+    {
+      label: 'write every page of the window (do_file_page / do_no_page)',
+      run: (c) => {
+        for (let i = 0; i < 4; i++) c.p.write(c.x + i * 4096, i + 1)
+      },
+    },
+    {
+      label: 'try_to_unmap of file page 0: the cluster scan ages the young ptes, unmaps nothing',
+      run: (c) => {
+        c.m.tryToUnmap(nonlinearLast(c))
+      },
+    },
+    {
+      label:
+        'try_to_unmap of file page 0 again: the scan unmaps the cluster, page_remove_rmap counts each page; try_to_unmap finds mapcount 0',
+      run: (c) => {
+        c.m.tryToUnmap(nonlinearLast(c))
+      },
+    },
+  ]
+}
+
 /** Every bug of the registry, in the order of BUGS. */
 export const BUG_DEMOS: readonly BugDemo[] = [
   {
@@ -424,6 +474,25 @@ export const BUG_DEMOS: readonly BugDemo[] = [
           arch: 'ppc',
           ...both('ppc-flush-hash-shift', (bugs) =>
             sequential(bugs, procMachine('ppc'), procSteps([pageReferencedStep(3)]), checkMachine),
+          ),
+        },
+      ]),
+  },
+  {
+    name: 'nonlinear-nr-mapped',
+    title:
+      "2.6.7's try_to_unmap counts nr_mapped down again after the nonlinear cluster scan's page_remove_rmap did",
+    what: what('nonlinear-nr-mapped'),
+    fix: '2.6.9-rc2, Hugh Dickins, "rmaplock: kill page_map_lock" (f7f5e03df0, 23 Aug 2004): nr_mapped moves with an atomic mapcount into page_remove_rmap, which try_to_unmap_one calls; try_to_unmap only answers SWAP_SUCCESS (mm/rmap.c)',
+    caughtBy: 'm.check(): the per-cpu sum of nr_mapped equals the mapped pages (one below after the reclaim)',
+    kind: 'sequential',
+    run: () =>
+      finish('nonlinear-nr-mapped', [
+        {
+          label: 'reclaim of a file page that only a nonlinear vma maps',
+          arch: 'i386',
+          ...both('nonlinear-nr-mapped', (bugs) =>
+            sequential(bugs, nonlinearMachine, nonlinearSteps(), checkMachine),
           ),
         },
       ]),

@@ -65,4 +65,10 @@ describe('what catches each bug', () => {
     expect(c.buggy.message).toMatch(/per-cpu page_state touched before/)
     expect(c.buggy.at[0]).toMatch(/^step 1: MMU_init/)
   })
+  it('nonlinear-nr-mapped: the nr_mapped check, at the try_to_unmap whose cluster scan unmaps the page', () => {
+    const c = bugDemo('nonlinear-nr-mapped').run().cases[0]!
+    expect(c.buggy.by).toBe('m.check()')
+    expect(c.buggy.message).toMatch(/nr_mapped \(-1\) equals the mapped pages \(0\)/)
+    expect(c.buggy.at[0]).toMatch(/^step 4: try_to_unmap of file page 0 again/)
+  })
 })

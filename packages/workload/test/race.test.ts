@@ -34,6 +34,23 @@ describe('a race scenario in the workload format (cpus:)', () => {
     expect(good.boundReached).toBe(2)
   })
 
+  it('races/nonlinear-reclaim.yaml: 2.6.7 nonlinear reclaim clean to bound 3; its nr_mapped double count found', () => {
+    const nl = readFileSync(
+      fileURLToPath(new URL('../races/nonlinear-reclaim.yaml', import.meta.url)),
+      'utf8',
+    )
+    const w = parseWorkload(nl, 'nonlinear-reclaim.yaml')
+    expect(w.cpus?.map((c) => c.name)).toEqual(['reclaim', 'p'])
+    for (const layout of ['i386', 'ppc64'] as const) {
+      const good = explore(raceScenarioOf(w, layoutFor(w, layout)), { bound: 3 })
+      expect(good.failure).toBeNull()
+      expect(good.boundReached).toBe(3)
+    }
+    const bad = explore(raceScenarioOf(w, layoutFor(w, 'i386'), ['nonlinear-nr-mapped']), { bound: 1 })
+    expect(bad.failure?.violation.kind).toBe('check')
+    expect(bad.failure?.violation.message).toMatch(/nr_mapped \(-1\) equals the mapped pages \(0\)/)
+  })
+
   it('the machine section can re-introduce the bug itself', () => {
     const w = parseWorkload(text.replace('swap: 1M }', 'swap: 1M, bugs: [pg-anon-race] }'), 'pg-anon.yaml')
     const r = explore(raceScenarioOf(w, layoutFor(w, 'i386')), { bound: 1 })

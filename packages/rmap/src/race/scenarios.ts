@@ -23,6 +23,12 @@
  *   over-enthusiastic BUG_ON(PageSwapCache) in filemap.c / truncate.c, with
  *   `bugs: ['shmem-swapcache-bug-on']`: a tmpfs page looked up (a fault, or
  *   ftruncate) while reclaim's shmem_writepage moves it to the swap cache.
+ * - `nonlinear-reclaim`: reclaim of a file page that only a VM_NONLINEAR vma
+ *   maps (2.6.7's try_to_unmap_file: the page's page_map_lock dropped for
+ *   the cluster scan, whose page_remove_rmap takes each unmapped page's own)
+ *   while the owner writes the page again and then unmaps the window. Clean
+ *   in the fixed code; with `bugs: ['nonlinear-nr-mapped']` (2.6.7's
+ *   accounting) nr_mapped is decremented twice and `m.check()` says so.
  * - `toy-counter` / `toy-counter-locked`: the explorer's own self-test, an
  *   unlocked read-modify-write of a counter on two cpus (must be caught with
  *   one preemption) and the same under a lock (must never be flagged).
@@ -364,6 +370,106 @@ function shmemMachine(o: RaceScenarioOptions): Machine {
   return new Machine({ arch: o.arch, ram: '16M', swap: '1M', cpus: 2, ...(o.bugs ? { bugs: o.bugs } : {}) })
 }
 
+/** The context of the nonlinear scenario. */
+export interface NonlinearContext {
+  /** The process whose MAP_SHARED window is nonlinear. */
+  P: Process
+  /** The window's address. */
+  x: number
+  /** The address of the window's last page, which shows file page 0. */
+  y: number
+  /**
+   * The page at y (file page 0): only the nonlinear pte maps it, the last pte
+   * of the cluster, so the scan unmaps the other pages first.
+   */
+  pfn: number
+}
+
+/** Pages of the nonlinear window (and of its file). */
+const NL_PAGES = 4
+/** What window page k holds after the setup. */
+const nlValue = (k: number): number => 0x7000 + k
+
+/**
+ * A file of NL_PAGES pages mapped MAP_SHARED and made nonlinear: window page
+ * 0 shows the last file page and the last window page shows file page 0.
+ * Every page is written, then aged (see below), so that the next reclaim of
+ * file page 0 unmaps it (and, under objrmap, the rest of its cluster).
+ */
+function nonlinearSetup(m: Machine): NonlinearContext {
+  const size = NL_PAGES * 4096
+  m.fs.create('/tmp/nonlinear', { size, fill: 0 })
+  const P = m.spawn()
+  const fd = P.open('/tmp/nonlinear', O_RDWR)
+  const x = P.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+  P.remapFilePages(x, 4096, 0, NL_PAGES - 1)
+  P.remapFilePages(x + (NL_PAGES - 1) * 4096, 4096, 0, 0)
+  for (let k = 0; k < NL_PAGES; k++) P.write(x + k * 4096, nlValue(k))
+  const y = x + (NL_PAGES - 1) * 4096
+  const pfn = P.pagemap(y).pfn!
+  // page_referenced clears PG_referenced, and the young bits where the design's
+  // walk reaches nonlinear ptes (2.6.4's pte_chains); where it does not
+  // (objrmap), a try_to_unmap whose cluster scan ages every pte, unmapping none.
+  m.pageReferenced(pfn)
+  if (P.pagemap(y).young && (m.tryToUnmap(pfn) !== 'SWAP_AGAIN' || m.frames.mapcount[pfn] !== 1))
+    throw new Error('nonlinear setup: the first try_to_unmap only ages the cluster')
+  return { P, x, y, pfn }
+}
+
+/**
+ * Reclaim of a page of a nonlinear vma against its owner (see the module
+ * comment): cpu 0 takes file page 0 through shrink_list, whose
+ * try_to_unmap_file drops the page's page_map_lock for the cluster scan;
+ * cpu 1 writes the page through the window (a fault on the file pte, or a
+ * write hit) and then munmaps the window (zap_pte_range's page_remove_rmap).
+ */
+export function nonlinearReclaimScenario(o: RaceScenarioOptions): RaceScenario<NonlinearContext> {
+  return {
+    name: 'nonlinear-reclaim',
+    description:
+      'reclaim unmaps a cluster of a nonlinear vma (try_to_unmap_file drops page_map_lock) while the owner writes the page and munmaps the window',
+    machine: () => new Machine({ arch: o.arch, ram: '16M', cpus: 2, ...(o.bugs ? { bugs: o.bugs } : {}) }),
+    setup: nonlinearSetup,
+    cpus: [
+      {
+        name: 'reclaim',
+        ops: [{ name: 'shrink_list of the page (m.pageout)', run: (m, c) => pageoutText(m, c.pfn) }],
+      },
+      {
+        name: 'P',
+        ops: [
+          {
+            name: 'P writes file page 0 through the window (do_file_page or a write hit)',
+            run: (m, c) => {
+              c.P.write(c.y, nlValue(NL_PAGES - 1))
+              return pageText(m, c.pfn)
+            },
+          },
+          {
+            name: 'P munmaps the window (zap_pte_range)',
+            run: (m, c) => {
+              c.P.munmap(c.x, NL_PAGES * 4096)
+              return pageText(m, c.pfn)
+            },
+          },
+        ],
+      },
+    ],
+    check: (m) => {
+      const as = m.fs.lookup('/tmp/nonlinear')!
+      const out: string[] = []
+      for (let k = 0; k < NL_PAGES; k++) {
+        // Window page k shows file page NL_PAGES - 1 - k for the two remapped ends, k otherwise.
+        const index = k === 0 ? NL_PAGES - 1 : k === NL_PAGES - 1 ? 0 : k
+        const pfn = as.pages.get(index)
+        if (pfn !== undefined && m.frames.content[pfn] !== nlValue(k))
+          out.push(`file page ${index} keeps what window page ${k} wrote`)
+      }
+      return out
+    },
+  }
+}
+
 /** The toy counter's context. */
 export interface ToyContext {
   counter: number
@@ -404,6 +510,7 @@ export const RACE_SCENARIO_NAMES = [
   'pg-anon-fork',
   'shmem-getpage',
   'shmem-truncate',
+  'nonlinear-reclaim',
   'toy-counter',
   'toy-counter-locked',
 ] as const
@@ -423,6 +530,8 @@ export function raceScenario(name: string, o: RaceScenarioOptions): RaceScenario
       return shmemGetpageScenario(o) as RaceScenario<unknown>
     case 'shmem-truncate':
       return shmemTruncateScenario(o) as RaceScenario<unknown>
+    case 'nonlinear-reclaim':
+      return nonlinearReclaimScenario(o) as RaceScenario<unknown>
     case 'toy-counter':
       return toyCounterScenario({ ...o, locked: false }) as RaceScenario<unknown>
     case 'toy-counter-locked':

@@ -31,7 +31,13 @@ import { PS } from '../../arch/percpu.js'
 import { BUG } from '../../bugs.js'
 import type { Cpu } from '../../cpu.js'
 import { KernelBugError } from '../../errors.js'
-import { type AddressSpace, downTrylockISharedSem, setPageDirty, upISharedSem } from '../../filemap.js'
+import {
+  type AddressSpace,
+  downISharedSem,
+  downTrylockISharedSem,
+  setPageDirty,
+  upISharedSem,
+} from '../../filemap.js'
 import { LOCK, pageTableTrylock, pageTableUnlock } from '../../locks.js'
 import type { Machine } from '../../machine.js'
 import { PG } from '../../mm/page.js'
@@ -200,7 +206,7 @@ function unmapWalk(
     if (ret === 'SWAP_FAIL' || f.mapcount[pfn] === 0) break
   }
   if (nonlinear && ret !== 'SWAP_FAIL' && f.mapcount[pfn]! > 0 && !(obj instanceof AnonVma))
-    ret = tryToUnmapNonlinear(m, c, obj.iMmapShared, pfn)
+    ret = tryToUnmapNonlinear(m, c, obj, pfn)
   return ret
 }
 
@@ -368,7 +374,15 @@ export const objrmapPageOps = {
       rmapUnlock(m, c, obj)
     }
     if (f.mapcount[pfn] === 0) {
-      m.env.pageState.dec(c.id, PS.nr_mapped)
+      // -aa and 2.6.7 count nr_mapped down here, once, whoever unmapped the
+      // last pte. With the linear walk alone that was try_to_unmap_one under
+      // this page's page_map_lock; but 2.6.7's nonlinear half drops that lock
+      // and its page_remove_rmap has already counted the page's 1→0 (so has a
+      // racing zap's): 2.6.7 and 2.6.8 count it twice. The model counts the
+      // transition where it happens (try_to_unmap_one, page_remove_rmap), as
+      // 2.6.9 does since "rmaplock: kill page_map_lock" (f7f5e03df0);
+      // `bugs: ['nonlinear-nr-mapped']` brings 2.6.7's count back.
+      if (m.bugs & BUG.nonlinearNrMapped) m.env.pageState.dec(c.id, PS.nr_mapped)
       ret = 'SWAP_SUCCESS'
     }
     return countResult(m, ret)
@@ -428,7 +442,12 @@ function countResult(m: Machine, r: SwapResult): SwapResult {
   return r
 }
 
-/** `try_to_unmap_one(vma, page)`. nr_mapped is left to try_to_unmap. */
+/**
+ * `try_to_unmap_one(vma, page)`, page_map_lock held: on the last mapping it
+ * also counts nr_mapped down (2.6.9's place for the count; with
+ * `bugs: ['nonlinear-nr-mapped']` it is left to try_to_unmap, as -aa and
+ * 2.6.7 do: see {@link objrmapPageOps}.tryToUnmap).
+ */
 function tryToUnmapOne(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapResult {
   if (m.smp !== null) m.smp.preempt('try_to_unmap_one:entry')
   const mm = vma.mm
@@ -463,9 +482,13 @@ function tryToUnmapOneLocked(m: Machine, c: Cpu, vma: Vma, pfn: number): SwapRes
     if (lo & m.fast.DIRTY) setPageDirty(m, c, pfn)
     if (f.mapcount[pfn] === 0) bug('try_to_unmap_one: mapcount > 0 before the decrement', 'try_to_unmap_one')
     vma.mm.rss--
-    if (--f.mapcount[pfn]! === 0 && f.test(pfn, PG.anon)) {
-      f.mapping[pfn] = -1
-      f.clear(pfn, PG.anon)
+    if (--f.mapcount[pfn]! === 0) {
+      if (f.test(pfn, PG.anon)) {
+        f.mapping[pfn] = -1
+        f.clear(pfn, PG.anon)
+      }
+      // The 1→0 transition is counted by whoever makes it (see tryToUnmap).
+      if (!(m.bugs & BUG.nonlinearNrMapped)) m.env.pageState.dec(c.id, PS.nr_mapped)
     }
     m.putPage(pfn)
     return 'SWAP_AGAIN'
@@ -490,9 +513,19 @@ export const NONLINEAR_CLUSTER_PAGES = 32
  * reaching the count resets every cursor to 0, so a call never loops.
  * Answers SWAP_AGAIN (the caller makes it SWAP_SUCCESS if the page ended
  * unmapped).
+ *
+ * Locks, as 2.6.7 mm/rmap.c: try_to_unmap's caller holds the page's
+ * page_map_lock and the walk holds the address_space lock (i_mmap_lock in
+ * 2.6.7, i_shared_sem here). Before the scan the mapcount is read and the
+ * page_map_lock dropped, then {@link condReschedLock} (again after each
+ * pass); every pte the scan clears goes through page_remove_rmap, which takes
+ * that page's own page_map_lock (the target's too), inside the
+ * page_table_lock the cluster trylocks. The page_map_lock is taken again on
+ * the way out ("relock"). So no page_map_lock is ever taken under another,
+ * and while it is dropped other cpus may map or unmap the page.
  */
-function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: number): SwapResult {
-  const ctr = m.counters.rmap
+function tryToUnmapNonlinear(m: Machine, c: Cpu, as: AddressSpace, pfn: number): SwapResult {
+  const vmas = as.iMmapShared
   const CLUSTER = Math.min(NONLINEAR_CLUSTER_PAGES * 4096, 2 ** m.arch.geometry.PMD_SHIFT)
   let maxCursor = 0
   let maxSize = 0
@@ -507,6 +540,47 @@ function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: numb
   if (maxSize === 0) return 'SWAP_AGAIN'
   // The mapcount is only a guide to how hard to try: ptes of any page count.
   const budget = { left: m.frames.mapcount[pfn]! }
+  pageMapUnlock(m, c, pfn)
+  try {
+    condReschedLock(m, c, as, 'try_to_unmap_file:page_map_unlock→cond_resched_lock')
+    return scanNonlinear(m, c, as, CLUSTER, maxCursor, maxSize, budget)
+  } finally {
+    // relock: try_to_unmap's caller unlocks it.
+    pageMapLock(m, c, pfn)
+  }
+}
+
+/**
+ * 2.6.7's `cond_resched_lock(&mapping->i_mmap_lock)` (include/linux/sched.h):
+ * when a reschedule is pending, drop the lock, schedule, take it again
+ * (spin_lock: waiting). A sequential machine never reschedules here. Under
+ * the explorer a switch to another cpu at this point is that reschedule: the
+ * lock (i_shared_sem standing for i_mmap_lock) is dropped around the
+ * preemption point, so the other cpus may take it meanwhile (munmap's
+ * vma unlink, truncate's unmap_mapping_range); when none switches in, the
+ * drop and retake change nothing.
+ */
+function condReschedLock(m: Machine, c: Cpu, as: AddressSpace, point: string): void {
+  const smp = m.smp
+  if (smp === null) return
+  upISharedSem(m, c, as)
+  smp.preempt(point)
+  downISharedSem(m, c, as, 'mm/rmap.c try_to_unmap_file (cond_resched_lock)')
+}
+
+/** The cluster passes of {@link tryToUnmapNonlinear}, the page's page_map_lock dropped. */
+function scanNonlinear(
+  m: Machine,
+  c: Cpu,
+  as: AddressSpace,
+  CLUSTER: number,
+  maxCursor: number,
+  maxSize: number,
+  budget: { left: number },
+): SwapResult {
+  const ctr = m.counters.rmap
+  // The list is read afresh after each cond_resched_lock: vmas may have come and gone.
+  const vmas = as.iMmapShared
   maxSize = Math.ceil(maxSize / CLUSTER) * CLUSTER
   if (maxCursor === 0) maxCursor = CLUSTER
   let ret: SwapResult = 'SWAP_AGAIN'
@@ -516,7 +590,7 @@ function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: numb
       ctr.vmasVisited++
       let cursor = vma.nonlinearCursor
       while (vma.mm.rss > 0 && cursor < maxCursor && cursor < vma.end - vma.start) {
-        ret = tryToUnmapCluster(m, c, vma, cursor, CLUSTER, pfn, budget)
+        ret = tryToUnmapCluster(m, c, vma, cursor, CLUSTER, budget)
         if (ret === 'SWAP_FAIL') break
         cursor += CLUSTER
         vma.nonlinearCursor = cursor
@@ -525,6 +599,7 @@ function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: numb
       if (ret !== 'SWAP_FAIL') vma.nonlinearCursor = maxCursor
       ret = 'SWAP_AGAIN'
     }
+    condReschedLock(m, c, as, 'try_to_unmap_file:cond_resched_lock')
     maxCursor += CLUSTER
   } while (maxCursor <= maxSize)
   // A whole pass without unmapping enough (locked vmas, young ptes): start over next time.
@@ -537,10 +612,10 @@ function tryToUnmapNonlinear(m: Machine, c: Cpu, vmas: readonly Vma[], pfn: numb
  * cluster holding vm_start + cursor, clipped to the vma. Each present pte of a
  * file page is aged (a young one is cleared and left) or cleared: a file pte
  * holding page->index where that is not the linear index (none where it is),
- * the dirty bit to PG_dirty, page_remove_rmap, the pte's reference dropped,
- * rss and `budget.left` down by one. SWAP_FAIL when the page_table_lock
- * trylock fails. `target` is the page try_to_unmap holds page_map_lock on: its
- * mapcount is dropped here directly (nr_mapped is left to try_to_unmap).
+ * the dirty bit to PG_dirty, page_remove_rmap (under the page_table_lock: the
+ * page's own page_map_lock, never nested in another), the pte's reference
+ * dropped, rss and `budget.left` down by one. SWAP_FAIL when the
+ * page_table_lock trylock fails.
  */
 function tryToUnmapCluster(
   m: Machine,
@@ -548,7 +623,6 @@ function tryToUnmapCluster(
   vma: Vma,
   cursor: number,
   CLUSTER: number,
-  target: number,
   budget: { left: number },
 ): SwapResult {
   const mm = vma.mm
@@ -557,7 +631,7 @@ function tryToUnmapCluster(
     return 'SWAP_FAIL'
   }
   try {
-    tryToUnmapClusterLocked(m, c, vma, cursor, CLUSTER, target, budget)
+    tryToUnmapClusterLocked(m, c, vma, cursor, CLUSTER, budget)
   } finally {
     pageTableUnlock(m, c, mm)
   }
@@ -571,7 +645,6 @@ function tryToUnmapClusterLocked(
   vma: Vma,
   cursor: number,
   CLUSTER: number,
-  target: number,
   budget: { left: number },
 ): void {
   const ctr = m.counters.rmap
@@ -619,14 +692,10 @@ function tryToUnmapClusterLocked(
           )
       }
       if (old & f.DIRTY) setPageDirty(m, c, pfn)
-      if (pfn === target) {
-        // page_map_lock is held by try_to_unmap: page_remove_rmap without it.
-        if (fr.mapcount[pfn] === 0)
-          bug('try_to_unmap_cluster: mapcount > 0 before the decrement', 'try_to_unmap_cluster')
-        fr.mapcount[pfn]!--
-      } else {
-        m.rmap.pageRemoveRmap(m, c, pfn, ptr)
-      }
+      // 2.6.7's page_remove_rmap BUG_ONs a page with no mapcount left.
+      if (fr.mapcount[pfn] === 0)
+        bug('page_remove_rmap: mapcount > 0 before the decrement', 'try_to_unmap_cluster', `pfn ${pfn}`)
+      m.rmap.pageRemoveRmap(m, c, pfn, ptr)
       m.putPage(pfn)
       mm.rss--
       budget.left--
