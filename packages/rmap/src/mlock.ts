@@ -184,11 +184,11 @@ export function isolateRange(m: Machine, c: Cpu, vma: Vma, start: number, end: n
       `split_vma: map_count ${vma.mm.mapCount} would exceed vm.max_map_count (${m.maxMapCount})`,
     )
   }
-  let v = vma
-  // splitVma keeps the lower piece in the old vma and returns the upper one.
-  if (start !== v.start) v = splitVma(m, c, v, start, syscall)
-  if (end !== v.end) splitVma(m, c, v, end, syscall)
-  return v
+  // split_vma(mm, vma, start, 1) then split_vma(mm, vma, end, 0): the new
+  // vmas are the pieces outside the range; `vma` keeps [start, end).
+  if (start !== vma.start) splitVma(m, c, vma, start, syscall, true)
+  if (end !== vma.end) splitVma(m, c, vma, end, syscall)
+  return vma
 }
 
 /**

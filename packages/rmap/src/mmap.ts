@@ -9,7 +9,10 @@
  * with (do_mmap_pgoff: the caller's offset; do_brk, setup_arg_pages: 0).
  * Split pieces keep the arithmetic by adding the offset to the upper piece's
  * pgoff. A new mapping merges as vma_merge does (2.6.4 and 2.6.7 agree on
- * which): two vmas merge only when their flags and file agree, their pgoffs
+ * which, and on which vma object survives: see {@link vmaMergeAround}; a
+ * split's new object is the one split_vma's new_below names, see
+ * {@link splitVma}): two vmas merge only when their flags (VM_ACCOUNT
+ * included) and file agree, their pgoffs
  * are contiguous (for anonymous vmas only where the design's can_vma_merge_*
  * compare them: `anonMergeContiguous`) and at most one of them has an
  * anon_vma, or both the same one. After mprotect the design's kernel decides
@@ -141,35 +144,38 @@ function canMerge(m: Machine, a: Vma, b: Vma): boolean {
 }
 
 /**
- * Merge `vma` with its neighbours where `canMerge` allows (vma_merge, 2.6.7
- * rules). The survivor inherits an anon_vma from the one that dies
- * (anon_vma_merge). Returns the surviving vma.
+ * Merge `vma`, a new mapping just linked (do_mmap_pgoff, copy_vma), with its
+ * neighbours where `canMerge` allows, as vma_merge does (2.6.4, 2.6.6 and
+ * 2.6.7 agree on which object survives). Returns the surviving vma.
  *
- * `request`: `vma` is a new mapping that vma_merge places (do_mmap_pgoff,
- * do_brk, copy_vma). If it joins only its successor, the successor grows
- * down over it and keeps the arithmetic: vm_pgoff = the successor's - the
- * pages gained. Where pgoffs must be contiguous that is `vma`'s own; for
- * anonymous vmas under 2.6.4's rules it need not be, and may go below 0 (an
- * unsigned long wraps it: maps() shows it so). Otherwise (2.6.7's
- * mprotect_fixup) the changed vma absorbs its successor and keeps its pgoff.
+ * - With the vma before it: that vma grows over the new one (and over the
+ *   next vma too when that one matches as well); the new vma goes.
+ * - With the next vma only: the *next* vma survives, keeping its place in the
+ *   mm and on its file's i_mmap / i_mmap_shared list (so file rmap walks visit
+ *   it where they did), and grows down: vm_start = the new vma's start,
+ *   vm_pgoff lowered by the pages gained. Where pgoffs must be contiguous that
+ *   is the new vma's own; for anonymous vmas under 2.6.4's rules it need not
+ *   be, and may go below 0 (an unsigned long wraps it: maps() shows it so).
+ *
+ * The survivor inherits an anon_vma from the one that dies (anon_vma_merge).
  */
-export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma, request = false): Vma {
+export function vmaMergeAround(m: Machine, c: Cpu, vma: Vma): Vma {
   const mm = vma.mm
-  let cur = vma
-  const i = mm.vmas.indexOf(cur)
+  const i = mm.vmas.indexOf(vma)
   const prev = mm.vmas[i - 1]
-  if (prev && canMerge(m, prev, cur)) {
-    absorb(m, c, prev, cur)
-    cur = prev
+  const next = mm.vmas[i + 1]
+  if (prev && canMerge(m, prev, vma)) {
+    absorb(m, c, prev, vma)
+    if (next && canMerge(m, prev, next)) absorb(m, c, prev, next)
+    return prev
   }
-  const j = mm.vmas.indexOf(cur)
-  const next = mm.vmas[j + 1]
-  if (next && canMerge(m, cur, next)) {
-    const pgoff = request && cur === vma ? next.pgoff - cur.pages : cur.pgoff
-    absorb(m, c, cur, next)
-    cur.pgoff = pgoff
+  if (next && canMerge(m, vma, next)) {
+    const pgoff = next.pgoff - vma.pages
+    absorb(m, c, next, vma)
+    next.pgoff = pgoff
+    return next
   }
-  return cur
+  return vma
 }
 
 /** `anon_vma_merge` + vma removal: `keep` grows over `dying`, which is adjacent. */
@@ -191,11 +197,15 @@ export function absorb(m: Machine, c: Cpu, keep: Vma, dying: Vma): void {
 }
 
 /**
- * `split_vma(mm, vma, addr, new_below)`: cut `vma` at `addr`. The new piece
- * (below or above) is a copy on the same anon_vma list; the upper piece's
- * pgoff moves by the offset. ENOMEM at the map-count limit.
+ * `split_vma(mm, vma, addr, new_below)`: cut `vma` at `addr`. The new vma is
+ * the piece below `addr` when `newBelow` (mprotect_fixup, mlock_fixup and
+ * madvise at the start of their range, do_munmap at the end of its range), the
+ * piece above it otherwise; `vma` keeps the other piece, and with it its place
+ * on its file's list, where the new piece goes to the tail (__vma_link_file).
+ * The new piece is a copy on the same anon_vma list; the upper piece's pgoff
+ * moves by the offset. Returns the new piece. ENOMEM at the map-count limit.
  */
-export function splitVma(m: Machine, c: Cpu, vma: Vma, addr: number, syscall: string): Vma {
+export function splitVma(m: Machine, c: Cpu, vma: Vma, addr: number, syscall: string, newBelow = false): Vma {
   const mm = vma.mm
   if (mm.mapCount >= m.maxMapCount) {
     throw new SyscallError(
@@ -205,14 +215,24 @@ export function splitVma(m: Machine, c: Cpu, vma: Vma, addr: number, syscall: st
     )
   }
   const delta = (addr - vma.start) / PAGE
-  // The new vma is the upper piece; the original keeps the lower one.
-  const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pageProt, vma.pgoff + delta, vma.file, vma.anonVma)
-  mm.totalVm -= (vma.end - addr) / PAGE
-  if (vma.flags & VM.LOCKED) mm.lockedVm -= (vma.end - addr) / PAGE
-  vma.end = addr
-  vmaLink(m, c, upper)
-  m.rmap.vmaSplit(m, c, vma, upper)
-  return upper
+  let piece: Vma
+  let moved: number
+  if (newBelow) {
+    piece = new Vma(mm, vma.start, addr, vma.flags, vma.pageProt, vma.pgoff, vma.file, vma.anonVma)
+    moved = delta
+    vma.start = addr
+    vma.pgoff += delta
+  } else {
+    piece = new Vma(mm, addr, vma.end, vma.flags, vma.pageProt, vma.pgoff + delta, vma.file, vma.anonVma)
+    moved = (vma.end - addr) / PAGE
+    vma.end = addr
+  }
+  // vmaLink counts the new piece's pages again.
+  mm.totalVm -= moved
+  if (vma.flags & VM.LOCKED) mm.lockedVm -= moved
+  vmaLink(m, c, piece)
+  m.rmap.vmaSplit(m, c, vma, piece)
+  return piece
 }
 
 /** `get_unmapped_area` for a non-fixed request: first gap from TASK_UNMAPPED_BASE (or the hint) upwards. */
@@ -335,6 +355,13 @@ export function doMmap(
     }
     if (!(file.mode & FMODE_READ)) throw new SyscallError(S, 'EACCES', `fd ${fd} is not open for reading`)
   }
+  // do_mmap_pgoff's accounting: a private writable mapping is charged and
+  // marked VM_ACCOUNT. A shared one is marked too but loses the flag once
+  // set up (its pages are the file's, or shmem's, to account), so only the
+  // private writable case is left with it. The charge itself
+  // (vm_committed_space, vm.overcommit_memory) is not modelled, nor
+  // MAP_NORESERVE, which would leave the flag off.
+  if (!(vmFlags & VM.SHARED) && vmFlags & VM.WRITE) vmFlags |= VM.ACCOUNT
   let start: number
   if (flags & MAP_FIXED) {
     // get_unmapped_area: the range test (ENOMEM) comes before the alignment test (EINVAL).
@@ -358,7 +385,7 @@ export function doMmap(
     null,
   )
   vmaLink(m, c, vma)
-  vmaMergeAround(m, c, vma, true)
+  vmaMergeAround(m, c, vma)
   return start
 }
 
@@ -389,7 +416,7 @@ export function doMunmap(
   }
   if (first.start < start) first = splitVma(m, c, first, start, syscall)
   const last = mm.findVma(end)
-  if (last && last.start < end) splitVma(m, c, last, end, syscall)
+  if (last && last.start < end) splitVma(m, c, last, end, syscall, true)
   const i = mm.findIndex(start)
   const doomed: Vma[] = []
   for (let j = i; j < mm.vmas.length && mm.vmas[j]!.start < end; j++) doomed.push(mm.vmas[j]!)
@@ -480,6 +507,8 @@ export function doMprotect(m: Machine, c: Cpu, mm: Mm, start: number, length: nu
   // vma that holds the range done so far (mprotect_fixup's *pprev).
   let prev: Vma | null = mm.vmas[i - 1] ?? null
   const viaVmaMerge = m.rmap.mprotectVmaMerge
+  // 2.6.7: a range starting inside the vma has the vma itself as prev.
+  if (viaVmaMerge && start > vma.start) prev = vma
   let nstart = start
   for (;;) {
     const newFlags = protToVmFlags(prot) | (vma.flags & ~(VM.READ | VM.WRITE | VM.EXEC))
@@ -573,10 +602,18 @@ function mprotectMergeNext(m: Machine, c: Cpu, prev: Vma, next: Vma | null): voi
 /**
  * `mprotect_fixup(vma, &prev, start, end, newflags)`: give [start, end) of
  * `vma` the new flags and rewrite its ptes; returns the vma that holds the
- * range now (the kernel's *pprev). Under 2.6.7's rules the range is split off
- * and handed to vma_merge; under 2.6.4's a range starting at vm_start first
- * tries {@link mprotectAttemptMerge} with `prev` (the vma before `vma`, or
- * the one the previous step returned), and is split off only if that fails.
+ * range now (the kernel's *pprev).
+ *
+ * Making a private mapping writable sets VM_ACCOUNT (the commit charge itself
+ * is not modelled), unless the vma is accounted, writable or shared already;
+ * making it read-only again keeps the flag, so such a vma no longer matches a
+ * fresh read-only neighbour.
+ *
+ * Under 2.6.7's rules the range first tries {@link mprotectVmaMerge}; under
+ * 2.6.4's a range starting at vm_start first tries
+ * {@link mprotectAttemptMerge} with `prev` (the vma before `vma`, or the one
+ * the previous step returned). Only if that fails is the range split off:
+ * `vma` keeps [start, end) (split_vma at `start` with new_below, then at `end`).
  */
 function mprotectFixup(
   m: Machine,
@@ -585,21 +622,124 @@ function mprotectFixup(
   prev: Vma | null,
   start: number,
   end: number,
-  newFlags: number,
+  flags: number,
 ): Vma {
-  if (newFlags === vma.flags) return vma
-  const viaVmaMerge = m.rmap.mprotectVmaMerge
-  let v = vma
-  if (v.start < start) v = splitVma(m, c, v, start, 'mprotect')
-  else if (!viaVmaMerge && prev && mprotectAttemptMerge(m, c, v, prev, end, newFlags)) {
+  if (flags === vma.flags) return vma
+  let newFlags = flags
+  if (newFlags & VM.WRITE && !(vma.flags & (VM.ACCOUNT | VM.WRITE | VM.SHARED))) newFlags |= VM.ACCOUNT
+  if (m.rmap.mprotectVmaMerge) {
+    const merged = mprotectVmaMerge(m, c, vma, prev, start, end, newFlags)
+    if (merged !== null) {
+      // Case 8 leaves the changed vma with its old flags until here.
+      setVmaFlags(m, merged, newFlags)
+      changeProtection(m, c, merged, start, end, merged.pageProt)
+      return merged
+    }
+  } else if (vma.start === start && prev && mprotectAttemptMerge(m, c, vma, prev, end, newFlags)) {
     changeProtection(m, c, prev, start, end, prev.pageProt)
     return prev
   }
-  if (v.end > end) splitVma(m, c, v, end, 'mprotect')
-  if ((v.flags & VM.LOCKED) !== (newFlags & VM.LOCKED))
-    v.mm.lockedVm += newFlags & VM.LOCKED ? v.pages : -v.pages
-  v.flags = newFlags
-  v.pageProt = vmPageProt(m, newFlags)
-  changeProtection(m, c, v, v.start, v.end, v.pageProt)
-  return viaVmaMerge ? vmaMergeAround(m, c, v) : v
+  if (vma.start < start) splitVma(m, c, vma, start, 'mprotect', true)
+  if (vma.end > end) splitVma(m, c, vma, end, 'mprotect')
+  setVmaFlags(m, vma, newFlags)
+  changeProtection(m, c, vma, vma.start, vma.end, vma.pageProt)
+  return vma
+}
+
+/** vm_flags and vm_page_prot of `v` become `flags`'s, with locked_vm following VM_LOCKED. */
+function setVmaFlags(m: Machine, v: Vma, flags: number): void {
+  if ((v.flags & VM.LOCKED) !== (flags & VM.LOCKED)) v.mm.lockedVm += flags & VM.LOCKED ? v.pages : -v.pages
+  v.flags = flags
+  v.pageProt = vmPageProt(m, flags)
+}
+
+/**
+ * 2.6.7's `vma_merge(mm, prev, start, end, newflags, vma->anon_vma,
+ * vma->vm_file, pgoff)` as mprotect_fixup calls it, before any split: can
+ * [start, end) of `vma`, given `newFlags`, join `prev` (the vma before it, or
+ * `vma` itself when the range starts inside it) or the vma after the range?
+ * Returns the vma that holds the range after the merge, or null (no merge,
+ * nothing changed). The objects that survive are vma_merge's (its cases):
+ *
+ * - 1, 6: `prev` grows over `vma` and the vma after it; both go.
+ * - 7: `prev` grows over the whole of `vma`, which goes.
+ * - 5: `prev` grows to `end`; `vma` stays, now starting at `end` (vm_pgoff
+ *   moved up by the pages it lost). No new vma.
+ * - 4: the range ends `vma`: `vma` shrinks to `start` and the next vma grows
+ *   down over the range, vm_pgoff lowered. No new vma.
+ * - 8: the whole of `vma` joins the next vma, and `vma` survives, growing over it.
+ *
+ * In cases 4 and 5, where pages pass from one vma to the other without a vma
+ * dying, a receiving vma without an anon_vma is linked onto the giver's (as
+ * later mainline's vma_adjust does for its importer), so that the rmap still
+ * finds the pages it now maps.
+ */
+function mprotectVmaMerge(
+  m: Machine,
+  c: Cpu,
+  vma: Vma,
+  prev: Vma | null,
+  start: number,
+  end: number,
+  newFlags: number,
+): Vma | null {
+  const mm = vma.mm
+  // The range as a vma of its own, only to ask canMerge about it.
+  const range = new Vma(
+    mm,
+    start,
+    end,
+    newFlags,
+    0,
+    vma.pgoff + (start - vma.start) / PAGE,
+    vma.file,
+    vma.anonVma,
+  )
+  const pages = (end - start) / PAGE
+  const i = mm.vmas.indexOf(vma)
+  // vma_merge's `next`: the vma after the range (after `vma` when the range ends it).
+  const next = (vma.end === end ? mm.vmas[i + 1] : vma.start === start ? vma : mm.vmas[i + 1]) ?? null
+  if (prev && prev.end === start && prev !== vma && canMerge(m, prev, range)) {
+    if (
+      vma.end === end &&
+      next &&
+      next.start === end &&
+      canMerge(m, range, next) &&
+      m.rmap.vmaCanMerge(prev, next)
+    ) {
+      absorb(m, c, prev, vma)
+      absorb(m, c, prev, next)
+    } else if (vma.end === end) {
+      absorb(m, c, prev, vma)
+    } else {
+      importAnonVma(m, c, prev, vma)
+      prev.end = end
+      vma.start = end
+      vma.pgoff += pages
+    }
+    return prev
+  }
+  if (vma.end === end && next && next.start === end && canMerge(m, range, next)) {
+    if (start > vma.start) {
+      importAnonVma(m, c, next, vma)
+      vma.end = start
+      next.start = start
+      next.pgoff -= pages
+      return next
+    }
+    absorb(m, c, vma, next)
+    return vma
+  }
+  return null
+}
+
+/**
+ * Pages of `giver` pass to `receiver` (vma_merge cases 4 and 5): a receiver
+ * with no anon_vma joins the giver's list. The mm's totals stay (the two
+ * vmas' flags agree on VM_LOCKED).
+ */
+function importAnonVma(m: Machine, c: Cpu, receiver: Vma, giver: Vma): void {
+  if (receiver.anonVma !== null || giver.anonVma === null) return
+  receiver.anonVma = giver.anonVma
+  m.rmap.vmaLink(m, c, receiver)
 }

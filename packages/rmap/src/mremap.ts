@@ -54,7 +54,10 @@
  *   2.6.4's move_vma (pte_chains) merges a private anonymous range only, by
  *   growing a neighbour over it ({@link moveVmaMerge}).
  * - RLIMIT_MEMLOCK (EAGAIN for a locked vma) and RLIMIT_AS (ENOMEM) are not
- *   modelled (both RLIM_INFINITY by default in 2.6.5), nor VM_ACCOUNT.
+ *   modelled (both RLIM_INFINITY by default in 2.6.5), nor the commit charge
+ *   behind VM_ACCOUNT. The flag itself is kept: the new vma copies the old
+ *   one's flags, and what is left of the old vma keeps it (move_vma hides it
+ *   from do_munmap only so as not to undo the charge).
  * - No hugetlb vmas exist in the model (EINVAL in the kernel).
  * - The -aa order is kept: the page tables are moved first, the new vma is
  *   linked after; if a destination page table cannot be allocated, the ptes
@@ -254,7 +257,7 @@ export function moveVma(
     // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
     vmaLink(m, c, moved)
     // copy_vma's vma_merge; 2.6.4's move_vma has tried its own merge already.
-    if (m.rmap.mremapCopyVma) vmaMergeAround(m, c, moved, true)
+    if (m.rmap.mremapCopyVma) vmaMergeAround(m, c, moved)
   }
   // The old vma object may have merged away: everything from here goes by address.
   if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
