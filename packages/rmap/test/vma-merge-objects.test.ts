@@ -217,13 +217,14 @@ describe.each(RMAP_STRATEGIES)('the vma objects merges and splits keep, under %s
 
   it('anonymous pages stay reachable when vma_merge case 5 hands them to a vma without an anon_vma', () => {
     const { m, p1, A } = setup(rmap)
-    p1.mmap(A, 2 * P, RW, ANON)
-    p1.mmap(A + 2 * P, 2 * P, R, ANON)
-    p1.mprotect(A + 2 * P, 2 * P, RW)
+    p1.mmap(A + 2 * P, 2 * P, RW, ANON)
     p1.write(A + 2 * P, 4)
     p1.mprotect(A + 2 * P, 2 * P, R)
-    // [rw, unfaulted][r, page at +2] -> the head of the second back to rw.
+    p1.mmap(A, 2 * P, RW, ANON)
+    expect(p1.mm.mapCount).toBe(2)
+    // [rw, no anon_vma][r, page at +2] -> the head of the second back to rw.
     p1.mprotect(A + 2 * P, P, RW)
+    expect(p1.mm.vmaAt(A)!.end).toBe(A + 3 * P)
     expect(p1.read(A + 2 * P)).toBe(4)
     const pfn = p1.pagemap(A + 2 * P).pfn!
     expect(m.rmapOf(pfn).entries.filter((e) => e.mapsPage)).toHaveLength(1)

@@ -48,13 +48,17 @@ describe.each(ARCHES)('rmap list order on $name', (arch) => {
   it('a split links the new piece at the head of the anon_vma list', () => {
     const m = new Machine({ arch, ram: '16M' })
     const p = m.spawn()
-    const a = p.mmap(0, pages(2), RW, ANON)
+    const a = p.mmap(0, pages(3), RW, ANON)
     p.write(a + pages(1), 5)
-    p.mprotect(a + pages(1), pages(1), PROT_READ) // split: the upper piece is new
+    // mprotect_fixup: split_vma(start, new_below = 1) makes the lower piece
+    // the new vma, then split_vma(end, 0) the upper one; the old vma keeps the
+    // range, and so the tail of the list.
+    p.mprotect(a + pages(1), pages(1), PROT_READ)
     const pfn = pfnAt(p, a + pages(1))
     expect(m.rmapOf(pfn).entries.map((e) => [e.start, e.end, e.address, e.mapsPage])).toEqual([
-      [a + pages(1), a + pages(2), a + pages(1), true],
+      [a + pages(2), a + pages(3), -1, false],
       [a, a + pages(1), -1, false],
+      [a + pages(1), a + pages(2), a + pages(1), true],
     ])
     m.check()
   })
@@ -70,13 +74,29 @@ describe.each(ARCHES)('rmap list order on $name', (arch) => {
     const pfn = pfnAt(p, x + pages(1))
     // Newest first: c2, c1, then the parent.
     expect(m.rmapOf(pfn).entries.map((e) => e.pid)).toEqual([c2.pid, c1.pid, p.pid])
-    // In the middle child, a new vma below its copy merges over it: the new
-    // vma survives and takes the dying vma's place (not the head, not the tail).
+    // In the middle child, a new vma below its copy merges in front of it:
+    // vma_merge keeps the copy (grown down), in its place.
     c1.mmap(x, pages(1), RW, ANON | MAP_FIXED)
     expect(c1.maps()).toHaveLength(1)
+    const copy = c1.mm.vmas[0]!
     expect(m.rmapOf(pfn).entries.map((e) => [e.pid, e.start])).toEqual([
       [c2.pid, x + pages(1)],
       [c1.pid, x],
+      [p.pid, x + pages(1)],
+    ])
+    // A vma with no anon_vma below a hole, then a mapping that fills the hole:
+    // the vma below grows over both and, the copy dying, takes its place on the
+    // list (not the head, not the tail).
+    c1.munmap(x, pages(1))
+    expect(c1.mm.vmas).toHaveLength(1)
+    expect(c1.mm.vmas[0]).toBe(copy)
+    c1.mmap(x - pages(1), pages(1), RW, ANON | MAP_FIXED)
+    c1.mmap(x, pages(1), RW, ANON | MAP_FIXED)
+    expect(c1.maps()).toHaveLength(1)
+    expect(c1.mm.vmas[0]).not.toBe(copy)
+    expect(m.rmapOf(pfn).entries.map((e) => [e.pid, e.start])).toEqual([
+      [c2.pid, x + pages(1)],
+      [c1.pid, x - pages(1)],
       [p.pid, x + pages(1)],
     ])
     expect(c1.mm.vmas[0]!.anonVma!.vmas[1]).toBe(c1.mm.vmas[0])
