@@ -33,7 +33,7 @@ import {
   RMAP_STRATEGIES,
   type RmapStrategyName,
 } from '../src/index.js'
-import { type Vma, VM } from '../src/mm/vma.js'
+import { VM, type Vma } from '../src/mm/vma.js'
 import { toy32 } from './support/toy32.js'
 
 const P = PAGE_SIZE
