@@ -17,6 +17,7 @@
 // private writable mapping; mprotect_fixup sets it when a private mapping
 // becomes writable and nothing clears it again; vma_merge compares vm_flags
 // whole, so an accounted vma does not join an unaccounted one.
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   MAP_ANONYMOUS,
@@ -290,5 +291,73 @@ describe.each(RMAP_STRATEGIES)('VM_ACCOUNT under %s', (rmap) => {
     expect(p1.mm.mapCount).toBe(2)
     expect(p1.mm.vmaAt(A + 6 * P)!.flags & VM.ACCOUNT).toBe(VM.ACCOUNT)
     m.check()
+  })
+})
+
+describe.each(RMAP_STRATEGIES)('vma objects under random mmap, mprotect, mlock and munmap (%s)', (rmap) => {
+  type Op = {
+    kind: 'mmap' | 'mprotect' | 'mlock' | 'munmap'
+    at: number
+    len: number
+    w: boolean
+    shared: boolean
+    off: number
+  }
+  const op = fc.record({
+    kind: fc.constantFrom<Op['kind']>('mmap', 'mmap', 'mprotect', 'mlock', 'munmap'),
+    at: fc.integer({ min: 0, max: 11 }),
+    len: fc.integer({ min: 1, max: 4 }),
+    w: fc.boolean(),
+    shared: fc.boolean(),
+    // -1: the file offset that follows the address (neighbours' pgoffs are contiguous).
+    off: fc.integer({ min: -1, max: 8 }),
+  })
+
+  it('a mapping into a free gap frees no vma but the next one when it joins both neighbours; a change inside one vma keeps that vma over the range', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), (ops) => {
+        const { m, as, p1, fd1, A } = setup(rmap)
+        const mm = p1.mm
+        for (const o of ops) {
+          const start = A + o.at * P
+          const end = start + o.len * P
+          const before = [...mm.vmas]
+          const order = [...as.iMmap, ...as.iMmapShared]
+          const free = before.every((v) => v.end <= start || v.start >= end)
+          const inside = before.find((v) => v.start < start && end < v.end)
+          try {
+            if (o.kind === 'mmap') {
+              const pgoff = o.off < 0 ? o.at : o.off
+              p1.mmap(start, o.len * P, o.w ? RW : R, o.shared ? SHARED : PRIVATE, fd1, pgoff * P)
+            } else if (o.kind === 'mprotect') p1.mprotect(start, o.len * P, o.w ? RW : R)
+            else if (o.kind === 'mlock') (o.w ? p1.mlock : p1.munlock).call(p1, start, o.len * P)
+            else p1.munmap(start, o.len * P)
+          } catch (e) {
+            // ENOMEM for a range with a hole in it: nothing to check.
+            if (!(e instanceof Error) || !/ENOMEM/.test(e.message)) throw e
+            continue
+          }
+          m.check()
+          const gone = before.filter((v) => !mm.vmas.includes(v))
+          if (o.kind === 'mmap' && free) {
+            // vma_merge: only the next vma can die, when the one before grows over both.
+            expect(gone.length).toBeLessThanOrEqual(1)
+            if (gone.length === 1) {
+              expect(gone[0]!.start).toBe(end)
+              expect(mm.vmaAt(start - P)!.end).toBe(gone[0]!.end)
+            }
+          }
+          if (o.kind !== 'mmap' && o.kind !== 'munmap' && inside) {
+            // Neither neighbour touches a range strictly inside a vma: split_vma keeps the vma over it.
+            expect(mm.vmaAt(start)).toBe(inside)
+            expect(mm.vmaAt(end - P)).toBe(inside)
+          }
+          // Surviving vmas keep their order on the file's lists.
+          const still = order.filter((v) => [...as.iMmap, ...as.iMmapShared].includes(v))
+          expect([...as.iMmap, ...as.iMmapShared].filter((v) => order.includes(v))).toEqual(still)
+        }
+      }),
+      { numRuns: 100 },
+    )
   })
 })
