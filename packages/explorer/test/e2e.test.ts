@@ -149,7 +149,7 @@ describe('explorer in Chromium', () => {
     // The race, made to happen every time: the page updates the URL in an
     // effect, which preact runs after the next paint or before the next render,
     // while a navigation's hashchange event is a task of its own.
-    await page.evaluate(async (hash) => {
+    const shown = await page.evaluate(async (hash) => {
       const next = document.querySelector<HTMLButtonElement>('[data-testid=step-next]')!
       const microtasks = async () => {
         for (let i = 0; i < 20; i++) await Promise.resolve()
@@ -159,7 +159,10 @@ describe('explorer in Chromium', () => {
       location.hash = hash // the link: its hashchange event is queued
       next.click() // renders again, which runs the pending effects first: before the hashchange event
       await microtasks()
+      return location.hash
     }, to)
+    // The pending effect left the link in the address bar, for the hashchange handler to read.
+    expect(shown).toBe(to)
     await expect.poll(() => page.getByTestId('experiment').inputValue()).toBe('b4')
     await stepTo(page, 3, loadExperiment('b4').workload.steps.length)
     await expect.poll(() => page.url()).toContain(to)

@@ -162,11 +162,9 @@ export function App() {
     hashSeen.current = location.hash
   }, [st])
   useEffect(() => {
-    const on = (e: HashChangeEvent) => {
-      // The hash this navigation set (a later replaceState does not change the event).
-      const h = new URL(e.newURL).hash
-      hashSeen.current = h
-      setSt(parseHash(h))
+    const on = () => {
+      hashSeen.current = location.hash
+      setSt(parseHash(location.hash))
     }
     addEventListener('hashchange', on)
     return () => removeEventListener('hashchange', on)
