@@ -170,6 +170,32 @@ describe('explorer in Chromium', () => {
     await page.close()
   })
 
+  it("lands on a link's own step when the previous link's run settles after it", async () => {
+    const page = await open('#x=a1&a=i386&s=2')
+    await stepTo(page, 2, loadExperiment('a1').workload.steps.length)
+    const to = '#x=b4&a=ppc&s=3'
+    await page.evaluate(async (hash) => {
+      const changed = () => new Promise((ok) => addEventListener('hashchange', ok, { once: true }))
+      const microtasks = async () => {
+        for (let i = 0; i < 20; i++) await Promise.resolve()
+      }
+      // A link past the end: the page renders it, and runs it to its end in an effect, after the paint.
+      location.hash = '#x=a1&a=i386&s=9999'
+      await changed()
+      await microtasks()
+      // The next link's hashchange handler runs before that effect (the event is
+      // sent here at once, as a task that comes first would): the run of the
+      // first link settles on step 14 after the state already names the second.
+      location.hash = hash
+      dispatchEvent(new HashChangeEvent('hashchange'))
+      await microtasks()
+    }, to)
+    await expect.poll(() => page.getByTestId('experiment').inputValue()).toBe('b4')
+    await stepTo(page, 3, loadExperiment('b4').workload.steps.length)
+    await expect.poll(() => page.url()).toContain(to)
+    await page.close()
+  })
+
   it("lists page_referenced's probes, and the real call on a copy agrees without changing the page shown", async () => {
     const page = await open('#x=andrea&p=size:1M,levels:2,walks:4&a=i386&s=5&pid=1&addr=0x40002000')
     await page.getByTestId('rmap-found').waitFor()

@@ -57,6 +57,9 @@ export function App() {
    * the address bar is a navigation whose hashchange event has not run yet.
    */
   const hashSeen = useRef(location.hash)
+  /** hashchange events handled so far: a render from before the latest one is out of date. */
+  const navigations = useRef(0)
+  const navigation = navigations.current
   /** The experiment and layouts the session was made for: a step change waits for a new one. */
   const sessionFor = useRef('')
   const experiments = useMemo(() => experimentList(), [])
@@ -152,17 +155,20 @@ export function App() {
   }, [version])
 
   // The URL follows the state; a pasted URL (hashchange) sets it. Effects run
-  // after the page paints, so this one can come after a navigation to a new
-  // hash and before that navigation's hashchange event: it must not write the
-  // old state over the new link, which the hashchange handler would then read.
+  // after the page paints or before the next render, so this one can come
+  // after a navigation to a new hash: before its hashchange event, or after it
+  // with the state of an earlier render. It must not write that old state over
+  // the new link, which the hashchange handler reads.
   useEffect(() => {
     if (location.hash !== hashSeen.current) return // the hashchange handler sets the state
+    if (navigation !== navigations.current) return // the state of a render before the last link
     const h = formatHash(st)
     if (location.hash !== h) history.replaceState(null, '', h)
     hashSeen.current = location.hash
   }, [st])
   useEffect(() => {
     const on = () => {
+      navigations.current++
       hashSeen.current = location.hash
       setSt(parseHash(location.hash))
     }
