@@ -171,7 +171,7 @@ describe('explorer in Chromium', () => {
   })
 
   it("lands on a link's own step when the previous link's run settles after it", async () => {
-    // `event`: the link's hashchange event comes once (sent here at once), or
+    // `events`: the link's hashchange event comes once (sent here at once), or
     // twice (here, and then the browser's own, as for two links in a row).
     for (const events of [1, 2]) {
       const page = await open('#x=a1&a=i386&s=2')
