@@ -270,7 +270,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).toMatch(/&bug=$/)
     const bugs = page.getByTestId('bug')
-    await expect.poll(() => bugs.count()).toBe(9)
+    await expect.poll(() => bugs.count()).toBe(10)
     const bug = (name: string) => page.locator(`[data-testid=bug][data-bug="${name}"]`)
     // Selecting a bug puts it in the link and shows what the registry says of it.
     await bug('pg-anon-race').getByTestId('bug-select').click()

@@ -13,14 +13,20 @@ import {
   bugMask,
   explore,
   INIT_MM,
+  InvariantError,
   MAP_ANONYMOUS,
+  MAP_FIXED,
   MAP_PRIVATE,
   Machine,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PageTableEnv,
   PROT_READ,
   PROT_WRITE,
   pteAllocKernel,
   raceScenario,
+  SignalError,
+  SyscallError,
 } from '../src/index.js'
 import { toy32 } from './support/toy32.js'
 
@@ -90,5 +96,88 @@ describe('the early per-cpu count of kernel pte pages (mem_init_done)', () => {
     }
     expect(() => early(BUG.ppcEarlyPteCount)).toThrow(/per-cpu page_state touched before/)
     expect(() => early(0)).not.toThrow()
+  })
+})
+
+describe("move-vma-merge-first: 2.6.4's move_vma grows the neighbour before move_page_tables", () => {
+  const P = 4096
+  const RW = PROT_READ | PROT_WRITE
+  const ANON = MAP_PRIVATE | MAP_ANONYMOUS
+
+  /**
+   * Two written pages at X move (MREMAP_FIXED) to just after a one-page
+   * anonymous vma at Y that was never touched, so the destination has no page
+   * table; with every frame taken, the pte page cannot be allocated. Returns
+   * the mremap's error (null when it worked) and the maps before it.
+   */
+  function moveNextToPrev(bugs: BugName[], exhaust: boolean) {
+    const m = new Machine({ arch, ram: '16M', rmap: 'pte_chains', bugs })
+    const p = m.spawn()
+    const x = p.mmap(0x4000_0000, 2 * P, RW, ANON | MAP_FIXED)
+    p.write(x, 1)
+    p.write(x + P, 2)
+    const y = p.mmap(0x5000_0000, P, RW, ANON | MAP_FIXED)
+    const before = p.maps()
+    const held: number[] = []
+    if (exhaust)
+      for (
+        let pfn = m.env.tryAllocPage({ highmem: true });
+        pfn >= 0;
+        pfn = m.env.tryAllocPage({ highmem: true })
+      )
+        held.push(pfn)
+    let error: unknown = null
+    try {
+      p.mremap(x, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, y + P)
+    } catch (e) {
+      error = e
+    }
+    for (const pfn of held) m.env.freePage(pfn)
+    return { m, p, x, y, before, error }
+  }
+
+  it('is a bug of the pte_chains design only: another design refuses it', () => {
+    expect(() => new Machine({ arch, rmap: 'objrmap', bugs: ['move-vma-merge-first'] })).toThrow(
+      /move-vma-merge-first.*pte_chains/,
+    )
+    expect(() => new Machine({ arch, rmap: 'anonmm', bugs: ['move-vma-merge-first'] })).toThrow(RangeError)
+    expect(BUGS.find((b) => b.name === 'move-vma-merge-first')!.designs).toEqual(['pte_chains'])
+  })
+
+  it('fixed: a move that runs out of page tables fails with ENOMEM and changes nothing', () => {
+    const { m, p, x, y, before, error } = moveNextToPrev([], true)
+    expect(error).toBeInstanceOf(SyscallError)
+    expect((error as SyscallError).errno).toBe('ENOMEM')
+    expect(p.maps()).toEqual(before)
+    m.check()
+    expect([p.read(x), p.read(x + P)]).toEqual([1, 2])
+    expect(() => p.write(y + P, 9)).toThrow(SignalError)
+  })
+
+  it('buggy: the same ENOMEM leaves the neighbour grown over the new range, total_vm short of it (caught by m.check())', () => {
+    const { m, p, x, y, before, error } = moveNextToPrev(['move-vma-merge-first'], true)
+    expect((error as SyscallError).errno).toBe('ENOMEM')
+    expect(p.maps()).not.toEqual(before)
+    const prev = p.maps().find((e) => e.start === y)!
+    expect(prev.end).toBe(y + 3 * P)
+    expect(() => m.check()).toThrow(InvariantError)
+    expect(() => m.check()).toThrow(/total_vm of pid \d+ \(3\) equals the pages of its vmas \(5\)/)
+    // The ptes went back: the old range still reads its values; the new range is mapped, zero-filled.
+    expect([p.read(x), p.read(x + P)]).toEqual([1, 2])
+    expect(p.read(y + P)).toBe(0)
+    p.write(y + P, 9)
+    expect(p.read(y + P)).toBe(9)
+  })
+
+  it('a move that works ends the same with and without the bug (merged into the neighbour, counted once)', () => {
+    const fixed = moveNextToPrev([], false)
+    const buggy = moveNextToPrev(['move-vma-merge-first'], false)
+    for (const r of [fixed, buggy]) {
+      expect(r.error).toBeNull()
+      r.m.check()
+      expect([r.p.read(r.y + P), r.p.read(r.y + 2 * P)]).toEqual([1, 2])
+    }
+    expect(buggy.p.maps()).toEqual(fixed.p.maps())
+    expect(fixed.p.maps().find((e) => e.start === fixed.y)!.end).toBe(fixed.y + 3 * P)
   })
 })
