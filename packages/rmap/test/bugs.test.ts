@@ -3,6 +3,7 @@
  * buggy form, and the same run is clean without it. The full demos (with the
  * ppc/ppc64 layouts) are in @rmaplab/workload's bugs test.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   BOOT,
@@ -179,5 +180,81 @@ describe("move-vma-merge-first: 2.6.4's move_vma grows the neighbour before move
     }
     expect(buggy.p.maps()).toEqual(fixed.p.maps())
     expect(fixed.p.maps().find((e) => e.start === fixed.y)!.end).toBe(fixed.y + 3 * P)
+  })
+})
+
+describe('an mremap move that may run out of memory (fast-check), next to a vma it may merge with', () => {
+  const P = 4096
+  const RW = PROT_READ | PROT_WRITE
+  const ANON = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+  const D = 0x5000_1000
+  const arb = fc.record({
+    rmap: fc.constantFrom('objrmap', 'pte_chains', 'anonmm'),
+    pages: fc.integer({ min: 1, max: 3 }),
+    written: fc.integer({ min: 0, max: 7 }),
+    neighbour: fc.constantFrom('prev', 'next', 'none'),
+    free: fc.integer({ min: 0, max: 2 }),
+  })
+  type Case = typeof arb extends fc.Arbitrary<infer T> ? T : never
+
+  /** False when the run breaks the rule: a failed move changes nothing, a move that works moves the values. */
+  function behaves(k: Case, bugs: BugName[]): boolean {
+    const m = new Machine({ arch, ram: '16M', rmap: k.rmap, bugs })
+    const p = m.spawn()
+    const x = p.mmap(0x4000_0000, k.pages * P, RW, ANON)
+    const want: number[] = []
+    for (let i = 0; i < k.pages; i++) {
+      want.push(k.written & (1 << i) ? 10 + i : 0)
+      if (want[i]) p.write(x + i * P, want[i]!)
+    }
+    if (k.neighbour === 'prev') p.mmap(D - P, P, RW, ANON)
+    if (k.neighbour === 'next') p.mmap(D + k.pages * P, P, RW, ANON)
+    const before = p.maps()
+    const held: number[] = []
+    for (
+      let pfn = m.env.tryAllocPage({ highmem: true });
+      pfn >= 0;
+      pfn = m.env.tryAllocPage({ highmem: true })
+    )
+      held.push(pfn)
+    for (const pfn of held.splice(0, k.free)) m.env.freePage(pfn)
+    let at = D
+    try {
+      p.mremap(x, k.pages * P, k.pages * P, MREMAP_MAYMOVE | MREMAP_FIXED, D)
+    } catch (e) {
+      if (!(e instanceof SyscallError) || e.errno !== 'ENOMEM') throw e
+      if (JSON.stringify(p.maps()) !== JSON.stringify(before)) return false
+      at = x
+    }
+    for (const pfn of held) m.env.freePage(pfn)
+    try {
+      m.check()
+    } catch (e) {
+      if (e instanceof InvariantError) return false
+      throw e
+    }
+    for (let i = 0; i < k.pages; i++) if (p.read(at + i * P) !== want[i]) return false
+    return true
+  }
+
+  it('fixed kernel, every design: ENOMEM leaves the maps as they were, success moves the values, m.check() passes', () => {
+    fc.assert(
+      fc.property(arb, (k) => behaves(k, [])),
+      { seed: 0x6d76, numRuns: 150 },
+    )
+  })
+
+  it('with move-vma-merge-first (pte_chains) a failing case is found: a neighbour grown by a failed move', () => {
+    const r = fc.check(
+      fc.property(
+        arb.filter((k) => k.rmap === 'pte_chains'),
+        (k) => behaves(k, ['move-vma-merge-first']),
+      ),
+      { seed: 0x6d76, numRuns: 150 },
+    )
+    expect(r.failed).toBe(true)
+    const k = r.counterexample![0]
+    expect(k.neighbour).not.toBe('none')
+    expect(k.free).toBe(0)
   })
 })
