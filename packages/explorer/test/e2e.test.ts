@@ -322,7 +322,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-run-all').click()
     await expect
       .poll(() => page.getByTestId('bug-status').allTextContents(), { timeout: 120_000 })
-      .toEqual(Array(9).fill('the demo behaves'))
+      .toEqual(Array(10).fill('the demo behaves'))
     for (const b of await bugs.all())
       times.push(
         `${await b.getAttribute('data-bug')} (run all): ${await b.getByTestId('bug-result').getAttribute('data-ms')} ms`,
@@ -334,7 +334,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).not.toContain('bug=')
     await page.getByTestId('bugs-toggle').click()
-    expect(await page.getByTestId('bug-verdict').count()).toBe(9)
+    expect(await page.getByTestId('bug-verdict').count()).toBe(10)
     expect(errors).toEqual([])
     console.log(`[explorer e2e] bug demos (in a worker):\n  ${times.join('\n  ')}`)
     await page.close()
