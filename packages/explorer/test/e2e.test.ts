@@ -352,7 +352,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).toMatch(/&bug=$/)
     const bugs = page.getByTestId('bug')
-    await expect.poll(() => bugs.count()).toBe(9)
+    await expect.poll(() => bugs.count()).toBe(10)
     const bug = (name: string) => page.locator(`[data-testid=bug][data-bug="${name}"]`)
     // Selecting a bug puts it in the link and shows what the registry says of it.
     await bug('pg-anon-race').getByTestId('bug-select').click()
@@ -404,7 +404,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-run-all').click()
     await expect
       .poll(() => page.getByTestId('bug-status').allTextContents(), { timeout: 120_000 })
-      .toEqual(Array(9).fill('the demo behaves'))
+      .toEqual(Array(10).fill('the demo behaves'))
     for (const b of await bugs.all())
       times.push(
         `${await b.getAttribute('data-bug')} (run all): ${await b.getByTestId('bug-result').getAttribute('data-ms')} ms`,
@@ -416,7 +416,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).not.toContain('bug=')
     await page.getByTestId('bugs-toggle').click()
-    expect(await page.getByTestId('bug-verdict').count()).toBe(9)
+    expect(await page.getByTestId('bug-verdict').count()).toBe(10)
     expect(errors).toEqual([])
     console.log(`[explorer e2e] bug demos (in a worker):\n  ${times.join('\n  ')}`)
     await page.close()
