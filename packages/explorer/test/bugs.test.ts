@@ -20,6 +20,9 @@ describe('the registry as the panel lists it', () => {
   it('lists every bug of the registry, in its order, with its layouts and design', () => {
     expect(list.map((b) => b.name)).toEqual(BUGS.map((b) => b.name))
     expect(by('pg-anon-race').objrmapOnly).toBe(true)
+    expect(by('pg-anon-race').designs).toEqual(['objrmap'])
+    expect(by('move-vma-merge-first').designs).toEqual(['pte_chains'])
+    expect(by('ppc-young-no-flush').designs).toBeNull()
     expect(by('pg-anon-race').arches).toBeNull()
     expect(by('ppc-young-no-flush').arches).toEqual(['ppc'])
     expect(by('ppc-no-pgtable-rmap').arches).toEqual(['ppc', 'ppc64'])

@@ -30,10 +30,15 @@ async function open(hash = ''): Promise<Page> {
   return page
 }
 
+/** A text filter that matches `text` and nothing more. */
+function exactly(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+}
+
 async function stepTo(page: Page, n: number, total: number): Promise<void> {
   await page
     .getByTestId('step-pos')
-    .filter({ hasText: new RegExp(`^step ${n} / ${total}$`) })
+    .filter({ hasText: exactly(`step ${n} / ${total}`) })
     .waitFor()
 }
 
@@ -135,6 +140,70 @@ describe('explorer in Chromium', () => {
     )
     await again.close()
     await page.close()
+  })
+
+  it('follows a link opened while the page is still applying an earlier change', async () => {
+    const page = await open('#x=a1&a=i386&s=2')
+    await stepTo(page, 2, loadExperiment('a1').workload.steps.length)
+    const to = '#x=b4&a=ppc&s=3'
+    // The race, made to happen every time: the page updates the URL in an
+    // effect, which preact runs after the next paint or before the next render,
+    // while a navigation's hashchange event is a task of its own.
+    const shown = await page.evaluate(async (hash) => {
+      const next = document.querySelector<HTMLButtonElement>('[data-testid=step-next]')!
+      const microtasks = async () => {
+        for (let i = 0; i < 20; i++) await Promise.resolve()
+      }
+      next.click() // renders at once (a microtask); the URL effect waits for the paint
+      await microtasks()
+      location.hash = hash // the link: its hashchange event is queued
+      next.click() // renders again, which runs the pending effects first: before the hashchange event
+      await microtasks()
+      return location.hash
+    }, to)
+    // The pending effect left the link in the address bar, for the hashchange handler to read.
+    expect(shown).toBe(to)
+    await expect.poll(() => page.getByTestId('experiment').inputValue()).toBe('b4')
+    await stepTo(page, 3, loadExperiment('b4').workload.steps.length)
+    await expect.poll(() => page.url()).toContain(to)
+    expect(await page.getByTestId('layout').inputValue()).toBe('ppc')
+    await page.close()
+  })
+
+  it("lands on a link's own step when the previous link's run settles after it", async () => {
+    // `events`: the link's hashchange event comes once (sent here at once), or
+    // twice (here, and then the browser's own, as for two links in a row).
+    for (const events of [1, 2]) {
+      const page = await open('#x=a1&a=i386&s=2')
+      await stepTo(page, 2, loadExperiment('a1').workload.steps.length)
+      const to = '#x=b4&a=ppc&s=3'
+      await page.evaluate(
+        async ({ hash, events }) => {
+          const changed = () => new Promise((ok) => addEventListener('hashchange', ok, { once: true }))
+          const microtasks = async () => {
+            for (let i = 0; i < 20; i++) await Promise.resolve()
+          }
+          // A link past the end: the page renders it, and runs it to its end in an effect, after the paint.
+          location.hash = '#x=a1&a=i386&s=9999'
+          await changed()
+          await microtasks()
+          // The next link's hashchange handler runs before that effect (the
+          // event is sent here at once): the effects of the first link's render
+          // run after the state already names the second link.
+          if (events === 2) location.hash = hash
+          else history.replaceState(null, '', hash)
+          dispatchEvent(new HashChangeEvent('hashchange'))
+          await microtasks()
+        },
+        { hash: to, events },
+      )
+      await expect
+        .poll(() => page.getByTestId('experiment').inputValue(), { message: `${events}` })
+        .toBe('b4')
+      await stepTo(page, 3, loadExperiment('b4').workload.steps.length)
+      await expect.poll(() => page.url(), { message: `${events}` }).toContain(to)
+      await page.close()
+    }
   })
 
   it("lists page_referenced's probes, and the real call on a copy agrees without changing the page shown", async () => {
@@ -239,11 +308,24 @@ describe('explorer in Chromium', () => {
     const layouts = ['i386', 'i386-pae', 'ppc', 'ppc64']
     for (const [i, d] of demos.entries()) {
       const layout = layouts[i % layouts.length]!
+      const what = `${d.name} on ${layout}`
+      const workload = loadExperiment(d.name).workload
+      const total = workload.steps.length
+      // The page is not reloaded: the previous demo stays on screen until the
+      // link's run replaces it. Wait for this demo's run (its workload's name),
+      // then for where it stopped: its end, or a failed step.
       await page.goto(`${server.url}#x=${d.name}&a=${layout}&s=9999&pid=1`)
-      await expect.poll(() => page.getByTestId('experiment').inputValue()).toBe(d.name)
-      const total = loadExperiment(d.name).workload.steps.length
-      await stepTo(page, total, total)
-      expect(await page.getByTestId('step-failure').count(), d.name).toBe(0)
+      await expect.poll(() => page.getByTestId('experiment').inputValue(), { message: what }).toBe(d.name)
+      await page
+        .getByTestId('workload-about')
+        .locator('b')
+        .filter({ hasText: exactly(workload.name) })
+        .waitFor()
+      const failure = page.getByTestId('step-failure')
+      const end = page.getByTestId('step-pos').filter({ hasText: exactly(`step ${total} / ${total}`) })
+      await failure.or(end).first().waitFor()
+      expect(await failure.allTextContents(), what).toEqual([])
+      expect(errors, what).toEqual([])
       if (i === 0) {
         // A step past the end lands on the end: one back is the step before it.
         await expect.poll(() => page.url()).toContain(`s=${total}`)
@@ -256,7 +338,7 @@ describe('explorer in Chromium', () => {
         await present.first().click()
         await page.getByTestId('rmap-found').waitFor()
         const found = await page.getByTestId('rmap-found').textContent()
-        expect(found, `${d.name} on ${layout}`).toBe(await page.getByTestId('page-mapcount').textContent())
+        expect(found, what).toBe(await page.getByTestId('page-mapcount').textContent())
       }
     }
     expect(errors).toEqual([])
@@ -270,7 +352,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).toMatch(/&bug=$/)
     const bugs = page.getByTestId('bug')
-    await expect.poll(() => bugs.count()).toBe(9)
+    await expect.poll(() => bugs.count()).toBe(10)
     const bug = (name: string) => page.locator(`[data-testid=bug][data-bug="${name}"]`)
     // Selecting a bug puts it in the link and shows what the registry says of it.
     await bug('pg-anon-race').getByTestId('bug-select').click()
@@ -322,7 +404,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-run-all').click()
     await expect
       .poll(() => page.getByTestId('bug-status').allTextContents(), { timeout: 120_000 })
-      .toEqual(Array(9).fill('the demo behaves'))
+      .toEqual(Array(10).fill('the demo behaves'))
     for (const b of await bugs.all())
       times.push(
         `${await b.getAttribute('data-bug')} (run all): ${await b.getByTestId('bug-result').getAttribute('data-ms')} ms`,
@@ -334,7 +416,7 @@ describe('explorer in Chromium', () => {
     await page.getByTestId('bugs-toggle').click()
     await expect.poll(() => page.url()).not.toContain('bug=')
     await page.getByTestId('bugs-toggle').click()
-    expect(await page.getByTestId('bug-verdict').count()).toBe(9)
+    expect(await page.getByTestId('bug-verdict').count()).toBe(10)
     expect(errors).toEqual([])
     console.log(`[explorer e2e] bug demos (in a worker):\n  ${times.join('\n  ')}`)
     await page.close()

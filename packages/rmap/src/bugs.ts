@@ -8,6 +8,8 @@
  * are in @rmaplab/workload (`BUG_DEMOS`).
  */
 
+import type { RmapDesignName } from './rmap/strategy.js'
+
 /** Names of the re-introducible bugs. */
 export type BugName =
   | 'pg-anon-race'
@@ -19,6 +21,7 @@ export type BugName =
   | 'ppc-young-no-flush'
   | 'ppc-flush-hash-shift'
   | 'nonlinear-nr-mapped'
+  | 'move-vma-merge-first'
 
 /** A re-introducible bug: its name, the mask bit the kernel paths test, and what it was. */
 export interface BugInfo {
@@ -27,6 +30,8 @@ export interface BugInfo {
   readonly what: string
   /** True when the bug lives in the objrmap design's code (the machine must use `rmap: 'objrmap'`). */
   readonly objrmapOnly: boolean
+  /** The rmap designs whose kernel had the bug (absent: every design); a machine of another design refuses it. */
+  readonly designs?: readonly RmapDesignName[]
   /** The layouts whose code had the bug (absent: every layout). */
   readonly arches?: readonly string[]
 }
@@ -56,6 +61,11 @@ export const BUG = {
    * try_to_unmap (2.6.7); each page's 1→0 meets one of the two tests.
    */
   nonlinearNrMapped: 256,
+  /**
+   * 2.6.4's move_vma grows the neighbour it merges with over the new range
+   * before move_page_tables, and keeps it grown when that fails (ENOMEM).
+   */
+  moveVmaMergeFirst: 512,
 } as const
 
 const PPC = ['ppc', 'ppc64'] as const
@@ -66,6 +76,7 @@ export const BUGS: readonly BugInfo[] = [
     name: 'pg-anon-race',
     bit: BUG.pgAnonRace,
     objrmapOnly: true,
+    designs: ['objrmap'],
     what:
       'the 2.6.5-rc1-aa1 code before the fix of <20040318230628.GA2050@dualathlon.random>: do_swap_page, ' +
       'do_wp_page, do_anonymous_page and unuse_pte SetPageAnon(page) outside page_map_lock, then ' +
@@ -77,6 +88,7 @@ export const BUGS: readonly BugInfo[] = [
     name: 'pg-anon-clear-race',
     bit: BUG.pgAnonClearRace,
     objrmapOnly: true,
+    designs: ['objrmap'],
     what:
       'the mirror race (derived, not in the thread): page_remove_rmap drops the last mapping and ' +
       "page->mapping under page_map_lock but clears PG_anon after releasing it; another mm's " +
@@ -149,6 +161,7 @@ export const BUGS: readonly BugInfo[] = [
     name: 'nonlinear-nr-mapped',
     bit: BUG.nonlinearNrMapped,
     objrmapOnly: true,
+    designs: ['objrmap'],
     what:
       '2.6.7-2.6.8 mm/rmap.c, not in the thread: try_to_unmap_file drops the page_map_lock of the page ' +
       'for the nonlinear cluster scan ("rmap 8 unmap nonlinear"), whose page_remove_rmap counts ' +
@@ -156,6 +169,21 @@ export const BUGS: readonly BugInfo[] = [
       'dropped); try_to_unmap then finds mapcount 0 and decrements nr_mapped again. Fixed in 2.6.9 by ' +
       '"rmaplock: kill page_map_lock" (f7f5e03df0): the count moved into page_remove_rmap, which ' +
       'try_to_unmap_one calls, and try_to_unmap stopped counting',
+  },
+  {
+    name: 'move-vma-merge-first',
+    bit: BUG.moveVmaMergeFirst,
+    objrmapOnly: false,
+    designs: ['pte_chains'],
+    what:
+      '2.6.4-2.6.5 mm/mremap.c move_vma, not in the thread: a private anonymous range that moves next to a ' +
+      'vma it can merge with makes that vma grow over the new range (prev->vm_end = new_addr + ' +
+      'new_len, or next->vm_start = new_addr) before move_page_tables runs; when a destination page ' +
+      'table cannot be allocated, move_page_tables puts the ptes back and mremap fails with ENOMEM, ' +
+      'but the neighbour stays grown over a range nothing was moved to: the failed call leaves new ' +
+      'memory mapped (zero pages on touch) and total_vm, added only on success, short of the vmas. ' +
+      'Fixed in 2.6.6-rc1 by "mremap: move_vma fixes and cleanup" (Hugh Dickins, e01346d8e9): copy_vma ' +
+      'makes the new vma, and a failed move goes back and unmaps the new range',
   },
 ]
 
@@ -183,6 +211,13 @@ export function bugNames(mask: number): BugName[] {
 
 /** Mask of the bugs that live in the objrmap design's code. */
 export const OBJRMAP_BUGS: number = BUGS.reduce((a, b) => (b.objrmapOnly ? a | b.bit : a), 0)
+
+/** The first bug of `mask` whose code the rmap design `design` did not have, or null. */
+export function bugNotInDesign(mask: number, design: string): BugInfo | null {
+  for (const b of BUGS)
+    if ((mask & b.bit) !== 0 && b.designs && !(b.designs as readonly string[]).includes(design)) return b
+  return null
+}
 
 /** The first bug of `mask` whose code the layout `arch` did not have, or null. */
 export function bugNotOnArch(mask: number, arch: string): BugInfo | null {

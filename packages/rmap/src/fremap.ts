@@ -24,7 +24,7 @@
  * default `'2.6.7-cluster'` (rmap/objrmap.ts tryToUnmapNonlinear).
  */
 import type { Cpu } from './cpu.js'
-import { SyscallError } from './errors.js'
+import { OutOfMemoryError, SyscallError } from './errors.js'
 import { filemapGetPage, setPageDirty } from './filemap.js'
 import type { Machine } from './machine.js'
 import { PG } from './mm/page.js'
@@ -108,7 +108,10 @@ export function installFilePte(m: Machine, c: Cpu, vma: Vma, addr: number, pgoff
  * [pgoff, pgoff + len/PAGE) at [addr, addr + len). EINVAL (answered, not
  * thrown) when the range reaches past i_size rounded up to a page. With
  * `nonblock`, a page not in the cache is left as a file pte at a nonlinear
- * position and untouched at a linear one.
+ * position and untouched at a linear one. ENOMEM (answered) when a page, a
+ * page table or (2.6.4) a pte_chain cannot be allocated: the page in hand is
+ * released (page_cache_release) and the pages installed before it stay, as in
+ * the kernel, which returns install_page's or install_file_pte's -ENOMEM.
  */
 export function filemapPopulate(
   m: Machine,
@@ -119,14 +122,22 @@ export function filemapPopulate(
   prot: number,
   pgoff: number,
   nonblock: boolean,
-): 'EINVAL' | null {
+): 'EINVAL' | 'ENOMEM' | null {
   const as = vma.file
   if (!as) return 'EINVAL'
   for (; len > 0; len -= PAGE, addr += PAGE, pgoff++) {
     if (pgoff + len / PAGE > as.sizePages) return 'EINVAL'
-    const pfn = filemapGetPage(m, c, as, pgoff, nonblock)
-    if (pfn >= 0) installPage(m, c, vma, addr, pfn, prot)
-    else if (pgoff !== vma.linearIndex(addr)) installFilePte(m, c, vma, addr, pgoff)
+    let pfn = -1
+    try {
+      pfn = filemapGetPage(m, c, as, pgoff, nonblock)
+      if (pfn >= 0) installPage(m, c, vma, addr, pfn, prot)
+      else if (pgoff !== vma.linearIndex(addr)) installFilePte(m, c, vma, addr, pgoff)
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e
+      // install_page failed before changing anything: the caller's reference goes.
+      if (pfn >= 0) m.putPage(pfn)
+      return 'ENOMEM'
+    }
   }
   return null
 }
@@ -192,6 +203,13 @@ export function sysRemapFilePages(
   }
   if (pgoff !== vma.linearIndex(start)) vma.flags |= VM.NONLINEAR
   const err = filemapPopulate(m, c, vma, start, size, vma.pageProt, pgoff, (flags & MAP_NONBLOCK) !== 0)
+  if (err === 'ENOMEM') {
+    throw new SyscallError(
+      S,
+      err,
+      'out of memory for a page, a page table or a pte_chain while populating (the pages before it stay remapped)',
+    )
+  }
   if (err) {
     throw new SyscallError(S, err, `file pages ${pgoff}..${pgoff + size / PAGE - 1} reach past i_size`)
   }

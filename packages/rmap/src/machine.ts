@@ -15,7 +15,7 @@ import { type Gfp, KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './a
 import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
-import { type BugName, bugMask, bugNames, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
+import { type BugName, bugMask, bugNames, bugNotInDesign, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
 import { runCheck } from './check.js'
 import { Cpu } from './cpu.js'
 import {
@@ -944,6 +944,13 @@ export class Machine {
         'bugs',
         opts.bugs,
         `bugs [${bugNames(this.bugs & OBJRMAP_BUGS).join(', ')}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+      )
+    const offDesign = bugNotInDesign(this.bugs, rmapDesign.name)
+    if (offDesign)
+      throw new MachineOptionError(
+        'bugs',
+        opts.bugs,
+        `bug '${offDesign.name}' is in the code of the ${offDesign.designs!.join(' and ')} design; use rmap: '${offDesign.designs![0]}'`,
       )
     const offArch = bugNotOnArch(this.bugs, arch.name)
     if (offArch)

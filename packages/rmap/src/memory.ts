@@ -9,7 +9,7 @@
 
 import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
-import { KernelBugError, SignalError } from './errors.js'
+import { KernelBugError, OutOfMemoryError, SignalError } from './errors.js'
 import { filemapNopage, markPageAccessed, NOPAGE_SIGBUS, setPageDirty } from './filemap.js'
 import { filemapPopulate } from './fremap.js'
 import { LOCK, lockPage, testSetPageLocked, unlockPage } from './locks.js'
@@ -494,7 +494,10 @@ function doFilePage(
   const pgoff = m.fast.pgoff(lo, hi)
   pteUnmap(m.env, ptr, c.id)
   try {
-    if (filemapPopulate(m, c, vma, address, 4096, vma.pageProt, pgoff, false)) {
+    const err = filemapPopulate(m, c, vma, address, 4096, vma.pageProt, pgoff, false)
+    // VM_FAULT_OOM: as any other fault that cannot allocate (the page's reference was released).
+    if (err === 'ENOMEM') throw new OutOfMemoryError(`${m.arch.name}: out of page frames (do_file_page)`)
+    if (err) {
       m.counters.filemap.sigbus++
       throw new SignalError(
         'SIGBUS',

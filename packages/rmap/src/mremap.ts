@@ -61,8 +61,12 @@
  * - No hugetlb vmas exist in the model (EINVAL in the kernel).
  * - The -aa order is kept: the page tables are moved first, the new vma is
  *   linked after; if a destination page table cannot be allocated, the ptes
- *   already moved go back and the call fails with ENOMEM.
+ *   already moved go back and the call fails with ENOMEM. 2.6.4's move_vma
+ *   merged first and kept the grown neighbour on that failure: the bug
+ *   'move-vma-merge-first' (bugs.ts) puts that order back under pte_chains.
  */
+
+import { BUG } from './bugs.js'
 import type { Cpu } from './cpu.js'
 import { KernelBugError, OutOfMemoryError, SyscallError } from './errors.js'
 import type { Machine } from './machine.js'
@@ -242,8 +246,19 @@ export function moveVma(
   // that never faulted (no page to find through its pgoff) to the new address,
   // so that it merges more often.
   if (!vma.file) pgoff = m.rmap.anonMovePgoff(vma, pgoff, newAddr)
+  // Bug 'move-vma-merge-first': 2.6.4 merged (grew the neighbour) before
+  // move_page_tables, and a failing move left the neighbour grown; the model
+  // otherwise keeps the -aa order, in which a failed move has changed nothing.
+  const mergeFirst = !m.rmap.mremapCopyVma && (m.bugs & BUG.moveVmaMergeFirst) !== 0
+  let merged = mergeFirst && moveVmaMerge(m, c, mm, vma, newAddr, newLen)
   movePageTables(m, c, mm, newAddr, addr, oldLen)
-  if (m.rmap.mremapCopyVma || !moveVmaMerge(m, c, mm, vma, newAddr, newLen)) {
+  if (!m.rmap.mremapCopyVma && !mergeFirst) merged = moveVmaMerge(m, c, mm, vma, newAddr, newLen)
+  if (merged) {
+    // 2.6.4 counts the moved range in total_vm (and locked_vm) only once the move has worked.
+    const pages = newLen / PAGE
+    mm.totalVm += pages
+    if (locked) mm.lockedVm += pages
+  } else {
     const moved = new Vma(
       mm,
       newAddr,
@@ -272,7 +287,8 @@ export function moveVma(
  * or else the vma starting at the end of the range, which grows down and keeps
  * its vm_pgoff (2.6.6's copy_vma lowers it). Both must be anonymous vmas with
  * `vma`'s flags (`can_vma_merge`). False when nothing merged: the caller
- * links a new vma. A file or shared vma never merges here.
+ * links a new vma. A file or shared vma never merges here. The grown vma is
+ * not counted in total_vm here: the caller counts it once the ptes moved.
  */
 function moveVmaMerge(m: Machine, c: Cpu, mm: Mm, vma: Vma, newAddr: number, newLen: number): boolean {
   if (vma.file !== null || vma.flags & VM.SHARED) return false
@@ -281,18 +297,13 @@ function moveVmaMerge(m: Machine, c: Cpu, mm: Mm, vma: Vma, newAddr: number, new
   const i = mm.findIndex(newAddr)
   const next = mm.vmas[i]
   const prev = mm.vmas[i - 1]
-  const pages = newLen / PAGE
   if (prev && prev.end === newAddr && canVmaMerge(m, prev, vma.flags, vma)) {
     prev.end = newAddr + newLen
-    mm.totalVm += pages
-    if (prev.flags & VM.LOCKED) mm.lockedVm += pages
     if (next && prev.end === next.start && canVmaMerge(m, next, prev.flags, prev)) absorb(m, c, prev, next)
     return true
   }
   if (next && next.start === newAddr + newLen && canVmaMerge(m, next, vma.flags, vma)) {
     next.start = newAddr
-    mm.totalVm += pages
-    if (next.flags & VM.LOCKED) mm.lockedVm += pages
     return true
   }
   return false

@@ -4,12 +4,16 @@
 // kernel calls them.
 import { describe, expect, it } from 'vitest'
 import {
+  KernelBugError,
   lookupPte,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
+  MAP_SHARED,
   Machine,
   MREMAP_MAYMOVE,
+  NO_PTE,
+  O_RDWR,
   objrmap,
   PAGE_SIZE,
   PROT_READ,
@@ -270,5 +274,28 @@ describe('the rmap seam', () => {
     expect(s.rmapMemory.objects).toEqual({ anonVma: 1 })
     expect(s.rmapBytes.total).toBe(s.rmapMemory.total)
     expect(s.rmapBytes.anonVma).toBe(12) // toy32: a 4-byte spinlock and a list_head of two 4-byte pointers
+  })
+  it("page_remove_rmap of an unmapped page: a BUG under anonmm (rmap 10's BUG_ON(!page->mapcount), file pages too); objrmap (-aa) and pte_chains (2.6.4) skip it", () => {
+    for (const rmap of ['anonmm', 'objrmap', 'pte_chains'] as const) {
+      const m = new Machine({ ...OPTS, rmap })
+      m.fs.create('/f', { size: P, fill: 7 })
+      const p = m.spawn()
+      const a = p.mmap(0, P, RW, MAP_SHARED, p.open('/f', O_RDWR), 0)
+      expect(p.read(a)).toBe(7)
+      const pfn = p.pagemap(a).pfn!
+      p.munmap(a, P) // the page stays in the page cache, mapcount 0
+      expect(m.page(pfn).mapcount).toBe(0)
+      const mapped = m.meminfo().Mapped
+      const call = () => m.rmap.pageRemoveRmap(m, m.cpus[0]!, pfn, NO_PTE)
+      if (rmap === 'anonmm') {
+        expect(call).toThrow(KernelBugError)
+        expect(call).toThrow(/page_remove_rmap: the page is mapped/)
+      } else {
+        call()
+      }
+      expect(m.page(pfn).mapcount).toBe(0)
+      expect(m.meminfo().Mapped).toBe(mapped)
+      m.check()
+    }
   })
 })

@@ -19,15 +19,19 @@ import {
   InvariantError,
   KernelBugError,
   MAP_ANONYMOUS,
+  MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   O_RDWR,
   PageTableEnv,
   PROT_READ,
   PROT_WRITE,
   pteAllocKernel,
   raceScenario,
+  SyscallError,
 } from '@rmaplab/rmap'
 import type { ArchName } from './format.js'
 import { ARCHES } from './layouts.js'
@@ -304,6 +308,73 @@ function nonlinearSteps(): Step<NonlinearCtx>[] {
   ]
 }
 
+/** Two written anonymous pages at X and an untouched one-page vma at Y, under pte_chains (move-vma-merge-first). */
+interface MoveVmaCtx {
+  m: Machine
+  p: ReturnType<Machine['spawn']>
+  held: number[]
+}
+
+const MOVE_X = 0x4000_0000
+const MOVE_Y = 0x5000_0000
+
+function moveVmaMachine(bugs: BugName[]): MoveVmaCtx {
+  const m = new Machine({
+    arch: ARCHES.i386,
+    ram: '16M',
+    rmap: 'pte_chains',
+    ...(bugs.length ? { bugs } : {}),
+  })
+  return { m, p: m.spawn(), held: [] }
+}
+
+function moveVmaSteps(): Step<MoveVmaCtx>[] {
+  const RW = PROT_READ | PROT_WRITE
+  const ANON = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+  return [
+    {
+      label: `mmap 2 anonymous pages at 0x${MOVE_X.toString(16)} and write them; mmap 1 at 0x${MOVE_Y.toString(16)}, never touched (no page table there)`,
+      run: (c) => {
+        c.p.mmap(MOVE_X, 2 * 4096, RW, ANON)
+        c.p.write(MOVE_X, 1)
+        c.p.write(MOVE_X + 4096, 2)
+        c.p.mmap(MOVE_Y, 4096, RW, ANON)
+      },
+    },
+    {
+      label: 'take every free page frame',
+      run: (c) => {
+        for (
+          let pfn = c.m.env.tryAllocPage({ highmem: true });
+          pfn >= 0;
+          pfn = c.m.env.tryAllocPage({ highmem: true })
+        )
+          c.held.push(pfn)
+      },
+    },
+    {
+      label: `mremap(MAYMOVE|FIXED) the 2 pages to 0x${(MOVE_Y + 4096).toString(16)}, just after the untouched vma: move_page_tables cannot allocate the pte page, ENOMEM`,
+      run: (c) => {
+        try {
+          c.p.mremap(MOVE_X, 2 * 4096, 2 * 4096, MREMAP_MAYMOVE | MREMAP_FIXED, MOVE_Y + 4096)
+        } catch (e) {
+          if (e instanceof SyscallError && e.errno === 'ENOMEM') return
+          throw e
+        }
+        throw new Error('mremap worked with no free page frame')
+      },
+    },
+    {
+      label: 'give the frames back; the 2 pages still read 1 and 2 at their old address',
+      run: (c) => {
+        for (const pfn of c.held.splice(0)) c.m.env.freePage(pfn)
+        const got = [c.p.read(MOVE_X), c.p.read(MOVE_X + 4096)]
+        if (got[0] !== 1 || got[1] !== 2) throw new Error(`the old range reads ${got.join(', ')}, not 1, 2`)
+      },
+    },
+  ]
+}
+
 /** Every bug of the registry, in the order of BUGS. */
 export const BUG_DEMOS: readonly BugDemo[] = [
   {
@@ -493,6 +564,25 @@ export const BUG_DEMOS: readonly BugDemo[] = [
           arch: 'i386',
           ...both('nonlinear-nr-mapped', (bugs) =>
             sequential(bugs, nonlinearMachine, nonlinearSteps(), checkMachine),
+          ),
+        },
+      ]),
+  },
+  {
+    name: 'move-vma-merge-first',
+    title:
+      "2.6.4's move_vma grows the neighbour over the new range before move_page_tables, and a failed move leaves it grown",
+    what: what('move-vma-merge-first'),
+    fix: '2.6.6-rc1, Hugh Dickins, "mremap: move_vma fixes and cleanup" (e01346d8e9, 11 Apr 2004): move_vma leaves merging to copy_vma (mm/mmap.c), and on a failed move_page_tables moves the ptes back and unmaps the new range (mm/mremap.c)',
+    caughtBy: 'm.check(): total_vm equals the pages of the vmas (the grown neighbour is not counted)',
+    kind: 'sequential',
+    run: () =>
+      finish('move-vma-merge-first', [
+        {
+          label: 'pte_chains: an anonymous mremap next to a vma it merges with runs out of page tables',
+          arch: 'i386',
+          ...both('move-vma-merge-first', (bugs) =>
+            sequential(bugs, moveVmaMachine, moveVmaSteps(), checkMachine),
           ),
         },
       ]),

@@ -71,4 +71,11 @@ describe('what catches each bug', () => {
     expect(c.buggy.message).toMatch(/nr_mapped \(-1\) equals the mapped pages \(0\)/)
     expect(c.buggy.at[0]).toMatch(/^step 4: try_to_unmap of file page 0 again/)
   })
+  it('move-vma-merge-first: the total_vm check, at the mremap that fails with ENOMEM; the fixed run reads its pages back', () => {
+    const c = bugDemo('move-vma-merge-first').run().cases[0]!
+    expect(c.buggy.by).toBe('m.check()')
+    expect(c.buggy.message).toMatch(/total_vm of pid \d+ \(3\) equals the pages of its vmas \(5\)/)
+    expect(c.buggy.at[0]).toMatch(/^step 3: mremap/)
+    expect(c.fixed).toMatchObject({ caught: false, steps: 4 })
+  })
 })

@@ -629,6 +629,19 @@ function baseCommands(): Array<fc.Arbitrary<Cmd>> {
         if (!s) return
         const addr = w.addr(s, a)
         const err = attempt('remap_file_pages', () => s.proc.remapFilePages(addr, n * P, 0, pgoff))
+        if (err instanceof SyscallError && err.errno === 'ENOMEM') {
+          // Out of memory half way: the pages installed before stay remapped
+          // (filemap_populate keeps them); each is the file's page now.
+          const f = s.pages.get(addr)?.file
+          const inode = f ? w.m.fs.lookup(f.path) : undefined
+          for (let k = 0; inode && k < n; k++) {
+            const pg = s.pages.get(addr + k * P)
+            const e = s.proc.pagemap(addr + k * P)
+            if (pg?.kind === 'shared' && e.present && e.pfn === inode.pages.get(pgoff + k))
+              pg.pgoff = pgoff + k
+          }
+          return
+        }
         if (err) return
         for (let k = 0; k < n; k++) {
           const pg = s.pages.get(addr + k * P)

@@ -42,6 +42,8 @@ export interface BugEntry {
   arches: readonly string[] | null
   /** True when the bug lives in the objrmap design's code. */
   objrmapOnly: boolean
+  /** The rmap designs whose kernel had the bug; null: every design. */
+  designs: readonly string[] | null
 }
 
 const KERNEL = /\b2\.6\.\d+(?:-rc\d+)?(?:-aa\d+)?(?:[-–]2\.6\.\d+(?:-rc\d+)?)?/g
@@ -72,6 +74,7 @@ function entry(d: BugDemo): BugEntry {
     files: found(FILE, d.fix, d.what),
     arches: info.arches ?? null,
     objrmapOnly: info.objrmapOnly,
+    designs: info.designs ?? null,
   }
 }
 

@@ -36,6 +36,11 @@ function experimentKey(st: ViewState): string {
   return `${st.experiment}|${JSON.stringify(st.params)}`
 }
 
+/** The run a view shows: the experiment, its parameters, the layouts and the rmap design. */
+function runKey(st: ViewState): string {
+  return `${experimentKey(st)}|${st.layout}|${st.compare}|${st.rmap}`
+}
+
 function load(st: ViewState): Loaded {
   return { workload: loadExperiment(st.experiment, st.params), file: '', key: experimentKey(st) }
 }
@@ -47,12 +52,28 @@ export function App() {
   const [loadError, setLoadError] = useState<string>('')
   const [version, setVersion] = useState(0)
   const session = useRef<Session | null>(null)
+  /**
+   * The hash the state was last read from or written to. A different one in
+   * the address bar is a navigation whose hashchange event has not run yet.
+   */
+  const hashSeen = useRef(location.hash)
+  /** hashchange events handled so far: a render from before the latest one is out of date. */
+  const navigations = useRef(0)
+  const navigation = navigations.current
   /** The experiment and layouts the session was made for: a step change waits for a new one. */
   const sessionFor = useRef('')
   const experiments = useMemo(() => experimentList(), [])
   /** The bugs panel stays mounted once opened, so that closing it keeps its results. */
   const bugsOpened = useRef(false)
   if (st.bug !== null) bugsOpened.current = true
+
+  /**
+   * The run stopped at `at` short of the step `asked` wanted (past the end, or
+   * at a failed step): show that step, unless the view has moved on since (an
+   * effect can run after a newer link or click already changed the state).
+   */
+  const settle = (asked: ViewState, at: number) =>
+    setSt((x) => (x.step === asked.step && runKey(x) === runKey(asked) ? { ...x, step: at } : x))
 
   // (Re)load the built-in experiment when it or its parameters change.
   const expKey = experimentKey(st)
@@ -101,7 +122,7 @@ export function App() {
     sessionFor.current = `${expKey}|${layoutKey}`
     s.goTo(st.step)
     // A step past the end (or past a failed step) is where the run stopped.
-    if (s.position !== st.step) setSt((x) => ({ ...x, step: s.position }))
+    if (s.position !== st.step) settle(st, s.position)
     setVersion((v) => v + 1)
   }, [loaded, layoutKey])
 
@@ -113,7 +134,7 @@ export function App() {
     if (!s || s.position === st.step || sessionFor.current !== `${expKey}|${layoutKey}`) return
     stepStart.current = performance.now()
     s.goTo(st.step)
-    if (s.position !== st.step) setSt((x) => ({ ...x, step: s.position }))
+    if (s.position !== st.step) settle(st, s.position)
     setVersion((v) => v + 1)
   }, [st.step, version])
   useEffect(() => {
@@ -133,13 +154,24 @@ export function App() {
     return () => clearTimeout(id)
   }, [version])
 
-  // The URL follows the state; a pasted URL (hashchange) sets it.
+  // The URL follows the state; a pasted URL (hashchange) sets it. Effects run
+  // after the page paints or before the next render, so this one can come
+  // after a navigation to a new hash: before its hashchange event, or after it
+  // with the state of an earlier render. It must not write that old state over
+  // the new link, which the hashchange handler reads.
   useEffect(() => {
+    if (location.hash !== hashSeen.current) return // the hashchange handler sets the state
+    if (navigation !== navigations.current) return // the state of a render before the last link
     const h = formatHash(st)
     if (location.hash !== h) history.replaceState(null, '', h)
+    hashSeen.current = location.hash
   }, [st])
   useEffect(() => {
-    const on = () => setSt(parseHash(location.hash))
+    const on = () => {
+      navigations.current++
+      hashSeen.current = location.hash
+      setSt(parseHash(location.hash))
+    }
     addEventListener('hashchange', on)
     return () => removeEventListener('hashchange', on)
   }, [])

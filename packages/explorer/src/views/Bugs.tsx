@@ -132,7 +132,7 @@ function Bug(props: {
           kernel {b.kernels.length ? b.kernels.join(', ') : 'not named'}
           {' · '}
           {b.arches ? b.arches.join(', ') : 'every layout'}
-          {b.objrmapOnly ? ' · objrmap only' : ''}
+          {b.designs ? ` · ${b.designs.join(', ')} only` : ''}
         </span>
         <button type="button" data-testid="bug-run" disabled={busy} onClick={props.run}>
           run demo

@@ -450,15 +450,20 @@ export const anonmmPageOps = {
     pageMapUnlock(m, c, pfn)
   },
 
-  /** `page_remove_rmap(page)`: mapcount--; at 0, clear_page_anon and nr_mapped--. */
+  /**
+   * `page_remove_rmap(page)`: mapcount--; at 0, clear_page_anon and nr_mapped--.
+   * rmap 10's BUG_ON(!page->mapcount) comes first, for a file page as for an
+   * anonymous one: the -aa objrmap code the file half is handed to returns
+   * quietly on an unmapped page instead.
+   */
   pageRemoveRmap(m: Machine, c: Cpu, pfn: number, ptep: PtePtr): void {
     const f = m.frames
     if (untracked(m, pfn)) return
+    if (f.mapcount[pfn] === 0) bug('page_remove_rmap: the page is mapped', 'page_remove_rmap', `pfn ${pfn}`)
     if (!f.test(pfn, PG.anon)) {
       objrmapPageOps.pageRemoveRmap(m, c, pfn, ptep)
       return
     }
-    if (f.mapcount[pfn] === 0) bug('page_remove_rmap: the page is mapped', 'page_remove_rmap', `pfn ${pfn}`)
     m.counters.rmap.pageRemoveRmap++
     pageMapLock(m, c, pfn)
     if (--f.mapcount[pfn]! === 0) {

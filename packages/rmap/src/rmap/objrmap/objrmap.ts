@@ -280,6 +280,12 @@ export const objrmapPageOps = {
     pageMapUnlock(m, c, pfn)
   },
 
+  /**
+   * `page_remove_rmap(page)` of the -aa tree: an unmapped page (mapcount 0) is
+   * left alone under page_map_lock, with no BUG — mm/objrmap.c keeps 2.6.4's
+   * `if (!page_mapped(page)) goto out_unlock`. Mainline's BUG_ON(!page->mapcount)
+   * came with "rmap 10 add anonmm rmap" (06e0ee4abf); the anonmm design has it.
+   */
   pageRemoveRmap(m: Machine, c: Cpu, pfn: number, _ptep: PtePtr): void {
     const f = m.frames
     if (untracked(m, pfn)) return

@@ -340,6 +340,7 @@ export class PteChains implements RmapStrategy {
     if (pfn < 0 || pfn >= f.n || f.test(pfn, PG.reserved)) return
     m.counters.rmap.pageRemoveRmap++
     this.pageMapLock(m, c, pfn)
+    // 2.6.4 skips an unmapped page quietly ("remap_page_range() from a driver?").
     if (f.mapcount[pfn]! > 0) {
       if (!this.remove(pfn, ptep))
         bug(
