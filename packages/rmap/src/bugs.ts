@@ -28,7 +28,7 @@ export interface BugInfo {
   readonly name: BugName
   readonly bit: number
   readonly what: string
-  /** True when the bug lives in the objrmap design's code (the machine must use `rmap: 'objrmap'`). */
+  /** True when the bug lives in the objrmap design's code only: `designs` is `['objrmap']` (derived from it). */
   readonly objrmapOnly: boolean
   /** The rmap designs whose kernel had the bug (absent: every design); a machine of another design refuses it. */
   readonly designs?: readonly RmapDesignName[]
@@ -71,11 +71,10 @@ export const BUG = {
 const PPC = ['ppc', 'ppc64'] as const
 
 /** Every re-introducible bug. */
-export const BUGS: readonly BugInfo[] = [
+const BUG_LIST: readonly Omit<BugInfo, 'objrmapOnly'>[] = [
   {
     name: 'pg-anon-race',
     bit: BUG.pgAnonRace,
-    objrmapOnly: true,
     designs: ['objrmap'],
     what:
       'the 2.6.5-rc1-aa1 code before the fix of <20040318230628.GA2050@dualathlon.random>: do_swap_page, ' +
@@ -87,7 +86,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'pg-anon-clear-race',
     bit: BUG.pgAnonClearRace,
-    objrmapOnly: true,
     designs: ['objrmap'],
     what:
       'the mirror race (derived, not in the thread): page_remove_rmap drops the last mapping and ' +
@@ -98,7 +96,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'pagetables-0kb',
     bit: BUG.pagetables0kb,
-    objrmapOnly: false,
     what:
       '2.6.5-rc1-aa1 deleted pgtable_add_rmap/pgtable_remove_rmap, and the inc/dec_page_state' +
       '(nr_page_table_pages) in them went too: /proc/meminfo showed "PageTables: 0 kB" while page ' +
@@ -107,7 +104,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'shmem-swapcache-bug-on',
     bit: BUG.shmemSwapcacheBugOn,
-    objrmapOnly: false,
     what:
       "2.6.5-rc1-aa1's over-enthusiastic BUG_ON(PageSwapCache(page)) after lock_page in mm/filemap.c " +
       'find_lock_page and mm/truncate.c: a tmpfs page found in the page cache, then waited for while ' +
@@ -117,7 +113,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'ppc-no-pgtable-rmap',
     bit: BUG.ppcNoPgtableRmap,
-    objrmapOnly: false,
     arches: PPC,
     what:
       'ppc and ppc64 find the mm and the address of a pte from its pte page alone (page->mapping, ' +
@@ -128,7 +123,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'ppc-early-pte-count',
     bit: BUG.ppcEarlyPteCount,
-    objrmapOnly: false,
     arches: PPC,
     what:
       'pte_alloc_kernel counting kernel pte pages in nr_page_table_pages with no mem_init_done guard ' +
@@ -140,7 +134,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'ppc-young-no-flush',
     bit: BUG.ppcYoungNoFlush,
-    objrmapOnly: false,
     arches: ['ppc'],
     what:
       '2.6.4-2.6.10 ppc ptep_test_and_clear_young masks the old pte with _PAGE_ACCESSED before testing ' +
@@ -150,7 +143,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'ppc-flush-hash-shift',
     bit: BUG.ppcFlushHashShift,
-    objrmapOnly: false,
     arches: ['ppc'],
     what:
       '2.6.4-2.6.10 ppc flush_hash_one_pte computes the address of a pte as page->index + (byte offset ' +
@@ -160,7 +152,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'nonlinear-nr-mapped',
     bit: BUG.nonlinearNrMapped,
-    objrmapOnly: true,
     designs: ['objrmap'],
     what:
       '2.6.7-2.6.8 mm/rmap.c, not in the thread: try_to_unmap_file drops the page_map_lock of the page ' +
@@ -173,7 +164,6 @@ export const BUGS: readonly BugInfo[] = [
   {
     name: 'move-vma-merge-first',
     bit: BUG.moveVmaMergeFirst,
-    objrmapOnly: false,
     designs: ['pte_chains'],
     what:
       '2.6.4-2.6.5 mm/mremap.c move_vma, not in the thread: a private anonymous range that moves next to a ' +
@@ -186,6 +176,12 @@ export const BUGS: readonly BugInfo[] = [
       'makes the new vma, and a failed move goes back and unmaps the new range',
   },
 ]
+
+/** Every re-introducible bug, `objrmapOnly` derived from `designs`. */
+export const BUGS: readonly BugInfo[] = BUG_LIST.map((b) => ({
+  ...b,
+  objrmapOnly: b.designs?.length === 1 && b.designs[0] === 'objrmap',
+}))
 
 /** Names of the re-introducible bugs. */
 export const BUG_NAMES: readonly BugName[] = BUGS.map((b) => b.name)
@@ -212,11 +208,17 @@ export function bugNames(mask: number): BugName[] {
 /** Mask of the bugs that live in the objrmap design's code. */
 export const OBJRMAP_BUGS: number = BUGS.reduce((a, b) => (b.objrmapOnly ? a | b.bit : a), 0)
 
-/** The first bug of `mask` whose code the rmap design `design` did not have, or null. */
-export function bugNotInDesign(mask: number, design: string): BugInfo | null {
-  for (const b of BUGS)
-    if ((mask & b.bit) !== 0 && b.designs && !(b.designs as readonly string[]).includes(design)) return b
-  return null
+/**
+ * The bugs of `mask` whose code the rmap design `design` did not have: those
+ * of the same designs as the first such bug (so one message can name the
+ * design to use), or none.
+ */
+export function bugsNotInDesign(mask: number, design: string): BugInfo[] {
+  const off = BUGS.filter(
+    (b) => (mask & b.bit) !== 0 && b.designs && !(b.designs as readonly string[]).includes(design),
+  )
+  const first = off[0]?.designs?.join()
+  return off.filter((b) => b.designs!.join() === first)
 }
 
 /** The first bug of `mask` whose code the layout `arch` did not have, or null. */

@@ -15,7 +15,7 @@ import { type Gfp, KERNEL_PROFILES, type KernelProfile, PageTableEnv } from './a
 import type { PtePtr } from './arch/mmu.js'
 import { PS } from './arch/percpu.js'
 import type { Arch, PteCodec } from './arch/types.js'
-import { type BugName, bugMask, bugNames, bugNotInDesign, bugNotOnArch, OBJRMAP_BUGS } from './bugs.js'
+import { type BugName, bugMask, bugNotOnArch, bugsNotInDesign } from './bugs.js'
 import { runCheck } from './check.js'
 import { Cpu } from './cpu.js'
 import {
@@ -939,19 +939,15 @@ export class Machine {
     } = machineOptions(opts)
     this.swapBytes = swapBytes
     this.bugs = bugMask(opts.bugs, 'Machine')
-    if ((this.bugs & OBJRMAP_BUGS) !== 0 && rmapDesign.name !== 'objrmap')
+    const offDesign = bugsNotInDesign(this.bugs, rmapDesign.name)
+    if (offDesign.length > 0) {
+      const designs = offDesign[0]!.designs!
       throw new MachineOptionError(
         'bugs',
         opts.bugs,
-        `bugs [${bugNames(this.bugs & OBJRMAP_BUGS).join(', ')}] are bugs of the objrmap design; use rmap: 'objrmap'`,
+        `bugs [${offDesign.map((b) => b.name).join(', ')}] are bugs of the ${designs.join(' and ')} design; use rmap: '${designs[0]}'`,
       )
-    const offDesign = bugNotInDesign(this.bugs, rmapDesign.name)
-    if (offDesign)
-      throw new MachineOptionError(
-        'bugs',
-        opts.bugs,
-        `bug '${offDesign.name}' is in the code of the ${offDesign.designs!.join(' and ')} design; use rmap: '${offDesign.designs![0]}'`,
-      )
+    }
     const offArch = bugNotOnArch(this.bugs, arch.name)
     if (offArch)
       throw new MachineOptionError(
