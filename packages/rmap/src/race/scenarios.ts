@@ -389,6 +389,8 @@ export interface NonlinearContext {
 const NL_PAGES = 4
 /** What window page k holds after the setup. */
 const nlValue = (k: number): number => 0x7000 + k
+/** The file page window page k shows: the two ends swapped, the rest linear. */
+const nlFilePage = (k: number): number => (k === 0 ? NL_PAGES - 1 : k === NL_PAGES - 1 ? 0 : k)
 
 /**
  * A file of NL_PAGES pages mapped MAP_SHARED and made nonlinear: window page
@@ -402,8 +404,7 @@ function nonlinearSetup(m: Machine): NonlinearContext {
   const P = m.spawn()
   const fd = P.open('/tmp/nonlinear', O_RDWR)
   const x = P.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-  P.remapFilePages(x, 4096, 0, NL_PAGES - 1)
-  P.remapFilePages(x + (NL_PAGES - 1) * 4096, 4096, 0, 0)
+  for (const k of [0, NL_PAGES - 1]) P.remapFilePages(x + k * 4096, 4096, 0, nlFilePage(k))
   for (let k = 0; k < NL_PAGES; k++) P.write(x + k * 4096, nlValue(k))
   const y = x + (NL_PAGES - 1) * 4096
   const pfn = P.pagemap(y).pfn!
@@ -459,8 +460,7 @@ export function nonlinearReclaimScenario(o: RaceScenarioOptions): RaceScenario<N
       const as = m.fs.lookup('/tmp/nonlinear')!
       const out: string[] = []
       for (let k = 0; k < NL_PAGES; k++) {
-        // Window page k shows file page NL_PAGES - 1 - k for the two remapped ends, k otherwise.
-        const index = k === 0 ? NL_PAGES - 1 : k === NL_PAGES - 1 ? 0 : k
+        const index = nlFilePage(k)
         const pfn = as.pages.get(index)
         if (pfn !== undefined && m.frames.content[pfn] !== nlValue(k))
           out.push(`file page ${index} keeps what window page ${k} wrote`)
