@@ -249,10 +249,11 @@ export function moveVma(
   // Bug 'move-vma-merge-first': 2.6.4 merged (grew the neighbour) before
   // move_page_tables, and a failing move left the neighbour grown; the model
   // otherwise keeps the -aa order, in which a failed move has changed nothing.
-  const mergeFirst = !m.rmap.mremapCopyVma && (m.bugs & BUG.moveVmaMergeFirst) !== 0
+  const ownMerge = !m.rmap.mremapCopyVma // 2.6.4's move_vma merges by itself
+  const mergeFirst = ownMerge && (m.bugs & BUG.moveVmaMergeFirst) !== 0
   let merged = mergeFirst && moveVmaMerge(m, c, mm, vma, newAddr, newLen)
   movePageTables(m, c, mm, newAddr, addr, oldLen)
-  if (!m.rmap.mremapCopyVma && !mergeFirst) merged = moveVmaMerge(m, c, mm, vma, newAddr, newLen)
+  if (ownMerge && !mergeFirst) merged = moveVmaMerge(m, c, mm, vma, newAddr, newLen)
   if (merged) {
     // 2.6.4 counts the moved range in total_vm (and locked_vm) only once the move has worked.
     const pages = newLen / PAGE
@@ -272,7 +273,7 @@ export function moveVma(
     // Same anon_vma list (vmaLink → anon_vma_link); same file list (__vma_link_file).
     vmaLink(m, c, moved)
     // copy_vma's vma_merge; 2.6.4's move_vma has tried its own merge already.
-    if (m.rmap.mremapCopyVma) vmaMergeAround(m, c, moved)
+    if (!ownMerge) vmaMergeAround(m, c, moved)
   }
   // The old vma object may have merged away: everything from here goes by address.
   if (oldLen > 0) doMunmap(m, c, mm, addr, oldLen, S)
